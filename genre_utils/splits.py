@@ -1,0 +1,217 @@
+"""Track-level splits and the balanced window plan of the paper's sections 4.3-4.4.
+
+A split is decided per *track*, never per segment: every 5-s window of a track lands in the split of its
+track, so no recording contributes to both training and testing (the leak of segment-level splits that
+inflates many published GTZAN numbers).
+
+Three split methods:
+
+``random``
+    Stratified by genre, 70/15/15 by default (the paper's proportions), seeded.
+``artist``
+    Like ``random`` but whole artists are assigned at once (tracks without a known artist count as
+    their own artist), so one artist never spans two splits; an artist is stratified by its most common
+    genre.
+``official``
+    The dataset's own split: for GTZAN the artist- and fault-filtered lists of Kereliuk, Sturm & Larsen
+    (2015), for FMA the ``set.split`` column. Tracks outside the lists are left out and recorded.
+
+The training and validation sets are then *balanced*: every genre receives the same number of random
+5-s windows, drawn round-robin over that genre's tracks at uniformly random offsets. The test set keeps
+each track's consecutive non-overlapping windows (six for a 30-s clip) so a whole-track majority vote is
+possible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+
+from .audio import segment_starts
+from .genres import GENRES
+
+__all__ = ["SPLITS", "SPLIT_METHODS", "split_tracks", "balanced_windows", "consecutive_windows", "plan_windows"]
+
+SPLITS = ("train", "valid", "test")
+SPLIT_METHODS = ("random", "artist", "official")
+
+
+def _rng(seed: int, *keys) -> np.random.Generator:
+    """Independent, reproducible generator for one (seed, purpose) pair."""
+    digest = hashlib.sha256("/".join(map(str, keys)).encode()).digest()
+    return np.random.default_rng([int(seed), int.from_bytes(digest[:8], "little")])
+
+
+def _counts(n: int, fractions) -> tuple[int, int, int]:
+    """Split ``n`` items by ``fractions``, keeping at least one item per split when ``n >= 3``."""
+    n_valid = int(round(n * fractions[1]))
+    n_test = int(round(n * fractions[2]))
+    if n >= 3:
+        n_valid, n_test = max(n_valid, 1), max(n_test, 1)
+    n_train = n - n_valid - n_test
+    return n_train, n_valid, n_test
+
+
+def _fill_by_deficit(sizes, target, order) -> list[int]:
+    """Give each unit (in ``order``) to the split furthest below its target size.
+
+    When there are at least three units and a split ends up empty (few, large artists), the smallest unit
+    of the split holding the most units moves there, so every split has data.
+
+    Returns
+    -------
+    chosen : list of int
+        Split index (0 train, 1 valid, 2 test) of every unit, in the units' own order.
+    """
+    filled = np.zeros(3)
+    chosen = [0] * len(sizes)
+    for i in order:
+        k = int(np.argmax(target - filled))  # ties go to the earlier split
+        chosen[i] = k
+        filled[k] += sizes[i]
+    if len(sizes) >= 3:
+        for empty in (k for k in range(3) if k not in chosen):
+            donor = max(range(3), key=lambda k: chosen.count(k))
+            smallest = min((i for i in range(len(sizes)) if chosen[i] == donor), key=lambda i: sizes[i])
+            chosen[smallest] = empty
+    return chosen
+
+
+def split_tracks(tracks: pd.DataFrame, method: str = "random", fractions=(0.70, 0.15, 0.15),
+                 seed: int = 0) -> pd.Series:
+    """Assign every track to ``'train'``, ``'valid'`` or ``'test'`` (or None when ``official`` has no entry).
+
+    Parameters
+    ----------
+    tracks : DataFrame
+        One row per track with columns ``track_id``, ``label``, and for the other methods ``artist`` and
+        ``official_split``.
+    method : {'random', 'artist', 'official'}
+    fractions : tuple of three floats
+        Train/valid/test shares for ``random`` and ``artist``.
+    seed : int
+
+    Returns
+    -------
+    split : Series of str or None, aligned with ``tracks.index``
+    """
+    if method not in SPLIT_METHODS:
+        raise ValueError(f"split method must be one of {SPLIT_METHODS}, not {method!r}")
+    if method == "official":
+        return tracks["official_split"].where(tracks["official_split"].isin(SPLITS), None).astype(object)
+    out = pd.Series(None, index=tracks.index, dtype=object)
+    if method == "artist":  # an artist is one unit across all genres, stratified by its most common genre
+        unit_key = tracks["artist"].where(tracks["artist"].notna() & (tracks["artist"] != ""),
+                                          "track:" + tracks["track_id"].astype(str))
+        major = tracks.groupby(unit_key)["label"].agg(lambda s: s.value_counts().sort_index().idxmax())
+        strata = unit_key.map(major)
+    else:
+        unit_key, strata = tracks["track_id"], tracks["label"]
+    for genre, group in tracks.groupby(strata, sort=True):
+        rng = _rng(seed, "split", method, genre)
+        units = [list(g.sort_values("track_id").index) for _, g in group.groupby(unit_key[group.index], sort=True)]
+        target = np.array(_counts(len(group), fractions), dtype=float)
+        chosen = _fill_by_deficit([len(units[i]) for i in range(len(units))], target, rng.permutation(len(units)))
+        for unit, k in zip(units, chosen):
+            out.loc[unit] = SPLITS[k]
+    return out
+
+
+def balanced_windows(tracks: pd.DataFrame, n_windows: int, segment_samples: int, seed: int,
+                     split: str) -> tuple[pd.DataFrame, dict]:
+    """Draw ``n_windows`` random windows, the same number per genre, from the tracks of one split.
+
+    Each genre's quota is ``n_windows // 10`` (the remainder goes to the first genres in
+    :data:`~genre_utils.genres.GENRES` order). Windows are drawn round-robin over the genre's tracks in a
+    seeded random order, each at a uniformly random start, so a genre with few tracks gets more windows per
+    track ("oversampling the minority classes" of the paper) and no track is favoured.
+
+    Parameters
+    ----------
+    tracks : DataFrame
+        Tracks of this split: ``track_id``, ``label`` and ``n_samples`` (decoded length in samples).
+    n_windows : int
+        Total number of windows wanted.
+    segment_samples : int
+        Window length in samples.
+    seed : int
+    split : str
+        Name of the split (feeds the seed, so train and valid draws differ).
+
+    Returns
+    -------
+    windows : DataFrame
+        Columns ``track_id``, ``start`` (samples), one row per window, ordered by track then start.
+    shortfall : dict
+        Genre -> number of windows that could not be drawn because the split has no track of that genre.
+    """
+    quota = np.full(len(GENRES), n_windows // len(GENRES))
+    quota[: n_windows % len(GENRES)] += 1
+    rows, shortfall = [], {}
+    for g, genre in enumerate(GENRES):
+        group = tracks[tracks["label"] == genre].sort_values("track_id")
+        if group.empty:
+            if quota[g]:
+                shortfall[genre] = int(quota[g])
+            continue
+        rng = _rng(seed, "windows", split, genre)
+        order = rng.permutation(len(group))
+        ids = group["track_id"].to_numpy()[order]
+        spans = np.maximum(group["n_samples"].to_numpy()[order] - segment_samples, 0)
+        picks = np.arange(quota[g]) % len(group)
+        starts = rng.integers(0, spans[picks] + 1)
+        rows.append(pd.DataFrame({"track_id": ids[picks], "start": starts.astype(np.int64)}))
+    windows = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["track_id", "start"])
+    return windows.sort_values(["track_id", "start"], kind="stable").reset_index(drop=True), shortfall
+
+
+def consecutive_windows(tracks: pd.DataFrame, segment_samples: int, max_segments: int) -> pd.DataFrame:
+    """Consecutive non-overlapping windows of every track (at most ``max_segments`` each).
+
+    Returns
+    -------
+    windows : DataFrame
+        Columns ``track_id``, ``start`` (samples), ordered by track then start.
+    """
+    rows = [
+        pd.DataFrame({"track_id": tid, "start": segment_starts(n, segment_samples, max_segments)})
+        for tid, n in zip(tracks["track_id"], tracks["n_samples"])
+    ]
+    windows = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["track_id", "start"])
+    return windows.sort_values(["track_id", "start"], kind="stable").reset_index(drop=True)
+
+
+def plan_windows(tracks: pd.DataFrame, *, n_train: int, n_valid: int, test_segments: int,
+                 segment_samples: int, seed: int) -> tuple[pd.DataFrame, dict]:
+    """Every window the dataset will hold: balanced train and valid windows, consecutive test segments.
+
+    Parameters
+    ----------
+    tracks : DataFrame
+        Usable tracks with ``track_id``, ``label``, ``n_samples`` and ``split``.
+    n_train, n_valid : int
+        Balanced window counts (paper: 100,000 and 10,000).
+    test_segments : int
+        Windows per test track (paper: 6).
+    segment_samples : int
+    seed : int
+
+    Returns
+    -------
+    windows : DataFrame
+        ``track_id``, ``start``, ``split``, ``kind`` ('window' = random balanced, 'segment' = consecutive),
+        ordered train, valid, test (so each split is a contiguous block of rows), then track, then start.
+    shortfall : dict
+        Split -> {genre: windows missing}; empty when every quota was met.
+    """
+    parts, shortfall = [], {}
+    for split, n in (("train", n_train), ("valid", n_valid)):
+        w, short = balanced_windows(tracks[tracks["split"] == split], n, segment_samples, seed, split)
+        parts.append(w.assign(split=split, kind="window"))
+        if short:
+            shortfall[split] = short
+    w = consecutive_windows(tracks[tracks["split"] == "test"], segment_samples, test_segments)
+    parts.append(w.assign(split="test", kind="segment"))
+    return pd.concat(parts, ignore_index=True), shortfall
