@@ -33,7 +33,7 @@ class FeatureParams:
     a 5-s window at 22,050 Hz is 110,250 samples; with ``hop_length=470`` and centred frames librosa
     returns ``1 + 110250 // 470 = 235`` frames. Four blocks of [conv without padding, 2x2 max-pool] with
     kernels 5, 5, 3, 3 map the 64 x 235 input to 256 x 1 x 12 (height 64->60->30->26->13->11->5->3->1,
-    width 235->231->115->111->55->53->26->24->12). Any hop from 456 to 485 samples gives the same
+    width 235->231->115->111->55->53->26->24->12). Any hop from 454 to 485 samples gives the same
     output shape; 470 is the value nearest the frame rate that a 64 x ~235 input implies.
 
     Attributes
