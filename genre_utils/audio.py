@@ -64,7 +64,10 @@ def load_audio(path, sample_rate: int = 22050) -> np.ndarray:
     if path.stat().st_size == 0:
         raise AudioError("empty file (0 bytes)")
     try:
-        data, sr = sf.read(path, dtype="float32", always_2d=True)
+        # an open file object, not the path: given a path, libsndfile also opens a macOS "._name" twin
+        # beside the file as a resource fork and then rejects perfectly good mp3s
+        with open(path, "rb") as fh:
+            data, sr = sf.read(fh, dtype="float32", always_2d=True)
         y = data.mean(axis=1)
     except Exception as first:  # libsndfile could not open it: try audioread through librosa
         try:

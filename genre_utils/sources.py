@@ -1,0 +1,679 @@
+"""Dataset loaders: turn a folder of audio into labelled :class:`Track` rows plus :class:`Skipped` rows.
+
+Three sources are understood:
+
+``gtzan``
+    GTZAN in its original tarball layout (``genres/<genre>/<genre>.NNNNN.au``) or the common Kaggle copy
+    (``Data/genres_original/<genre>/<genre>.NNNNN.wav``); the label is the folder's genre.
+``fma``
+    The Free Music Archive: ``fma_metadata/tracks.csv`` plus ``fma_<subset>/NNN/NNNNNN.mp3``. FMA genres are
+    mapped onto the ten project genres by :func:`genre_utils.genres.map_fma_track`; tracks that map to
+    none (or to two labels equally) are *eliminated*, as in step 3 of the paper's section 4.2.
+``folder``
+    Any ``<root>/<genre>/<audio file>`` tree, for the "new data" of the paper's section 9.
+
+Every scanner returns ``(tracks, skipped)``. Nothing is dropped silently: each file under the scanned
+folder either becomes a track or gets a skipped row with the reason (stray system files, macOS ``._``
+twins, unknown genre folders, badly named files, empty files, files no decoder can open, FMA tracks
+eliminated by the genre mapping, ...). Scanning is cheap: only file headers are read
+(``soundfile.info``), in a thread pool. Decoding every kept file, and rejecting silent or too-short
+ones, is the dataset builder's job.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import math
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import astuple, dataclass, fields
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .audio import AUDIO_EXTENSIONS, AudioError, load_audio
+from .config import num_threads
+from .genres import GENRES, load_fma_genres, map_fma_track, normalise_label
+
+__all__ = [
+    "Track",
+    "Skipped",
+    "LayoutError",
+    "GTZAN_LAYOUTS",
+    "FMA_SUBSETS",
+    "find_gtzan_genre_dir",
+    "scan_gtzan",
+    "scan_fma",
+    "scan_folder",
+    "probe_audio",
+    "fault_filtered_split",
+    "tracks_frame",
+    "skipped_frame",
+]
+
+
+@dataclass(frozen=True)
+class Track:
+    """One usable audio file with its project label.
+
+    Attributes
+    ----------
+    track_id : str
+        GTZAN: ``'blues.00012'``; FMA: the six-digit id, ``'000002'``; folder: ``'<genre>/<file stem>'``.
+    source : str
+        ``'gtzan'``, ``'fma'`` or the ``source`` name given to :func:`scan_folder` (``'folder'``).
+    label : str
+        One of :data:`genre_utils.genres.GENRES`.
+    path : str
+        Absolute path of the audio file.
+    artist : str or None
+        FMA artist name where known; None for GTZAN and folder tracks.
+    duration : float or None
+        Length in seconds from the file header (or FMA metadata when the header gives no length).
+    official_split : {'train', 'valid', 'test'} or None
+        FMA's artist-filtered ``set.split``; for GTZAN, membership in the fault-filtered lists.
+    """
+
+    track_id: str
+    source: str
+    label: str
+    path: str
+    artist: str | None
+    duration: float | None
+    official_split: str | None
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file (or metadata row) that was not kept, and why.
+
+    Attributes
+    ----------
+    path : str
+        Absolute path of the file; for an FMA id without audio, the path where its audio was expected.
+    source : str
+        Source name, as in :class:`Track`.
+    reason : str
+        Human-readable reason; FMA tracks removed by the genre mapping start with ``'eliminated: '``.
+    """
+
+    path: str
+    source: str
+    reason: str
+
+
+class LayoutError(ValueError):
+    """A dataset root that does not exist or is not laid out as any accepted layout."""
+
+
+#: The GTZAN folders :func:`scan_gtzan` looks for, in this order, relative to the given root.
+GTZAN_LAYOUTS: tuple[tuple[str, str], ...] = (
+    ("genres", "original tarball: <root>/genres/<genre>/<genre>.NNNNN.au"),
+    ("Data/genres_original", "Kaggle copy: <root>/Data/genres_original/<genre>/<genre>.NNNNN.wav"),
+    ("genres_original", "Kaggle copy without Data/: <root>/genres_original/<genre>/<genre>.NNNNN.wav"),
+    (".", "root is the genres or genres_original folder itself: <root>/<genre>/<genre>.NNNNN.<au|wav>"),
+)
+
+#: FMA subsets, smallest first; each includes the previous ones. ``full`` has the tracks of ``large``
+#: at full length, in the folder ``fma_full``.
+FMA_SUBSETS: tuple[str, ...] = ("small", "medium", "large", "full")
+
+_FMA_SUBSET_RANK = {"small": 0, "medium": 1, "large": 2, "full": 2}
+_FMA_SPLITS = {"training": "train", "validation": "valid", "test": "test"}
+_FMA_REQUIRED = {
+    ("set", "subset"): "subset",
+    ("set", "split"): "split",
+    ("track", "genres"): "genres",
+    ("track", "genres_all"): "genres_all",
+    ("track", "genre_top"): "genre_top",
+    ("track", "duration"): "duration",
+    ("artist", "name"): "artist",
+}
+
+#: System files that are never audio, whatever their name ends with.
+_SYSTEM_FILES = {".ds_store", "thumbs.db", "desktop.ini", ".directory"}
+_GTZAN_NAME = re.compile(r"^(?P<genre>[A-Za-z-]+)\.(?P<number>\d{5})\.(?P<ext>[A-Za-z0-9]+)$")
+_FMA_NAME = re.compile(r"^(?P<number>\d{6})\.mp3$")
+#: libsndfile's frame count for streams of unknown length.
+_UNKNOWN_FRAMES = 2**63 - 1
+#: Rate used only to measure a file's length when the header is unreadable and it must be decoded.
+_DECODE_RATE = 22050
+_OPEN_ERROR_PREFIX = re.compile(r"^Error opening (?:'.*'|<.*>): ")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Shared helpers: walking a folder, naming junk files, probing headers
+# ---------------------------------------------------------------------------------------------------------
+
+def _abspath(root) -> Path:
+    return Path(os.path.abspath(os.path.expanduser(os.fspath(root))))
+
+
+def _walk_files(folder: Path):
+    """Yield ``(path, parts)`` for every file under ``folder`` in sorted order; ``parts`` is the relative path."""
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        rel = Path(dirpath).relative_to(folder).parts
+        for name in sorted(filenames):
+            yield Path(dirpath) / name, rel + (name,)
+
+
+def _junk_reason(name: str, extensions=AUDIO_EXTENSIONS) -> str | None:
+    """Why a file name cannot be audio (system file, ``._`` twin, other extension), or None."""
+    if name.startswith("._"):
+        return "macOS AppleDouble metadata file ('._' twin of another file), not audio"
+    if name.lower() in _SYSTEM_FILES:
+        return f"system file {name}, not audio"
+    suffix = Path(name).suffix.lower()
+    if suffix not in extensions:
+        return f"not an audio file (extension {suffix or 'none'!s}; expected {', '.join(extensions)})"
+    return None
+
+
+def _error_text(err: Exception) -> str:
+    """First line of an exception message, without the ``Error opening <file>:`` prefix of libsndfile."""
+    text = (str(err).strip() or type(err).__name__).splitlines()[0]
+    return _OPEN_ERROR_PREFIX.sub("", text)[:200]
+
+
+def probe_audio(path) -> tuple[float | None, str]:
+    """Length of an audio file from its header, or why it cannot be used.
+
+    Reads only the header with ``soundfile.info``; if libsndfile cannot open the file, decodes it once
+    with :func:`genre_utils.audio.load_audio` (librosa/audioread fallback) before giving up.
+
+    libsndfile is handed an open file object rather than the path: given a path, it also opens a macOS
+    ``._<name>`` twin next to the file as a resource fork, and then fails on perfectly good MP3s
+    ("bad resource fork") whenever such a twin exists.
+
+    Parameters
+    ----------
+    path : path-like
+        Audio file.
+
+    Returns
+    -------
+    duration : float or None
+        Seconds; None when the file is unusable, or when the header gives no length (some MP3 streams).
+    reason : str
+        Empty for a usable file; otherwise why it must be skipped.
+    """
+    import soundfile as sf
+
+    try:
+        if os.path.getsize(path) == 0:
+            return None, "empty file (0 bytes)"
+    except OSError as err:
+        return None, f"cannot read file ({err.strerror})"
+    try:
+        with open(path, "rb") as fh:
+            info = sf.info(fh)
+    except Exception as err:
+        header_error = _error_text(err)
+    else:
+        if info.samplerate <= 0 or info.frames >= _UNKNOWN_FRAMES:
+            return None, ""
+        return float(info.frames) / info.samplerate, ""
+    try:
+        y = load_audio(path, _DECODE_RATE)
+    except AudioError:
+        return None, f"unreadable audio ({header_error})"
+    return y.size / _DECODE_RATE, ""
+
+
+def _probe_many(paths: list[str], desc: str) -> list[tuple[float | None, str]]:
+    """:func:`probe_audio` over many files in a thread pool, results in input order, with a progress bar."""
+    if not paths:
+        return []
+    workers = max(1, min(num_threads(), len(paths)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = pool.map(probe_audio, paths)
+        return list(tqdm(results, total=len(paths), desc=desc, unit="file", disable=None))
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A labelled file that passed the cheap checks and still has to pass the header probe."""
+
+    track_id: str
+    label: str
+    path: str
+    artist: str | None = None
+    meta_duration: float | None = None
+    official_split: str | None = None
+
+
+def _keep_first_per_id(candidates: list[_Candidate], skipped: list[Skipped], source: str) -> list[_Candidate]:
+    """Drop all but the first file (by path) of each track id, recording the others as skipped."""
+    kept: dict[str, _Candidate] = {}
+    for cand in sorted(candidates, key=lambda c: (c.track_id, c.path)):
+        first = kept.setdefault(cand.track_id, cand)
+        if first is not cand:
+            skipped.append(Skipped(cand.path, source, f"duplicate track id {cand.track_id} (kept {first.path})"))
+    return list(kept.values())
+
+
+def _probe_candidates(candidates: list[_Candidate], skipped: list[Skipped], source: str) -> list[Track]:
+    """Probe each candidate's header; usable ones become tracks, the others skipped rows."""
+    candidates = _keep_first_per_id(candidates, skipped, source)
+    probed = _probe_many([c.path for c in candidates], desc=f"probing {source} headers")
+    tracks = []
+    for cand, (duration, reason) in zip(candidates, probed):
+        if reason:
+            skipped.append(Skipped(cand.path, source, reason))
+            continue
+        if duration is None:  # the header gave no length: trust the metadata, if any
+            duration = cand.meta_duration
+        tracks.append(Track(cand.track_id, source, cand.label, cand.path, cand.artist, duration,
+                            cand.official_split))
+    return tracks
+
+
+def _finish(tracks: list[Track], skipped: list[Skipped]) -> tuple[list[Track], list[Skipped]]:
+    """Deterministic order: tracks by id, skipped rows by path then reason."""
+    return (sorted(tracks, key=lambda t: (t.track_id, t.path)),
+            sorted(skipped, key=lambda s: (s.path, s.reason)))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# GTZAN
+# ---------------------------------------------------------------------------------------------------------
+
+def _has_genre_folder(folder: Path) -> bool:
+    return folder.is_dir() and any(
+        child.is_dir() and normalise_label(child.name) in GENRES for child in folder.iterdir())
+
+
+def _gtzan_layout_error(root: Path, problem: str) -> LayoutError:
+    accepted = "; ".join(text for _, text in GTZAN_LAYOUTS)
+    genres = ", ".join(GENRES)
+    return LayoutError(f"{root}: {problem}. Accepted GTZAN layouts: {accepted} (<genre> one of {genres}).")
+
+
+def find_gtzan_genre_dir(root) -> Path:
+    """The folder holding GTZAN's genre folders, for any accepted layout of :data:`GTZAN_LAYOUTS`.
+
+    Raises
+    ------
+    LayoutError
+        ``root`` does not exist, or none of the layouts matches.
+    """
+    root = _abspath(root)
+    if not root.is_dir():
+        raise _gtzan_layout_error(root, "no such directory")
+    for relative, _ in GTZAN_LAYOUTS:
+        folder = root / relative if relative != "." else root
+        if _has_genre_folder(folder):
+            return folder
+    raise _gtzan_layout_error(root, "no GTZAN genre folders found")
+
+
+def _gtzan_file_reason(parts: tuple[str, ...]) -> tuple[str | None, str | None]:
+    """``(track_id, None)`` for a well-placed, well-named GTZAN file, else ``(None, reason)``."""
+    name = parts[-1]
+    junk = _junk_reason(name)
+    if junk:
+        return None, junk
+    if len(parts) == 1:
+        return None, "not inside a genre folder"
+    folder_label = normalise_label(parts[0])
+    if folder_label not in GENRES:
+        return None, f"unknown genre folder {parts[0]!r} (expected one of {', '.join(GENRES)})"
+    if len(parts) > 2:
+        return None, f"inside a subfolder of genre folder {parts[0]!r} (expected {parts[0]}/<genre>.NNNNN.<ext>)"
+    match = _GTZAN_NAME.match(name)
+    if not match:
+        return None, "file name does not match <genre>.NNNNN.<ext>"
+    if normalise_label(match["genre"]) != folder_label:
+        return None, f"genre prefix {match['genre']!r} disagrees with folder {parts[0]!r}"
+    return f"{folder_label}.{match['number']}", None
+
+
+def scan_gtzan(root) -> tuple[list[Track], list[Skipped]]:
+    """List the usable GTZAN clips under ``root`` and every file that was skipped.
+
+    Parameters
+    ----------
+    root : path-like
+        A GTZAN copy in any layout of :data:`GTZAN_LAYOUTS` (the folder containing ``genres/`` or
+        ``Data/genres_original/``, or the genre folder itself).
+
+    Returns
+    -------
+    tracks : list of Track
+        Sorted by ``track_id`` (``'blues.00000'``); label = genre folder; ``official_split`` = the
+        fault-filtered list holding the id, or None.
+    skipped : list of Skipped
+        One row per file under the genre folder that is not a track (each file inside an unknown genre
+        folder gets its own row), sorted by path.
+
+    Raises
+    ------
+    LayoutError
+        ``root`` is missing or matches no accepted layout; the message lists the layouts.
+    """
+    genre_dir = find_gtzan_genre_dir(root)
+    split = fault_filtered_split()
+    candidates, skipped = [], []
+    for path, parts in _walk_files(genre_dir):
+        track_id, reason = _gtzan_file_reason(parts)
+        if reason:
+            skipped.append(Skipped(str(path), "gtzan", reason))
+        else:
+            label = track_id.split(".")[0]
+            candidates.append(_Candidate(track_id, label, str(path), official_split=split.get(track_id)))
+    tracks = _probe_candidates(candidates, skipped, "gtzan")
+    return _finish(tracks, skipped)
+
+
+@functools.lru_cache(maxsize=None)
+def _packaged_fault_filtered() -> tuple[tuple[str, str], ...]:
+    pairs = []
+    folder = resources.files("genre_utils").joinpath("data/gtzan_fault_filtered")
+    for split in ("train", "valid", "test"):
+        for line in folder.joinpath(f"{split}.txt").read_text().splitlines():
+            if line.strip():
+                pairs.append((line.strip(), split))
+    return tuple(pairs)
+
+
+def fault_filtered_split() -> dict[str, str]:
+    """GTZAN's fault-filtered split (Kereliuk, Sturm & Larsen 2015) from the package data.
+
+    Returns
+    -------
+    split : dict of str to str
+        Track id (``'blues.00012'``) -> ``'train'`` (443 ids), ``'valid'`` (197) or ``'test'`` (290);
+        the 70 clips of GTZAN's catalogued faults are in no list.
+    """
+    return dict(_packaged_fault_filtered())
+
+
+# ---------------------------------------------------------------------------------------------------------
+# FMA
+# ---------------------------------------------------------------------------------------------------------
+
+def _fma_layout_text(subset: str) -> str:
+    return (f"<root>/fma_metadata/tracks.csv (+ optional genres.csv) and audio in "
+            f"<root>/fma_{subset}/NNN/NNNNNN.mp3")
+
+
+def _fma_audio_dir(root: Path, subset: str) -> Path:
+    names = [f"fma_{subset}"] + (["fma_full"] if subset == "large" else [])
+    for name in names:
+        if (root / name).is_dir():
+            return root / name
+    raise LayoutError(f"{root}: audio folder {' or '.join(names)} not found; expected {_fma_layout_text(subset)}")
+
+
+def _read_tracks_csv(path: Path) -> pd.DataFrame:
+    """Read FMA's ``tracks.csv`` and keep the needed columns under flat names, indexed by integer id.
+
+    Raises
+    ------
+    ValueError
+        The file is not in the real format (three header lines, the required column pairs, integer ids).
+    """
+    try:
+        table = pd.read_csv(path, index_col=0, header=[0, 1], low_memory=False)
+    except Exception as err:  # EmptyDataError, ParserError, UnicodeDecodeError, ...
+        raise ValueError(f"cannot parse ({_error_text(err)})") from None
+    if table.columns.nlevels != 2 or table.index.name != "track_id":
+        raise ValueError("expected two column header lines and a third line starting with 'track_id' "
+                         "(the file pandas writes for a two-level column index)")
+    missing = [f"{a}.{b}" for a, b in _FMA_REQUIRED if (a, b) not in table.columns]
+    if missing:
+        raise ValueError(f"missing column(s) {', '.join(missing)}")
+    ids = pd.to_numeric(pd.Series(table.index), errors="coerce")
+    if ids.isna().any() or (ids % 1 != 0).any() or (ids < 0).any():
+        raise ValueError("track_id column holds values that are not non-negative integers")
+    flat = table[list(_FMA_REQUIRED)].copy()
+    flat.columns = list(_FMA_REQUIRED.values())
+    flat.index = ids.astype("int64").to_numpy()
+    return flat
+
+
+def _fma_genre_table(root: Path, skipped: list[Skipped]) -> pd.DataFrame:
+    """The dataset's own ``genres.csv`` if present and readable, else the packaged copy."""
+    path = root / "fma_metadata" / "genres.csv"
+    if not path.is_file():
+        return load_fma_genres()
+    try:
+        table = load_fma_genres(path)
+        table["parent"] = table["parent"].astype("int64")
+        table.index = table.index.astype("int64")
+        return table
+    except Exception as err:
+        text = _error_text(err).replace(f"{path}: ", "")
+        skipped.append(Skipped(str(path), "fma", f"malformed genres.csv ({text}); used the packaged copy"))
+        return load_fma_genres()
+
+
+def _parse_genre_ids(cell) -> list[int] | None:
+    """Genre ids of a ``"[17, 10]"`` cell; ``[]`` for an empty cell or list, None when unparsable."""
+    if cell is None or (isinstance(cell, float) and math.isnan(cell)):
+        return []
+    try:
+        value = ast.literal_eval(str(cell).strip() or "[]")
+        return [int(v) for v in value] if isinstance(value, (list, tuple)) else None
+    except (ValueError, SyntaxError, TypeError):
+        return None
+
+
+def _fma_label(genres_cell, genres_all_cell, genre_top, title_to_id: dict, genres: pd.DataFrame):
+    """Project label of one tracks.csv row, or ``(None, reason)``; ``reason`` says why it is not kept.
+
+    ``track.genres`` is used first, ``track.genres_all`` when it is empty or unparsable, then the id of
+    ``track.genre_top``.
+    """
+    unparsable = []
+    for column, cell in (("track.genres", genres_cell), ("track.genres_all", genres_all_cell)):
+        ids = _parse_genre_ids(cell)
+        if ids:
+            label, why = map_fma_track(ids, genres)
+            return label, ("" if label else f"eliminated: {why}")
+        if ids is None:
+            unparsable.append(f"{column}={cell!r}")
+    if isinstance(genre_top, str) and genre_top in title_to_id:
+        label, why = map_fma_track([title_to_id[genre_top]], genres)
+        return label, ("" if label else f"eliminated: {why}")
+    if unparsable:
+        return None, f"unparsable genre list ({', '.join(unparsable)}) and no usable track.genre_top"
+    return None, "eliminated: no FMA genre listed"
+
+
+def _fma_audio_path(audio_dir: Path, track_id: int) -> Path:
+    tid = f"{track_id:06d}"
+    return audio_dir / tid[:3] / f"{tid}.mp3"
+
+
+def _fma_stray_reason(parts: tuple[str, ...], subset_of: dict, chosen: str) -> str:
+    """Why a file in the audio folder is not the audio of a selected tracks.csv row."""
+    name = parts[-1]
+    junk = _junk_reason(name, extensions=(".mp3",))
+    if junk:
+        return junk.replace("not an audio file", "not an mp3 file")
+    match = _FMA_NAME.match(name)
+    if not match:
+        return "file name is not NNNNNN.mp3"
+    track_id = int(match["number"])
+    if parts[:-1] != (match["number"][:3],):
+        return f"misplaced: track {match['number']} belongs in {match['number'][:3]}/"
+    if track_id not in subset_of:
+        return "stray: id not in tracks.csv"
+    return f"listed in tracks.csv with subset {subset_of[track_id]!r}, outside the {chosen!r} selection"
+
+
+def scan_fma(root, subset: str = "medium") -> tuple[list[Track], list[Skipped]]:
+    """List the usable tracks of one FMA subset, mapped to the project genres, and everything skipped.
+
+    Parameters
+    ----------
+    root : path-like
+        Folder holding ``fma_metadata/`` and ``fma_<subset>/``.
+    subset : {'small', 'medium', 'large', 'full'}
+        Rows whose ``set.subset`` lies within it are selected (medium includes small); ``large`` also
+        accepts the audio folder ``fma_full``.
+
+    Returns
+    -------
+    tracks : list of Track
+        Sorted by ``track_id`` (six digits). ``duration`` comes from the mp3 header (the metadata is wrong
+        for some files) and falls back to ``track.duration``; ``official_split`` maps FMA's
+        training/validation/test to train/valid/test.
+    skipped : list of Skipped
+        Selected rows that were eliminated by the genre mapping (reason ``'eliminated: ...'``), have no
+        audio file, or whose audio is empty or unreadable; plus every other file in the audio folder
+        (strays, ids outside the subset, non-mp3 files). Rows about the metadata itself carry its path:
+        a repeated track id (the first row is used), an unreadable ``genres.csv`` (the packaged copy is
+        used). A ``tracks.csv`` that cannot be read as the real format yields no tracks and a single row
+        ``'malformed tracks.csv: ...'``.
+
+    Raises
+    ------
+    LayoutError
+        ``root``, ``fma_metadata/tracks.csv`` or the audio folder is missing.
+    ValueError
+        Unknown ``subset``.
+    """
+    if subset not in FMA_SUBSETS:
+        raise ValueError(f"unknown FMA subset {subset!r}; choose one of {', '.join(FMA_SUBSETS)}")
+    root = _abspath(root)
+    if not root.is_dir():
+        raise LayoutError(f"{root}: no such directory; expected an FMA copy laid out as {_fma_layout_text(subset)}")
+    meta = root / "fma_metadata" / "tracks.csv"
+    if not meta.is_file():
+        raise LayoutError(f"{root}: fma_metadata/tracks.csv not found; expected {_fma_layout_text(subset)}")
+    audio_dir = _fma_audio_dir(root, subset)
+    try:
+        table = _read_tracks_csv(meta)
+    except ValueError as err:
+        return [], [Skipped(str(meta), "fma", f"malformed tracks.csv: {err}")]
+
+    skipped: list[Skipped] = []
+    duplicated = table.index.duplicated(keep="first")
+    for track_id in table.index[duplicated]:
+        reason = f"duplicate row for track id {track_id:06d} in tracks.csv (first kept)"
+        skipped.append(Skipped(str(meta), "fma", reason))
+    table = table[~duplicated]
+
+    genres = _fma_genre_table(root, skipped)
+    title_to_id = {title: int(gid) for gid, title in genres["title"].items()}
+    rank = table["subset"].map(_FMA_SUBSET_RANK)
+    selected = table[rank <= _FMA_SUBSET_RANK[subset]]  # rows with an unknown subset compare False
+
+    candidates, expected = [], set()
+    rows = selected[["genres", "genres_all", "genre_top", "duration", "artist", "split"]]
+    for track_id, genres_cell, all_cell, top, meta_duration, artist, split in rows.itertuples(name=None):
+        path = _fma_audio_path(audio_dir, int(track_id))
+        expected.add(path)
+        label, reason = _fma_label(genres_cell, all_cell, top, title_to_id, genres)
+        if label is None:
+            skipped.append(Skipped(str(path), "fma", reason))
+        elif not path.is_file():
+            skipped.append(Skipped(str(path), "fma", "no audio file for this id"))
+        else:
+            candidates.append(_Candidate(
+                f"{int(track_id):06d}", label, str(path),
+                artist=artist if isinstance(artist, str) and artist else None,
+                meta_duration=_as_seconds(meta_duration),
+                official_split=_FMA_SPLITS.get(split),
+            ))
+
+    subset_of = table["subset"].to_dict()
+    for path, parts in _walk_files(audio_dir):
+        if path not in expected:
+            skipped.append(Skipped(str(path), "fma", _fma_stray_reason(parts, subset_of, subset)))
+
+    tracks = _probe_candidates(candidates, skipped, "fma")
+    return _finish(tracks, skipped)
+
+
+def _as_seconds(value) -> float | None:
+    """A metadata duration as float seconds, None when missing or not a positive number."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if math.isfinite(seconds) and seconds > 0 else None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Folder of genre folders ("new data")
+# ---------------------------------------------------------------------------------------------------------
+
+def _folder_layout_error(root: Path, problem: str) -> LayoutError:
+    return LayoutError(f"{root}: {problem}; expected <root>/<genre>/<audio file> with <genre> one of "
+                       f"{', '.join(GENRES)} (any case; 'Hip-Hop' and 'hip hop' mean hiphop)")
+
+
+def scan_folder(root, source: str = "folder") -> tuple[list[Track], list[Skipped]]:
+    """List the audio files of a ``<root>/<genre>/<file>`` tree (new data) and every file skipped.
+
+    Parameters
+    ----------
+    root : path-like
+        Folder of genre folders. Folder names are matched after :func:`genre_utils.genres.normalise_label`
+        (case and non-letters ignored). Files in subfolders of a genre folder are kept too.
+    source : str
+        Source name written into every row.
+
+    Returns
+    -------
+    tracks : list of Track
+        ``track_id`` = ``'<genre>/<path inside the genre folder without extension>'`` (``'jazz/song'``),
+        sorted; ``artist`` and ``official_split`` are None.
+    skipped : list of Skipped
+        Stray non-audio files, files outside a genre folder or in an unknown one, duplicates of an id,
+        empty and unreadable files.
+
+    Raises
+    ------
+    LayoutError
+        ``root`` is missing or holds no genre folder.
+    """
+    root = _abspath(root)
+    if not root.is_dir():
+        raise _folder_layout_error(root, "no such directory")
+    if not _has_genre_folder(root):
+        found = sorted(child.name for child in root.iterdir() if child.is_dir())
+        raise _folder_layout_error(root, f"no genre folder found (subfolders: {', '.join(found) or 'none'})")
+    candidates, skipped = [], []
+    for path, parts in _walk_files(root):
+        reason = _junk_reason(parts[-1])
+        label = normalise_label(parts[0]) if len(parts) > 1 else None
+        if reason is None and label is None:
+            reason = "not inside a genre folder"
+        elif reason is None and label not in GENRES:
+            reason = f"unknown genre folder {parts[0]!r} (expected one of {', '.join(GENRES)})"
+        if reason:
+            skipped.append(Skipped(str(path), source, reason))
+            continue
+        inner = Path(*parts[1:]).with_suffix("").as_posix()
+        candidates.append(_Candidate(f"{label}/{inner}", label, str(path)))
+    tracks = _probe_candidates(candidates, skipped, source)
+    return _finish(tracks, skipped)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------------------------------------
+
+TRACK_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Track))
+SKIPPED_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Skipped))
+
+
+def tracks_frame(tracks: list[Track]) -> pd.DataFrame:
+    """One row per track, columns = the :class:`Track` fields (``duration`` as float seconds, NaN if unknown)."""
+    frame = pd.DataFrame([astuple(t) for t in tracks], columns=list(TRACK_COLUMNS))
+    frame["duration"] = pd.to_numeric(frame["duration"], errors="coerce").astype("float64")
+    return frame
+
+
+def skipped_frame(skipped: list[Skipped]) -> pd.DataFrame:
+    """One row per skipped file, columns ``path, source, reason`` (kept even when there are no rows)."""
+    return pd.DataFrame([astuple(s) for s in skipped], columns=list(SKIPPED_COLUMNS))
