@@ -1,0 +1,437 @@
+"""The feature store: build once, stream to disk, reopen instantly.
+
+The paper kept its MFCCs as stringified arrays inside one CSV. Here a dataset folder holds
+
+``features.npy``
+    float16 array of shape (n_windows, 64, 235), memory-mapped on read. Rows are ordered train, valid,
+    test, so each split is one contiguous block (a view, not a copy).
+``manifest.csv``
+    One row per window: ``row, segment_id, track_id, source, genre, label, split, kind, start, offset, path,
+    artist``.
+``tracks.csv``
+    One row per track found: its label, split, decoded length, content hash and status.
+``skipped.csv``
+    ``path, source, reason`` for every file or track left out, whatever the stage that left it out.
+``stats.npz``
+    Per-row mean and standard deviation of the training windows (float64, shape (64,)).
+``dataset.json``
+    Profile, feature parameters, counts, fingerprints, package versions and timings. Written last: its
+    presence marks a complete dataset, and its ``cache_key`` lets a rebuild with unchanged inputs return at once.
+
+Building streams track by track into a ``features.npy.part`` memory map; progress is checkpointed every few
+tracks, so an interrupted build resumes where it stopped and a crash never leaves a half-written file under
+a final name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from . import __version__
+from .audio import AudioError, atomic_write_bytes, check_audio, cut_segments, load_audio
+from .config import FeatureParams, Profile, fingerprint, get_profile, num_threads
+from .features import extract
+from .genres import GENRES
+from .splits import plan_windows, split_tracks
+
+__all__ = ["Dataset", "build_dataset", "open_dataset", "scan_sources", "atomic_write_text", "versions"]
+
+FEATURE_DTYPE = np.float16
+CHUNK_TRACKS = 16  # tracks between two progress checkpoints
+
+
+# --------------------------------------------------------------------------------------------- helpers
+def atomic_write_text(path, text: str) -> None:
+    """Write text to ``path`` atomically (temporary file + rename)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _write_csv(frame: pd.DataFrame, path) -> None:
+    atomic_write_text(path, frame.to_csv(index=False))
+
+
+def versions() -> dict:
+    """Versions of Python and the libraries that shape the numbers."""
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version(), "genre_utils": __version__}
+    for name in ("numpy", "pandas", "librosa", "soundfile", "soxr", "torch", "scikit-learn"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _code_fingerprint() -> str:
+    """Hash of the modules whose code decides what the store contains."""
+    here = Path(__file__).parent
+    blob = b"".join((here / m).read_bytes() for m in ("audio.py", "features.py", "splits.py", "store.py",
+                                                      "sources.py", "genres.py"))
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------------------------ scanning
+def scan_sources(gtzan=None, fma=None, fma_subset: str = "medium", folders=()):
+    """Scan every requested source.
+
+    Parameters
+    ----------
+    gtzan, fma : path-like, optional
+        Roots of a GTZAN copy (either layout) and of an FMA copy.
+    fma_subset : str
+        FMA subset to read (small, medium, large).
+    folders : iterable of path-like
+        Extra labelled folders ``<dir>/<genre>/<file>``.
+
+    Returns
+    -------
+    tracks : DataFrame
+        One row per track (columns of :class:`genre_utils.sources.Track`).
+    skipped : DataFrame
+        ``path, source, reason`` for everything the scanners left out.
+    """
+    from . import sources
+
+    if gtzan is None and fma is None and not folders:
+        raise ValueError("no data source given: pass a GTZAN root, an FMA root or a labelled folder "
+                         "(genre-utils synth writes a synthetic corpus in both layouts)")
+    found, skipped = [], []
+    if gtzan is not None:
+        t, s = sources.scan_gtzan(gtzan)
+        found += t
+        skipped += s
+    if fma is not None:
+        t, s = sources.scan_fma(fma, subset=fma_subset)
+        found += t
+        skipped += s
+    for folder in folders:
+        t, s = sources.scan_folder(folder)
+        found += t
+        skipped += s
+    tracks = sources.tracks_frame(found)
+    # the same id may come from two sources (GTZAN 'blues.00001' never clashes with FMA '000001')
+    tracks["track_id"] = tracks["source"] + ":" + tracks["track_id"].astype(str)
+    return tracks.sort_values("track_id").reset_index(drop=True), sources.skipped_frame(skipped)
+
+
+# ----------------------------------------------------------------------------------- worker functions
+def _init_worker():
+    """Keep each worker single-threaded: the pool already uses every core."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+
+
+def _probe(args):
+    """Decode one track; return its length, content hash and a problem (or '')."""
+    path, sample_rate, min_samples = args
+    try:
+        digest = hashlib.sha1(Path(path).read_bytes()).hexdigest()
+    except OSError as err:
+        return 0, "", f"unreadable file ({err.strerror})"
+    try:
+        y = load_audio(path, sample_rate)
+        check_audio(y, min_samples)
+    except AudioError as err:
+        return 0, digest, str(err)
+    return int(y.size), digest, ""
+
+
+def _features_of_track(args):
+    """Decode one track and return the float16 features of the windows starting at ``starts``."""
+    path, starts, params = args
+    y = load_audio(path, params.sample_rate)
+    return extract(cut_segments(y, starts, params.segment_samples), params).astype(FEATURE_DTYPE)
+
+
+def _pool_map(func, jobs, workers: int, desc: str, progress: bool):
+    """Ordered map over ``jobs`` with a process pool (fork, after warming librosa) and a progress bar."""
+    bar = dict(total=len(jobs), desc=desc, unit="track", disable=not progress or None, leave=False)
+    if workers <= 1 or len(jobs) < 4:
+        yield from tqdm(map(func, jobs), **bar)
+        return
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    with mp.get_context(method).Pool(workers, initializer=_init_worker) as pool:
+        yield from tqdm(pool.imap(func, jobs, chunksize=1), **bar)
+
+
+def _warm_up(params: FeatureParams) -> None:
+    """Compile librosa's numba kernels once in the parent so forked workers inherit them."""
+    extract(np.zeros((1, params.segment_samples), np.float32), params)
+
+
+# ------------------------------------------------------------------------------------------- dataset
+@dataclass
+class Dataset:
+    """A built dataset folder, opened read-only.
+
+    Attributes
+    ----------
+    root : Path
+    manifest : DataFrame
+        One row per window (see the module docstring).
+    features : ndarray, shape (n_windows, height, n_frames), float16, memory-mapped
+    params : FeatureParams
+    info : dict
+        Contents of ``dataset.json``.
+    mean, std : ndarray, shape (height,), float64
+        Per-row statistics of the training windows.
+    """
+
+    root: Path
+    manifest: pd.DataFrame
+    features: np.ndarray
+    params: FeatureParams
+    info: dict
+    mean: np.ndarray
+    std: np.ndarray
+
+    def split(self, name: str):
+        """Features, class indices and manifest rows of one split.
+
+        Returns
+        -------
+        X : ndarray, shape (n, height, n_frames), float16 (a memory-mapped view)
+        y : ndarray, shape (n,), int64
+        rows : DataFrame
+        """
+        rows = self.manifest[self.manifest["split"] == name]
+        if rows.empty:
+            return self.features[:0], np.zeros(0, np.int64), rows
+        lo, hi = int(rows["row"].iloc[0]), int(rows["row"].iloc[-1]) + 1
+        assert hi - lo == len(rows), "split rows must be contiguous"
+        return self.features[lo:hi], rows["label"].to_numpy(np.int64), rows
+
+    @property
+    def skipped(self) -> pd.DataFrame:
+        """Every file or track left out, with its reason."""
+        return pd.read_csv(self.root / "skipped.csv", keep_default_na=False)
+
+    @property
+    def tracks(self) -> pd.DataFrame:
+        """Every track found, with split and status."""
+        return pd.read_csv(self.root / "tracks.csv", keep_default_na=False)
+
+
+def open_dataset(root) -> Dataset:
+    """Open a dataset folder written by :func:`build_dataset`.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``root`` holds no complete dataset (no ``dataset.json``), naming what to run.
+    """
+    root = Path(root)
+    info_path = root / "dataset.json"
+    if not info_path.is_file():
+        raise FileNotFoundError(f"{root}: no complete dataset here (dataset.json missing); "
+                                "build one with `genre-utils dataset --out DIR ...`")
+    info = json.loads(info_path.read_text())
+    manifest = pd.read_csv(root / "manifest.csv", keep_default_na=False, dtype={"artist": str})
+    features = np.load(root / "features.npy", mmap_mode="r")
+    stats = np.load(root / "stats.npz")
+    return Dataset(root, manifest, features, FeatureParams(**info["features"]), info,
+                   stats["mean"], stats["std"])
+
+
+def _cache_key(tracks: pd.DataFrame, profile: Profile, split_method: str, fma_subset: str) -> str:
+    files = []
+    for path in tracks["path"]:
+        st = os.stat(path)
+        files.append((path, st.st_size, st.st_mtime_ns))
+    return fingerprint(profile, split_method, fma_subset, files, _code_fingerprint())
+
+
+def _row_stats(features: np.ndarray, lo: int, hi: int, chunk: int = 2048):
+    """Per-row mean and std over rows ``lo:hi`` of a (n, height, frames) array, in float64 chunks."""
+    height = features.shape[1]
+    total, total_sq, count = np.zeros(height), np.zeros(height), 0
+    for start in range(lo, hi, chunk):
+        block = np.asarray(features[start:min(hi, start + chunk)], dtype=np.float64)
+        total += block.sum(axis=(0, 2))
+        total_sq += (block ** 2).sum(axis=(0, 2))
+        count += block.shape[0] * block.shape[2]
+    if count == 0:
+        return np.zeros(height), np.ones(height)
+    mean = total / count
+    std = np.sqrt(np.maximum(total_sq / count - mean ** 2, 1e-12))
+    return mean, std
+
+
+def build_dataset(out, *, gtzan=None, fma=None, fma_subset: str = "medium", folders=(),
+                  profile: str | Profile = "quick", split_method: str = "random", feature_kind: str | None = None,
+                  workers: int | None = None, progress: bool = True, stop_after_tracks: int | None = None) -> Dataset:
+    """Scan sources, split by track, plan balanced windows, extract features and write the store.
+
+    Parameters
+    ----------
+    out : path-like
+        Dataset folder (created).
+    gtzan, fma, fma_subset, folders
+        Sources, as in :func:`scan_sources`.
+    profile : str or Profile
+        Sizes and feature parameters (``tiny``, ``quick``, ``paper``).
+    split_method : {'random', 'artist', 'official'}
+        See :mod:`genre_utils.splits`.
+    feature_kind : {'mfcc', 'logmel'}, optional
+        Override the profile's feature kind.
+    workers : int, optional
+        Processes for decoding and extraction (default: the available cores).
+    progress : bool
+        Show progress bars.
+    stop_after_tracks : int, optional
+        Stop (as if interrupted) after extracting this many tracks; for testing resumption.
+
+    Returns
+    -------
+    Dataset
+        The opened store. With unchanged inputs and settings the existing store is returned without work.
+
+    Raises
+    ------
+    genre_utils.sources.LayoutError
+        A source root that does not exist or has no recognisable layout.
+    ValueError
+        No usable track at all.
+    """
+    t0 = time.perf_counter()
+    profile = get_profile(profile)
+    if feature_kind is not None:
+        profile = profile.replace(features={"kind": feature_kind})
+    params = profile.features
+    workers = num_threads() if workers is None else max(1, int(workers))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    work = out / ".work"
+
+    tracks, skipped = scan_sources(gtzan, fma, fma_subset, folders)
+    key = _cache_key(tracks, profile, split_method, fma_subset)
+    done = out / "dataset.json"
+    if done.is_file() and json.loads(done.read_text()).get("cache_key") == key:
+        return open_dataset(out)
+    if done.is_file():
+        done.unlink()  # inputs or settings changed: the old store is stale from here on
+    work.mkdir(exist_ok=True)
+    timings = {"scan": time.perf_counter() - t0}
+
+    # 1. decode every track once: exact length, content hash, unusable files
+    t = time.perf_counter()
+    probe_path = work / f"probe-{key}.csv"
+    if probe_path.is_file():
+        probe = pd.read_csv(probe_path, keep_default_na=False)
+    else:
+        _warm_up(params)
+        jobs = [(p, params.sample_rate, params.segment_samples) for p in tracks["path"]]
+        probe = pd.DataFrame(list(_pool_map(_probe, jobs, workers, "checking audio", progress)),
+                             columns=["n_samples", "sha1", "problem"])
+        _write_csv(probe, probe_path)
+    tracks = pd.concat([tracks.reset_index(drop=True), probe], axis=1)
+    timings["probe"] = time.perf_counter() - t
+
+    # 2. split by track, 3. plan the windows
+    usable = tracks[tracks["problem"] == ""].copy()
+    if usable.empty:
+        raise ValueError(f"no usable track in the given sources ({len(tracks)} found, "
+                         f"{len(skipped)} files skipped); see the reasons in {out / 'skipped.csv'}")
+    usable["split"] = split_tracks(usable, split_method, profile.split_fractions, profile.seed)
+    tracks["split"] = usable["split"].reindex(tracks.index)
+    tracks["status"] = np.where(tracks["problem"] != "", "unusable: " + tracks["problem"],
+                                np.where(tracks["split"].isna(), "not in the official split", "used"))
+    windows, shortfall = plan_windows(usable[usable["split"].notna()], n_train=profile.n_train,
+                                      n_valid=profile.n_valid, test_segments=profile.test_segments_per_track,
+                                      segment_samples=params.segment_samples, seed=profile.seed)
+    meta = usable.set_index("track_id")
+    windows["row"] = np.arange(len(windows))
+    windows = windows.join(meta[["source", "label", "path", "artist"]], on="track_id")
+    windows = windows.rename(columns={"label": "genre"})
+    windows["label"] = windows["genre"].map({g: i for i, g in enumerate(GENRES)}).astype(np.int64)
+    windows["offset"] = windows["start"] / params.sample_rate
+    windows["segment_id"] = windows["track_id"] + "@" + windows["start"].astype(str)
+    manifest = windows[["row", "segment_id", "track_id", "source", "genre", "label", "split", "kind",
+                        "start", "offset", "path", "artist"]]
+
+    # 4. extract, streaming into a memory map, resumable
+    t = time.perf_counter()
+    part = out / "features.npy.part"
+    state_path = work / "progress.json"
+    state = json.loads(state_path.read_text()) if state_path.is_file() else {}
+    shape = (len(manifest), *params.shape)
+    if state.get("key") == key and part.is_file():
+        feats = np.lib.format.open_memmap(part, mode="r+")
+        done_tracks = int(state["tracks_done"])
+    else:
+        feats = np.lib.format.open_memmap(part, mode="w+", dtype=FEATURE_DTYPE, shape=shape)
+        done_tracks = 0
+    groups = [(tid, g["row"].to_numpy(), g["start"].to_numpy()) for tid, g in
+              manifest.groupby("track_id", sort=False)]
+    paths = meta["path"]
+    jobs = [(paths[tid], starts, params) for tid, _, starts in groups[done_tracks:]]
+    _warm_up(params)
+    for i, block in enumerate(_pool_map(_features_of_track, jobs, workers, "extracting features", progress)):
+        rows = groups[done_tracks + i][1]
+        feats[rows[0]:rows[-1] + 1] = block
+        finished = done_tracks + i + 1
+        if finished % CHUNK_TRACKS == 0 or finished == len(groups):
+            feats.flush()
+            atomic_write_text(state_path, json.dumps({"key": key, "tracks_done": finished}))
+        if stop_after_tracks is not None and finished >= stop_after_tracks and finished < len(groups):
+            feats.flush()
+            atomic_write_text(state_path, json.dumps({"key": key, "tracks_done": finished}))
+            raise KeyboardInterrupt(f"stopped after {finished} tracks (stop_after_tracks)")
+    feats.flush()
+    timings["extract"] = time.perf_counter() - t
+
+    # 5. statistics and the small tables, then the final rename and dataset.json last
+    n_train = int((manifest["split"] == "train").sum())
+    mean, std = _row_stats(feats, 0, n_train)
+    del feats
+    os.replace(part, out / "features.npy")
+    with open(work / "stats.npz.part", "wb") as fh:
+        np.savez(fh, mean=mean, std=std)
+    os.replace(work / "stats.npz.part", out / "stats.npz")
+    _write_csv(manifest, out / "manifest.csv")
+    _write_csv(tracks, out / "tracks.csv")
+    problems = tracks[tracks["status"] != "used"]
+    all_skipped = pd.concat([skipped, pd.DataFrame({"path": problems["path"], "source": problems["source"],
+                                                    "reason": problems["status"]})], ignore_index=True)
+    _write_csv(all_skipped, out / "skipped.csv")
+    used = tracks[tracks["status"] == "used"]
+    data_fp = hashlib.sha256("".join(sorted(used["sha1"])).encode()).hexdigest()[:16]
+    counts = manifest.groupby(["split", "genre"]).size().unstack(fill_value=0)
+    timings["total"] = time.perf_counter() - t0
+    info = {
+        "cache_key": key,
+        "profile": profile.name,
+        "profile_config": profile.to_dict(),
+        "features": dataclasses.asdict(params),
+        "split_method": split_method,
+        "sources": {"gtzan": str(gtzan) if gtzan else None, "fma": str(fma) if fma else None,
+                    "fma_subset": fma_subset if fma else None, "folders": [str(f) for f in folders]},
+        "data_fingerprint": data_fp,
+        "code_fingerprint": _code_fingerprint(),
+        "n_tracks_found": int(len(tracks)),
+        "n_tracks_used": int(len(used)),
+        "n_skipped": int(len(all_skipped)),
+        "n_windows": {s: int((manifest["split"] == s).sum()) for s in ("train", "valid", "test")},
+        "tracks_per_split": {s: int((used["split"] == s).sum()) for s in ("train", "valid", "test")},
+        "windows_per_split_genre": {s: {g: int(v) for g, v in row.items()} for s, row in counts.iterrows()},
+        "shortfall": shortfall,
+        "feature_dtype": np.dtype(FEATURE_DTYPE).name,
+        "versions": versions(),
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "workers": workers,
+    }
+    atomic_write_text(done, json.dumps(info, indent=2))
+    state_path.unlink(missing_ok=True)
+    return open_dataset(out)

@@ -1,0 +1,139 @@
+"""The feature store: end-to-end build on fixture trees, bad input, determinism, cache and resume."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from fixtures_audio import fma_tracks_table, make_fma_tree, make_gtzan_tree, write_audio, write_bytes
+
+from genre_utils.config import get_profile
+from genre_utils.genres import GENRES
+from genre_utils.sources import LayoutError
+from genre_utils.store import build_dataset, open_dataset
+
+PROFILE = get_profile("tiny").replace(n_train=40, n_valid=20, test_segments_per_track=2)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """Kaggle-layout GTZAN (10 genres x 5 clips of 10.5 s) with bad files, and a small FMA tree."""
+    root = tmp_path_factory.mktemp("corpus")
+    genre_dir, _ = make_gtzan_tree(root / "gtzan", "kaggle", GENRES, range(5), seconds=10.5)
+    write_bytes(genre_dir / "jazz" / "jazz.00054.wav", b"this is not a RIFF file" * 50)   # Kaggle's broken clip
+    write_bytes(genre_dir / "rock" / "rock.00099.wav")                                      # empty
+    write_audio(genre_dir / "pop" / "pop.00098.wav", seconds=2.0)                           # too short
+    write_audio(genre_dir / "pop" / "pop.00097.wav", seconds=8.0)
+    import soundfile as sf
+    sf.write(genre_dir / "pop" / "pop.00097.wav", np.zeros(8 * 22050, np.float32), 22050)  # silent
+    write_bytes(genre_dir / ".DS_Store", b"\0\0\0\1Bud1")
+    rows = [
+        {"track_id": 2, "genres": [31], "artist": "A", "split": "training"},     # metal
+        {"track_id": 3, "genres": [11], "artist": "B", "split": "training"},     # disco
+        {"track_id": 5, "genres": [15], "artist": "C", "split": "test"},         # Electronic: eliminated
+        {"track_id": 7, "genres": [79], "artist": "D", "split": "validation"},   # reggae
+    ]
+    make_fma_tree(root / "fma", rows, seconds=10.5)
+    return root
+
+
+def build(corpus, out, **kw):
+    kw.setdefault("profile", PROFILE)
+    return build_dataset(out, gtzan=corpus / "gtzan", fma=corpus / "fma", workers=1, progress=False, **kw)
+
+
+@pytest.fixture(scope="module")
+def built(corpus, tmp_path_factory):
+    return build(corpus, tmp_path_factory.mktemp("ds") / "store")
+
+
+def test_store_shapes_and_balance(built):
+    ds = built
+    assert ds.features.shape == (len(ds.manifest), 64, 235)
+    assert ds.features.dtype == np.float16
+    assert np.isfinite(np.asarray(ds.features, np.float32)).all()
+    X, y, rows = ds.split("train")
+    assert X.shape == (40, 64, 235) and len(y) == 40
+    assert (rows["genre"].value_counts() == 4).all() and rows["genre"].nunique() == 10
+    Xv, yv, _ = ds.split("valid")
+    assert len(yv) == 20
+    Xt, yt, test_rows = ds.split("test")
+    assert (test_rows.groupby("track_id").size() == 2).all()
+    assert ds.mean.shape == (64,) and (ds.std > 0).all()
+    assert [GENRES[i] for i in y] == list(rows["genre"])
+
+
+def test_no_track_in_two_splits(built):
+    assert (built.manifest.groupby("track_id")["split"].nunique() == 1).all()
+    used = built.tracks[built.tracks["status"] == "used"]
+    assert set(built.manifest["track_id"]) <= set(used["track_id"])
+
+
+def test_bad_inputs_are_recorded_not_lost(built, corpus):
+    skipped = built.skipped
+    reasons = dict(zip(skipped["path"].map(lambda p: p.rsplit("/", 1)[-1]), skipped["reason"]))
+    assert "unreadable" in reasons["jazz.00054.wav"]
+    assert "empty" in reasons["rock.00099.wav"]
+    assert "too short" in reasons["pop.00098.wav"]
+    assert "silent" in reasons["pop.00097.wav"]
+    assert ".DS_Store" in reasons
+    assert reasons["000005.mp3"].startswith("eliminated")
+    # every audio file on disk is either used or in skipped.csv
+    on_disk = {str(p) for p in corpus.rglob("*") if p.is_file() and p.suffix in (".wav", ".mp3")}
+    used = set(built.tracks.loc[built.tracks["status"] == "used", "path"])
+    assert on_disk <= used | set(skipped["path"])
+    assert built.info["n_tracks_used"] == 50 + 3
+
+
+def test_fma_labels_come_through(built):
+    fma = built.manifest[built.manifest["source"] == "fma"].drop_duplicates("track_id")
+    assert dict(zip(fma["track_id"], fma["genre"])) == {"fma:000002": "metal", "fma:000003": "disco",
+                                                         "fma:000007": "reggae"}
+
+
+def test_same_inputs_same_store(built, corpus, tmp_path):
+    again = build(corpus, tmp_path / "again")
+    assert np.array_equal(np.asarray(again.features), np.asarray(built.features))
+    cols = ["segment_id", "split", "start", "label"]
+    pd.testing.assert_frame_equal(again.manifest[cols], built.manifest[cols])
+    assert again.info["data_fingerprint"] == built.info["data_fingerprint"]
+
+
+def test_rebuild_is_a_cache_hit(built, corpus):
+    before = (built.root / "features.npy").stat().st_mtime_ns
+    again = build(corpus, built.root)
+    assert (again.root / "features.npy").stat().st_mtime_ns == before
+
+
+def test_interrupted_build_resumes_to_the_same_result(built, corpus, tmp_path):
+    out = tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        build(corpus, out, stop_after_tracks=7)
+    assert not (out / "dataset.json").exists() and not (out / "features.npy").exists()
+    resumed = build(corpus, out)
+    progress = json.loads((out / "dataset.json").read_text())
+    assert progress["n_windows"] == built.info["n_windows"]
+    assert np.array_equal(np.asarray(resumed.features), np.asarray(built.features))
+
+
+def test_logmel_store_and_official_split(corpus, tmp_path):
+    ds = build(corpus, tmp_path / "lm", feature_kind="logmel", split_method="official")
+    assert ds.params.kind == "logmel"
+    # fixture GTZAN ids blues.00000-00004 are in no fault-filtered list except where they are; FMA uses set.split
+    status = ds.tracks.set_index("track_id")["status"]
+    assert status["fma:000002"] == "used"
+    assert (ds.tracks["status"] == "not in the official split").any()
+    assert (ds.manifest.groupby("track_id")["split"].nunique() == 1).all()
+
+
+def test_wrong_root_gives_one_clear_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(LayoutError, match="genres_original"):
+        build_dataset(tmp_path / "out", gtzan=tmp_path / "empty", profile=PROFILE, progress=False)
+    with pytest.raises(ValueError, match="no data source"):
+        build_dataset(tmp_path / "out", profile=PROFILE, progress=False)
+
+
+def test_open_dataset_names_what_is_missing(tmp_path):
+    with pytest.raises(FileNotFoundError, match="genre-utils dataset"):
+        open_dataset(tmp_path)
