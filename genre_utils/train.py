@@ -1,0 +1,546 @@
+"""Training (paper section 5.3): Adam, cross-entropy, a checkpoint after every epoch, resumable, seeded.
+
+The loop is plain PyTorch, written to be read in one sitting:
+
+1. every epoch draws its batch order from a numpy generator seeded by ``(seed, epoch)`` and reseeds torch
+   (dropout) from the same pair, so an epoch does the same work whether or not the run was interrupted
+   before it;
+2. batches are slices of one in-memory float32 tensor (or, when the training set does not fit in memory,
+   rows read from the store's memmap), with no per-item ``Dataset``/``DataLoader`` overhead;
+3. after the epoch the model is evaluated on the validation windows and a checkpoint
+   (``epoch_{k:03d}.pt``, ``last.pt``, and ``best.pt`` when validation accuracy improved) is written
+   atomically.
+
+Checkpoints hold only tensors and plain Python values and load with ``torch.load(..., weights_only=True)``.
+
+The monitoring functions keep the paper's names: :func:`get_accuracy`, :func:`get_loss`,
+:func:`get_accuracy_per_genre`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .config import num_threads
+from .genres import GENRES
+from .models import build_model
+
+__all__ = [
+    "select_device",
+    "set_threads",
+    "iter_logits",
+    "get_accuracy",
+    "get_loss",
+    "get_accuracy_per_genre",
+    "fit",
+    "load_checkpoint",
+    "to_plain",
+    "CHECKPOINT_FORMAT",
+]
+
+#: Tag stored in every checkpoint.
+CHECKPOINT_FORMAT = "genre_utils.checkpoint/1"
+
+#: Hyperparameters a resumed run must share with the run it continues.
+RESUME_KEYS = ("batch_size", "lr", "weight_decay", "seed", "n_train", "n_valid")
+
+
+# ----------------------------------------------------------------------------------------------------
+# device and threads
+
+
+def select_device(preference=None) -> torch.device:
+    """The device to compute on: CUDA if available, else Apple's MPS, else the CPU.
+
+    Parameters
+    ----------
+    preference : str or torch.device, optional
+        ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ``'mps'``; None or ``'auto'`` picks automatically.
+
+    Raises
+    ------
+    ValueError
+        If the preferred device is not available on this machine.
+    """
+    if isinstance(preference, torch.device):
+        preference = str(preference)
+    if preference in (None, "", "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(preference)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {preference!r} requested but CUDA is not available")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError(f"device {preference!r} requested but MPS is not available")
+    return device
+
+
+def set_threads(n: int | None = None) -> int:
+    """Set torch's intra-op thread count (default: the cores this process may use) and return it."""
+    n = int(n or num_threads())
+    torch.set_num_threads(n)
+    return n
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _to_input(batch, device) -> torch.Tensor:
+    """numpy/torch (B, H, W) batch -> float32 (B, 1, H, W) channels_last tensor on ``device``."""
+    if not isinstance(batch, torch.Tensor):
+        batch = torch.from_numpy(np.asarray(batch, dtype=np.float32))
+    x = batch.to(device=device, dtype=torch.float32, non_blocking=True)
+    if x.dim() == 3:
+        x = x.unsqueeze(1)
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+# ----------------------------------------------------------------------------------------------------
+# monitoring (the paper's function names)
+
+
+def iter_logits(model: nn.Module, X, batch_size: int = 256, device=None):
+    """Yield the logits of consecutive slices of ``X`` in eval mode, without gradients.
+
+    Parameters
+    ----------
+    model : nn.Module
+    X : array-like, shape (N, height, frames)
+        float16/float32 array or memmap; read a slice at a time.
+    batch_size : int
+    device : str or torch.device, optional
+        Defaults to the device the model's parameters are on (the model is not moved).
+
+    Yields
+    ------
+    logits : Tensor, shape (b, n_classes), float32, on the CPU
+    """
+    device = _model_device(model) if device is None else torch.device(device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for start in range(0, len(X), batch_size):
+                yield model(_to_input(X[start:start + batch_size], device)).float().cpu()
+    finally:
+        model.train(was_training)
+
+
+def _loss_and_accuracy(model, X, y, batch_size=256, device=None) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy over (X, y) in one pass."""
+    y = torch.as_tensor(np.asarray(y, dtype=np.int64))
+    if len(y) == 0:
+        return math.nan, math.nan
+    total_loss, correct, start = 0.0, 0, 0
+    for logits in iter_logits(model, X, batch_size, device):
+        yb = y[start:start + len(logits)]
+        total_loss += nn.functional.cross_entropy(logits, yb, reduction="sum").item()
+        correct += int((logits.argmax(dim=1) == yb).sum())
+        start += len(logits)
+    return total_loss / len(y), correct / len(y)
+
+
+def get_accuracy(model: nn.Module, X, y, batch_size: int = 256, device=None) -> float:
+    """Share of windows whose highest-scoring class is the true one (NaN for no windows).
+
+    Parameters
+    ----------
+    X : array-like, shape (N, height, frames)
+    y : array-like of int, shape (N,)
+        Class indices into :data:`~genre_utils.genres.GENRES`.
+    """
+    return _loss_and_accuracy(model, X, y, batch_size, device)[1]
+
+
+def get_loss(model: nn.Module, X, y, batch_size: int = 256, device=None) -> float:
+    """Mean cross-entropy (natural log) of the model on (X, y), in eval mode (dropout off)."""
+    return _loss_and_accuracy(model, X, y, batch_size, device)[0]
+
+
+def get_accuracy_per_genre(model: nn.Module, X, y, batch_size: int = 256, device=None,
+                           genres=GENRES) -> dict[str, float]:
+    """Accuracy (recall) per true genre: ``{genre: correct / windows of that genre}``, NaN if none."""
+    y = np.asarray(y, dtype=np.int64)
+    pred = torch.cat(list(iter_logits(model, X, batch_size, device))).argmax(dim=1).numpy() if len(y) else y
+    out = {}
+    for k, genre in enumerate(genres):
+        mask = y == k
+        out[genre] = float((pred[mask] == k).mean()) if mask.any() else math.nan
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------
+# plain values for checkpoints and JSON
+
+
+def to_plain(obj, nan_to_none: bool = False):
+    """Recursively convert to JSON-like Python values (dict, list, str, int, float, bool, None).
+
+    numpy arrays and tensors become (nested) lists, numpy scalars Python scalars, tuples lists, paths
+    strings, dataclasses dicts, pandas DataFrames lists of records (a named or non-default index is
+    kept as a column), Series dicts; ``nan_to_none`` turns NaN/inf and pandas' NA into None (strict JSON).
+    Anything else becomes ``str(obj)``.
+    """
+    import pandas as pd
+
+    def rec(o):
+        if o is None or isinstance(o, (bool, str)):
+            return o
+        if isinstance(o, (int, np.integer)):
+            return int(o)
+        if isinstance(o, (float, np.floating)):
+            o = float(o)
+            return None if nan_to_none and not math.isfinite(o) else o
+        if isinstance(o, np.bool_):
+            return bool(o)
+        if isinstance(o, dict):
+            return {str(k): rec(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple, set, frozenset)):
+            return [rec(v) for v in o]
+        if isinstance(o, torch.Tensor):
+            return rec(o.detach().cpu().numpy())
+        if isinstance(o, np.ndarray):
+            return [rec(v) for v in o.tolist()] if o.ndim else rec(o.item())
+        if isinstance(o, pd.DataFrame):
+            frame = o if isinstance(o.index, pd.RangeIndex) and o.index.name is None else o.reset_index()
+            return [rec(r) for r in frame.to_dict(orient="records")]
+        if isinstance(o, pd.Series):
+            return {str(k): rec(v) for k, v in o.items()}
+        if o is pd.NA or o is pd.NaT:
+            return None
+        if isinstance(o, os.PathLike):
+            return os.fspath(o)
+        if dataclasses.is_dataclass(o) and not isinstance(o, type):
+            return rec(dataclasses.asdict(o))
+        if isinstance(o, torch.device):
+            return str(o)
+        return str(o)
+
+    return rec(obj)
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ----------------------------------------------------------------------------------------------------
+# batches
+
+
+class _Batches:
+    """Training windows as one float32 tensor in memory, or rows read from an array/memmap per batch."""
+
+    def __init__(self, X, in_memory: bool | None):
+        nbytes = int(np.prod(X.shape)) * 4
+        if in_memory is None:
+            in_memory = nbytes <= _memory_budget()
+        if in_memory:
+            self.data = torch.empty(tuple(X.shape), dtype=torch.float32)
+            for start in range(0, len(X), 4096):   # chunked: never holds two full copies in memory
+                block = np.asarray(X[start:start + 4096], dtype=np.float32)
+                self.data[start:start + len(block)] = torch.from_numpy(block)
+        else:
+            self.data = X
+        self.in_memory = in_memory
+
+    def __call__(self, idx: np.ndarray):
+        if self.in_memory:
+            return self.data[torch.from_numpy(idx)]
+        return self.data[idx]
+
+
+def _memory_budget() -> int:
+    """Bytes the training set may take in memory: half of the available memory (2 GiB if unknown)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024 // 2
+    except OSError:
+        pass
+    return 2 << 30
+
+
+def _epoch_seeds(seed: int, epoch: int) -> tuple[np.random.Generator, int]:
+    """Numpy generator for the batch order and torch seed (dropout) of one epoch, both from (seed, epoch)."""
+    order_seq, torch_seq = np.random.SeedSequence([int(seed), int(epoch)]).spawn(2)
+    return np.random.default_rng(order_seq), int(torch_seq.generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+# ----------------------------------------------------------------------------------------------------
+# the training loop
+
+
+def _empty_history() -> dict:
+    return {"epoch": [], "train_loss": [], "train_acc": [], "valid_loss": [], "valid_acc": [],
+            "train_seconds": [], "epoch_seconds": []}
+
+
+def _best_epoch(history: dict) -> tuple[int | None, float]:
+    """Epoch (1-based) of the highest validation accuracy; the earliest one on ties."""
+    if not history["valid_acc"]:
+        return None, math.nan
+    accs = np.asarray(history["valid_acc"], dtype=float)
+    i = int(np.nanargmax(accs)) if np.isfinite(accs).any() else 0
+    return history["epoch"][i], float(accs[i])
+
+
+def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, *, epochs: int, batch_size: int,
+        lr: float, weight_decay: float, seed: int, out_dir, device=None, resume: bool = True,
+        progress: bool = True, config: dict | None = None, in_memory: bool | None = None,
+        keep_epochs: bool = True, deterministic: bool = True, eval_batch_size: int = 256) -> dict:
+    """Train with Adam and cross-entropy, checkpointing after every epoch.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A model from :func:`genre_utils.models.build_model` (its ``spec`` goes into the checkpoints).
+        Its initial weights are the caller's (seed them with ``build_model(..., seed=...)``).
+    X_train, X_valid : array-like, shape (N, height, frames)
+        float16/float32 arrays or memmaps.
+    y_train, y_valid : array-like of int, shape (N,)
+        Class indices.
+    epochs : int
+        Total epochs of the run (a resumed run continues up to this number).
+    batch_size : int
+        Training windows per optimiser step (the last batch of an epoch may be smaller).
+    lr, weight_decay : float
+        Adam's learning rate and L2 weight decay (paper: 2e-5 and 0.005).
+    seed : int
+        Seeds the batch order and dropout of every epoch.
+    out_dir : path-like
+        Folder of the checkpoints ``epoch_{k:03d}.pt``, ``last.pt``, ``best.pt``.
+    device : str or torch.device, optional
+        Default: :func:`select_device` (cuda -> mps -> cpu). The model is moved there (channels_last).
+        On the CPU, torch's thread count is set to the usable cores (:func:`set_threads`).
+    resume : bool
+        Continue from ``out_dir/last.pt`` if it exists (its model and hyperparameters must match; only
+        ``epochs`` may grow). With False the run starts at epoch 1 and first deletes the checkpoints
+        (``epoch_*.pt``, ``last.pt``, ``best.pt``) an earlier run left in ``out_dir``.
+    progress : bool
+        Show a tqdm bar per epoch.
+    config : dict, optional
+        Run description stored verbatim (as plain values) in every checkpoint, e.g. profile, data
+        fingerprint, feature parameters.
+    in_memory : bool, optional
+        Hold the training set as one float32 tensor (default: if it takes at most half the available
+        memory); otherwise each batch is read from ``X_train``.
+    keep_epochs : bool
+        Keep ``epoch_{k:03d}.pt`` for every epoch (a ``'crnn'`` checkpoint at (64, 235), 11.7 M
+        parameters plus Adam's two moment estimates, is about 134 MB);
+        with False only ``last.pt`` and ``best.pt`` are written.
+    deterministic : bool
+        Ask torch for deterministic algorithms during the run (``warn_only``; restored afterwards).
+    eval_batch_size : int
+        Batch size of the validation pass.
+
+    Returns
+    -------
+    history : dict
+        Lists per epoch: ``epoch`` (1-based), ``train_loss``, ``train_acc`` (averaged over the epoch's
+        batches, in training mode with dropout, while the weights change), ``valid_loss``, ``valid_acc``
+        (after the epoch, eval mode), ``train_seconds`` (the optimisation loop) and ``epoch_seconds``
+        (including validation; checkpoint writing excluded); plus ``best_epoch`` and ``best_valid_acc``.
+    """
+    if epochs < 1 or batch_size < 1:
+        raise ValueError("epochs and batch_size must be positive")
+    if len(X_train) != len(y_train) or len(X_valid) != len(y_valid):
+        raise ValueError("X and y must have the same length")
+    if len(y_train) == 0 or len(y_valid) == 0:
+        raise ValueError("training and validation sets must not be empty")
+    spec = getattr(model, "spec", None)
+    if spec is None:
+        raise ValueError("model has no .spec; build it with genre_utils.models.build_model")
+    n_classes = model.fc3.out_features
+    for name, labels in (("training", y_train), ("validation", y_valid)):
+        labels = np.asarray(labels)
+        if labels.min() < 0 or labels.max() >= n_classes:
+            raise ValueError(f"{name} labels must lie in [0, {n_classes}), got {labels.min()}..{labels.max()}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = select_device(device)
+    if device.type == "cpu":
+        set_threads()
+    train_params = {"epochs": int(epochs), "batch_size": int(batch_size), "lr": float(lr),
+                    "weight_decay": float(weight_decay), "seed": int(seed),
+                    "n_train": len(y_train), "n_valid": len(y_valid)}
+    config = to_plain(config or {})
+
+    model.to(device=device, memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    criterion = nn.CrossEntropyLoss()
+    history = _empty_history()
+    start_epoch = 0
+    if resume and (out_dir / "last.pt").exists():
+        start_epoch, history = _restore(out_dir / "last.pt", model, optimizer, spec, train_params, device)
+    elif not resume:
+        for old in [*out_dir.glob("epoch_*.pt"), out_dir / "last.pt", out_dir / "best.pt"]:
+            old.unlink(missing_ok=True)
+
+    y_train_t = torch.as_tensor(np.asarray(y_train, dtype=np.int64))
+    batches = _Batches(X_train, in_memory) if start_epoch < epochs else None
+
+    previous_det = torch.are_deterministic_algorithms_enabled()
+    previous_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    try:
+        for epoch in range(start_epoch + 1, epochs + 1):
+            t0 = time.perf_counter()
+            train_loss, train_acc = _train_one_epoch(model, optimizer, criterion, batches, y_train_t,
+                                                     batch_size, seed, epoch, epochs, device, progress)
+            train_seconds = time.perf_counter() - t0
+            valid_loss, valid_acc = _loss_and_accuracy(model, X_valid, y_valid, eval_batch_size, device)
+            for key, value in (("epoch", epoch), ("train_loss", train_loss), ("train_acc", train_acc),
+                               ("valid_loss", valid_loss), ("valid_acc", valid_acc),
+                               ("train_seconds", train_seconds),
+                               ("epoch_seconds", time.perf_counter() - t0)):
+                history[key].append(value)
+            if progress:
+                tqdm.write(f"epoch {epoch}/{epochs}: train loss {train_loss:.4f} acc {train_acc:.3f} | "
+                           f"valid loss {valid_loss:.4f} acc {valid_acc:.3f} | {train_seconds:.1f} s")
+            _save_epoch(out_dir, model, optimizer, epoch, history, spec, train_params, config, keep_epochs)
+    finally:
+        torch.use_deterministic_algorithms(previous_det, warn_only=previous_warn)
+
+    best_epoch, best_acc = _best_epoch(history)
+    return {**history, "best_epoch": best_epoch, "best_valid_acc": best_acc}
+
+
+def _train_one_epoch(model, optimizer, criterion, batches, y_train, batch_size, seed, epoch, epochs,
+                     device, progress) -> tuple[float, float]:
+    """One pass over the training set in a seeded order; returns the batch-averaged loss and accuracy."""
+    order_rng, torch_seed = _epoch_seeds(seed, epoch)
+    order = order_rng.permutation(len(y_train))
+    torch.manual_seed(torch_seed)
+    model.train()
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    n_batches = math.ceil(len(order) / batch_size)
+    bar = tqdm(range(n_batches), desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False,
+               disable=not progress)
+    for b in bar:
+        idx = order[b * batch_size:(b + 1) * batch_size]
+        xb = _to_input(batches(idx), device)
+        yb = y_train[torch.from_numpy(idx)].to(device)
+        logits = model(xb)
+        loss = criterion(logits, yb)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss_sum += loss.detach() * len(idx)
+        correct += (logits.detach().argmax(dim=1) == yb).sum()
+        if progress and (b % 10 == 9 or b == n_batches - 1):
+            bar.set_postfix(loss=f"{loss_sum.item() / min((b + 1) * batch_size, len(order)):.4f}")
+    return loss_sum.item() / len(order), correct.item() / len(order)
+
+
+def _checkpoint(model, optimizer, epoch, history, spec, train_params, config) -> dict:
+    best_epoch, best_acc = _best_epoch(history)
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "model_spec": to_plain(spec),
+        "model_state": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+        "optimizer_state": optimizer.state_dict(),
+        "epoch": int(epoch),
+        "history": to_plain(history),
+        "best_epoch": best_epoch,
+        "best_valid_acc": best_acc,
+        "train_params": dict(train_params),
+        # every epoch reseeds from (seed, epoch), so the seed is all a resumed run needs; the torch
+        # generator state is kept for inspection
+        "rng": {"seed": int(train_params["seed"]), "next_epoch": int(epoch) + 1,
+                "torch_cpu": torch.get_rng_state()},
+        "config": config,
+        "versions": {"torch": str(torch.__version__)},
+    }
+
+
+def _save_epoch(out_dir, model, optimizer, epoch, history, spec, train_params, config, keep_epochs):
+    ckpt = _checkpoint(model, optimizer, epoch, history, spec, train_params, config)
+    if keep_epochs:
+        _atomic_torch_save(ckpt, out_dir / f"epoch_{epoch:03d}.pt")
+    _atomic_torch_save(ckpt, out_dir / "last.pt")
+    if ckpt["best_epoch"] == epoch:
+        _atomic_torch_save(ckpt, out_dir / "best.pt")
+
+
+def _restore(path, model, optimizer, spec, train_params, device) -> tuple[int, dict]:
+    """Load weights, optimizer state and history of ``last.pt`` into a fresh run; checks compatibility."""
+    ckpt = _read_checkpoint(path)
+    if ckpt["model_spec"] != to_plain(spec):
+        raise ValueError(f"{path}: checkpoint is of model {ckpt['model_spec']}, not {to_plain(spec)}; "
+                         "use another out_dir or resume=False")
+    stored = ckpt.get("train_params", {})
+    changed = [k for k in RESUME_KEYS if stored.get(k) != train_params[k]]
+    if changed:
+        detail = ", ".join(f"{k} {stored.get(k)} -> {train_params[k]}" for k in changed)
+        raise ValueError(f"{path}: cannot resume, settings changed ({detail}); use another out_dir or resume=False")
+    model.load_state_dict(ckpt["model_state"])
+    model.to(device=device, memory_format=torch.channels_last)
+    optimizer.load_state_dict(ckpt["optimizer_state"])
+    history = _empty_history()
+    for key in history:
+        history[key] = list(ckpt["history"].get(key, []))
+    return int(ckpt["epoch"]), history
+
+
+def _read_checkpoint(path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: not a genre_utils checkpoint")
+    return ckpt
+
+
+def load_checkpoint(path, device=None) -> tuple[nn.Module, dict]:
+    """Rebuild a trained model from a checkpoint (loaded with ``weights_only=True``).
+
+    Parameters
+    ----------
+    path : path-like
+        A ``.pt`` file written by :func:`fit`, or a run folder (then its ``best.pt``).
+    device : str or torch.device, optional
+        Default: :func:`select_device`.
+
+    Returns
+    -------
+    model : nn.Module
+        In eval mode, on ``device``, with the standardisation statistics restored.
+    checkpoint : dict
+        The whole checkpoint (``model_spec``, ``epoch``, ``history``, ``best_epoch``, ``train_params``,
+        ``config``, ...).
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "best.pt"
+    ckpt = _read_checkpoint(path)
+    spec = ckpt["model_spec"]
+    model = build_model(spec["name"], **spec["kwargs"])
+    model.load_state_dict(ckpt["model_state"])
+    model.to(device=select_device(device), memory_format=torch.channels_last)
+    model.eval()
+    return model, ckpt

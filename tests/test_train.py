@@ -1,0 +1,181 @@
+"""Training loop of paper section 5.3: learning, checkpoints, resume, monitoring functions."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from genre_utils.genres import GENRES
+from genre_utils.models import build_model
+from genre_utils.train import (fit, get_accuracy, get_accuracy_per_genre, get_loss, load_checkpoint, select_device,
+                               to_plain)
+
+SHAPE = (64, 60)   # smallest convenient input the four conv/pool blocks accept; keeps the tests fast
+
+
+def stripes(n, n_classes, seed, amplitude=1.0):
+    """Noise windows with a brighter band of rows whose position is the class (an easy task)."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, n_classes, n)
+    X = rng.normal(size=(n, *SHAPE)).astype(np.float32)
+    band = SHAPE[0] // n_classes
+    for i, c in enumerate(y):
+        X[i, c * band:(c + 1) * band] += amplitude
+    return X.astype(np.float16), y.astype(np.int64)
+
+
+class FixedScores(nn.Module):
+    """A stand-in model whose logits are the first ``n`` values of each window's first row."""
+
+    def __init__(self, n=10):
+        super().__init__()
+        self.n = n
+        self.dummy = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        return x.reshape(x.shape[0], -1)[:, :self.n] + 0 * self.dummy
+
+
+def one_hot_windows(preds, n=10, scale=5.0):
+    X = np.zeros((len(preds), 2, 12), dtype=np.float32)
+    X[np.arange(len(preds)), 0, preds] = scale
+    return X
+
+
+def test_select_device_prefers_available_hardware():
+    assert select_device("cpu") == torch.device("cpu")
+    auto = select_device()
+    if torch.cuda.is_available():
+        assert auto.type == "cuda"
+    elif not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        assert auto.type == "cpu"
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            select_device("cuda")
+
+
+def test_monitoring_functions_on_known_predictions():
+    y = np.array([0, 0, 1, 1, 2, 2, 2, 3])
+    pred = np.array([0, 1, 1, 1, 2, 0, 0, 3])
+    X = one_hot_windows(pred)
+    model = FixedScores()
+    assert get_accuracy(model, X, y, batch_size=3) == pytest.approx(5 / 8)
+    per_genre = get_accuracy_per_genre(model, X, y, batch_size=3)
+    assert list(per_genre) == list(GENRES)
+    assert per_genre["blues"] == 0.5 and per_genre["classical"] == 1.0
+    assert per_genre["country"] == pytest.approx(1 / 3) and per_genre["disco"] == 1.0
+    assert math.isnan(per_genre["rock"])
+    logits = torch.from_numpy(X.reshape(8, -1)[:, :10])
+    expected = nn.functional.cross_entropy(logits, torch.from_numpy(y)).item()
+    assert get_loss(model, X, y, batch_size=3) == pytest.approx(expected, rel=1e-6)
+
+
+def test_training_learns_an_easy_task_and_writes_loadable_checkpoints(tmp_path):
+    X_train, y_train = stripes(160, 4, seed=0)
+    X_valid, y_valid = stripes(60, 4, seed=1)
+    model = build_model("crnn", input_shape=SHAPE, n_classes=4, seed=0)
+    before = get_loss(model, X_valid, y_valid)
+    history = fit(model, X_train, y_train, X_valid, y_valid, epochs=2, batch_size=20, lr=1e-3,
+                  weight_decay=0.0, seed=0, out_dir=tmp_path, device="cpu", progress=False,
+                  config={"profile": "test", "shape": SHAPE})
+    assert history["epoch"] == [1, 2]
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    assert history["valid_loss"][-1] < before
+    assert max(history["valid_acc"]) >= 0.8          # chance is 0.25
+    assert all(s > 0 for s in history["train_seconds"])
+
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["best.pt", "epoch_001.pt", "epoch_002.pt", "last.pt"]
+    ckpt = torch.load(tmp_path / "epoch_001.pt", weights_only=True)
+    assert ckpt["epoch"] == 1 and ckpt["history"]["epoch"] == [1]
+    assert "optimizer_state" in ckpt and "model_state" in ckpt
+    assert ckpt["config"] == {"profile": "test", "shape": [64, 60]}
+
+    best = torch.load(tmp_path / "best.pt", weights_only=True)
+    assert best["epoch"] == history["best_epoch"]
+    assert history["valid_acc"][history["best_epoch"] - 1] == max(history["valid_acc"])
+
+    restored, info = load_checkpoint(tmp_path / "last.pt", device="cpu")
+    assert info["epoch"] == 2 and not restored.training
+    model.eval()
+    with torch.no_grad():
+        x = torch.from_numpy(X_valid[:8].astype(np.float32))
+        assert torch.allclose(restored(x), model(x), atol=1e-6)
+    assert get_accuracy(restored, X_valid, y_valid) == pytest.approx(history["valid_acc"][-1])
+    # a folder loads its best.pt
+    assert load_checkpoint(tmp_path, device="cpu")[1]["epoch"] == history["best_epoch"]
+
+
+def test_baseline_learns_too(tmp_path):
+    X_train, y_train = stripes(200, 4, seed=2)
+    X_valid, y_valid = stripes(60, 4, seed=3)
+    for condense in ("flatten", "stats"):
+        model = build_model("baseline", input_shape=SHAPE, n_classes=4, condense=condense, seed=0)
+        history = fit(model, X_train, y_train, X_valid, y_valid, epochs=2, batch_size=20, lr=1e-3,
+                      weight_decay=0.0, seed=0, out_dir=tmp_path / condense, device="cpu", progress=False)
+        assert history["valid_acc"][-1] >= 0.8
+        model2, _ = load_checkpoint(tmp_path / condense / "last.pt", device="cpu")
+        assert model2.condense == condense
+
+
+def run(out_dir, epochs, init_seed, **kw):
+    X, y = stripes(50, 10, seed=4, amplitude=0.5)
+    model = build_model("crnn-temporal", input_shape=SHAPE, dropout=0.3, seed=init_seed)
+    args = dict(epochs=epochs, batch_size=16, lr=1e-3, weight_decay=0.005, seed=7, out_dir=out_dir,
+                device="cpu", progress=False)
+    args.update(kw)
+    return fit(model, X[:36], y[:36], X[36:], y[36:], **args)
+
+
+def test_resumed_run_equals_uninterrupted_run(tmp_path):
+    straight = run(tmp_path / "a", epochs=2, init_seed=1)
+    run(tmp_path / "b", epochs=1, init_seed=1)
+    # the "restarted process" builds a differently initialised model: the weights must come from last.pt;
+    # it also reads batches from the array instead of an in-memory tensor
+    resumed = run(tmp_path / "b", epochs=2, init_seed=99, in_memory=False)
+    for key in ("epoch", "train_loss", "train_acc", "valid_loss", "valid_acc", "best_epoch"):
+        assert resumed[key] == straight[key], key
+    a = torch.load(tmp_path / "a" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "b" / "last.pt", weights_only=True)
+    for name, tensor in a["model_state"].items():
+        assert torch.equal(tensor, b["model_state"][name]), name
+    for k, state in a["optimizer_state"]["state"].items():
+        assert torch.equal(state["exp_avg"], b["optimizer_state"]["state"][k]["exp_avg"])
+    # a different seed does give a different run, so the equality above is not vacuous
+    other = run(tmp_path / "c", epochs=2, init_seed=1, seed=8)
+    assert other["train_loss"] != straight["train_loss"]
+
+
+def test_resume_refuses_changed_settings_and_resume_false_restarts(tmp_path):
+    run(tmp_path, epochs=1, init_seed=1)
+    with pytest.raises(ValueError, match="lr"):
+        run(tmp_path, epochs=2, init_seed=1, lr=5e-4)
+    run(tmp_path, epochs=2, init_seed=1)
+    assert (tmp_path / "epoch_002.pt").exists()
+    fresh = run(tmp_path, epochs=1, init_seed=1, resume=False)
+    assert fresh["epoch"] == [1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "epoch_001.pt", "last.pt"]
+    # nothing left to do: returns the stored history without training
+    again = run(tmp_path, epochs=1, init_seed=1)
+    assert again["train_loss"] == fresh["train_loss"]
+
+
+def test_fit_rejects_bad_input(tmp_path):
+    X, y = stripes(20, 4, seed=5)
+    model = build_model("baseline", input_shape=SHAPE, n_classes=4)
+    with pytest.raises(ValueError, match="same length"):
+        fit(model, X, y[:-1], X, y, epochs=1, batch_size=5, lr=1e-3, weight_decay=0, seed=0, out_dir=tmp_path,
+            progress=False)
+    with pytest.raises(ValueError, match="labels"):
+        fit(model, X, y + 4, X, y, epochs=1, batch_size=5, lr=1e-3, weight_decay=0, seed=0, out_dir=tmp_path,
+            progress=False)
+
+
+def test_to_plain_gives_checkpoint_safe_values():
+    import pandas as pd
+    from pathlib import Path
+
+    value = to_plain({"a": (1, 2), "b": np.float32(0.5), "c": np.arange(3), "d": Path("x/y"),
+                      "e": pd.DataFrame({"g": ["pop"], "n": [np.int64(3)]}), "f": float("nan")}, nan_to_none=True)
+    assert value == {"a": [1, 2], "b": 0.5, "c": [0, 1, 2], "d": "x/y", "e": [{"g": "pop", "n": 3}], "f": None}
