@@ -1,0 +1,251 @@
+"""Evaluation of paper sections 7-9: majority vote, confusion tables, top-3 lines, whole files, results.json."""
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from genre_utils.audio import write_mp3, write_wav
+from genre_utils.config import FeatureParams
+from genre_utils.evaluate import (confusion, evaluate_files, evaluate_segments, majority_vote, per_genre_table,
+                                  predict_proba, row_normalise, top3_line, write_results)
+from genre_utils.features import file_segments
+from genre_utils.genres import GENRES
+from genre_utils.models import build_model
+
+G = {g: k for k, g in enumerate(GENRES)}
+
+
+class FixedScores(nn.Module):
+    """Stand-in model: the logits are the first 10 values of each window's first row."""
+
+    def __init__(self):
+        super().__init__()
+        self.dummy = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        return x.reshape(x.shape[0], -1)[:, :10] + 0 * self.dummy
+
+
+def windows_voting_for(preds, scale=4.0):
+    """Windows whose FixedScores logits are ``scale`` (scalar or per window) for class ``preds[i]``, else 0."""
+    X = np.zeros((len(preds), 2, 12), dtype=np.float32)
+    X[np.arange(len(preds)), 0, preds] = scale
+    return X
+
+
+def probs_from(rows):
+    """Probability rows from {class: prob} dicts, the rest of the mass spread evenly."""
+    out = np.zeros((len(rows), 10))
+    for i, row in enumerate(rows):
+        rest = (1 - sum(row.values())) / (10 - len(row))
+        out[i] = rest
+        for k, p in row.items():
+            out[i, k] = p
+    return out
+
+
+def test_predict_proba_rows_are_softmax():
+    X = windows_voting_for([3, 7, 7])
+    probs = predict_proba(FixedScores(), X, batch_size=2)
+    assert probs.shape == (3, 10)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0)
+    assert list(probs.argmax(axis=1)) == [3, 7, 7]
+    e = np.exp(4.0)
+    assert probs[0, 3] == pytest.approx(e / (e + 9))
+
+
+def test_majority_vote_counts_and_tie_rule():
+    track_ids = ["a", "a", "a", "b", "b", "b", "b", "c", "a", "d", "d"]
+    probs = probs_from([
+        {0: 0.6}, {0: 0.5}, {1: 0.9}, # a: 0, 0, 1 ...
+        {2: 0.5}, {3: 0.9}, {2: 0.6}, {3: 0.8},   # b: 2-2 tie, sums 3: 1.7 > 2: 1.1 -> 3
+        {9: 0.7},                                  # c: single segment
+        {1: 0.95},                                 # a again (not adjacent): 0 has 2 votes, 1 has 2 -> tie
+        {4: 0.5, 5: 0.5 - 1e-9}, {4: 0.5 - 1e-9, 5: 0.5},   # d: 4 and 5 one vote each, equal sums
+    ])
+    table = majority_vote(track_ids, probs)
+    assert list(table["track_id"]) == ["a", "b", "c", "d"]
+    assert list(table["n_segments"]) == [4, 4, 1, 2]
+    # a: votes 0,0,1,1 -> tie; summed p(0) = 0.6 + 0.5 + small, p(1) = 0.9 + 0.95 + small -> classical
+    assert table.loc[0, "votes_blues"] == 2 and table.loc[0, "votes_classical"] == 2
+    assert table.loc[0, "pred_genre"] == "classical" and table.loc[0, "tied"]
+    assert table.loc[1, "pred"] == 3 and table.loc[1, "tied"]
+    assert table.loc[2, "pred_genre"] == "rock" and not table.loc[2, "tied"]
+    # d: equal summed probabilities -> the lower class index
+    assert table.loc[3, "pred"] == 4
+    vote_cols = [f"votes_{g}" for g in GENRES]
+    assert list(table[vote_cols].sum(axis=1)) == [4, 4, 1, 2]
+    prob_cols = [f"prob_{g}" for g in GENRES]
+    np.testing.assert_allclose(table.loc[1, prob_cols].to_numpy(dtype=float), probs[3:7].mean(axis=0))
+
+
+def test_majority_vote_without_tie_is_plain_majority():
+    probs = probs_from([{6: 0.4}, {6: 0.4}, {6: 0.4}, {1: 0.99}, {1: 0.99}, {6: 0.4}])
+    table = majority_vote([7] * 6, probs)
+    # metal wins 4-2 although classical has the larger summed probability
+    assert table.loc[0, "pred_genre"] == "metal" and not table.loc[0, "tied"]
+
+
+def test_confusion_and_row_normalise_by_hand():
+    y_true = [0, 0, 0, 1, 1, 2]
+    y_pred = [0, 1, 1, 1, 1, 0]
+    cm = confusion(y_true, y_pred, n_classes=3)
+    assert cm.tolist() == [[1, 2, 0], [0, 2, 0], [1, 0, 0]]
+    norm = row_normalise(confusion(y_true, y_pred, n_classes=4))
+    np.testing.assert_allclose(norm[0], [1 / 3, 2 / 3, 0, 0])
+    np.testing.assert_allclose(norm[2], [1, 0, 0, 0])
+    assert np.isnan(norm[3]).all()          # no items of class 3
+    with pytest.raises(ValueError):
+        confusion([0, 3], [0, 1], n_classes=3)
+
+
+def test_per_genre_table_reproduces_the_papers_pop_numbers():
+    # 16 clips per genre; pop (5 of 16 right, 6 -> rock, 5 -> hiphop) and one clip of every other genre
+    # predicted as pop: the paper's 31.2 % pop accuracy and 64.3 % "false positive rate" (= 9/14)
+    y_true, y_pred = [], []
+    for g in range(10):
+        y_true += [g] * 16
+        if g == G["pop"]:
+            y_pred += [g] * 5 + [G["rock"]] * 6 + [G["hiphop"]] * 5
+        else:
+            y_pred += [G["pop"]] + [g] * 15
+    table = per_genre_table(y_true, y_pred)
+    pop = table.loc["pop"]
+    assert pop["support"] == 16 and pop["n_predicted"] == 14 and pop["correct"] == 5
+    assert pop["accuracy"] == pytest.approx(5 / 16)               # 31.2 %
+    assert round(pop["accuracy"] * 100, 1) == 31.2
+    assert pop["false_discovery_rate"] == pytest.approx(9 / 14)   # 64.3 %
+    assert round(pop["false_discovery_rate"] * 100, 1) == 64.3
+    assert pop["precision"] == pytest.approx(5 / 14)
+    assert pop["false_positive_rate"] == pytest.approx(9 / 144)   # textbook FPR: 6.2 %
+    rock = table.loc["rock"]
+    assert rock["accuracy"] == pytest.approx(15 / 16)
+    assert rock["n_predicted"] == 21 and rock["false_discovery_rate"] == pytest.approx(6 / 21)
+    assert rock["false_positive_rate"] == pytest.approx(6 / 144)
+    assert list(table.index) == list(GENRES)
+
+
+def test_per_genre_table_marks_undefined_ratios_nan():
+    table = per_genre_table([0, 0], [0, 1], n_classes=3, genres=("x", "y", "z"))
+    assert np.isnan(table.loc["z", "accuracy"]) and np.isnan(table.loc["z", "precision"])
+    assert table.loc["y", "precision"] == 0 and table.loc["y", "false_positive_rate"] == 0.5
+
+
+def test_top3_line_matches_the_papers_figures():
+    fig9 = probs_from([{G["jazz"]: 0.86, G["classical"]: 0.12, G["country"]: 0.01}])[0]
+    assert top3_line("jazz", fig9) == "jazz: jazz:0.86 classical:0.12 country:0.01"
+    fig11 = probs_from([{G["hiphop"]: 0.79, G["pop"]: 0.19, G["jazz"]: 0.02}])[0]
+    assert top3_line(G["pop"], fig11) == "pop: hiphop:0.79 pop:0.19 jazz:0.02"
+    fig10 = probs_from([{G["country"]: 0.52, G["jazz"]: 0.221, G["blues"]: 0.218, G["pop"]: 0.04}])[0]
+    assert top3_line("blues", fig10, k=None) == "blues: country:0.52 jazz:0.22 blues:0.22 pop:0.04"
+    assert top3_line("blues", fig10) == "blues: country:0.52 jazz:0.22 blues:0.22"
+    # entries that round to 0.00 are dropped rather than padded; no prefix without a label
+    sure = probs_from([{G["metal"]: 0.996}])[0]
+    assert top3_line(None, sure) == "metal:1.00"
+
+
+def test_evaluate_segments_by_hand():
+    # three tracks of two segments (the tiny profile's layout) and one of three
+    track_ids = np.array([10, 10, 11, 11, 12, 12, 13, 13, 13])
+    y = np.array([0, 0, 7, 7, 6, 6, 9, 9, 9])
+    preds = np.array([0, 5, 9, 9, 6, 6, 7, 9, 9])
+    scales = np.array([4.0, 6.0, 4, 4, 4, 4, 4, 4, 4])   # track 10's jazz segment is the more confident one
+    results = evaluate_segments(FixedScores(), windows_voting_for(preds, scales), y, track_ids, batch_size=4)
+    assert results["n_segments"] == 9 and results["n_tracks"] == 4
+    assert results["segment_accuracy"] == pytest.approx(5 / 9)
+    tracks = results["tracks"].set_index("track_id")
+    # track 10: blues vs jazz tied 1-1, jazz has the larger summed probability -> jazz (wrong);
+    # track 11 -> rock (wrong); tracks 12 and 13 right
+    assert list(tracks["pred_genre"]) == ["jazz", "rock", "metal", "rock"]
+    assert list(tracks["tied"]) == [True, False, False, False]
+    assert results["track_accuracy"] == pytest.approx(2 / 4)
+    assert results["track_confusion"][G["pop"], G["rock"]] == 1
+    assert results["track_confusion"].sum() == 4
+    assert results["segment_confusion"][G["rock"], G["pop"]] == 1
+    assert results["track_per_genre"].loc["pop", "accuracy"] == 0
+    assert tracks.loc[11, "line"].startswith("pop: rock:")
+    segments = results["segments"]
+    assert list(segments["correct"]) == list(preds == y)
+    with pytest.raises(ValueError, match="different labels"):
+        evaluate_segments(FixedScores(), windows_voting_for(preds), np.arange(9) % 10, track_ids)
+
+
+def tone(seconds, sr, freq=440.0, channels=1, seed=0):
+    t = np.arange(int(seconds * sr)) / sr
+    y = 0.4 * np.sin(2 * np.pi * freq * t) + 0.05 * np.random.default_rng(seed).normal(size=t.size)
+    return np.stack([y, 0.5 * y], axis=1) if channels == 2 else y
+
+
+def test_evaluate_files_handles_formats_and_broken_files(tmp_path):
+    write_wav(tmp_path / "mono.wav", tone(6, 22050), 22050)
+    write_mp3(tmp_path / "long.mp3", tone(11, 22050, freq=220), 22050)
+    write_wav(tmp_path / "stereo48k.wav", tone(6, 48000, freq=880, channels=2), 48000)
+    (tmp_path / "broken.mp3").write_bytes(b"this is not audio" * 50)
+    write_wav(tmp_path / "short.wav", tone(1, 22050), 22050)
+    paths = [tmp_path / n for n in ("mono.wav", "long.mp3", "stereo48k.wav", "broken.mp3", "short.wav", "gone.wav")]
+    labels = ["jazz", "rock", None, "pop", None, None]
+    params = FeatureParams()
+    model = build_model("crnn", seed=0).eval()
+
+    table = evaluate_files(model, paths, params, labels=labels, progress=False)
+    assert list(table["path"]) == [str(p) for p in paths]
+    ok = table["error"] == ""
+    assert list(ok) == [True, True, True, False, False, False]
+    assert list(table["n_segments"]) == [1, 2, 1, 0, 0, 0]
+    assert "unreadable" in table.loc[3, "error"]
+    assert "too short" in table.loc[4, "error"]
+    assert "not found" in table.loc[5, "error"]
+    assert table.loc[~ok, "pred"].isna().all() and table.loc[ok, "pred"].between(0, 9).all()
+    probs = table.loc[ok, [f"prob_{g}" for g in GENRES]].to_numpy(dtype=float)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-9)
+    line = re.compile(r"^(\w+: )?(\w+:\d\.\d\d)( \w+:\d\.\d\d){0,2}$")
+    for text in table.loc[ok, "line"]:
+        assert line.match(text), text
+    assert table.loc[0, "line"].startswith("jazz: ") and table.loc[2, "line"] == table.loc[2, "top3"]
+    assert table.loc[0, "correct"] == (table.loc[0, "pred_genre"] == "jazz")
+    assert pd.isna(table.loc[2, "correct"])
+
+    # the same numbers as running the pieces by hand: features -> probabilities -> vote
+    feats, _ = file_segments(paths[1], params)
+    vote = majority_vote([0, 0], predict_proba(model, feats))
+    assert table.loc[1, "pred"] == vote.loc[0, "pred"]
+    np.testing.assert_allclose(probs[1], vote.loc[0, [f"prob_{g}" for g in GENRES]].to_numpy(dtype=float))
+
+    with pytest.raises(ValueError, match="shape"):
+        evaluate_files(build_model("crnn", input_shape=(64, 60)), paths[:1], params, progress=False)
+    with pytest.raises(ValueError, match="labels not among"):
+        evaluate_files(model, paths[:1], params, labels=["polka"], progress=False)
+
+
+def test_write_results_is_strict_json_with_versions(tmp_path):
+    results = {
+        "segment_accuracy": np.float64(0.665),
+        "confusion": np.array([[1, 2], [3, 4]]),
+        "per_genre": per_genre_table([0, 0], [0, 1], n_classes=3, genres=("x", "y", "z")),
+        "missing": float("nan"),
+        "shape": (64, 235),
+    }
+    path = write_results(tmp_path / "run" / "results.json", results)
+    data = json.loads(path.read_text())
+    assert data["segment_accuracy"] == 0.665 and data["confusion"] == [[1, 2], [3, 4]]
+    assert data["missing"] is None and data["shape"] == [64, 235]
+    assert data["per_genre"][0]["genre"] == "x" and data["per_genre"][2]["accuracy"] is None
+    assert {"python", "torch", "librosa", "numpy", "pandas", "genre_utils"} <= set(data["versions"])
+    assert [p.name for p in path.parent.iterdir()] == ["results.json"]     # no temp file left behind
+
+
+def test_evaluation_outputs_serialise(tmp_path):
+    preds = np.array([0, 5, 9, 9])
+    results = evaluate_segments(FixedScores(), windows_voting_for(preds), np.array([0, 0, 7, 7]),
+                                np.array(["t1", "t1", "t2", "t2"]))
+    path = write_results(tmp_path / "results.json", {"test": results, "config": {"profile": "tiny"}})
+    data = json.loads(path.read_text())
+    assert data["test"]["track_accuracy"] == results["track_accuracy"]
+    assert data["test"]["track_confusion"] == results["track_confusion"].tolist()
+    assert [row["track_id"] for row in data["test"]["tracks"]] == ["t1", "t2"]
+    assert data["test"]["segment_per_genre"][7]["genre"] == "pop"
