@@ -1,0 +1,164 @@
+"""One experiment end to end: a feature store and a model name in, a trained run and ``results.json`` out.
+
+An experiment is cached by a key made of the dataset's cache key, the model, the training
+hyperparameters and the code of the modules that shape the numbers; calling :func:`run_experiment` again with
+the same key reads ``results.json`` back instead of training. An interrupted training resumes from its
+last per-epoch checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import Profile, fingerprint, get_profile
+from .genres import GENRES
+
+__all__ = ["run_experiment", "load_results", "results_frames"]
+
+
+def _code_fingerprint() -> str:
+    here = Path(__file__).parent
+    blob = b"".join((here / m).read_bytes() for m in ("models.py", "train.py", "evaluate.py", "experiments.py"))
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def load_results(path) -> dict:
+    """Read a run's ``results.json`` (a run folder or the file itself)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.json"
+    return json.loads(path.read_text())
+
+
+def results_frames(results: dict, key: str) -> pd.DataFrame:
+    """A table stored in a results dict as a list of records (e.g. ``'test_tracks'``) as a DataFrame."""
+    return pd.DataFrame.from_records(results[key])
+
+
+def _train_params(profile: Profile) -> dict:
+    return {"epochs": profile.epochs, "batch_size": profile.batch_size, "lr": profile.lr,
+            "weight_decay": profile.weight_decay, "dropout": profile.dropout, "seed": profile.seed}
+
+
+def run_experiment(ds, model_name: str, out_dir, profile: str | Profile | None = None, *, newdata=None,
+                   device=None, progress: bool = True, data_description: str = "") -> dict:
+    """Train ``model_name`` on a feature store, evaluate it, and write ``out_dir/results.json``.
+
+    Parameters
+    ----------
+    ds : genre_utils.store.Dataset
+        The feature store (train, valid and test splits, normalisation statistics).
+    model_name : {'crnn', 'crnn-temporal', 'baseline'}
+    out_dir : path-like
+        Run folder: per-epoch checkpoints, ``best.pt``, ``results.json``.
+    profile : str or Profile, optional
+        Training hyperparameters; default: the profile the store was built with.
+    newdata : path-like, optional
+        Labelled folder ``<dir>/<genre>/<file>`` evaluated with the same features (paper section 9).
+    device : str, optional
+        Default: cuda, then mps, then cpu.
+    progress : bool
+    data_description : str
+        Which data the store holds (synthetic or real), copied into the results.
+
+    Returns
+    -------
+    results : dict
+        As written to ``results.json``: ``headline`` (segment and 30-s track accuracy, best epoch,
+        training seconds, ...), ``history``, ``test`` (confusions, per-genre tables, per-track and
+        per-segment predictions), ``newdata``, ``config``, ``dataset`` (fingerprints, counts) and
+        ``versions``.
+    """
+    from .evaluate import evaluate_files, evaluate_segments, write_results
+    from .models import build_model, count_parameters
+    from .sources import scan_folder
+    from .train import fit, load_checkpoint
+
+    profile = get_profile(profile or ds.info["profile"])
+    out_dir = Path(out_dir)
+    key = fingerprint(ds.info["cache_key"], model_name, _train_params(profile), _code_fingerprint(),
+                      str(newdata) if newdata else None)
+    results_path = out_dir / "results.json"
+    if results_path.is_file():
+        cached = load_results(results_path)
+        if cached.get("key") == key:
+            return cached
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    X_train, y_train, _ = ds.split("train")
+    X_valid, y_valid, _ = ds.split("valid")
+    X_test, y_test, test_rows = ds.split("test")
+    model = build_model(model_name, input_shape=ds.params.shape, dropout=profile.dropout,
+                        mean=ds.mean, std=ds.std, seed=profile.seed)
+    config = {"model": model_name, "profile": profile.name, "train": _train_params(profile),
+              "features": dataclasses.asdict(ds.params), "dataset": str(ds.root),
+              "data_fingerprint": ds.info["data_fingerprint"]}
+    t0 = time.perf_counter()
+    fit(model, X_train, y_train, X_valid, y_valid, epochs=profile.epochs, batch_size=profile.batch_size,
+        lr=profile.lr, weight_decay=profile.weight_decay, seed=profile.seed, out_dir=out_dir, device=device,
+        progress=progress, config=config, keep_epochs=False)
+    train_seconds = time.perf_counter() - t0
+
+    best, ckpt = load_checkpoint(out_dir / "best.pt", device=device)
+    t0 = time.perf_counter()
+    test = evaluate_segments(best, X_test, y_test, test_rows["track_id"].to_numpy(),
+                             segment_ids=test_rows["segment_id"].to_numpy(), device=device)
+    test["tracks"] = test["tracks"].merge(
+        test_rows.drop_duplicates("track_id")[["track_id", "source", "path"]], on="track_id", how="left")
+    eval_seconds = time.perf_counter() - t0
+
+    newdata_table, newdata_summary = None, None
+    if newdata is not None and Path(newdata).is_dir():
+        found, skipped = scan_folder(newdata)
+        table = evaluate_files(best, [t.path for t in found], ds.params, [t.label for t in found],
+                               max_segments=profile.test_segments_per_track, device=device, progress=progress)
+        ok = table[table["error"].isna()] if "error" in table else table
+        newdata_table = table
+        newdata_summary = {
+            "n_files": int(len(table)), "n_failed": int(len(table) - len(ok)),
+            "n_skipped_by_scan": len(skipped),
+            "accuracy": float((ok["pred"] == ok["label"]).mean()) if len(ok) else None,
+        }
+
+    history = ckpt["history"]
+    results = {
+        "key": key,
+        "model": model_name,
+        "n_parameters": count_parameters(best),
+        "data_description": data_description,
+        "headline": {
+            "segment_accuracy": test["segment_accuracy"],
+            "track_accuracy": test["track_accuracy"],
+            "n_test_segments": test["n_segments"],
+            "n_test_tracks": test["n_tracks"],
+            "best_epoch": ckpt.get("best_epoch"),
+            "best_valid_accuracy": max(history["valid_acc"]) if history.get("valid_acc") else None,
+            "final_train_accuracy": history["train_acc"][-1] if history.get("train_acc") else None,
+            "train_seconds": round(train_seconds, 2),
+            "eval_seconds": round(eval_seconds, 2),
+            "newdata_accuracy": newdata_summary["accuracy"] if newdata_summary else None,
+        },
+        "history": history,
+        "test": {k: test[k] for k in ("segment_confusion", "track_confusion", "segment_per_genre",
+                                      "track_per_genre", "tracks", "segments")},
+        "newdata": {"summary": newdata_summary, "files": newdata_table},
+        "config": config,
+        "dataset": {k: ds.info.get(k) for k in ("data_fingerprint", "code_fingerprint", "n_windows",
+                                                "tracks_per_split", "split_method", "profile")},
+        "genres": list(GENRES),
+        "code_fingerprint": _code_fingerprint(),
+    }
+    write_results(results_path, results)
+    return load_results(results_path)
+
+
+def confusion_matrix(results: dict, level: str = "track") -> np.ndarray:
+    """The stored confusion matrix (counts) of a results dict: ``level`` is 'track' or 'segment'."""
+    return np.asarray(results["test"][f"{level}_confusion"])

@@ -1,0 +1,273 @@
+"""Every figure of the book, drawn from code: diagrams, curves, confusion matrices and distributions.
+
+Each function returns a matplotlib ``Figure`` and draws nothing else, so a notebook shows it with one call
+and ``glue`` can store it. Diagrams take their numbers (layer shapes, parameter counts) from the model
+objects, never from typed-in constants.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+from .genres import GENRES
+
+__all__ = [
+    "pipeline_diagram", "layer_diagram", "training_curves", "confusion_heatmap", "genre_distribution",
+    "blues_scale", "feature_image", "per_genre_bars", "ablation_bars",
+]
+
+_COLORS = {"audio": "#d8e8f8", "feature": "#e4f2dc", "conv": "#fbe3c8", "pool": "#fdf1dc",
+           "rnn": "#e8dcf4", "dense": "#f6d6dc", "out": "#e0e0e0"}
+
+
+def _box(ax, x, y, w, h, text, color, fontsize=9):
+    ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02,rounding_size=0.05",
+                                facecolor=color, edgecolor="#444444", linewidth=1.0))
+    ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=fontsize, wrap=True)
+
+
+def _arrow(ax, x0, y0, x1, y1):
+    ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=12, color="#444444"))
+
+
+def pipeline_diagram(stages, title: str = "") -> plt.Figure:
+    """A left-to-right chain of boxes (the paper's Figure 1 "black box" view, or any pipeline).
+
+    Parameters
+    ----------
+    stages : list of (str, str)
+        ``(label, kind)`` per box; kind picks the colour (audio, feature, conv, pool, rnn, dense, out).
+    title : str
+    """
+    n = len(stages)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.9 * n), 1.9))
+    w, gap = 1.5, 0.45
+    for i, (label, kind) in enumerate(stages):
+        x = i * (w + gap)
+        _box(ax, x, 0.2, w, 1.0, label, _COLORS.get(kind, "#ffffff"))
+        if i:
+            _arrow(ax, x - gap, 0.7, x, 0.7)
+    ax.set_xlim(-0.1, n * (w + gap) - gap + 0.1)
+    ax.set_ylim(0, 1.4)
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def layer_diagram(table: pd.DataFrame, title: str = "", kinds=None) -> plt.Figure:
+    """A vertical stack of the layers of a model, one box per row of ``models.describe(model)``.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Columns ``layer``, ``output shape`` (or ``output_shape``) and ``parameters`` (as returned by
+        :func:`genre_utils.models.describe`).
+    title : str
+    kinds : callable, optional
+        Maps a layer name to a colour kind; by default guessed from the name.
+    """
+    shape_col = "output shape" if "output shape" in table.columns else "output_shape"
+    param_col = "parameters" if "parameters" in table.columns else "params"
+
+    def guess(name: str) -> str:
+        name = name.lower()
+        for key, kind in (("conv", "conv"), ("pool", "pool"), ("gru", "rnn"), ("rnn", "rnn"),
+                          ("fc", "dense"), ("linear", "dense"), ("stand", "feature"), ("input", "audio")):
+            if key in name:
+                return kind
+        return "out"
+
+    kinds = kinds or guess
+    n = len(table)
+    fig, ax = plt.subplots(figsize=(6.2, 0.55 * n + 0.8))
+    for i, row in enumerate(table.itertuples(index=False)):
+        rec = dict(zip(table.columns, row))
+        y = n - 1 - i
+        label = f"{rec['layer']}   ->  {rec[shape_col]}"
+        params = rec.get(param_col)
+        if params:
+            label += f"   ({int(params):,} parameters)"
+        _box(ax, 0.0, y * 0.55 + 0.05, 6.0, 0.42, label, _COLORS[kinds(str(rec["layer"]))], fontsize=8.5)
+        if i:
+            _arrow(ax, 3.0, y * 0.55 + 0.55, 3.0, y * 0.55 + 0.47)
+    ax.set_xlim(-0.1, 6.1)
+    ax.set_ylim(0, n * 0.55 + 0.1)
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(history: dict, title: str = "", best_epoch: int | None = None) -> plt.Figure:
+    """Loss and accuracy per epoch for training and validation (the paper's Figures 4 and 6).
+
+    Parameters
+    ----------
+    history : dict
+        Lists ``train_loss``, ``valid_loss``, ``train_acc``, ``valid_acc`` (one value per epoch, accuracy
+        as a fraction).
+    best_epoch : int, optional
+        1-based epoch to mark (the one kept by validation accuracy).
+    """
+    epochs = np.arange(1, len(history["train_loss"]) + 1)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.3))
+    ax1.plot(epochs, history["train_loss"], "o-", label="training")
+    ax1.plot(epochs, history["valid_loss"], "s-", label="validation")
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("cross-entropy loss")
+    ax2.plot(epochs, 100 * np.asarray(history["train_acc"]), "o-", label="training")
+    ax2.plot(epochs, 100 * np.asarray(history["valid_acc"]), "s-", label="validation")
+    ax2.set_xlabel("epoch")
+    ax2.set_ylabel("accuracy (%)")
+    ax2.set_ylim(0, 100)
+    for ax in (ax1, ax2):
+        if best_epoch:
+            ax.axvline(best_epoch, color="#888888", linestyle=":", linewidth=1)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_heatmap(cm, labels=GENRES, normalise: bool = True, title: str = "") -> plt.Figure:
+    """Confusion matrix as a heat map (the paper's Figure 7): rows are true genres, columns predictions.
+
+    Parameters
+    ----------
+    cm : array-like, shape (n, n)
+        Counts.
+    normalise : bool
+        Show row percentages (each true genre sums to 100 %), with counts in small print.
+    """
+    cm = np.asarray(cm, dtype=float)
+    rows = cm.sum(axis=1, keepdims=True)
+    shown = np.divide(100 * cm, rows, out=np.zeros_like(cm), where=rows > 0) if normalise else cm
+    fig, ax = plt.subplots(figsize=(6.4, 5.4))
+    im = ax.imshow(shown, cmap="Blues", vmin=0, vmax=100 if normalise else None)
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            if cm[i, j] == 0:
+                continue
+            text = f"{shown[i, j]:.0f}" if normalise else f"{int(cm[i, j])}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=7.5,
+                    color="white" if shown[i, j] > (60 if normalise else shown.max() * 0.6) else "black")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted genre")
+    ax.set_ylabel("true genre")
+    fig.colorbar(im, ax=ax, fraction=0.046, label="% of the true genre" if normalise else "clips")
+    if title:
+        ax.set_title(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def genre_distribution(counts: pd.DataFrame, title: str = "", ylabel: str = "clips") -> plt.Figure:
+    """Grouped bars of counts per genre (the paper's Figure 12, and the per-source data statistics).
+
+    Parameters
+    ----------
+    counts : DataFrame
+        Index = genres, one column per group (e.g. split or source).
+    """
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    counts.plot.bar(ax=ax, width=0.8)
+    ax.set_ylabel(ylabel)
+    ax.set_xlabel("")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, ncols=min(4, counts.shape[1]))
+    plt.setp(ax.get_xticklabels(), rotation=0)
+    if title:
+        ax.set_title(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def per_genre_bars(values: pd.DataFrame, title: str = "", ylabel: str = "accuracy (%)") -> plt.Figure:
+    """Bars of a per-genre quantity, one colour per column (e.g. this build vs the paper)."""
+    fig = genre_distribution(values, title, ylabel)
+    fig.axes[0].set_ylim(0, 100)
+    return fig
+
+
+def ablation_bars(table: pd.DataFrame, value: str, label: str, title: str = "") -> plt.Figure:
+    """Horizontal bars of one metric across ablation rows (``table[label]`` names each bar)."""
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(table) + 1.0))
+    ax.barh(table[label], 100 * table[value], color="#7aa6d6")
+    for y, v in enumerate(100 * table[value]):
+        ax.text(v + 1, y, f"{v:.1f}", va="center", fontsize=8)
+    ax.set_xlim(0, 105)
+    ax.set_xlabel(f"{value.replace('_', ' ')} (%)")
+    ax.invert_yaxis()
+    ax.grid(axis="x", alpha=0.3)
+    if title:
+        ax.set_title(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def blues_scale(tonic: str = "C") -> plt.Figure:
+    """The six-note blues scale on a one-octave keyboard (the paper's Figure 8), blue note highlighted.
+
+    The scale is 1, b3, 4, b5, 5, b7 (semitone steps 3-2-1-1-3-2); the flattened fifth is the "blue note".
+    """
+    names = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+    root = names.index(tonic)
+    steps = [0, 3, 5, 6, 7, 10]
+    scale = {(root + s) % 12: deg for s, deg in zip(steps, ["1", "b3", "4", "b5", "5", "b7"])}
+    white = [0, 2, 4, 5, 7, 9, 11]
+    black = {1: 0.7, 3: 1.7, 6: 3.7, 8: 4.7, 10: 5.7}
+    fig, ax = plt.subplots(figsize=(7, 2.6))
+    for i, pc in enumerate(white):
+        face = "#9ec5ee" if pc in scale else "white"
+        ax.add_patch(plt.Rectangle((i, 0), 1, 3, facecolor=face, edgecolor="black"))
+        ax.text(i + 0.5, 0.25, names[pc], ha="center", fontsize=9)
+        if pc in scale:
+            ax.text(i + 0.5, 0.75, scale[pc], ha="center", fontsize=9, weight="bold")
+    for pc, x in black.items():
+        face = "#1f5fa8" if pc in scale else "black"
+        if scale.get(pc) == "b5":
+            face = "#d9534f"
+        ax.add_patch(plt.Rectangle((x, 1.2), 0.6, 1.8, facecolor=face, edgecolor="black", zorder=2))
+        if pc in scale:
+            ax.text(x + 0.3, 1.45, scale[pc], ha="center", fontsize=8, color="white", weight="bold", zorder=3)
+    ax.set_xlim(0, 7)
+    ax.set_ylim(0, 3)
+    ax.axis("off")
+    ax.set_title(f"{tonic} blues scale (blue note b5 in red)", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def feature_image(features: np.ndarray, params, title: str = "", ax=None) -> plt.Figure:
+    """One window's feature matrix (MFCC or log-mel) against time in seconds.
+
+    Parameters
+    ----------
+    features : ndarray, shape (height, n_frames)
+    params : FeatureParams
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 2.6))
+    else:
+        fig = ax.figure
+    seconds = features.shape[1] * params.hop_length / params.sample_rate
+    im = ax.imshow(np.asarray(features, dtype=np.float32), origin="lower", aspect="auto",
+                   extent=(0, seconds, 0, features.shape[0]), cmap="magma")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("MFCC index" if params.kind == "mfcc" else "mel band")
+    fig.colorbar(im, ax=ax, fraction=0.046, label="value" if params.kind == "mfcc" else "dB")
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
