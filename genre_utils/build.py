@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .config import PROFILES, get_profile
 
-__all__ = ["DataPaths", "data_paths", "corpus", "dataset", "main"]
+__all__ = ["DataPaths", "data_paths", "corpus", "dataset", "run_dir", "main_run_dir", "main"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,16 @@ def dataset(profile: str, build_dir="_build", gtzan=None, fma=None, kind: str = 
     out = Path(build_dir) / "data" / f"{get_profile(profile).name}-{kind}-{split}"
     return build_dataset(out, gtzan=paths.gtzan, fma=paths.fma, profile=profile, split_method=split,
                          feature_kind=kind, progress=progress)
+
+
+def run_dir(profile: str, name: str, kind: str = "mfcc", split: str = "random", build_dir="_build") -> Path:
+    """Folder of one trained model: ``<build>/runs/<profile>/<name>-<kind>-<split>``."""
+    return Path(build_dir) / "runs" / get_profile(profile).name / f"{name}-{kind}-{split}"
+
+
+def main_run_dir(profile: str, build_dir="_build") -> Path:
+    """The run the book's main results come from: the paper's CRNN on MFCCs with a track-level random split."""
+    return run_dir(profile, "crnn", "mfcc", "random", build_dir)
 
 
 def main(argv=None) -> int:

@@ -46,6 +46,82 @@ def _cmd_dataset(args) -> int:
     return 0
 
 
+def _cmd_train(args) -> int:
+    from .experiments import train_run
+    from .store import open_dataset
+
+    ds = open_dataset(args.data)
+    info = train_run(ds, args.model, args.out, args.profile, device=args.device, progress=not args.quiet)
+    h = info["history"]
+    print(f"{args.out}: {len(h['train_loss'])} epochs, best epoch {h.get('best_epoch')} "
+          f"(validation accuracy {h.get('best_valid_acc', float('nan')):.3f}); checkpoint {Path(args.out) / 'best.pt'}")
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from .experiments import evaluate_run
+    from .store import open_dataset
+
+    ds = open_dataset(args.data)
+    res = evaluate_run(ds, args.run, newdata=args.newdata, device=args.device, progress=not args.quiet)
+    head = res["headline"]
+    print(f"{args.run}: 5-s segment accuracy {head['segment_accuracy']:.3f} ({head['n_test_segments']} segments), "
+          f"track accuracy by majority vote {head['track_accuracy']:.3f} ({head['n_test_tracks']} tracks)"
+          + (f", new data {head['newdata_accuracy']:.3f}" if head.get("newdata_accuracy") is not None else "")
+          + f"; results in {Path(args.run) / 'results.json'}")
+    return 0
+
+
+def _audio_files(items) -> list[Path]:
+    """Files named on the command line; folders are searched recursively for audio files."""
+    from .audio import AUDIO_EXTENSIONS
+
+    files = []
+    for item in map(Path, items):
+        if item.is_dir():
+            files += sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
+                            and not p.name.startswith("._"))
+        else:
+            files.append(item)  # a missing or unreadable file gets its own error line
+    return files
+
+
+def _cmd_predict(args) -> int:
+    from .config import FeatureParams
+    from .evaluate import evaluate_files
+    from .train import load_checkpoint
+
+    checkpoint = args.checkpoint or _default_checkpoint()
+    model, ckpt = load_checkpoint(checkpoint, device=args.device)
+    feats = (ckpt.get("config") or {}).get("features")
+    params = FeatureParams(**feats) if feats else FeatureParams()
+    files = _audio_files(args.inputs)
+    if not files:
+        print("genre-utils predict: error: no audio file found in the given paths", file=sys.stderr)
+        return 2
+    table = evaluate_files(model, [str(f) for f in files], params, max_segments=args.max_segments,
+                           device=args.device, progress=False)
+    failed = 0
+    for path, row in zip(files, table.itertuples(index=False)):
+        if row.error:
+            failed += 1
+            print(f"{path}: error: {row.error}")
+        else:
+            print(f"{path}: {row.line}")
+    return 1 if failed else 0
+
+
+def _default_checkpoint() -> Path:
+    from .build import main_run_dir
+
+    for profile in ("paper", "quick", "tiny"):
+        candidate = main_run_dir(profile) / "best.pt"
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError("no trained model found under _build/runs; pass --checkpoint PATH "
+                            "or build one with `make book`")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``genre-utils`` (one subparser per step)."""
     parser = argparse.ArgumentParser(prog="genre-utils", description=__doc__.split("\n\n")[0])
@@ -70,6 +146,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_dataset)
+
+    p = sub.add_parser("train", help="train a model on a feature store (resumes an interrupted run)")
+    p.add_argument("--data", required=True, type=Path, help="feature store written by `genre-utils dataset`")
+    p.add_argument("--out", required=True, type=Path, help="run folder for the checkpoints")
+    p.add_argument("--model", default="crnn", choices=["crnn", "crnn-temporal", "baseline"])
+    p.add_argument("--profile", choices=sorted(PROFILES), help="hyperparameters; default: the store's profile")
+    p.add_argument("--device", help="cuda, mps or cpu; default: the first available")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a run's best checkpoint on the test split; write results.json")
+    p.add_argument("--data", required=True, type=Path, help="the feature store the run was trained on")
+    p.add_argument("--run", required=True, type=Path, help="run folder holding best.pt")
+    p.add_argument("--newdata", type=Path, help="labelled folder <dir>/<genre>/<file> to evaluate as well")
+    p.add_argument("--device", help="cuda, mps or cpu; default: the first available")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("predict", help="genre of audio files, by majority vote over their 5-s windows")
+    p.add_argument("inputs", nargs="+", help="audio files or folders (mp3, wav, flac, ogg, au)")
+    p.add_argument("--checkpoint", type=Path, help="a best.pt (default: the newest `make book` model)")
+    p.add_argument("--max-segments", type=int, default=None, help="use only the first N windows of each file")
+    p.add_argument("--device", help="cuda, mps or cpu; default: the first available")
+    p.set_defaults(func=_cmd_predict)
     return parser
 
 

@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 
 from .config import Profile, fingerprint, get_profile
+from .evaluate import confusion
 from .genres import GENRES
 
-__all__ = ["run_experiment", "load_results", "results_frames"]
+__all__ = ["train_run", "evaluate_run", "run_experiment", "load_results", "results_frames", "confusion_matrix"]
 
 
 def _code_fingerprint() -> str:
@@ -47,26 +48,65 @@ def _train_params(profile: Profile) -> dict:
             "weight_decay": profile.weight_decay, "dropout": profile.dropout, "seed": profile.seed}
 
 
-def run_experiment(ds, model_name: str, out_dir, profile: str | Profile | None = None, *, newdata=None,
-                   device=None, progress: bool = True, data_description: str = "") -> dict:
-    """Train ``model_name`` on a feature store, evaluate it, and write ``out_dir/results.json``.
+def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None, *, device=None,
+              progress: bool = True) -> dict:
+    """Train ``model_name`` on the store's train split, validating on its valid split (resumable).
 
     Parameters
     ----------
     ds : genre_utils.store.Dataset
-        The feature store (train, valid and test splits, normalisation statistics).
     model_name : {'crnn', 'crnn-temporal', 'baseline'}
     out_dir : path-like
-        Run folder: per-epoch checkpoints, ``best.pt``, ``results.json``.
+        Run folder; ``last.pt`` and ``best.pt`` are written after every epoch, and an existing ``last.pt``
+        of the same configuration is resumed.
     profile : str or Profile, optional
         Training hyperparameters; default: the profile the store was built with.
-    newdata : path-like, optional
-        Labelled folder ``<dir>/<genre>/<file>`` evaluated with the same features (paper section 9).
     device : str, optional
         Default: cuda, then mps, then cpu.
-    progress : bool
+
+    Returns
+    -------
+    info : dict
+        ``history`` (per-epoch losses, accuracies and seconds), ``train_seconds`` and ``config``.
+    """
+    from .models import build_model
+    from .train import fit
+
+    profile = get_profile(profile or ds.info["profile"])
+    X_train, y_train, _ = ds.split("train")
+    X_valid, y_valid, _ = ds.split("valid")
+    model = build_model(model_name, input_shape=ds.params.shape, dropout=profile.dropout,
+                        mean=ds.mean, std=ds.std, seed=profile.seed)
+    config = {"model": model_name, "profile": profile.name, "train": _train_params(profile),
+              "features": dataclasses.asdict(ds.params), "dataset": str(ds.root),
+              "dataset_key": ds.info["cache_key"], "data_fingerprint": ds.info["data_fingerprint"]}
+    t0 = time.perf_counter()
+    history = fit(model, X_train, y_train, X_valid, y_valid, epochs=profile.epochs,
+                  batch_size=profile.batch_size, lr=profile.lr, weight_decay=profile.weight_decay,
+                  seed=profile.seed, out_dir=out_dir, device=device, progress=progress, config=config,
+                  keep_epochs=False)
+    return {"history": history, "train_seconds": time.perf_counter() - t0, "config": config}
+
+
+def evaluate_run(ds, run_dir, *, newdata=None, max_segments: int | None = None, device=None,
+                 progress: bool = True, data_description: str = "", key: str | None = None) -> dict:
+    """Evaluate a run's ``best.pt`` on the store's test split (and a labelled folder); write ``results.json``.
+
+    Parameters
+    ----------
+    ds : genre_utils.store.Dataset
+        The store the run was trained on (its test split is evaluated).
+    run_dir : path-like
+        Folder holding ``best.pt``; ``results.json`` is written there.
+    newdata : path-like, optional
+        Labelled folder ``<dir>/<genre>/<file>`` evaluated with the same features (paper section 9).
+    max_segments : int, optional
+        Windows per new-data file (default: the profile's test segments per track).
+    device : str, optional
     data_description : str
         Which data the store holds (synthetic or real), copied into the results.
+    key : str, optional
+        Cache key stored with the results.
 
     Returns
     -------
@@ -77,36 +117,15 @@ def run_experiment(ds, model_name: str, out_dir, profile: str | Profile | None =
         ``versions``.
     """
     from .evaluate import evaluate_files, evaluate_segments, write_results
-    from .models import build_model, count_parameters
+    from .models import count_parameters
     from .sources import scan_folder
-    from .train import fit, load_checkpoint
+    from .train import load_checkpoint
 
-    profile = get_profile(profile or ds.info["profile"])
-    out_dir = Path(out_dir)
-    key = fingerprint(ds.info["cache_key"], model_name, _train_params(profile), _code_fingerprint(),
-                      str(newdata) if newdata else None)
-    results_path = out_dir / "results.json"
-    if results_path.is_file():
-        cached = load_results(results_path)
-        if cached.get("key") == key:
-            return cached
-    out_dir.mkdir(parents=True, exist_ok=True)
-
-    X_train, y_train, _ = ds.split("train")
-    X_valid, y_valid, _ = ds.split("valid")
+    run_dir = Path(run_dir)
+    best, ckpt = load_checkpoint(run_dir / "best.pt", device=device)
+    if max_segments is None:
+        max_segments = get_profile(ds.info["profile"]).test_segments_per_track
     X_test, y_test, test_rows = ds.split("test")
-    model = build_model(model_name, input_shape=ds.params.shape, dropout=profile.dropout,
-                        mean=ds.mean, std=ds.std, seed=profile.seed)
-    config = {"model": model_name, "profile": profile.name, "train": _train_params(profile),
-              "features": dataclasses.asdict(ds.params), "dataset": str(ds.root),
-              "data_fingerprint": ds.info["data_fingerprint"]}
-    t0 = time.perf_counter()
-    fit(model, X_train, y_train, X_valid, y_valid, epochs=profile.epochs, batch_size=profile.batch_size,
-        lr=profile.lr, weight_decay=profile.weight_decay, seed=profile.seed, out_dir=out_dir, device=device,
-        progress=progress, config=config, keep_epochs=False)
-    train_seconds = time.perf_counter() - t0
-
-    best, ckpt = load_checkpoint(out_dir / "best.pt", device=device)
     t0 = time.perf_counter()
     test = evaluate_segments(best, X_test, y_test, test_rows["track_id"].to_numpy(),
                              segment_ids=test_rows["segment_id"].to_numpy(), device=device)
@@ -115,22 +134,22 @@ def run_experiment(ds, model_name: str, out_dir, profile: str | Profile | None =
     eval_seconds = time.perf_counter() - t0
 
     newdata_table, newdata_summary = None, None
-    if newdata is not None and Path(newdata).is_dir():
+    if newdata is not None:
         found, skipped = scan_folder(newdata)
         table = evaluate_files(best, [t.path for t in found], ds.params, [t.label for t in found],
-                               max_segments=profile.test_segments_per_track, device=device, progress=progress)
-        ok = table[table["error"].isna()] if "error" in table else table
+                               max_segments=max_segments, device=device, progress=progress)
+        ok = table[table["error"] == ""]
         newdata_table = table
         newdata_summary = {
-            "n_files": int(len(table)), "n_failed": int(len(table) - len(ok)),
-            "n_skipped_by_scan": len(skipped),
-            "accuracy": float((ok["pred"] == ok["label"]).mean()) if len(ok) else None,
+            "n_files": int(len(table)), "n_failed": int(len(table) - len(ok)), "n_skipped_by_scan": len(skipped),
+            "accuracy": float(ok["correct"].mean()) if len(ok) else None,
+            "confusion": confusion(ok["label"].map(GENRES.index), ok["pred"], len(GENRES)) if len(ok) else None,
         }
 
     history = ckpt["history"]
     results = {
         "key": key,
-        "model": model_name,
+        "model": ckpt["model_spec"]["name"],
         "n_parameters": count_parameters(best),
         "data_description": data_description,
         "headline": {
@@ -139,9 +158,9 @@ def run_experiment(ds, model_name: str, out_dir, profile: str | Profile | None =
             "n_test_segments": test["n_segments"],
             "n_test_tracks": test["n_tracks"],
             "best_epoch": ckpt.get("best_epoch"),
-            "best_valid_accuracy": max(history["valid_acc"]) if history.get("valid_acc") else None,
+            "best_valid_accuracy": ckpt.get("best_valid_acc"),
             "final_train_accuracy": history["train_acc"][-1] if history.get("train_acc") else None,
-            "train_seconds": round(train_seconds, 2),
+            "train_seconds": round(float(sum(history.get("epoch_seconds", []))), 2),
             "eval_seconds": round(eval_seconds, 2),
             "newdata_accuracy": newdata_summary["accuracy"] if newdata_summary else None,
         },
@@ -149,14 +168,34 @@ def run_experiment(ds, model_name: str, out_dir, profile: str | Profile | None =
         "test": {k: test[k] for k in ("segment_confusion", "track_confusion", "segment_per_genre",
                                       "track_per_genre", "tracks", "segments")},
         "newdata": {"summary": newdata_summary, "files": newdata_table},
-        "config": config,
+        "config": ckpt.get("config"),
         "dataset": {k: ds.info.get(k) for k in ("data_fingerprint", "code_fingerprint", "n_windows",
                                                 "tracks_per_split", "split_method", "profile")},
         "genres": list(GENRES),
         "code_fingerprint": _code_fingerprint(),
     }
-    write_results(results_path, results)
-    return load_results(results_path)
+    write_results(run_dir / "results.json", results)
+    return load_results(run_dir)
+
+
+def run_experiment(ds, model_name: str, out_dir, profile: str | Profile | None = None, *, newdata=None,
+                   device=None, progress: bool = True, data_description: str = "") -> dict:
+    """:func:`train_run` then :func:`evaluate_run`, skipped entirely when ``results.json`` is up to date.
+
+    The cache key combines the store's key, the model, the training hyperparameters and the code of the
+    modules that decide the numbers, so a changed input or setting retrains (resuming where possible).
+    """
+    profile = get_profile(profile or ds.info["profile"])
+    out_dir = Path(out_dir)
+    key = fingerprint(ds.info["cache_key"], model_name, _train_params(profile), _code_fingerprint(),
+                      str(newdata) if newdata else None)
+    if (out_dir / "results.json").is_file():
+        cached = load_results(out_dir)
+        if cached.get("key") == key:
+            return cached
+    train_run(ds, model_name, out_dir, profile, device=device, progress=progress)
+    return evaluate_run(ds, out_dir, newdata=newdata, device=device, progress=progress,
+                        data_description=data_description, key=key)
 
 
 def confusion_matrix(results: dict, level: str = "track") -> np.ndarray:

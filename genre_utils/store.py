@@ -211,7 +211,7 @@ class Dataset:
             return self.features[:0], np.zeros(0, np.int64), rows
         lo, hi = int(rows["row"].iloc[0]), int(rows["row"].iloc[-1]) + 1
         assert hi - lo == len(rows), "split rows must be contiguous"
-        return self.features[lo:hi], rows["label"].to_numpy(np.int64), rows
+        return self.features[lo:hi], rows["label"].to_numpy(np.int64, copy=True), rows
 
     @property
     def skipped(self) -> pd.DataFrame:

@@ -1,0 +1,65 @@
+"""The genre-utils console script end to end on a small fixture corpus: dataset -> train -> evaluate -> predict."""
+
+import json
+
+import numpy as np
+import pytest
+from fixtures_audio import make_gtzan_tree, make_folder_tree, tone, write_bytes
+
+from genre_utils.audio import write_mp3, write_wav
+from genre_utils.cli import main
+from genre_utils.genres import GENRES
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    make_gtzan_tree(root / "gtzan", "tarball", GENRES, range(4), seconds=10.5)
+    make_folder_tree(root / "newdata", {"blues": 1, "metal": 1}, seconds=6.0)
+    assert main(["dataset", "--gtzan", str(root / "gtzan"), "--profile", "tiny", "--out", str(root / "ds"),
+                 "--workers", "1", "--quiet"]) == 0
+    assert main(["train", "--data", str(root / "ds"), "--out", str(root / "run"), "--device", "cpu",
+                 "--quiet"]) == 0
+    assert main(["evaluate", "--data", str(root / "ds"), "--run", str(root / "run"), "--newdata",
+                 str(root / "newdata"), "--device", "cpu", "--quiet"]) == 0
+    return root
+
+
+def test_dataset_train_evaluate_write_their_files(pipeline):
+    assert (pipeline / "ds" / "dataset.json").is_file()
+    assert (pipeline / "run" / "best.pt").is_file()
+    res = json.loads((pipeline / "run" / "results.json").read_text())
+    head = res["headline"]
+    assert 0.0 <= head["segment_accuracy"] <= 1.0 and 0.0 <= head["track_accuracy"] <= 1.0
+    assert head["n_test_tracks"] == 10  # one test track per genre from four per genre
+    assert np.asarray(res["test"]["track_confusion"]).sum() == head["n_test_tracks"]
+    assert res["newdata"]["summary"]["n_files"] == 2
+    assert res["config"]["features"]["hop_length"] == 470
+    assert res["versions"]["torch"]
+
+
+def test_predict_prints_one_line_per_file_and_reports_failures(pipeline, tmp_path, capsys):
+    sr = 48_000
+    write_wav(tmp_path / "stereo48k.wav", tone(6.0, sr, channels=2), sr)
+    write_mp3(tmp_path / "clip.mp3", tone(11.0, 22050), 22050)
+    write_bytes(tmp_path / "broken.wav", b"not audio" * 100)
+    ckpt = str(pipeline / "run" / "best.pt")
+    status = main(["predict", str(tmp_path), "--checkpoint", ckpt, "--device", "cpu"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert status == 1  # one file failed
+    assert len(lines) == 3
+    by_name = {line.split(":", 1)[0].rsplit("/", 1)[-1]: line for line in lines}
+    assert "error: unreadable" in by_name["broken.wav"]
+    for name in ("stereo48k.wav", "clip.mp3"):
+        entries = by_name[name].split(": ", 1)[1].split()
+        assert 1 <= len(entries) <= 3
+        assert all(e.split(":")[0] in GENRES and 0.0 <= float(e.split(":")[1]) <= 1.0 for e in entries)
+    assert main(["predict", str(tmp_path / "clip.mp3"), "--checkpoint", ckpt, "--device", "cpu"]) == 0
+
+
+def test_user_errors_are_one_line_not_a_traceback(tmp_path, capsys):
+    assert main(["dataset", "--gtzan", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "error:" in err[0]
+    assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    assert "genre-utils dataset" in capsys.readouterr().err
