@@ -119,7 +119,7 @@ def evaluate_run(ds, run_dir, *, newdata=None, max_segments: int | None = None, 
     from .evaluate import evaluate_files, evaluate_segments, write_results
     from .models import count_parameters
     from .sources import scan_folder
-    from .train import load_checkpoint
+    from .train import load_checkpoint, read_history
 
     run_dir = Path(run_dir)
     best, ckpt = load_checkpoint(run_dir / "best.pt", device=device)
@@ -146,7 +146,7 @@ def evaluate_run(ds, run_dir, *, newdata=None, max_segments: int | None = None, 
             "confusion": confusion(ok["label"].map(GENRES.index), ok["pred"], len(GENRES)) if len(ok) else None,
         }
 
-    history = ckpt["history"]
+    history = read_history(run_dir)
     results = {
         "key": key,
         "model": ckpt["model_spec"]["name"],

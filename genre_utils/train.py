@@ -43,6 +43,7 @@ __all__ = [
     "get_loss",
     "get_accuracy_per_genre",
     "fit",
+    "read_history",
     "load_checkpoint",
     "to_plain",
     "CHECKPOINT_FORMAT",
@@ -514,6 +515,11 @@ def _read_checkpoint(path) -> dict:
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not a genre_utils checkpoint")
     return ckpt
+
+
+def read_history(run_dir) -> dict:
+    """The full training history of a run (from its ``last.pt``; ``best.pt`` stops at the best epoch)."""
+    return _read_checkpoint(Path(run_dir) / "last.pt")["history"]
 
 
 def load_checkpoint(path, device=None) -> tuple[nn.Module, dict]:

@@ -36,6 +36,7 @@ def test_dataset_train_evaluate_write_their_files(pipeline):
     assert res["newdata"]["summary"]["n_files"] == 2
     assert res["config"]["features"]["hop_length"] == 470
     assert res["versions"]["torch"]
+    assert len(res["history"]["train_loss"]) == 2  # the whole history, not the one stored with best.pt
 
 
 def test_predict_prints_one_line_per_file_and_reports_failures(pipeline, tmp_path, capsys):
