@@ -1,0 +1,675 @@
+"""Probing a run's errors: a live explorer (ipywidgets), kernel-free maps (plotly) and audio players.
+
+Two views of the same per-track errors of a run's ``results.json`` (:func:`genre_utils.experiments.evaluate_run`):
+
+:func:`explorer`
+    Needs a Jupyter kernel to react: pick a cell of the confusion matrix (true genre, predicted genre), pick
+    one of its test clips, see its features, hear it and read its top-3 probabilities. It opens on the largest
+    error cell, so the widget state a notebook executor saves (and a static book embeds) already shows a real
+    error, with its image and sound.
+:func:`error_map` and :func:`error_scatter`
+    plotly figures whose hover texts carry the clips themselves, interactive without any kernel;
+    :func:`figure_html` and :func:`show_offline` embed plotly.js inline, so the static book needs no CDN.
+
+Small helpers for the notebooks: :func:`error_table`, :func:`clip_player` and :func:`examples_per_genre`.
+
+``ipywidgets``, ``plotly`` and ``IPython`` are imported inside the functions that need them, so the rest of
+the package works without the book's extra dependencies.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import html
+import io
+import math
+
+import numpy as np
+import pandas as pd
+
+from .audio import AudioError, load_audio
+from .config import FeatureParams
+from .genres import GENRES
+
+__all__ = [
+    "error_table", "confusion_counts", "largest_error_cell", "cell_clips", "clip_wav", "feature_png",
+    "clip_media", "clip_player", "examples_per_genre", "explorer", "error_map", "error_scatter", "figure_html",
+    "show_offline",
+]
+
+#: Audio of the players: 22,050 Hz mono 16-bit PCM WAV.
+PLAYER_RATE = 22050
+
+#: Clips listed in one hover box of :func:`error_map` before "+N more".
+HOVER_CLIPS = 12
+
+#: Script tags that hide an AMD loader (RequireJS, as used by widget pages) while plotly.js runs inline, so
+#: its UMD header registers a global ``Plotly`` instead of an anonymous AMD module.
+AMD_GUARD = "<script>window.__define = window.define; window.define = undefined;</script>"
+AMD_RESTORE = "<script>window.define = window.__define; window.__define = undefined;</script>"
+
+_CORRECT_COLOR, _WRONG_COLOR = "#2c7fb8", "#d95f02"
+
+
+# ------------------------------------------------------------------------------------------- tables
+def _genres(results: dict) -> list[str]:
+    return list(results.get("genres") or GENRES)
+
+
+def error_table(results: dict) -> pd.DataFrame:
+    """One row per test track of a run: what it is, what the model said, and where its audio lives.
+
+    Parameters
+    ----------
+    results : dict
+        A run's results (``results.json`` as read by :func:`genre_utils.experiments.load_results`).
+
+    Returns
+    -------
+    table : DataFrame
+        In the order of ``results["test"]["tracks"]``, columns ``track_id``, ``true_genre``, ``pred_genre``,
+        ``correct`` (bool), ``n_segments`` (windows voted), ``votes`` (windows voting for the prediction),
+        ``confidence`` (mean probability of the predicted genre, 0-1), ``line`` (the top-3 line) and
+        ``path`` (audio file; None when the results do not record it).
+    """
+    tracks = pd.DataFrame(results["test"]["tracks"])
+    columns = ["track_id", "true_genre", "pred_genre", "correct", "n_segments", "votes", "confidence", "line",
+               "path"]
+    if tracks.empty:
+        return pd.DataFrame(columns=columns)
+    pred = tracks["pred_genre"].astype(str)
+    records = tracks.to_dict("records")
+
+    def of_prediction(prefix):  # the value of column <prefix><predicted genre> in every row
+        return [row.get(f"{prefix}{g}") for row, g in zip(records, pred)]
+
+    table = pd.DataFrame({
+        "track_id": tracks["track_id"].astype(str),
+        "true_genre": tracks["true_genre"].astype(str),
+        "pred_genre": pred,
+        "correct": tracks["true_genre"].astype(str) == pred,
+        "n_segments": tracks["n_segments"].astype(int),
+        "votes": pd.array(of_prediction("votes_"), dtype="Int64"),
+        "confidence": pd.to_numeric(pd.Series(of_prediction("prob_")), errors="coerce").to_numpy(),
+        "line": tracks["line"].astype(str),
+        "path": tracks["path"] if "path" in tracks else None,
+    })
+    return table[columns]
+
+
+def confusion_counts(table: pd.DataFrame, genres=GENRES) -> np.ndarray:
+    """Track-level confusion counts from an :func:`error_table` (rows true, columns predicted).
+
+    Returns
+    -------
+    counts : ndarray, shape (len(genres), len(genres)), int64
+    """
+    index = {g: k for k, g in enumerate(genres)}
+    counts = np.zeros((len(genres), len(genres)), dtype=np.int64)
+    for t, p in zip(table["true_genre"], table["pred_genre"]):
+        counts[index[t], index[p]] += 1
+    return counts
+
+
+def largest_error_cell(counts, genres=GENRES) -> tuple[str, str]:
+    """The (true, predicted) genre pair with the most errors; the first in row-major order on ties.
+
+    Without any error the largest cell of all (a diagonal one) is returned, so a view still opens on clips.
+    """
+    counts = np.asarray(counts)
+    off = np.where(np.eye(len(counts), dtype=bool), -1, counts)
+    grid = off if off.max() > 0 else counts
+    i, j = np.unravel_index(int(np.argmax(grid)), grid.shape)
+    return genres[i], genres[j]
+
+
+def _largest_error_in_row(row_counts, row: int) -> int:
+    """Column of the largest off-diagonal count of one confusion row (the diagonal when it has no error)."""
+    errors = np.asarray(row_counts).copy()
+    errors[row] = -1
+    return int(np.argmax(errors)) if errors.max() > 0 else row
+
+
+def cell_clips(table: pd.DataFrame, true_genre: str, pred_genre: str) -> pd.DataFrame:
+    """Test tracks of one confusion cell, the most confident predictions first (ties keep table order)."""
+    cell = table[(table["true_genre"] == true_genre) & (table["pred_genre"] == pred_genre)]
+    return cell.sort_values("confidence", ascending=False, kind="stable", na_position="last")
+
+
+# -------------------------------------------------------------------------------------- audio, images
+def clip_wav(path, seconds: float = 10.0, sample_rate: int = PLAYER_RATE) -> bytes:
+    """The first ``seconds`` of an audio file as an in-memory 16-bit mono WAV.
+
+    Parameters
+    ----------
+    path : path-like
+        Any file :func:`genre_utils.audio.load_audio` decodes.
+    seconds : float
+        Longest excerpt in seconds (from the start of the file).
+    sample_rate : int
+        Output rate in Hz.
+
+    Returns
+    -------
+    wav : bytes
+        A complete WAV file, 2 bytes per sample (about 44 kB per second at 22,050 Hz).
+
+    Raises
+    ------
+    genre_utils.audio.AudioError
+        Missing or undecodable file, or no samples.
+    """
+    y = load_audio(path, sample_rate)[: int(round(seconds * sample_rate))]
+    if y.size == 0:
+        raise AudioError("no audio samples")
+    return _wav_bytes(y, sample_rate)
+
+
+def _wav_bytes(y: np.ndarray, sample_rate: int) -> bytes:
+    import soundfile as sf
+
+    pcm = (np.clip(y, -1.0, 1.0) * 32767.0).round().astype("<i2")
+    buf = io.BytesIO()
+    sf.write(buf, pcm, sample_rate, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def feature_png(features: np.ndarray, params: FeatureParams, title: str = "", dpi: int = 72,
+                colors: int = 64) -> bytes:
+    """Consecutive feature windows side by side as a small PNG image (about 460 x 170 pixels).
+
+    The colour range runs from the 1st to the 99th percentile of the values (for MFCCs: of rows 1 and up),
+    so the loudness coefficient of the MFCCs (row 0, far below the others, shown clipped) does not flatten
+    the rest of the image.
+
+    Parameters
+    ----------
+    features : ndarray, shape (n_windows, height, n_frames) or (height, n_frames)
+    params : FeatureParams
+        Gives the time axis (hop and rate) and the kind of rows (MFCC or mel band).
+    title : str
+    dpi : int
+        Pixels per inch of the 6.4 x 2.4 inch figure.
+    colors : int
+        Size of the PNG's palette: quantising the rendered RGBA image to 64 colours looks the same and makes
+        the file about four times smaller (15-25 kB), which matters because the book embeds it.
+
+    Returns
+    -------
+    png : bytes
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    feats = np.asarray(features, dtype=np.float32)
+    image = np.concatenate(list(feats), axis=1) if feats.ndim == 3 else feats
+    seconds = image.shape[1] * params.hop_length / params.sample_rate
+    body = image[1:] if params.kind == "mfcc" and len(image) > 1 else image
+    lo, hi = np.percentile(body, [1, 99])
+    fig = Figure(figsize=(6.4, 2.4), dpi=dpi)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    im = ax.imshow(image, origin="lower", aspect="auto", cmap="magma", vmin=lo, vmax=hi,
+                   extent=(0, seconds, 0, image.shape[0]), interpolation="nearest")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("MFCC index" if params.kind == "mfcc" else "mel band")
+    fig.colorbar(im, ax=ax, fraction=0.04, label="value" if params.kind == "mfcc" else "dB")
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout(pad=0.4)
+    fig.canvas.draw()
+    rgb = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())).convert("RGB")
+    buf = io.BytesIO()
+    rgb.quantize(colors=colors, method=Image.Quantize.MEDIANCUT).save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+def clip_player(path, seconds: float = 10.0):
+    """An embedded audio player for the first ``seconds`` of a clip (for the book's example clips).
+
+    The file is decoded (any format the package reads) and re-encoded as a 22,050 Hz mono 16-bit WAV inside
+    the notebook, so the player works in the static book without the original file.
+
+    Parameters
+    ----------
+    path : path-like
+    seconds : float
+
+    Returns
+    -------
+    player : IPython.display.Audio or IPython.display.HTML
+        The player, or, when the file cannot be decoded (moved, deleted, broken), a short HTML note that names
+        the file and the reason instead of an exception that would stop the notebook.
+    """
+    from IPython.display import HTML, Audio
+
+    try:
+        return Audio(data=clip_wav(path, seconds), embed=True)
+    except AudioError as err:
+        return HTML(_note(f"Audio unavailable for <code>{html.escape(str(path))}</code>: {html.escape(str(err))}."))
+
+
+def _note(text: str) -> str:
+    return f'<div style="color:#8a4b00;font-size:0.9em">{text}</div>'
+
+
+def examples_per_genre(dataset_or_tracks, n: int = 1, seed: int = 0, split: str | None = None) -> pd.DataFrame:
+    """Pick ``n`` example clips of every genre, the same ones for the same input and seed.
+
+    Parameters
+    ----------
+    dataset_or_tracks : genre_utils.store.Dataset or DataFrame
+        A feature store (its ``tracks.csv``, tracks with status ``used``), or any table of tracks with a
+        ``path`` column and the genre in ``genre``, ``true_genre`` or ``label`` (names or class indices), such
+        as :func:`error_table` or a slice of it (e.g. only the misclassified tracks).
+    n : int
+        Clips per genre (fewer when a genre has fewer).
+    seed : int
+        Picks are random but reproducible; each genre draws with its own generator seeded by
+        ``(seed, genre index)``, so adding tracks of one genre leaves the picks of the others alone.
+    split : str, optional
+        Keep only tracks of this split (needs a ``split`` column).
+
+    Returns
+    -------
+    examples : DataFrame
+        Columns ``genre``, ``track_id`` (when known) and ``path``, genres in class order then by name.
+    """
+    tracks = dataset_or_tracks.tracks if hasattr(dataset_or_tracks, "manifest") else dataset_or_tracks
+    tracks = pd.DataFrame(tracks)
+    if "status" in tracks:
+        tracks = tracks[tracks["status"] == "used"]
+    if split is not None:
+        tracks = tracks[tracks["split"] == split]
+    if "path" not in tracks:
+        raise ValueError(f"no path column among {list(tracks.columns)}")
+    genre = _genre_column(tracks)
+    id_col = "track_id" if "track_id" in tracks else None
+    tracks = tracks.assign(genre=genre).sort_values(id_col or "path", kind="stable")
+    order = {g: k for k, g in enumerate(GENRES)}
+    picks = []
+    for name in sorted(tracks["genre"].unique(), key=lambda g: (order.get(g, len(order)), g)):
+        group = tracks[tracks["genre"] == name]
+        rng = np.random.default_rng([seed, order.get(name, len(order))])
+        chosen = np.sort(rng.permutation(len(group))[:n])
+        picks.append(group.iloc[chosen])
+    columns = ["genre", "track_id", "path"] if id_col else ["genre", "path"]
+    if not picks:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(picks)[columns].reset_index(drop=True)
+
+
+def _genre_column(tracks: pd.DataFrame) -> pd.Series:
+    for col in ("genre", "true_genre", "label"):
+        if col in tracks:
+            values = tracks[col]
+            if pd.api.types.is_integer_dtype(values):
+                return values.map(lambda k: GENRES[int(k)])
+            return values.astype(str)
+    raise ValueError(f"no genre column (genre, true_genre or label) among {list(tracks.columns)}")
+
+
+# ----------------------------------------------------------------------------------------- explorer
+def _feature_params(results: dict, dataset) -> FeatureParams:
+    if dataset is not None:
+        return dataset.params
+    stored = (results.get("config") or {}).get("features")
+    return FeatureParams(**stored) if stored else FeatureParams()
+
+
+def _store_windows(dataset, track_id: str, n_windows: int):
+    """The first test windows of a track as the store holds them, or None when it is not there."""
+    m = dataset.manifest
+    rows = m[(m["track_id"] == track_id) & (m["split"] == "test")].sort_values("start", kind="stable")
+    if rows.empty:
+        return None
+    return np.asarray(dataset.features[rows["row"].to_numpy()[:n_windows]], dtype=np.float32)
+
+
+def clip_media(path, track_id: str, params: FeatureParams, *, dataset=None, seconds: float = 10.0):
+    """Image and sound of one test clip for the explorer.
+
+    Parameters
+    ----------
+    path : path-like or None
+        The clip's audio file.
+    track_id : str
+    params : FeatureParams
+    dataset : genre_utils.store.Dataset, optional
+        When given and holding the track, the image shows the store's features (what the model saw),
+        even if the audio file is gone.
+    seconds : float
+        Length of the audio excerpt; the image covers as many 5-s windows as it takes to span it.
+
+    Returns
+    -------
+    png : bytes or None
+    wav : bytes or None
+    problems : list of str
+        Why the image or the audio is missing (empty when both are there).
+    """
+    from .audio import check_audio, cut_segments, segment_starts
+    from .features import extract
+
+    n_windows = max(1, math.ceil(seconds / params.segment_seconds - 1e-9))
+    feats = _store_windows(dataset, track_id, n_windows) if dataset is not None else None
+    source = "feature store" if feats is not None else "audio file"
+    png = wav = None
+    problems = []
+    if path is None or (isinstance(path, float) and math.isnan(path)):
+        problems.append("the results record no audio file for this clip")
+    else:
+        try:
+            y = load_audio(path, params.sample_rate)
+            check_audio(y, min_samples=1)
+            wav = _wav_bytes(y[: int(round(seconds * params.sample_rate))], params.sample_rate)
+            if feats is None:
+                starts = segment_starts(y.size, params.segment_samples, max_segments=n_windows)
+                if len(starts):
+                    feats = extract(cut_segments(y, starts, params.segment_samples), params)
+        except AudioError as err:
+            problems.append(f"audio unavailable ({err}): {path}")
+    if feats is not None and len(feats):
+        kind = "MFCC" if params.kind == "mfcc" else "log-mel"
+        png = feature_png(feats, params, f"{kind} of the first {len(feats)} x {params.segment_seconds:g}-s "
+                                         f"window(s) ({source})")
+    elif not problems:
+        problems.append("clip shorter than one window: no features to show")
+    return png, wav, problems
+
+
+def _prob_table(record: dict, genres, k: int = 3) -> str:
+    """HTML rows of the k most probable genres: bar of the mean probability and the windows' votes."""
+    probs = np.array([record.get(f"prob_{g}") or 0.0 for g in genres], dtype=np.float64)
+    rows = []
+    for i in np.argsort(-probs, kind="stable")[:k]:
+        g, p = genres[i], probs[i]
+        votes = record.get(f"votes_{g}")
+        bar = (f'<div style="background:{_WRONG_COLOR if g != record["true_genre"] else _CORRECT_COLOR};'
+               f'height:0.8em;width:{100 * p:.0f}%"></div>')
+        rows.append(f"<tr><td>{html.escape(g)}</td><td style='width:12em'>{bar}</td><td>{p:.2f}</td>"
+                    f"<td>{'' if votes is None else votes} / {record.get('n_segments')}</td></tr>")
+    head = "<tr><th>genre</th><th colspan=2>mean probability</th><th>windows voting</th></tr>"
+    return f"<table style='font-size:0.9em'>{head}{''.join(rows)}</table>"
+
+
+class _Explorer:
+    """State and callbacks behind :func:`explorer`; ``self.widget`` is what the notebook shows."""
+
+    def __init__(self, results: dict, dataset, max_audio_seconds: float):
+        import ipywidgets as w
+
+        self.genres = _genres(results)
+        self.table = error_table(results)
+        self.records = {str(r["track_id"]): r for r in pd.DataFrame(results["test"]["tracks"]).to_dict("records")}
+        self.counts = confusion_counts(self.table, self.genres)
+        self.params = _feature_params(results, dataset)
+        self.dataset = dataset
+        self.seconds = float(max_audio_seconds)
+        self.media = functools.lru_cache(maxsize=16)(self._media)
+        self.muted = False
+
+        true0, pred0 = largest_error_cell(self.counts, self.genres)
+        support = self.counts.sum(axis=1)
+        self.true = w.Dropdown(description="true genre", value=true0,
+                               options=[(f"{g} ({n})", g) for g, n in zip(self.genres, support)])
+        self.pred = w.Dropdown(description="predicted", value=pred0, options=self._pred_options(true0))
+        self.summary = w.HTML()
+        self.clips = w.Select(options=[], rows=8, layout=w.Layout(width="34em"))
+        self.details = w.HTML()
+        self.message = w.HTML()
+        self.image = w.Image(format="png")
+        self.audio = w.Audio(format="wav", autoplay=False, loop=False, controls=True)
+        note = w.HTML(_note("Changing the selection needs a running Python kernel; a static page shows the "
+                            "clip selected when the notebook ran (the largest error cell)."))
+        right = w.VBox([self.details, self.message, self.image, self.audio])
+        self.widget = w.VBox([w.HBox([self.true, self.pred]), self.summary,
+                              w.HBox([self.clips, right]), note])
+        self.widget.parts = self
+
+        self.true.observe(self._on_true, names="value")
+        self.pred.observe(self._on_cell, names="value")
+        self.clips.observe(self._on_clip, names="value")
+        self._on_cell()
+
+    def _pred_options(self, true_genre):
+        row = self.counts[self.genres.index(true_genre)]
+        return [(f"{g} ({n})", g) for g, n in zip(self.genres, row)]
+
+    def _on_true(self, change=None):
+        """Relabel the predicted-genre counts; stay on the same prediction unless its cell is empty."""
+        keep = self.pred.value
+        row = self.genres.index(self.true.value)
+        if self.counts[row, self.genres.index(keep)] == 0:
+            keep = self.genres[_largest_error_in_row(self.counts[row], row)]
+        self.muted = True
+        self.pred.options = self._pred_options(self.true.value)
+        self.pred.value = keep
+        self.muted = False
+        self._on_cell()
+
+    def _on_cell(self, change=None):
+        if self.muted:
+            return
+        t, p = self.true.value, self.pred.value
+        clips = cell_clips(self.table, t, p)
+        n_true = int((self.table["true_genre"] == t).sum())
+        kind = "correct" if t == p else "errors"
+        self.summary.value = (f"<b>{len(clips)}</b> of {n_true} test clips of <b>{html.escape(str(t))}</b> "
+                              f"predicted as <b>{html.escape(str(p))}</b> ({kind}), most confident first")
+        self.muted = True
+        self.clips.options = [(f"{r.track_id}  |  {r.line}", r.track_id) for r in clips.itertuples()]
+        self.clips.value = clips["track_id"].iloc[0] if len(clips) else None
+        self.muted = False
+        self.show(self.clips.value)
+
+    def _on_clip(self, change=None):
+        if not self.muted:
+            self.show(self.clips.value)
+
+    def _media(self, track_id):
+        path = self.table.loc[self.table["track_id"] == track_id, "path"].iloc[0]
+        return clip_media(path, track_id, self.params, dataset=self.dataset, seconds=self.seconds)
+
+    def show(self, track_id) -> None:
+        """Fill the details, image and audio player with one clip (None: clear them)."""
+        if track_id is None:
+            png, wav, problems, self.details.value = None, None, ["no test clip in this cell"], ""
+        else:
+            record = self.records[track_id]
+            png, wav, problems = self.media(track_id)
+            self.details.value = (f"<b>{html.escape(track_id)}</b>: true <b>{html.escape(record['true_genre'])}"
+                                  f"</b>, predicted <b>{html.escape(record['pred_genre'])}</b>"
+                                  f"{' (tie broken by summed probability)' if record.get('tied') else ''}"
+                                  f"<br>{_prob_table(record, self.genres)}")
+        self.message.value = _note("<br>".join(html.escape(p) for p in problems)) if problems else ""
+        self.image.value = png or b""
+        self.image.layout.display = "" if png else "none"
+        self.audio.value = wav or b""
+        self.audio.layout.display = "" if wav else "none"
+
+
+def explorer(results: dict, *, dataset=None, max_audio_seconds: float = 10.0):
+    """An interactive browser of a run's test clips by confusion cell (needs ipywidgets and a kernel).
+
+    Two dropdowns choose the true and the predicted genre (labels show how many test clips each holds; the
+    predicted-genre counts are those of the chosen true genre), so true != predicted lists errors and
+    true == predicted lists correct clips; choosing a true genre whose cell with the current prediction is
+    empty moves the prediction to that genre's largest error cell. The list shows each clip's track id and
+    top-3 line, the most confident prediction first. The selected clip shows its probabilities and votes, an
+    image of the features of its first windows and a player for its first ``max_audio_seconds``.
+
+    The explorer opens on the largest off-diagonal cell (:func:`largest_error_cell`) with its most confident
+    clip selected, so the widget state saved when the notebook is executed shows an error in the static
+    book: one PNG (about 460 x 170 px) and one WAV (22,050 Hz mono 16-bit, about 44 kB per second).
+
+    Parameters
+    ----------
+    results : dict
+        A run's results (``results.json``).
+    dataset : genre_utils.store.Dataset, optional
+        The store the run was evaluated on; when given, the image shows the stored features of the track
+        (exactly the model's input) and needs no decoding, and survives a deleted audio file.
+    max_audio_seconds : float
+        Length of the audio excerpt in seconds.
+
+    Returns
+    -------
+    widget : ipywidgets.VBox
+        ``widget.parts`` holds the pieces (``true``, ``pred``, ``clips``, ``image``, ``audio``, ``details``,
+        ``message``, ``summary``) and ``show(track_id)``.
+    """
+    if not max_audio_seconds > 0:
+        raise ValueError(f"max_audio_seconds must be positive, got {max_audio_seconds}")
+    return _Explorer(results, dataset, max_audio_seconds).widget
+
+
+# ------------------------------------------------------------------------------------- plotly views
+def _hover_list(clips: pd.DataFrame, limit: int = HOVER_CLIPS) -> str:
+    lines = [f"{html.escape(r.track_id)}: {html.escape(r.line)}" for r in clips.head(limit).itertuples()]
+    if len(clips) > limit:
+        lines.append(f"+{len(clips) - limit} more")
+    return "<br>".join(lines) if lines else "no clips"
+
+
+def error_map(results: dict, title: str | None = None):
+    """Track-level confusion heat map whose hover lists the clips of every cell.
+
+    Colour is the row-normalised share (% of the true genre's test clips), the text in each cell the count;
+    hovering shows the clips of the cell (up to :data:`HOVER_CLIPS`, most confident first, then "+N more")
+    with their top-3 lines.
+
+    Parameters
+    ----------
+    results : dict
+    title : str, optional
+
+    Returns
+    -------
+    fig : plotly.graph_objects.Figure
+    """
+    import plotly.graph_objects as go
+
+    genres = _genres(results)
+    table = error_table(results)
+    counts = confusion_counts(table, genres)
+    totals = counts.sum(axis=1, keepdims=True)
+    share = np.where(totals > 0, 100.0 * counts / np.maximum(totals, 1), np.nan)
+    hover = [[_hover_list(cell_clips(table, t, p)) for p in genres] for t in genres]
+    text = [[str(c) if c else "" for c in row] for row in counts]
+    accuracy = table["correct"].mean() if len(table) else float("nan")
+    fig = go.Figure(go.Heatmap(
+        z=share.round(1).tolist(), x=genres, y=genres, text=text, texttemplate="%{text}", customdata=hover,
+        colorscale="Blues", zmin=0, zmax=100, xgap=1, ygap=1,
+        colorbar={"title": {"text": "% of true genre"}},
+        hovertemplate=("true <b>%{y}</b>, predicted <b>%{x}</b>: %{z:.0f}% of the true genre<br>"
+                       "%{customdata}<extra></extra>")))
+    fig.update_layout(
+        title=title or f"Test clips by true and predicted genre ({len(table)} tracks, accuracy {100 * accuracy:.1f} %)"
+                       " - hover a cell for its clips",
+        xaxis={"title": {"text": "predicted genre"}, "tickangle": -45, "constrain": "domain"},
+        yaxis={"title": {"text": "true genre"}, "autorange": "reversed", "scaleanchor": "x"},
+        width=720, height=640, template="plotly_white", hoverlabel={"align": "left", "font": {"size": 11}},
+        margin={"l": 90, "r": 30, "t": 70, "b": 90})
+    return fig
+
+
+def _cell_offsets(k: int, n: int, radius: float = 0.36) -> tuple[float, float]:
+    """Deterministic jitter: point ``k`` of ``n`` in a cell on a sunflower spiral (no two points coincide)."""
+    r = radius * math.sqrt((k + 0.5) / n)
+    angle = k * math.pi * (3 - math.sqrt(5))
+    return r * math.cos(angle), r * math.sin(angle)
+
+
+def error_scatter(results: dict, title: str | None = None):
+    """One point per test track at (true genre, predicted genre), spread out within each cell.
+
+    Points of a cell lie on a small deterministic spiral around the cell centre (most confident at the
+    centre), blue circles when correct (on the diagonal) and orange crosses when not. Hover shows the track
+    id, its top-3 line and how many of its windows voted for the prediction.
+
+    Parameters
+    ----------
+    results : dict
+    title : str, optional
+
+    Returns
+    -------
+    fig : plotly.graph_objects.Figure
+        Two traces, ``correct`` and ``misclassified``; together one point per test track.
+    """
+    import plotly.graph_objects as go
+
+    genres = _genres(results)
+    index = {g: k for k, g in enumerate(genres)}
+    table = error_table(results)
+    points = []
+    for (t, p), _ in table.groupby(["true_genre", "pred_genre"], sort=False):
+        clips = cell_clips(table, t, p)
+        for k, r in enumerate(clips.itertuples()):
+            dx, dy = _cell_offsets(k, len(clips))
+            votes = "?" if pd.isna(r.votes) else int(r.votes)
+            points.append({"x": index[t] + dx, "y": index[p] + dy, "correct": bool(r.correct),
+                           "hover": f"<b>{html.escape(r.track_id)}</b><br>{html.escape(r.line)}<br>"
+                                    f"{votes} of {r.n_segments} windows voted {html.escape(p)}"})
+    frame = pd.DataFrame(points, columns=["x", "y", "correct", "hover"])
+    fig = go.Figure()
+    for correct, name, color, symbol in ((True, "correct", _CORRECT_COLOR, "circle"),
+                                         (False, "misclassified", _WRONG_COLOR, "x")):
+        part = frame[frame["correct"] == correct]
+        fig.add_trace(go.Scatter(x=part["x"].round(4).tolist(), y=part["y"].round(4).tolist(), mode="markers",
+                                 name=f"{name} ({len(part)})", customdata=part["hover"].tolist(),
+                                 marker={"color": color, "symbol": symbol, "size": 8, "opacity": 0.85},
+                                 hovertemplate="%{customdata}<extra></extra>"))
+    n = len(genres)
+    grid = [{"type": "line", "x0": i - 0.5, "x1": i - 0.5, "y0": -0.5, "y1": n - 0.5} for i in range(1, n)]
+    grid += [{"type": "line", "y0": i - 0.5, "y1": i - 0.5, "x0": -0.5, "x1": n - 0.5} for i in range(1, n)]
+    for shape in grid:
+        shape["line"] = {"color": "#dddddd", "width": 1}
+    axis = {"tickmode": "array", "tickvals": list(range(n)), "ticktext": genres, "range": [-0.5, n - 0.5],
+            "showgrid": False, "zeroline": False}
+    fig.update_layout(
+        title=title or f"Every test clip: true vs predicted genre ({len(table)} tracks) - hover a point",
+        xaxis={**axis, "title": {"text": "true genre"}, "tickangle": -45, "constrain": "domain"},
+        yaxis={**axis, "title": {"text": "predicted genre"}, "scaleanchor": "x"},
+        shapes=grid, width=720, height=680, template="plotly_white", hoverlabel={"align": "left"},
+        legend={"orientation": "h", "y": 1.02, "x": 0, "yanchor": "bottom"},
+        margin={"l": 90, "r": 30, "t": 90, "b": 90})
+    return fig
+
+
+def figure_html(fig, include_plotlyjs: bool = True, div_id: str | None = None) -> str:
+    """A plotly figure as an HTML fragment that works offline (plotly.js inline, no CDN).
+
+    The fragment is wrapped in :data:`AMD_GUARD` / :data:`AMD_RESTORE`: while the inline library runs,
+    ``window.define`` is hidden, so on a page that also loads RequireJS (e.g. for widgets) a UMD header
+    sets the global ``Plotly`` instead of calling ``define()``.
+
+    Parameters
+    ----------
+    fig : plotly.graph_objects.Figure
+    include_plotlyjs : bool
+        Embed plotly.js (about 4.8 MB). Pass False for later figures on a page that already embedded it.
+    div_id : str, optional
+        Default: derived from the figure's JSON, so the same figure gives the same HTML.
+
+    Returns
+    -------
+    html : str
+    """
+    import plotly.io as pio
+
+    if div_id is None:
+        div_id = "gu-plot-" + hashlib.sha1(fig.to_json().encode("utf-8")).hexdigest()[:12]
+    body = pio.to_html(fig, include_plotlyjs=bool(include_plotlyjs), full_html=False, div_id=div_id,
+                       config={"displaylogo": False, "responsive": True})
+    return AMD_GUARD + body + AMD_RESTORE
+
+
+def show_offline(fig, include_plotlyjs: bool = True):
+    """:func:`figure_html` wrapped for display in a notebook (``IPython.display.HTML``)."""
+    from IPython.display import HTML
+
+    return HTML(figure_html(fig, include_plotlyjs=include_plotlyjs))
