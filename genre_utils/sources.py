@@ -225,14 +225,14 @@ def probe_audio(path) -> tuple[float | None, str]:
     return y.size / _DECODE_RATE, ""
 
 
-def _probe_many(paths: list[str], desc: str) -> list[tuple[float | None, str]]:
+def _probe_many(paths: list[str], desc: str, progress: bool = True) -> list[tuple[float | None, str]]:
     """:func:`probe_audio` over many files in a thread pool, results in input order, with a progress bar."""
     if not paths:
         return []
     workers = max(1, min(num_threads(), len(paths)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = pool.map(probe_audio, paths)
-        return list(tqdm(results, total=len(paths), desc=desc, unit="file", disable=None))
+        return list(tqdm(results, total=len(paths), desc=desc, unit="file", disable=None if progress else True))
 
 
 @dataclass(frozen=True)
@@ -257,10 +257,11 @@ def _keep_first_per_id(candidates: list[_Candidate], skipped: list[Skipped], sou
     return list(kept.values())
 
 
-def _probe_candidates(candidates: list[_Candidate], skipped: list[Skipped], source: str) -> list[Track]:
+def _probe_candidates(candidates: list[_Candidate], skipped: list[Skipped], source: str,
+                      progress: bool = True) -> list[Track]:
     """Probe each candidate's header; usable ones become tracks, the others skipped rows."""
     candidates = _keep_first_per_id(candidates, skipped, source)
-    probed = _probe_many([c.path for c in candidates], desc=f"probing {source} headers")
+    probed = _probe_many([c.path for c in candidates], desc=f"probing {source} headers", progress=progress)
     tracks = []
     for cand, (duration, reason) in zip(candidates, probed):
         if reason:
@@ -333,7 +334,7 @@ def _gtzan_file_reason(parts: tuple[str, ...]) -> tuple[str | None, str | None]:
     return f"{folder_label}.{match['number']}", None
 
 
-def scan_gtzan(root) -> tuple[list[Track], list[Skipped]]:
+def scan_gtzan(root, progress: bool = True) -> tuple[list[Track], list[Skipped]]:
     """List the usable GTZAN clips under ``root`` and every file that was skipped.
 
     Parameters
@@ -366,7 +367,7 @@ def scan_gtzan(root) -> tuple[list[Track], list[Skipped]]:
         else:
             label = track_id.split(".")[0]
             candidates.append(_Candidate(track_id, label, str(path), official_split=split.get(track_id)))
-    tracks = _probe_candidates(candidates, skipped, "gtzan")
+    tracks = _probe_candidates(candidates, skipped, "gtzan", progress)
     return _finish(tracks, skipped)
 
 
@@ -508,7 +509,7 @@ def _fma_stray_reason(parts: tuple[str, ...], subset_of: dict, chosen: str) -> s
     return f"listed in tracks.csv with subset {subset_of[track_id]!r}, outside the {chosen!r} selection"
 
 
-def scan_fma(root, subset: str = "medium") -> tuple[list[Track], list[Skipped]]:
+def scan_fma(root, subset: str = "medium", progress: bool = True) -> tuple[list[Track], list[Skipped]]:
     """List the usable tracks of one FMA subset, mapped to the project genres, and everything skipped.
 
     Parameters
@@ -589,7 +590,7 @@ def scan_fma(root, subset: str = "medium") -> tuple[list[Track], list[Skipped]]:
         if path not in expected:
             skipped.append(Skipped(str(path), "fma", _fma_stray_reason(parts, subset_of, subset)))
 
-    tracks = _probe_candidates(candidates, skipped, "fma")
+    tracks = _probe_candidates(candidates, skipped, "fma", progress)
     return _finish(tracks, skipped)
 
 
@@ -611,7 +612,7 @@ def _folder_layout_error(root: Path, problem: str) -> LayoutError:
                        f"{', '.join(GENRES)} (any case; 'Hip-Hop' and 'hip hop' mean hiphop)")
 
 
-def scan_folder(root, source: str = "folder") -> tuple[list[Track], list[Skipped]]:
+def scan_folder(root, source: str = "folder", progress: bool = True) -> tuple[list[Track], list[Skipped]]:
     """List the audio files of a ``<root>/<genre>/<file>`` tree (new data) and every file skipped.
 
     Parameters
@@ -655,7 +656,7 @@ def scan_folder(root, source: str = "folder") -> tuple[list[Track], list[Skipped
             continue
         inner = Path(*parts[1:]).with_suffix("").as_posix()
         candidates.append(_Candidate(f"{label}/{inner}", label, str(path)))
-    tracks = _probe_candidates(candidates, skipped, source)
+    tracks = _probe_candidates(candidates, skipped, source, progress)
     return _finish(tracks, skipped)
 
 

@@ -84,7 +84,7 @@ def _code_fingerprint() -> str:
 
 
 # ------------------------------------------------------------------------------------------ scanning
-def scan_sources(gtzan=None, fma=None, fma_subset: str = "medium", folders=()):
+def scan_sources(gtzan=None, fma=None, fma_subset: str = "medium", folders=(), progress: bool = True):
     """Scan every requested source.
 
     Parameters
@@ -110,15 +110,15 @@ def scan_sources(gtzan=None, fma=None, fma_subset: str = "medium", folders=()):
                          "(genre-utils synth writes a synthetic corpus in both layouts)")
     found, skipped = [], []
     if gtzan is not None:
-        t, s = sources.scan_gtzan(gtzan)
+        t, s = sources.scan_gtzan(gtzan, progress=progress)
         found += t
         skipped += s
     if fma is not None:
-        t, s = sources.scan_fma(fma, subset=fma_subset)
+        t, s = sources.scan_fma(fma, subset=fma_subset, progress=progress)
         found += t
         skipped += s
     for folder in folders:
-        t, s = sources.scan_folder(folder)
+        t, s = sources.scan_folder(folder, progress=progress)
         found += t
         skipped += s
     tracks = sources.tracks_frame(found)
@@ -315,7 +315,7 @@ def build_dataset(out, *, gtzan=None, fma=None, fma_subset: str = "medium", fold
     out.mkdir(parents=True, exist_ok=True)
     work = out / ".work"
 
-    tracks, skipped = scan_sources(gtzan, fma, fma_subset, folders)
+    tracks, skipped = scan_sources(gtzan, fma, fma_subset, folders, progress)
     key = _cache_key(tracks, profile, split_method, fma_subset)
     done = out / "dataset.json"
     if done.is_file() and json.loads(done.read_text()).get("cache_key") == key:
