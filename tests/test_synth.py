@@ -1,0 +1,258 @@
+"""Tests of the synthetic corpus (genre_utils.synth, genre_utils.styles) on profiles smaller than tiny."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from genre_utils import synth
+from genre_utils.config import get_profile
+from genre_utils.genres import GENRES, load_fma_genres, map_fma_track
+from genre_utils.styles import GROOVES, STYLES, style_table
+
+#: 1 clip per genre, 24 FMA tracks (2 per label + 4 by weight, so some are outside the ten), 5-s clips.
+SMALL = get_profile("tiny").replace(synth_tracks_per_genre=1, synth_fma_tracks=24, synth_newdata_per_genre=1,
+                                    clip_seconds=5.0)
+#: Even smaller, for the tests that render more than once.
+MINI = SMALL.replace(synth_fma_tracks=2, synth_newdata_per_genre=0)
+
+
+def _hashes(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != "corpus.json"}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    out = tmp_path_factory.mktemp("corpus")
+    return out, synth.render_corpus(out, SMALL, progress=False)
+
+
+@pytest.fixture(scope="module")
+def tracks(corpus):
+    out, _ = corpus
+    return pd.read_csv(out / "fma/fma_metadata/tracks.csv", index_col=0, header=[0, 1])
+
+
+# ------------------------------------------------------------------------------------------ composition
+
+def test_style_sheet_covers_every_genre():
+    assert list(STYLES) == list(GENRES)
+    table = style_table()
+    assert list(table.index) == list(GENRES)
+    assert {"tempo", "grooves", "bass", "harmony", "instruments", "why"} <= set(table.columns)
+    assert table["why"].str.len().min() > 40
+    assert table.loc["classical", "drums"] == "none"
+
+
+@pytest.mark.parametrize("genre", GENRES)
+def test_compose_returns_notes_for_every_genre(genre):
+    pm = synth.compose(genre, seed=3, seconds=30.0)
+    plan = synth.make_plan(genre, 3, 30.0)
+    pitched = [i for i in pm.instruments if not i.is_drum]
+    drums = [i for i in pm.instruments if i.is_drum]
+    assert sum(len(i.notes) for i in pitched) >= 50
+    assert bool(drums) == any(s.drums for s in plan.sections) == (genre != "classical")
+    assert all(0 <= n.start < 30.0 + synth.TAIL_SECONDS for i in pm.instruments for n in i.notes)
+    assert max(n.end for i in pm.instruments for n in i.notes) > 29.0  # the music fills the clip
+    lo, hi = STYLES[genre].tempo
+    scale = GROOVES[plan.groove].tempo_scale
+    assert lo * scale - 0.01 <= pm.get_tempo_changes()[1][0] <= hi * scale + 0.01
+
+
+def test_compose_is_deterministic_and_depends_on_the_seed():
+    def notes(seed):
+        pm = synth.compose("jazz", seed, 5.0)
+        return [(i.program, n.pitch, round(n.start, 6), n.velocity) for i in pm.instruments for n in i.notes]
+
+    assert notes(7) == notes(7)
+    assert notes(7) != notes(8)
+
+
+def test_shift_leaves_the_training_tempo_range():
+    lo, hi = STYLES["disco"].tempo
+    tempi = [synth.make_plan("disco", s, 10.0, shift=True).tempo for s in range(12)]
+    assert any(t < lo or t > hi for t in tempi)
+    assert all(lo <= synth.make_plan("disco", s, 10.0).tempo <= hi for s in range(12))
+
+
+def test_parse_chord():
+    assert synth.parse_chord("V7", key=0) == synth.Chord(7, (0, 4, 7, 10))
+    assert synth.parse_chord("ii7b5", key=0) == synth.Chord(2, (0, 3, 6, 10))
+    assert synth.parse_chord("bVII", key=2).root == 0
+    assert synth.parse_chord("vi", key=0, voicing="ninth").intervals == (0, 3, 7, 10, 14)
+    assert synth.parse_chord("IV", key=0, voicing="power").intervals == (0, 7, 12)
+
+
+# ------------------------------------------------------------------------------------------ rendering
+
+def test_render_has_exact_length_sound_and_no_clipping():
+    y = synth.render(synth.compose("rock", 1, 5.0), 5.0, sample_rate=22050, seed=1)
+    assert y.dtype == np.float32 and y.shape == (5 * 22050,)
+    assert np.all(np.isfinite(y)) and np.max(np.abs(y)) < 1.0
+    per_second = np.sqrt(np.mean(y.reshape(5, 22050) ** 2, axis=1))
+    assert per_second.min() > 1e-3  # music in every second, not a click followed by silence
+
+
+def test_render_is_deterministic():
+    midi = synth.compose("reggae", 5, 4.0)
+    a = synth.render(midi, 4.0, seed=9)
+    b = synth.render(synth.compose("reggae", 5, 4.0), 4.0, seed=9)
+    assert a.tobytes() == b.tobytes()
+    assert a.tobytes() != synth.render(midi, 4.0, seed=10).tobytes()
+
+
+# ------------------------------------------------------------------------------------------ the corpus
+
+def test_gtzan_and_newdata_layout(corpus):
+    out, summary = corpus
+    for genre in GENRES:
+        clip = out / f"gtzan/genres_original/{genre}/{genre}.00000.wav"
+        info = sf.info(clip)
+        assert (info.samplerate, info.channels, info.subtype, info.frames) == (22050, 1, "PCM_16", 5 * 22050)
+        assert (out / f"newdata/{genre}/{genre}-new-000.wav").is_file()
+    assert summary["counts"]["gtzan"] == {g: 1 for g in GENRES}
+    assert summary["counts"]["newdata"] == {g: 1 for g in GENRES}
+
+
+def test_tracks_csv_has_the_real_format(corpus, tracks):
+    out, _ = corpus
+    lines = (out / "fma/fma_metadata/tracks.csv").read_text().splitlines()
+    assert lines[0].startswith(",album,album,") and lines[1].startswith(",comments,date_created,")
+    assert lines[2].startswith("track_id,,,")
+    assert tracks.shape[1] == 52 and tracks.index.name == "track_id"
+    groups = list(dict.fromkeys(tracks.columns.get_level_values(0)))
+    assert groups == ["album", "artist", "set", "track"]
+    assert [tracks[g].shape[1] for g in groups] == [13, 17, 2, 20]
+    assert list(tracks["track"].columns[:8]) == ["bit_rate", "comments", "composer", "date_created",
+                                                  "date_recorded", "duration", "favorites", "genre_top"]
+    assert len(tracks) == SMALL.synth_fma_tracks + 3  # plus the empty, missing and short ones
+    assert (out / "fma/fma_metadata/genres.csv").read_bytes() == (
+        Path(synth.__file__).parent / "data/fma_genres.csv").read_bytes()
+
+
+def test_fma_genres_map_to_the_intended_labels(corpus, tracks):
+    _, summary = corpus
+    genres = load_fma_genres()
+    labels = {}
+    for tid, row in tracks.iterrows():
+        ids = ast.literal_eval(row[("track", "genres")])
+        every = ast.literal_eval(row[("track", "genres_all")])
+        assert set(ids) <= set(every)
+        assert all(genres.at[g, "parent"] in (0, *every) for g in every)  # ancestors included
+        labels[tid] = map_fma_track(ids, genres)[0]
+    assert {str(k): v for k, v in labels.items()} == summary["fma_expected"]
+    broken = {b["path"] for b in summary["broken"]}
+    good = [t for t in labels if synth.fma_relpath(t) not in broken]
+    assert len(good) == SMALL.synth_fma_tracks
+    assert all((corpus[0] / synth.fma_relpath(t)).stat().st_size > 10_000 for t in good)
+    per_label = pd.Series([labels[t] or "eliminated" for t in good]).value_counts()
+    assert all(per_label.get(g, 0) >= 2 for g in GENRES)
+    assert per_label.get("eliminated", 0) >= 1  # some tracks lie outside the ten genres
+    assert per_label.drop("eliminated").to_dict() == {g: n for g, n in summary["counts"]["fma_labels"].items()
+                                                        if g != "eliminated" and n}
+    ids_seen = {i for s in tracks[("track", "genres")] for i in ast.literal_eval(s)}
+    assert {31, 11, 21} & ids_seen  # sub-genre labels are used
+
+
+def test_fma_split_is_artist_filtered(tracks):
+    assert set(tracks[("set", "split")]) <= {"training", "validation", "test"}
+    assert set(tracks[("set", "subset")]) <= {"small", "medium"}
+    per_artist = tracks[("set", "split")].groupby(tracks[("artist", "name")]).nunique()
+    assert per_artist.max() == 1
+    assert tracks[("artist", "name")].value_counts().max() >= 2  # several tracks per artist
+
+
+def test_fma_audio_is_readable_mp3(corpus):
+    out, _ = corpus
+    mp3s = sorted((out / "fma/fma_medium").rglob("*.mp3"))
+    sizes = [p.stat().st_size for p in mp3s]
+    big = mp3s[int(np.argmax(sizes))]
+    y, sr = sf.read(big)
+    assert sr == synth.FMA_SAMPLE_RATE and y.ndim == 1 and abs(len(y) / sr - 5.0) < 0.2
+    assert all(p.parent.name == p.stem[:3] and len(p.stem) == 6 for p in mp3s)
+
+
+def test_broken_files_are_present(corpus, tracks):
+    out, summary = corpus
+    root = out / "gtzan/genres_original"
+    assert not (root / "jazz/jazz.00054.wav").read_bytes().startswith(b"RIFF")
+    silent, _ = sf.read(root / "blues/blues.00001.wav")
+    assert silent.size == 5 * 22050 and not np.any(silent)
+    assert sf.info(root / "rock/rock.00001.wav").duration < 4.0
+    assert (root / ".DS_Store").is_file() and (root / "pop/.DS_Store").is_file()
+    kinds = {b["kind"] for b in summary["broken"]}
+    assert {"not_riff", "silent", "short", "ds_store", "empty", "missing", "truncated"} <= kinds
+    fma = {b["kind"]: out / b["path"] for b in summary["broken"] if b["path"].startswith("fma/")}
+    assert fma["empty"].stat().st_size == 0
+    assert not fma["missing"].exists() and int(fma["missing"].stem) in tracks.index
+    assert sf.info(fma["short"]).duration < 4.0
+    assert all(b["reason"] for b in summary["broken"])
+
+
+def test_rerun_is_a_cache_hit(corpus):
+    out, first = corpus
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    again = synth.render_corpus(out, SMALL, progress=False)
+    assert again["cached"] is True and again["fingerprint"] == first["fingerprint"]
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
+    assert json.loads((out / "corpus.json").read_text())["fingerprint"] == first["fingerprint"]
+
+
+def test_same_seed_gives_identical_files_whatever_the_worker_count(tmp_path):
+    a = synth.render_corpus(tmp_path / "a", MINI, progress=False, workers=1)
+    b = synth.render_corpus(tmp_path / "b", MINI, progress=False, workers=2)
+    assert a["fingerprint"] == b["fingerprint"] and not a["cached"] and not b["cached"]
+    ha, hb = _hashes(tmp_path / "a"), _hashes(tmp_path / "b")
+    assert ha == hb and len(ha) > 15
+
+    # another seed is another corpus: re-rendered in place, old files gone
+    c = synth.render_corpus(tmp_path / "b", MINI, seed=1, progress=False)
+    assert c["fingerprint"] != a["fingerprint"] and not c["cached"]
+    hc = _hashes(tmp_path / "b")
+    assert hc["gtzan/genres_original/pop/pop.00000.wav"] != ha["gtzan/genres_original/pop/pop.00000.wav"]
+    mp3s = {p for p in hc if p.endswith(".mp3")}  # seed 0's FMA ids are gone, seed 1's are there
+    missing = {b["path"] for b in c["broken"] if b["kind"] == "missing"}
+    assert mp3s == {synth.fma_relpath(t) for t in c["fma_expected"]} - missing
+
+
+def test_interrupted_render_resumes(tmp_path):
+    out = tmp_path / "c"
+    first = synth.render_corpus(out, MINI, progress=False)
+    clip = out / "gtzan/genres_original/metal/metal.00000.wav"
+    before = clip.read_bytes()
+    # simulate an interruption: no corpus.json yet, one clip not written, progress marker present
+    (out / "corpus.json").unlink()
+    clip.unlink()
+    (out / synth.PROGRESS_JSON).write_text(json.dumps({"fingerprint": first["fingerprint"]}))
+    again = synth.render_corpus(out, MINI, progress=False)
+    assert again["files_rendered"] == 1 and not again["cached"]
+    assert clip.read_bytes() == before
+    assert not (out / synth.PROGRESS_JSON).exists() and (out / "corpus.json").is_file()
+
+
+def test_refuses_to_overwrite_foreign_data(tmp_path):
+    foreign = tmp_path / "gtzan/genres_original/blues"
+    foreign.mkdir(parents=True)
+    (foreign / "blues.00000.wav").write_bytes(b"real data")
+    with pytest.raises(FileExistsError, match="did not write"):
+        synth.render_corpus(tmp_path, MINI, progress=False)
+    assert (foreign / "blues.00000.wav").read_bytes() == b"real data"
+
+
+def test_fma_counts_are_unbalanced_but_cover_every_label():
+    for n in (24, 120, 900):
+        counts = synth.fma_counts(n)
+        assert sum(counts.values()) == n
+        assert all(counts[g] >= 2 for g in GENRES)
+    quick = synth.fma_counts(120)
+    assert max(quick, key=quick.get) in ("rock", "electronic")
+    assert quick["rock"] > 5 * quick["blues"]
+    assert sum(synth.fma_counts(7).values()) == 7
