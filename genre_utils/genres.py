@@ -28,6 +28,9 @@ import pandas as pd
 __all__ = [
     "GENRES",
     "FMA_ANCHORS",
+    "FMA_TRACKS_COLUMNS",
+    "fma_genres_all",
+    "fma_genre_top",
     "load_fma_genres",
     "fma_anchor_of",
     "map_fma_track",
@@ -52,6 +55,39 @@ FMA_ANCHORS: dict[int, str] = {
     79: "reggae",     # Reggae - Dub, under International
     12: "rock",       # Rock (top level)
 }
+
+
+#: The 52 columns of FMA's ``tracks.csv`` (two levels: group, name), in the real file's order.
+FMA_TRACKS_COLUMNS: tuple[tuple[str, str], ...] = tuple(
+    (group, name) for group, names in (
+        ("album", ("comments", "date_created", "date_released", "engineer", "favorites", "id", "information",
+                   "listens", "producer", "tags", "title", "tracks", "type")),
+        ("artist", ("active_year_begin", "active_year_end", "associated_labels", "bio", "comments",
+                    "date_created", "favorites", "id", "latitude", "location", "longitude", "members", "name",
+                    "related_projects", "tags", "website", "wikipedia")),
+        ("set", ("split", "subset")),
+        ("track", ("bit_rate", "comments", "composer", "date_created", "date_recorded", "duration", "favorites",
+                   "genre_top", "genres", "genres_all", "information", "interest", "language_code", "license",
+                   "listens", "lyricist", "number", "publisher", "tags", "title")),
+    ) for name in names
+)
+
+
+def fma_genres_all(genre_ids, genres: pd.DataFrame) -> list[int]:
+    """The ids and all their ancestors, sorted: what FMA's ``track.genres_all`` lists for ``track.genres``."""
+    found = set()
+    for gid in genre_ids:
+        gid = int(gid)
+        while gid and gid in genres.index and gid not in found:
+            found.add(gid)
+            gid = int(genres.at[gid, "parent"])
+    return sorted(found)
+
+
+def fma_genre_top(genre_ids, genres: pd.DataFrame) -> str | None:
+    """FMA's ``track.genre_top``: the one top-level genre all ``genre_ids`` descend from, else None."""
+    roots = {g for g in fma_genres_all(genre_ids, genres) if int(genres.at[g, "parent"]) == 0}
+    return str(genres.at[roots.pop(), "title"]) if len(roots) == 1 else None
 
 
 def normalise_label(title: str) -> str:

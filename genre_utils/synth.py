@@ -48,7 +48,7 @@ import pandas as pd
 
 from .audio import atomic_write_bytes, write_mp3, write_wav
 from .config import Profile, fingerprint, get_profile, num_threads
-from .genres import GENRES, load_fma_genres, map_fma_track
+from .genres import FMA_TRACKS_COLUMNS, GENRES, fma_genre_top, fma_genres_all, load_fma_genres, map_fma_track
 from .styles import GROOVES, PROGRESSIONS, SHIFT_PROGRAMS, STYLES, TOMS, GenreStyle, Groove, style_table
 
 __all__ = [
@@ -926,17 +926,6 @@ FMA_MIX: tuple[tuple, ...] = (
     ("easy-listening", 21, ((13,),), ("jazz", "pop")),
 )
 
-_TRACKS_COLUMNS = {
-    "album": ("comments", "date_created", "date_released", "engineer", "favorites", "id", "information",
-              "listens", "producer", "tags", "title", "tracks", "type"),
-    "artist": ("active_year_begin", "active_year_end", "associated_labels", "bio", "comments", "date_created",
-               "favorites", "id", "latitude", "location", "longitude", "members", "name", "related_projects",
-               "tags", "website", "wikipedia"),
-    "set": ("split", "subset"),
-    "track": ("bit_rate", "comments", "composer", "date_created", "date_recorded", "duration", "favorites",
-              "genre_top", "genres", "genres_all", "information", "interest", "language_code", "license",
-              "listens", "lyricist", "number", "publisher", "tags", "title"),
-}
 #: fma_small holds 8 top genres; tracks of these may be marked subset 'small'.
 _SMALL_TOPS = {"Electronic", "Experimental", "Folk", "Hip-Hop", "Instrumental", "International", "Pop", "Rock"}
 
@@ -971,20 +960,6 @@ def fma_counts(n_tracks: int) -> dict[str, int]:
     for (group, *_), k in zip(FMA_MIX, extra):
         counts[group] += int(k)
     return counts
-
-
-def _genres_all(ids, genres: pd.DataFrame) -> list[int]:
-    out = set()
-    for gid in ids:
-        while gid and gid in genres.index and gid not in out:
-            out.add(int(gid))
-            gid = int(genres.at[gid, "parent"])
-    return sorted(out)
-
-
-def _genre_top(ids, genres: pd.DataFrame):
-    tops = {int(genres.at[g, "top_level"]) for g in ids}
-    return genres.at[tops.pop(), "title"] if len(tops) == 1 else np.nan
 
 
 def _artist_names(n: int, rng) -> list[str]:
@@ -1101,7 +1076,7 @@ def fma_tracks_table(tracks: list[FmaTrack], artist_names: list[str], clip_secon
     rows = {}
     for t in tracks:
         album_id = int(artist_ids[t.artist]) * 3 % 22000 + int(rng.integers(2))
-        top = _genre_top(t.genre_ids, genres)
+        top = fma_genre_top(t.genre_ids, genres) or np.nan
         rows[t.track_id] = {
             ("album", "comments"): 0, ("album", "date_created"): artist_date[t.artist],
             ("album", "date_released"): _date(rng) if rng.random() < 0.6 else np.nan,
@@ -1123,14 +1098,14 @@ def fma_tracks_table(tracks: list[FmaTrack], artist_names: list[str], clip_secon
             ("track", "date_created"): _date(rng), ("track", "date_recorded"): np.nan,
             ("track", "duration"): int(round(clip_seconds)), ("track", "favorites"): int(rng.integers(0, 10)),
             ("track", "genre_top"): top, ("track", "genres"): str(list(t.genre_ids)),
-            ("track", "genres_all"): str(_genres_all(t.genre_ids, genres)), ("track", "information"): np.nan,
+            ("track", "genres_all"): str(fma_genres_all(t.genre_ids, genres)), ("track", "information"): np.nan,
             ("track", "interest"): int(rng.integers(20, 20000)), ("track", "language_code"): "en" if rng.random() < 0.4 else np.nan,
             ("track", "license"): "Attribution-NonCommercial-ShareAlike 3.0 International",
             ("track", "listens"): int(rng.integers(10, 10000)), ("track", "lyricist"): np.nan,
             ("track", "number"): int(rng.integers(1, 12)), ("track", "publisher"): np.nan, ("track", "tags"): "[]",
             ("track", "title"): f"{_pick(rng, _ADJ)} {_pick(rng, _NOUN)}",
         }
-    columns = pd.MultiIndex.from_tuples([(g, c) for g, cs in _TRACKS_COLUMNS.items() for c in cs])
+    columns = pd.MultiIndex.from_tuples(FMA_TRACKS_COLUMNS)
     table = pd.DataFrame.from_dict(rows, orient="index")[columns]
     table.index.name = "track_id"
     return table

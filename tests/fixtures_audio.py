@@ -16,21 +16,10 @@ import pandas as pd
 import soundfile as sf
 
 from genre_utils.audio import write_mp3, write_wav
-from genre_utils.genres import load_fma_genres
+from genre_utils.genres import FMA_TRACKS_COLUMNS, fma_genre_top, fma_genres_all, load_fma_genres
 
-#: Second-level column names of FMA's tracks.csv, per first-level group, in the file's order (52 in all).
-FMA_COLUMN_GROUPS: dict[str, tuple[str, ...]] = {
-    "album": ("comments", "date_created", "date_released", "engineer", "favorites", "id", "information",
-              "listens", "producer", "tags", "title", "tracks", "type"),
-    "artist": ("active_year_begin", "active_year_end", "associated_labels", "bio", "comments", "date_created",
-               "favorites", "id", "latitude", "location", "longitude", "members", "name", "related_projects",
-               "tags", "website", "wikipedia"),
-    "set": ("split", "subset"),
-    "track": ("bit_rate", "comments", "composer", "date_created", "date_recorded", "duration", "favorites",
-              "genre_top", "genres", "genres_all", "information", "interest", "language_code", "license",
-              "listens", "lyricist", "number", "publisher", "tags", "title"),
-}
-FMA_COLUMNS: list[tuple[str, str]] = [(group, name) for group, names in FMA_COLUMN_GROUPS.items() for name in names]
+#: The 52 (group, name) columns of FMA's tracks.csv in the real order.
+FMA_COLUMNS: list[tuple[str, str]] = list(FMA_TRACKS_COLUMNS)
 
 #: Columns that hold numbers in the real file; every other column defaults to an empty string.
 _FMA_NUMERIC = {("album", "comments"), ("album", "favorites"), ("album", "id"), ("album", "listens"),
@@ -110,22 +99,6 @@ def make_gtzan_tree(root, layout: str = "tarball", genres=("blues", "jazz"), num
     return genre_dir, files
 
 
-def fma_genres_all(genre_ids, genres: pd.DataFrame | None = None) -> list[int]:
-    """The ids and all their ancestors, as FMA's ``track.genres_all`` lists them (sorted)."""
-    genres = load_fma_genres() if genres is None else genres
-    found = set()
-    for gid in genre_ids:
-        while gid and gid in genres.index and gid not in found:
-            found.add(gid)
-            gid = int(genres.at[gid, "parent"])
-    return sorted(found)
-
-
-def _fma_genre_top(genre_ids, genres: pd.DataFrame) -> str:
-    roots = {gid for gid in fma_genres_all(genre_ids, genres) if int(genres.at[gid, "parent"]) == 0}
-    return genres.at[roots.pop(), "title"] if len(roots) == 1 else ""
-
-
 def fma_tracks_table(rows: list[dict]) -> pd.DataFrame:
     """A tracks.csv table in the real format: 52 two-level columns in the real order, index ``track_id``.
 
@@ -147,7 +120,7 @@ def fma_tracks_table(rows: list[dict]) -> pd.DataFrame:
         if "genre_top" in row:
             record[("track", "genre_top")] = row["genre_top"]
         elif not isinstance(ids, str):
-            record[("track", "genre_top")] = _fma_genre_top(ids, genres)
+            record[("track", "genre_top")] = fma_genre_top(ids, genres) or ""
         record[("set", "subset")] = row.get("subset", "medium")
         record[("set", "split")] = row.get("split", "training")
         record[("artist", "name")] = row.get("artist", f"Artist {row['track_id']}")

@@ -256,3 +256,31 @@ def test_fma_counts_are_unbalanced_but_cover_every_label():
     assert max(quick, key=quick.get) in ("rock", "electronic")
     assert quick["rock"] > 5 * quick["blues"]
     assert sum(synth.fma_counts(7).values()) == 7
+
+
+# ------------------------------------------------------------------------------ through the real loaders
+def test_corpus_reads_back_through_the_real_loaders(corpus, tmp_path):
+    """The synthetic trees take exactly the path real data takes: scanners, probing, feature store."""
+    from genre_utils.sources import scan_fma, scan_folder, scan_gtzan
+    from genre_utils.store import build_dataset
+
+    out, summary = corpus
+    gtzan, gtzan_skipped = scan_gtzan(out / "gtzan", progress=False)
+    assert {t.label for t in gtzan} == set(GENRES)
+    assert any("jazz.00054" in s.path and "unreadable" in s.reason for s in gtzan_skipped)
+    fma, fma_skipped = scan_fma(out / "fma", progress=False)
+    expected = {f"{int(k):06d}": v for k, v in summary["fma_expected"].items()}
+    for track in fma:
+        assert track.label == expected[track.track_id], track.track_id
+    eliminated = {s.path.rsplit("/", 1)[-1][:6] for s in fma_skipped if s.reason.startswith("eliminated")}
+    assert eliminated == {tid for tid, label in expected.items() if label is None}
+    assert any("0 bytes" in s.reason for s in fma_skipped) and any("no audio file" in s.reason for s in fma_skipped)
+    newdata, _ = scan_folder(out / "newdata", progress=False)
+    assert {t.label for t in newdata} == set(GENRES)
+
+    ds = build_dataset(tmp_path / "store", gtzan=out / "gtzan", fma=out / "fma",
+                       profile=SMALL.replace(n_train=20, n_valid=10, test_segments_per_track=1),
+                       workers=1, progress=False)
+    reasons = " | ".join(ds.skipped["reason"])
+    assert "silent" in reasons and "too short" in reasons  # the broken clips are caught when decoded
+    assert ds.info["n_windows"]["train"] == 20
