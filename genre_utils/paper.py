@@ -77,6 +77,8 @@ def deviations(profile: str | Profile) -> pd.DataFrame:
          "the only frame rate consistent with the stated GRU input 256x1x12"),
         ("feature storage", "stringified arrays in a CSV", "float16 memory-mapped array + manifest",
          "faster and smaller (see the benchmarks)"),
+        ("weight initialisation", "not stated", "He (Kaiming) normal for conv and linear layers of the CRNN",
+         "PyTorch's default shrinks the signal through the ReLU stack; the CRNN then stayed at chance"),
         ("normalisation", "not stated", "per-coefficient standardisation inside the model",
          "MFCC rows differ in scale by orders of magnitude"),
         ("hidden linear layers", "1024 -> ... -> 10, sizes not stated", "1024 -> 256 -> 64 -> 10",
