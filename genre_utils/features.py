@@ -34,6 +34,7 @@ def extract(segments: np.ndarray, params: FeatureParams = FeatureParams()) -> np
         (params.height, params.n_frames).
     """
     import librosa
+    import scipy.fft
 
     y = np.asarray(segments, dtype=np.float32)
     single = y.ndim == 1
@@ -42,7 +43,13 @@ def extract(segments: np.ndarray, params: FeatureParams = FeatureParams()) -> np
         raise ValueError(f"windows must have {params.segment_samples} samples, got {y.shape[-1]}")
     common = dict(sr=params.sample_rate, n_fft=params.n_fft, hop_length=params.hop_length)
     if params.kind == "mfcc":
-        out = librosa.feature.mfcc(y=y, n_mfcc=params.height, n_mels=params.n_mels, **common)
+        # librosa.feature.mfcc on a batch takes power_to_db's top_db=80 floor from the maximum of the whole
+        # batch, so a quiet window's MFCCs would depend on the windows extracted with it; floor each window
+        # against its own maximum instead, which equals librosa.feature.mfcc called on the window alone
+        mel = librosa.feature.melspectrogram(y=y, n_mels=params.n_mels, **common)
+        db = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None)
+        db = np.maximum(db, db.max(axis=(-2, -1), keepdims=True) - 80.0)
+        out = scipy.fft.dct(db, axis=-2, type=2, norm="ortho")[..., :params.height, :]
     else:
         mel = librosa.feature.melspectrogram(y=y, n_mels=params.height, **common)
         out = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None)

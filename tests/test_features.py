@@ -103,3 +103,17 @@ def test_file_segments_of_a_long_file(tmp_path):
     feats, starts = file_segments(tmp_path / "a.wav", p)
     assert feats.shape == (2, 64, 235)
     assert list(starts) == [0, p.segment_samples]
+
+
+def test_window_features_do_not_depend_on_the_batch():
+    """A quiet window gets the same MFCCs alone as next to a loud one (librosa's batched top_db would not)."""
+    p = FeatureParams()
+    rng = np.random.default_rng(1)
+    quiet = (1e-4 * rng.standard_normal(p.segment_samples)).astype(np.float32)
+    loud = (0.5 * rng.standard_normal(p.segment_samples)).astype(np.float32)
+    import librosa
+
+    alone = librosa.feature.mfcc(y=quiet, sr=p.sample_rate, n_mfcc=p.height, n_mels=p.n_mels,
+                                 n_fft=p.n_fft, hop_length=p.hop_length)
+    batched = extract(np.stack([loud, quiet]), p)[1]
+    assert np.allclose(batched, alone, atol=1e-3)
