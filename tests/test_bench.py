@@ -1,0 +1,171 @@
+"""The benchmark module runs end to end at tiny sizes and writes a well-formed report.
+
+Benchmarks are not timed tests: nothing here asserts a speed or a target. The checks are that every
+measurement runs, the equality checks between the project's and the paper's ways hold, the ratios are
+positive numbers and the report files are complete.
+"""
+
+import json
+import os
+import time
+
+import numpy as np
+import pytest
+
+from genre_utils import bench
+from genre_utils.config import FeatureParams
+from genre_utils.models import build_model
+
+TINY = bench.BenchConfig(profile="tiny", n_clips=2, clip_seconds=10.0, clip_source="tones", n_windows=50,
+                         repeat=1, batch_size=8, train_steps=1, warmup_steps=0, matmul_size=128, n_files=2,
+                         profile_training=True)
+ROW_IDS = ["features_batched", "features_store_parallel", "features_store_one_blas", "features_equal",
+           "storage_load", "storage_size", "matmul", "training_channels_last", "training_channels_last_cpu", "training_nchw", "prediction"]
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory):
+    """One tiny run through the command line (``main``), with the sizes above."""
+    build = tmp_path_factory.mktemp("build")
+    mp = pytest.MonkeyPatch()
+    mp.setattr(bench.BenchConfig, "default", classmethod(lambda cls, profile="quick", quick=False: TINY))
+    try:
+        assert bench.main(["--build-dir", str(build)]) == 0
+    finally:
+        mp.undo()
+    return build
+
+
+def rows_by_id(report):
+    return {row["id"]: row for row in report["rows"]}
+
+
+def test_report_files_are_written_and_complete(bench_run, capsys):
+    report = json.loads((bench_run / "bench" / "report.json").read_text())
+    rows = rows_by_id(report)
+    assert list(rows) == ROW_IDS
+    for row in report["rows"]:
+        assert set(row) >= {"id", "what", "value", "unit", "target", "status", "detail", "other_cores", "raw"}
+        assert row["status"] in ("pass", "fail", "report"), row["id"]
+        assert row["value"] is not None and row["value"] > 0, row["id"]
+        assert (row["target"] is None) == (row["status"] == "report"), row["id"]
+    assert rows["features_batched"]["target"]["value"] == 3.0
+    assert rows["storage_load"]["target"]["value"] == 50.0
+    assert rows["training_channels_last"]["target"] == {"op": ">=", "value": 50.0, "text": ">= 50 %"}
+    machine = report["machine"]
+    assert machine["cores"] >= 1 and machine["torch_threads"] >= 1
+    assert machine["versions"]["torch"] and machine["versions"]["librosa"]
+    # the scratch files are gone; only the report stays
+    assert sorted(p.name for p in (bench_run / "bench").iterdir()) == ["report.json", "report.md"]
+    markdown = (bench_run / "bench" / "report.md").read_text()
+    assert "| measure | value | target | status | busy | detail |" in markdown
+    for row in report["rows"]:
+        assert row["what"] in markdown
+
+
+def test_feature_outputs_agree_with_the_papers_loop(bench_run):
+    rows = rows_by_id(json.loads((bench_run / "bench" / "report.json").read_text()))
+    raw = rows["features_batched"]["raw"]
+    assert raw["n_clips"] == 2 and raw["windows"] == 4          # 10-s clips: two 5-s windows each
+    assert raw["paper_clips_per_s"] > 0 and raw["project_clips_per_s"] > 0
+    equal = rows["features_equal"]
+    assert equal["raw"]["equal_to_paper"]["allclose"] and equal["raw"]["equal_to_paper"]["windows_differing"] == 0
+    assert equal["value"] == 100.0 and equal["status"] == "pass"
+    store = rows["features_store_parallel"]["raw"]
+    assert store["equal_to_project_float16"]["allclose"]
+    storage = rows["storage_load"]["raw"]
+    assert storage["project_equal"]["allclose"] and storage["paper_equal"]["allclose"]
+    assert storage["paper_bytes"] > storage["project_bytes"] > 50 * 64 * 235 * 2   # float16 payload at least
+
+
+def test_training_rows_count_flops_and_profile(bench_run):
+    report = json.loads((bench_run / "bench" / "report.json").read_text())
+    rows = rows_by_id(report)
+    raw = rows["training_channels_last"]["raw"]
+    assert raw["batch_size"] == 8 and len(raw["step_s"]["runs"]) == 1
+    assert raw["train_flops_per_sample"] == pytest.approx(3 * raw["forward_flops_per_sample"])
+    assert raw["forward_flops_per_sample"] < raw["train_flops_exact"] < raw["train_flops_per_sample"]
+    assert raw["fraction_of_matmul_cpu_time"] > 0 and len(raw["step_s"]["cpu_s"]) == 1
+    expected = raw["samples_per_s"] * raw["train_flops_per_sample"] / 1e9 / raw["matmul_gflops"] * 100
+    assert rows["training_channels_last"]["value"] == pytest.approx(expected)
+    profile = report["training_profile"]
+    assert profile["summary"] and set(profile["conv_layers"]) == {"conv1", "conv2", "conv3", "conv4"}
+    assert sum(g["share"] for g in profile["groups"].values()) == pytest.approx(1.0)
+    assert rows["prediction"]["raw"]["files_with_errors"] == 0
+    assert rows["prediction"]["raw"]["audio_seconds"] == pytest.approx(20.0)
+
+
+def test_forward_macs_follow_the_layer_shapes():
+    model = build_model("crnn", input_shape=(64, 235))
+    macs = bench.forward_macs(model, (64, 235))
+    assert list(macs)[:4] == ["conv1", "conv2", "conv3", "conv4"]
+    assert macs["conv1"] == 32 * 60 * 231 * (1 * 5 * 5)
+    assert macs["conv2"] == 64 * 26 * 111 * (32 * 5 * 5)
+    assert macs["conv4"] == 256 * 3 * 24 * (128 * 3 * 3)
+    assert macs["gru"] == 2 * 3 * 512 * (3072 + 512)          # one step, two directions
+    assert macs["fc1"] == 1024 * 256 and macs["fc3"] == 64 * 10
+
+
+def test_stringified_matrix_parses_back():
+    rng = np.random.default_rng(1)
+    m = (rng.standard_normal((7, 33)) * [[1e-3], [1], [10], [100], [500], [-3], [0]]).astype(np.float32)
+    text = bench.stringify_matrix(m)
+    assert "..." not in text                                   # the infinite threshold keeps every value
+    back = bench.parse_matrix(text)
+    assert back.shape == m.shape and np.allclose(back, m, rtol=1e-6, atol=0)
+    assert bench.parse_matrix(bench.stringify_matrix(m[:1])).shape == (1, 33)
+
+
+def test_compare_counts_differing_windows():
+    a = np.zeros((5, 4, 3), np.float32)
+    b = a.copy()
+    b[3, 2, 1] = 0.5
+    result = bench._compare(a, b, rtol=1e-4, atol=1e-3)
+    assert not result["allclose"] and result["windows_differing"] == 1 and result["max_abs_diff"] == 0.5
+    assert bench._compare(a, a[:4], 1e-4, 1e-3)["allclose"] is False
+
+
+def test_clips_are_deterministic_and_fall_back_to_tones(monkeypatch):
+    a, source = bench.make_clips(2, seconds=1.0, source="tones", seed=3)
+    b, _ = bench.make_clips(2, seconds=1.0, source="tones", seed=3)
+    assert source == "tones" and a.shape == (2, 22050) and a.dtype == np.float32
+    assert np.array_equal(a, b) and not np.array_equal(a[0], a[1])
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no soundfont")
+
+    monkeypatch.setattr(bench, "_synth_clip", broken)
+    c, source = bench.make_clips(2, seconds=1.0, source="synth", seed=3)
+    assert source == "tones" and np.array_equal(c, a)
+
+
+def test_tree_rss_includes_this_process():
+    if not os.path.isdir("/proc"):
+        pytest.skip("needs /proc")
+    assert bench._tree_rss_bytes(os.getpid()) > 10 * 2 ** 20
+
+
+def test_default_sizes():
+    full, quick = bench.BenchConfig.default("quick"), bench.BenchConfig.default("quick", quick=True)
+    assert full.n_windows == 2000 and full.batch_size == 200 and full.n_clips == 20
+    assert quick.n_clips < full.n_clips and quick.n_windows < full.n_windows
+    assert full.params == FeatureParams()
+
+
+def test_difference_diagnosis_points_at_batching():
+    p = FeatureParams()
+    clips, _ = bench.make_clips(1, seconds=10.0, source="tones", seed=5)
+    paper = bench.extract_paper(clips, p)
+    same = {"rtol": 1e-4, "atol": 1e-3}
+    assert "batch" in bench._diagnose_difference(clips, p, paper, same)
+    assert "still differ" in bench._diagnose_difference(clips, p, paper + 1.0, same)
+
+
+def test_cpu_meter_counts_this_process_and_others():
+    meter = bench.CpuMeter().start()
+    t_end = time.perf_counter() + 0.2
+    while time.perf_counter() < t_end:   # busy for 0.2 s of wall time
+        pass
+    reading = meter.read()
+    assert 0.05 < reading["cpu_s"] < 1.0
+    assert reading["other_cores"] is None or reading["other_cores"] >= 0.0
