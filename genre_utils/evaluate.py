@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import platform
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +27,7 @@ from .audio import AudioError, atomic_write_bytes
 from .config import FeatureParams
 from .features import file_segments
 from .genres import GENRES
+from .store import versions
 from .train import iter_logits, to_plain
 
 __all__ = [
@@ -40,7 +40,6 @@ __all__ = [
     "evaluate_segments",
     "evaluate_files",
     "write_results",
-    "versions",
 ]
 
 
@@ -411,24 +410,8 @@ def evaluate_files(model: torch.nn.Module, paths, params: FeatureParams = Featur
     return table
 
 
-def versions() -> dict[str, str]:
-    """Versions of Python and the packages a result depends on."""
-    from importlib import metadata
-
-    from . import __version__
-
-    out = {"python": platform.python_version(), "platform": platform.platform()}
-    for name in ("torch", "librosa", "numpy", "pandas", "soundfile", "scikit-learn"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    out["genre_utils"] = __version__
-    return out
-
-
 def write_results(path, results: dict) -> Path:
-    """Write a run's results as strict JSON, atomically, with :func:`versions` added under ``versions``.
+    """Write a run's results as strict JSON, atomically, with :func:`genre_utils.store.versions` under ``versions``.
 
     numpy arrays and tensors become lists, numpy scalars numbers, DataFrames lists of records (a named
     index such as ``genre`` becomes a column), NaN/inf and missing values ``null``.

@@ -66,7 +66,7 @@ def versions() -> dict:
     """Versions of Python and the libraries that shape the numbers."""
     import importlib.metadata as md
 
-    out = {"python": platform.python_version(), "genre_utils": __version__}
+    out = {"python": platform.python_version(), "platform": platform.platform(), "genre_utils": __version__}
     for name in ("numpy", "pandas", "librosa", "soundfile", "soxr", "torch", "scikit-learn"):
         try:
             out[name] = md.version(name)
