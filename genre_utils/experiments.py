@@ -71,7 +71,7 @@ def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None
         ``history`` (per-epoch losses, accuracies and seconds), ``train_seconds`` and ``config``.
     """
     from .models import build_model
-    from .train import fit
+    from .train import checkpoint_config, fit
 
     profile = get_profile(profile or ds.info["profile"])
     X_train, y_train, _ = ds.split("train")
@@ -81,11 +81,14 @@ def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None
     config = {"model": model_name, "profile": profile.name, "train": _train_params(profile),
               "features": dataclasses.asdict(ds.params), "dataset": str(ds.root),
               "dataset_key": ds.info["cache_key"], "data_fingerprint": ds.info["data_fingerprint"]}
+    # resume only a run of exactly this configuration; checkpoints of other data, code or settings are stale
+    last = Path(out_dir) / "last.pt"
+    resume = not last.is_file() or checkpoint_config(last) == json.loads(json.dumps(config))
     t0 = time.perf_counter()
     history = fit(model, X_train, y_train, X_valid, y_valid, epochs=profile.epochs,
                   batch_size=profile.batch_size, lr=profile.lr, weight_decay=profile.weight_decay,
                   seed=profile.seed, out_dir=out_dir, device=device, progress=progress, config=config,
-                  keep_epochs=False)
+                  keep_epochs=False, resume=resume)
     return {"history": history, "train_seconds": time.perf_counter() - t0, "config": config}
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "get_accuracy_per_genre",
     "fit",
     "read_history",
+    "checkpoint_config",
     "load_checkpoint",
     "to_plain",
     "CHECKPOINT_FORMAT",
@@ -515,6 +516,11 @@ def _read_checkpoint(path) -> dict:
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not a genre_utils checkpoint")
     return ckpt
+
+
+def checkpoint_config(path) -> dict | None:
+    """The ``config`` dict stored in a checkpoint (None if it has none)."""
+    return _read_checkpoint(path).get("config")
 
 
 def read_history(run_dir) -> dict:

@@ -64,3 +64,19 @@ def test_user_errors_are_one_line_not_a_traceback(tmp_path, capsys):
     assert len(err) == 1 and "error:" in err[0]
     assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
     assert "genre-utils dataset" in capsys.readouterr().err
+
+
+def test_a_stale_checkpoint_is_restarted_not_resumed(pipeline, tmp_path):
+    """A run folder left by other settings (here another learning rate) starts afresh instead of failing."""
+    from genre_utils.config import get_profile
+    from genre_utils.experiments import train_run
+    from genre_utils.store import open_dataset
+    from genre_utils.train import checkpoint_config
+
+    ds = open_dataset(pipeline / "ds")
+    out = tmp_path / "run"
+    train_run(ds, "baseline", out, get_profile("tiny").replace(epochs=1), device="cpu", progress=False)
+    info = train_run(ds, "baseline", out, get_profile("tiny").replace(epochs=1, lr=5e-4), device="cpu",
+                     progress=False)
+    assert checkpoint_config(out / "last.pt")["train"]["lr"] == 5e-4
+    assert len(info["history"]["train_loss"]) == 1
