@@ -7,6 +7,8 @@ objects, never from typed-in constants.
 
 from __future__ import annotations
 
+import functools
+
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
@@ -19,6 +21,18 @@ __all__ = [
     "pipeline_diagram", "layer_diagram", "training_curves", "confusion_heatmap", "genre_distribution",
     "blues_scale", "feature_image", "per_genre_bars", "ablation_bars",
 ]
+
+def _detached(draw):
+    """Close the returned figure in pyplot, so a notebook shows it once (as the cell's value), not twice."""
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        fig = draw(*args, **kwargs)
+        if kwargs.get("ax") is None:  # a figure drawn into the caller's axes stays the caller's
+            plt.close(fig)
+        return fig
+
+    return wrapper
+
 
 _COLORS = {"audio": "#d8e8f8", "feature": "#e4f2dc", "conv": "#fbe3c8", "pool": "#fdf1dc",
            "rnn": "#e8dcf4", "dense": "#f6d6dc", "out": "#e0e0e0"}
@@ -34,6 +48,7 @@ def _arrow(ax, x0, y0, x1, y1):
     ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=12, color="#444444"))
 
 
+@_detached
 def pipeline_diagram(stages, title: str = "") -> plt.Figure:
     """A left-to-right chain of boxes (the paper's Figure 1 "black box" view, or any pipeline).
 
@@ -60,6 +75,7 @@ def pipeline_diagram(stages, title: str = "") -> plt.Figure:
     return fig
 
 
+@_detached
 def layer_diagram(table: pd.DataFrame, title: str = "", kinds=None) -> plt.Figure:
     """A vertical stack of the layers of a model, one box per row of ``models.describe(model)``.
 
@@ -105,6 +121,7 @@ def layer_diagram(table: pd.DataFrame, title: str = "", kinds=None) -> plt.Figur
     return fig
 
 
+@_detached
 def training_curves(history: dict, title: str = "", best_epoch: int | None = None) -> plt.Figure:
     """Loss and accuracy per epoch for training and validation (the paper's Figures 4 and 6).
 
@@ -139,6 +156,7 @@ def training_curves(history: dict, title: str = "", best_epoch: int | None = Non
     return fig
 
 
+@_detached
 def confusion_heatmap(cm, labels=GENRES, normalise: bool = True, title: str = "") -> plt.Figure:
     """Confusion matrix as a heat map (the paper's Figure 7): rows are true genres, columns predictions.
 
@@ -172,6 +190,7 @@ def confusion_heatmap(cm, labels=GENRES, normalise: bool = True, title: str = ""
     return fig
 
 
+@_detached
 def genre_distribution(counts: pd.DataFrame, title: str = "", ylabel: str = "clips") -> plt.Figure:
     """Grouped bars of counts per genre (the paper's Figure 12, and the per-source data statistics).
 
@@ -193,6 +212,7 @@ def genre_distribution(counts: pd.DataFrame, title: str = "", ylabel: str = "cli
     return fig
 
 
+@_detached
 def per_genre_bars(values: pd.DataFrame, title: str = "", ylabel: str = "accuracy (%)") -> plt.Figure:
     """Bars of a per-genre quantity, one colour per column (e.g. this build vs the paper)."""
     fig = genre_distribution(values, title, ylabel)
@@ -200,6 +220,7 @@ def per_genre_bars(values: pd.DataFrame, title: str = "", ylabel: str = "accurac
     return fig
 
 
+@_detached
 def ablation_bars(table: pd.DataFrame, value: str, label: str, title: str = "") -> plt.Figure:
     """Horizontal bars of one metric across ablation rows (``table[label]`` names each bar)."""
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(table) + 1.0))
@@ -216,6 +237,7 @@ def ablation_bars(table: pd.DataFrame, value: str, label: str, title: str = "") 
     return fig
 
 
+@_detached
 def blues_scale(tonic: str = "C") -> plt.Figure:
     """The six-note blues scale on a one-octave keyboard (the paper's Figure 8), blue note highlighted.
 
@@ -249,6 +271,7 @@ def blues_scale(tonic: str = "C") -> plt.Figure:
     return fig
 
 
+@_detached
 def feature_image(features: np.ndarray, params, title: str = "", ax=None) -> plt.Figure:
     """One window's feature matrix (MFCC or log-mel) against time in seconds.
 

@@ -53,6 +53,14 @@ def test_executed_notebooks_keep_widget_state_and_glue(book):
     assert "66.5" in html  # the paper's value, glued from genre_utils.paper beside this build's
 
 
+def test_no_figure_is_shown_twice(book):
+    ctx, _ = book
+    for notebook in sorted((ctx.build_dir / "executed" / "book").glob("*.ipynb")):
+        for i, cell in enumerate(nbformat.read(notebook, as_version=4).cells):
+            pngs = [out["data"]["image/png"] for out in cell.get("outputs", []) if "image/png" in out.get("data", {})]
+            assert len(pngs) == len(set(pngs)), f"{notebook.name} cell {i} shows the same figure twice"
+
+
 def _png_outputs(notebook: Path) -> int:
     nb = nbformat.read(notebook, as_version=4)
     return sum("image/png" in out.get("data", {}) for cell in nb.cells if cell.cell_type == "code"
