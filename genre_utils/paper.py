@@ -77,8 +77,10 @@ def deviations(profile: str | Profile) -> pd.DataFrame:
          "the only frame rate consistent with the stated GRU input 256x1x12"),
         ("feature storage", "stringified arrays in a CSV", "float16 memory-mapped array + manifest",
          "faster and smaller (see the benchmarks)"),
-        ("weight initialisation", "not stated", "He (Kaiming) normal for conv and linear layers of the CRNN",
-         "PyTorch's default shrinks the signal through the ReLU stack; the CRNN then stayed at chance"),
+        ("weight initialisation", "not stated",
+         "CRNN: LeCun normal for the convolutions, He normal for the linear layers",
+         "PyTorch's default shrinks the signal to the GRU (stuck at chance); He grows it through the max-pools "
+         "until the GRU gates saturate"),
         ("normalisation", "not stated", "per-coefficient standardisation inside the model",
          "MFCC rows differ in scale by orders of magnitude"),
         ("hidden linear layers", "1024 -> ... -> 10, sizes not stated", "1024 -> 256 -> 64 -> 10",

@@ -32,6 +32,21 @@ def test_crnn_maps_features_to_ten_logits(variant, gru_input, seq_len):
     assert torch.allclose(model(x.half()), model(x.half().float()))
 
 
+def test_crnn_forward_is_the_papers_conv_relu_pool_order():
+    """The model applies ReLU after each pool (cheaper); the result must equal conv -> ReLU -> pool."""
+    torch.manual_seed(1)
+    model = CRNN().eval()
+    x = torch.randn(4, *SHAPE)
+    h = model.standardize(x.unsqueeze(1))
+    for conv, pool in ((model.conv1, model.pool1), (model.conv2, model.pool2),
+                       (model.conv3, model.pool3), (model.conv4, model.pool4)):
+        h = pool(torch.relu(conv(h)))
+    _, h_n = model.gru(model.to_sequence(h))
+    z = torch.cat([h_n[0], h_n[1]], dim=1)
+    reference = model.fc3(torch.relu(model.fc2(torch.relu(model.fc1(z)))))
+    assert torch.equal(model(x), reference)
+
+
 def test_crnn_has_the_papers_twelve_layers():
     model = build_model("crnn")
     assert count_paper_layers(model) == 12
@@ -128,3 +143,19 @@ def test_standardize_uses_stored_statistics_and_survives_state_dict():
     fresh.load_state_dict(model.state_dict())
     assert torch.equal(fresh.standardize.mean, model.standardize.mean)
     assert "standardize.std" in model.state_dict()
+
+
+def test_crnn_initialisation_keeps_the_gru_input_at_unit_scale():
+    """Neither vanishing (PyTorch's default) nor saturating the GRU gates (He normal through max-pools)."""
+    model = build_model("crnn", seed=0)
+    x = torch.randn(64, 1, *SHAPE)
+    with torch.no_grad():
+        h = x
+        for conv, pool in ((model.conv1, model.pool1), (model.conv2, model.pool2),
+                           (model.conv3, model.pool3), (model.conv4, model.pool4)):
+            h = torch.relu(pool(conv(h)))
+        seq = model.to_sequence(h)
+        gates = seq @ model.gru.weight_ih_l0.T
+    rms = seq.pow(2).mean().sqrt().item()
+    assert 0.4 < rms < 1.6
+    assert gates.std().item() < 2.0
