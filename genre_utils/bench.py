@@ -4,11 +4,12 @@
 one machine:
 
 1. **feature extraction** - 30-s clips per second of :func:`genre_utils.features.extract` (one batched
-   librosa call on a clip's six 5-s windows, as the store runs it; and the store's own parallel path,
-   decoding WAV files in ``num_threads()`` processes) against the paper's approach, a Python loop with
-   one ``librosa.feature.mfcc`` call per 5-s window in one process, on the same clips. The outputs are
-   checked equal. Both are also timed with BLAS held to one thread (what batching gains without
-   threads), and the store's path with one BLAS thread per worker process (a proposed store change).
+   torch call on a clip's six 5-s windows, as the store runs it; and the store's own parallel path,
+   :func:`genre_utils.store.extract_tracks`, decoding WAV files in ``num_threads()`` single-threaded
+   processes) against the paper's approach, a Python loop with one ``librosa.feature.mfcc`` call per 5-s
+   window in one process, on the same clips. The outputs are checked equal. Both single-process ways are
+   also timed with torch, BLAS and OpenMP held to one thread (the extractor always computes in one
+   thread; the paper's loop then loses its two-thread BLAS, which a busy machine slows most).
 2. **feature storage** - load time and disk size of the same windows in the project's store (float16
    ``.npy`` memory-mapped then materialised as float32, plus a manifest CSV) and in the paper's format (a
    pandas CSV with one row per window, the MFCC matrix stringified by ``np.array2string`` with an infinite
@@ -447,52 +448,24 @@ def _extract_store_path(paths, n_samples: int, params: FeatureParams, workers: i
     -------
     features : ndarray, shape (n_files * windows_per_clip, height, n_frames), float16 (the store's dtype)
     """
-    from .store import _features_of_track, _pool_map, _warm_up
+    from .store import extract_tracks
 
-    _warm_up(params)
-    starts = _starts(n_samples, params)
-    jobs = [(str(p), starts, params) for p in paths]
-    return np.concatenate(list(_pool_map(_features_of_track, jobs, workers, "features", False)))
-
-
-def _one_blas_thread():
-    """Pool initializer: limit BLAS/OpenMP to one thread in an already started worker.
-
-    Setting ``OMP_NUM_THREADS`` in a forked worker (what the store's initializer does) no longer reaches a
-    BLAS library the parent has loaded; ``threadpoolctl`` does.
-    """
-    from threadpoolctl import threadpool_limits
-
-    global _WORKER_LIMIT
-    _WORKER_LIMIT = threadpool_limits(1)
-
-
-def _extract_pool_one_blas(paths, n_samples: int, params: FeatureParams, workers: int) -> np.ndarray:
-    """The store's path with each worker's BLAS held to one thread (a proposed change to the store).
-
-    Returns
-    -------
-    features : ndarray, shape (n_files * windows_per_clip, height, n_frames), float16
-    """
-    import multiprocessing as mp
-
-    from .store import _features_of_track, _warm_up
-
-    _warm_up(params)
-    starts = _starts(n_samples, params)
-    jobs = [(str(p), starts, params) for p in paths]
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    with mp.get_context(method).Pool(workers, initializer=_one_blas_thread) as pool:
-        return np.concatenate(list(pool.imap(_features_of_track, jobs, chunksize=1)))
+    return np.concatenate(list(extract_tracks(paths, _starts(n_samples, params), params, workers)))
 
 
 def _single_threaded(func):
-    """``func`` wrapped to run with BLAS/OpenMP limited to one thread."""
+    """``func`` wrapped to run with torch, BLAS and OpenMP limited to one thread (restored afterwards)."""
     def call():
+        import torch
         from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(1):
-            return func()
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with threadpool_limits(1):
+                return func()
+        finally:
+            torch.set_num_threads(before)
     return call
 
 
@@ -508,7 +481,7 @@ def _compare(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> dict:
 
 
 def bench_features(clips: np.ndarray, params: FeatureParams, folder: Path, repeat: int = 3,
-                   workers: int | None = None) -> tuple[list[dict], np.ndarray]:
+                   workers: int | None = None, files_per_pool: int = 100) -> tuple[list[dict], np.ndarray]:
     """Clips/s of the project's extractor vs the paper's per-window loop on the same clips.
 
     Parameters
@@ -521,12 +494,15 @@ def bench_features(clips: np.ndarray, params: FeatureParams, folder: Path, repea
     repeat : int
     workers : int, optional
         Processes of the store's path (default: :func:`~genre_utils.config.num_threads`).
+    files_per_pool : int
+        The store's path is timed on the clips' files listed over and over until at least this many, as a
+        store build hands hundreds of tracks to one pool of workers (starting the pool and each worker's
+        first call cost a few tenths of a second once per build). It is also timed on the clips once.
 
     Returns
     -------
     rows : list of dict
-        Report rows ``features_batched``, ``features_store_parallel``, ``features_store_one_blas`` (a
-        proposed store change, report only) and ``features_equal``.
+        Report rows ``features_batched``, ``features_store_parallel`` and ``features_equal``.
     features : ndarray, shape (n_windows, height, n_frames), float32
         The project's features of every window (reused by the storage and training benchmarks).
     """
@@ -541,17 +517,20 @@ def bench_features(clips: np.ndarray, params: FeatureParams, folder: Path, repea
     paper_t, paper = time_calls(lambda: extract_paper(clips, params), repeat)
     _log("features: project extractor (batched, 1 process)")
     batched_t, ours = time_calls(lambda: extract_project(clips, params), repeat)
-    _log("features: both again with BLAS held to one thread")
+    _log("features: both again with torch, BLAS and OpenMP held to one thread")
     paper1_t, _ = time_calls(_single_threaded(lambda: extract_paper(clips, params)), repeat)
     batched1_t, _ = time_calls(_single_threaded(lambda: extract_project(clips, params)), repeat)
     _log(f"features: store path (decode + extract, {workers} processes)")
     try:
         store_t, stored = time_calls(lambda: _extract_store_path(paths, clips.shape[1], params, workers), repeat)
-        store_error = ""
-        _log("features: store path with one BLAS thread per worker")
-        store1_t, _ = time_calls(lambda: _extract_pool_one_blas(paths, clips.shape[1], params, workers), repeat)
-    except Exception as err:  # the store module is written by others; report instead of failing the bench
-        store_t, stored, store_error, store1_t = None, None, f"{type(err).__name__}: {err}", None
+        passes = max(1, -(-files_per_pool // n))
+        _log(f"features: store path on {passes * n} files ({passes} passes over the clips) per pool")
+        many_t, many = time_calls(lambda: _extract_store_path(paths * passes, clips.shape[1], params, workers),
+                                  repeat)
+        same_passes = np.array_equal(many, np.concatenate([stored] * passes))
+        store_error = "" if same_passes else "the passes over the same files gave different features"
+    except Exception as err:  # report a broken store path instead of losing the other benchmarks
+        store_t, stored, store_error = None, None, f"{type(err).__name__}: {err}"
 
     same = _compare(ours, paper, rtol=1e-4, atol=1e-3)
     paper_rate = n / paper_t["best"]
@@ -559,38 +538,31 @@ def bench_features(clips: np.ndarray, params: FeatureParams, folder: Path, repea
     paper1_rate, batched1_rate = n / paper1_t["best"], n / batched1_t["best"]
     raw = {"n_clips": n, "clip_seconds": clips.shape[1] / params.sample_rate, "windows": int(len(ours)),
            "paper_loop_s": paper_t, "project_batched_s": batched_t, "paper_clips_per_s": paper_rate,
-           "project_clips_per_s": batched_rate, "one_blas_thread": {
+           "project_clips_per_s": batched_rate, "one_thread": {
                "paper_loop_s": paper1_t, "project_batched_s": batched1_t, "paper_clips_per_s": paper1_rate,
                "project_clips_per_s": batched1_rate, "ratio": batched1_rate / paper1_rate}}
     rows = [_row("features_batched", "feature extraction, 1 process: project (batched) vs paper (loop)",
                  batched_rate / paper_rate, "x", ">=", 3.0,
-                 f"{batched_rate:.2f} vs {paper_rate:.2f} clips/s; both with one BLAS thread: {batched1_rate:.2f} "
+                 f"{batched_rate:.2f} vs {paper_rate:.2f} clips/s; both with one thread: {batched1_rate:.2f} "
                  f"vs {paper1_rate:.2f} clips/s ({batched1_rate / paper1_rate:.1f}x)", raw,
                  other_cores=_other_load(paper_t, batched_t))]
-    if stored is None:
+    if stored is None or store_error:
         rows.append(_row("features_store_parallel", "feature extraction, store path vs paper (loop)", None, "x",
                          status="not measured", detail=store_error))
-        rows.append(_row("features_store_one_blas", "feature extraction, store path with one BLAS thread per "
-                         "worker (proposed) vs paper (loop)", None, "x", status="not measured", detail=store_error))
     else:
-        store_rate = n / store_t["best"]
+        store_rate, many_rate = n / store_t["best"], passes * n / many_t["best"]
         same16 = _compare(stored, ours, rtol=2e-3, atol=1e-4)
         rows.append(_row("features_store_parallel",
                          f"feature extraction, store path (WAV decode + extract, {workers} processes) vs paper (loop)",
-                         store_rate / paper_rate, "x", ">=", 3.0,
-                         f"{store_rate:.2f} vs {paper_rate:.2f} clips/s; float16 output equals the batched "
-                         f"extractor's: {same16['allclose']}",
-                         {"workers": workers, "store_path_s": store_t, "store_clips_per_s": store_rate,
+                         many_rate / paper_rate, "x", ">=", 3.0,
+                         f"{many_rate:.2f} vs {paper_rate:.2f} clips/s with {passes * n} files per pool of workers; "
+                         f"{store_rate:.2f} clips/s ({store_rate / paper_rate:.1f}x) with {n} (pool start-up weighs "
+                         f"more); float16 output equals the batched extractor's: {same16['allclose']}",
+                         {"workers": workers, "files_per_pool": passes * n, "store_path_s": many_t,
+                          "store_clips_per_s": many_rate, "clips_once": {"files_per_pool": n, "store_path_s": store_t,
+                                                                         "store_clips_per_s": store_rate},
                           "paper_clips_per_s": paper_rate, "equal_to_project_float16": same16},
-                         status=None if same16["allclose"] else "fail", other_cores=_other_load(store_t)))
-        store1_rate = n / store1_t["best"]
-        rows.append(_row("features_store_one_blas",
-                         f"feature extraction, store path with one BLAS thread per worker (proposed) vs paper (loop)",
-                         store1_rate / paper_rate, "x", detail=f"{store1_rate:.2f} vs {paper_rate:.2f} clips/s; the "
-                         "store's workers set OMP_NUM_THREADS after BLAS is loaded, so each still runs "
-                         f"{workers}-thread BLAS", raw={"workers": workers, "store_path_s": store1_t,
-                                                        "store_clips_per_s": store1_rate},
-                         other_cores=_other_load(store1_t)))
+                         status=None if same16["allclose"] else "fail", other_cores=_other_load(many_t)))
     diagnosis = "" if same["allclose"] else _diagnose_difference(clips, params, paper, same)
     rows.append(_row("features_equal", "feature extraction: project output equals the paper loop's (allclose)",
                      100.0 * (1 - same["windows_differing"] / max(1, same["n_windows"])), "% of windows", ">=", 100.0,
@@ -867,8 +839,10 @@ def time_training_steps(model, X: np.ndarray, y: np.ndarray, steps: int, warmup:
     import torch
     from torch import nn
 
+    from .train import make_optimizer
+
     profile_cfg = get_profile("paper")
-    optimizer = torch.optim.Adam(model.parameters(), lr=profile_cfg.lr, weight_decay=profile_cfg.weight_decay)
+    optimizer = make_optimizer(model, profile_cfg.lr, profile_cfg.weight_decay)
     criterion = nn.CrossEntropyLoss()
     data = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
     labels = torch.from_numpy(np.asarray(y, dtype=np.int64))

@@ -46,7 +46,8 @@ from .features import extract
 from .genres import GENRES
 from .splits import plan_windows, split_tracks
 
-__all__ = ["Dataset", "build_dataset", "open_dataset", "scan_sources", "atomic_write_text", "versions"]
+__all__ = ["Dataset", "build_dataset", "open_dataset", "scan_sources", "extract_tracks", "atomic_write_text",
+           "versions"]
 
 FEATURE_DTYPE = np.float16
 CHUNK_TRACKS = 16  # tracks between two progress checkpoints
@@ -131,11 +132,17 @@ def scan_sources(gtzan=None, fma=None, fma_subset: str = "medium", folders=(), p
 def _init_worker():
     """Keep each worker single-threaded: the pool already uses every core.
 
-    Setting OMP_NUM_THREADS in a forked worker is too late (numpy's BLAS is already loaded), so the BLAS and
-    OpenMP pools are limited with threadpoolctl; measured by the benchmark: 10.7 -> 23.0 clips/s.
+    A forked worker inherits the parent's thread settings (torch's intra-op threads, the BLAS and OpenMP
+    pools), and setting OMP_NUM_THREADS there is too late: the libraries are loaded. So torch is set to one
+    thread and the other pools are limited with threadpoolctl. With one thread torch never starts an OpenMP
+    parallel region in the worker, so an OpenMP thread pool the parent started before the fork (which a
+    forked child cannot use) is never waited on (``tests/test_store.py`` builds features in workers after
+    the parent ran torch with two threads).
     """
+    import torch
     from threadpoolctl import threadpool_limits
 
+    torch.set_num_threads(1)
     threadpool_limits(1)
 
 
@@ -162,7 +169,7 @@ def _features_of_track(args):
 
 
 def _pool_map(func, jobs, workers: int, desc: str, progress: bool):
-    """Ordered map over ``jobs`` with a process pool (fork, after warming librosa) and a progress bar."""
+    """Ordered map over ``jobs`` with a process pool (fork, after warming up) and a progress bar."""
     bar = dict(total=len(jobs), desc=desc, unit="track", disable=not progress or None, leave=False)
     if workers <= 1 or len(jobs) < 4:
         yield from tqdm(map(func, jobs), **bar)
@@ -173,8 +180,52 @@ def _pool_map(func, jobs, workers: int, desc: str, progress: bool):
 
 
 def _warm_up(params: FeatureParams) -> None:
-    """Compile librosa's numba kernels once in the parent so forked workers inherit them."""
+    """Import torch and librosa and build the extractor's cached matrices once, so forked workers inherit them."""
     extract(np.zeros((1, params.segment_samples), np.float32), params)
+
+
+def extract_tracks(paths, starts, params: FeatureParams = FeatureParams(), workers: int | None = None,
+                   progress: bool = False, desc: str = "extracting features"):
+    """Decode audio files and extract the features of chosen windows, in worker processes, in order.
+
+    This is how :func:`build_dataset` fills the store. With more than one worker (and at least four files)
+    the files are spread over a pool of forked processes, each running :func:`~genre_utils.features.extract`
+    single-threaded; otherwise they are done one after the other in this process.
+
+    Parameters
+    ----------
+    paths : sequence of path-like
+        Audio files :func:`genre_utils.audio.load_audio` reads.
+    starts : sequence of array_like of int, or one array_like of int
+        Window starts in samples at ``params.sample_rate``, one array per file (or one array for every
+        file). Windows running past a file's end are zero-padded.
+    params : FeatureParams
+    workers : int, optional
+        Processes (default: :func:`~genre_utils.config.num_threads`).
+    progress : bool
+        Show a progress bar.
+    desc : str
+        Label of the progress bar.
+
+    Returns
+    -------
+    blocks : iterator of ndarray, shape (len(starts of the file), params.height, params.n_frames), float16
+        The features of each file, in the order of ``paths``, as soon as they are ready.
+
+    Raises
+    ------
+    genre_utils.audio.AudioError
+        A file that cannot be decoded (the store only extracts files that passed its probe).
+    """
+    paths = [str(p) for p in paths]
+    if len(starts) and np.ndim(starts[0]) == 0:
+        starts = [starts] * len(paths)
+    if len(starts) != len(paths):
+        raise ValueError(f"{len(paths)} files but {len(starts)} arrays of window starts")
+    workers = num_threads() if workers is None else max(1, int(workers))
+    jobs = [(path, np.asarray(s, dtype=np.int64), params) for path, s in zip(paths, starts)]
+    _warm_up(params)
+    return _pool_map(_features_of_track, jobs, workers, desc, progress)
 
 
 # ------------------------------------------------------------------------------------------- dataset
@@ -382,9 +433,10 @@ def build_dataset(out, *, gtzan=None, fma=None, fma_subset: str = "medium", fold
     groups = [(tid, g["row"].to_numpy(), g["start"].to_numpy()) for tid, g in
               manifest.groupby("track_id", sort=False)]
     paths = meta["path"]
-    jobs = [(paths[tid], starts, params) for tid, _, starts in groups[done_tracks:]]
-    _warm_up(params)
-    for i, block in enumerate(_pool_map(_features_of_track, jobs, workers, "extracting features", progress)):
+    todo = groups[done_tracks:]
+    blocks = extract_tracks([paths[tid] for tid, _, _ in todo], [starts for _, _, starts in todo], params,
+                            workers, progress)
+    for i, block in enumerate(blocks):
         rows = groups[done_tracks + i][1]
         feats[rows[0]:rows[-1] + 1] = block
         finished = done_tracks + i + 1

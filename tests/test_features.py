@@ -1,11 +1,13 @@
-"""Audio cutting, feature shapes and the feature parameters' arithmetic."""
+"""Audio cutting, feature shapes, agreement with librosa and the feature parameters' arithmetic."""
 
 import numpy as np
 import pytest
 
 from genre_utils.audio import AudioError, check_audio, cut_segments, load_audio, segment_starts, write_wav
 from genre_utils.config import FeatureParams, get_profile
-from genre_utils.features import extract, file_segments
+from genre_utils.features import _mel_blocks, extract, file_segments
+
+RTOL, ATOL = 1e-4, 1e-3      # the benchmark's equality check (float32 STFT here, float64 in librosa)
 
 
 def conv_pool_out(n, kernels=(5, 5, 3, 3)):
@@ -105,15 +107,119 @@ def test_file_segments_of_a_long_file(tmp_path):
     assert list(starts) == [0, p.segment_samples]
 
 
-def test_window_features_do_not_depend_on_the_batch():
-    """A quiet window gets the same MFCCs alone as next to a loud one (librosa's batched top_db would not)."""
+def librosa_features(window: np.ndarray, p: FeatureParams) -> np.ndarray:
+    """The reference: librosa called on one window, as the paper did."""
+    import librosa
+
+    common = dict(y=window, sr=p.sample_rate, n_fft=p.n_fft, hop_length=p.hop_length)
+    if p.kind == "mfcc":
+        return librosa.feature.mfcc(n_mfcc=p.height, n_mels=p.n_mels, **common)
+    return librosa.power_to_db(librosa.feature.melspectrogram(n_mels=p.height, **common), ref=1.0, amin=1e-10,
+                               top_db=None)
+
+
+def reference_windows(p: FeatureParams = FeatureParams()) -> dict:
+    """Named 5-s windows: music-like, quiet, silent and a loud start followed by near silence."""
+    rng = np.random.default_rng(7)
+    t = np.arange(p.segment_samples) / p.sample_rate
+    chords = sum(0.2 * np.sin(2 * np.pi * f * t) * (1 + np.sin(2 * np.pi * 0.5 * t)) for f in (110, 277, 659))
+    windows = {
+        "noise and tones": chords + 0.05 * rng.standard_normal(t.size),
+        "quiet": 1e-4 * rng.standard_normal(t.size),
+        "zeros": np.zeros(t.size),
+        "loud, then near silence": np.where(t < 2.0, chords + 0.01 * rng.standard_normal(t.size),
+                                            1e-5 * rng.standard_normal(t.size)),
+    }
+    return {name: w.astype(np.float32) for name, w in windows.items()}
+
+
+@pytest.mark.parametrize("kind", ["mfcc", "logmel"])
+@pytest.mark.parametrize("name", list(reference_windows()))
+def test_extract_equals_librosa_on_one_window(kind, name):
+    p = FeatureParams(kind=kind)
+    window = reference_windows(p)[name]
+    ours = extract(window, p)
+    assert ours.shape == p.shape and ours.dtype == np.float32 and np.isfinite(ours).all()
+    np.testing.assert_allclose(ours, librosa_features(window, p), rtol=RTOL, atol=ATOL)
+
+
+def test_silence_gives_the_floor_not_nan():
+    """All-zero audio: every mel band sits at the 1e-10 floor (-100 dB), so only the first MFCC is non-zero."""
     p = FeatureParams()
+    mfcc = extract(np.zeros((2, p.segment_samples), np.float32), p)
+    assert np.isfinite(mfcc).all()
+    np.testing.assert_allclose(mfcc[:, 0], -100.0 * np.sqrt(p.n_mels), rtol=1e-5)
+    np.testing.assert_allclose(mfcc[:, 1:], 0.0, atol=1e-3)
+    logmel = extract(np.zeros(p.segment_samples, np.float32), FeatureParams(kind="logmel"))
+    assert np.all(logmel == -100.0)
+
+
+def test_logmel_of_a_pure_tone_matches_within_the_float32_range():
+    """Without a top_db floor, log-mel keeps bands far below a pure tone's peak, down to float32 rounding.
+
+    Within 80 dB of the peak (the range MFCCs keep) the match is as tight as elsewhere; more than about
+    100 dB below a frame's loudest bin the float32 STFT's rounding shows (librosa's STFT runs in float64).
+    Recorded music has a noise floor well above that (the other windows of these tests).
+    """
+    p = FeatureParams(kind="logmel")
+    tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(p.segment_samples) / p.sample_rate)).astype(np.float32)
+    ours, ref = extract(tone, p), librosa_features(tone, p)
+    near = ref >= ref.max() - 80.0
+    assert near.mean() > 0.1
+    np.testing.assert_allclose(ours[near], ref[near], rtol=RTOL, atol=ATOL)
+    assert np.abs(ours - ref).max() < 1.0
+
+
+@pytest.mark.parametrize("kind", ["mfcc", "logmel"])
+def test_window_features_do_not_depend_on_the_batch(kind):
+    """A quiet window gets the same features alone as next to a loud one (librosa's batched top_db would not)."""
+    p = FeatureParams(kind=kind)
     rng = np.random.default_rng(1)
     quiet = (1e-4 * rng.standard_normal(p.segment_samples)).astype(np.float32)
     loud = (0.5 * rng.standard_normal(p.segment_samples)).astype(np.float32)
+    batched = extract(np.stack([loud, quiet, np.zeros_like(quiet)]), p)
+    np.testing.assert_allclose(batched[1], librosa_features(quiet, p), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(batched[1], extract(quiet, p), rtol=1e-6, atol=1e-4)
+    np.testing.assert_allclose(batched[2], extract(np.zeros_like(quiet), p), rtol=1e-6, atol=1e-4)
+
+
+def test_mel_blocks_cover_librosas_filter_bank_exactly():
     import librosa
 
-    alone = librosa.feature.mfcc(y=quiet, sr=p.sample_rate, n_mfcc=p.height, n_mels=p.n_mels,
-                                 n_fft=p.n_fft, hop_length=p.hop_length)
-    batched = extract(np.stack([loud, quiet]), p)[1]
-    assert np.allclose(batched, alone, atol=1e-3)
+    p = FeatureParams()
+    bank = librosa.filters.mel(sr=p.sample_rate, n_fft=p.n_fft, n_mels=p.n_mels, norm="slaney")
+    rebuilt = np.zeros_like(bank)
+    first = 0
+    for bins, weights in _mel_blocks(p.sample_rate, p.n_fft, p.n_mels):
+        rebuilt[first:first + weights.shape[1], bins] = weights.numpy().T
+        first += weights.shape[1]
+    assert first == p.n_mels
+    assert np.array_equal(rebuilt, bank)
+
+
+def test_extract_batch_shapes_and_read_only_input():
+    p = FeatureParams()
+    assert extract(np.zeros((0, p.segment_samples), np.float32), p).shape == (0, 64, 235)
+    rng = np.random.default_rng(2)
+    y = (0.1 * rng.standard_normal((2, 2, p.segment_samples))).astype(np.float32)
+    y.flags.writeable = False                      # e.g. a memory-mapped file
+    f = extract(y, p)
+    assert f.shape == (2, 2, 64, 235)
+    np.testing.assert_allclose(f[1, 0], extract(y[1, 0], p), rtol=1e-6, atol=1e-4)
+    assert np.array_equal(extract(y[0].astype(np.float64), p), f[0])
+
+
+def test_extract_computes_in_one_thread_and_restores_the_callers_setting():
+    import torch
+
+    p = FeatureParams()
+    y = (0.1 * np.random.default_rng(3).standard_normal((3, p.segment_samples))).astype(np.float32)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = extract(y, p)
+        torch.set_num_threads(2)
+        assert np.array_equal(extract(y, p), one)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -1,6 +1,11 @@
 """The feature store: end-to-end build on fixture trees, bad input, determinism, cache and resume."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -10,7 +15,7 @@ from fixtures_audio import fma_tracks_table, make_fma_tree, make_gtzan_tree, wri
 from genre_utils.config import get_profile
 from genre_utils.genres import GENRES
 from genre_utils.sources import LayoutError
-from genre_utils.store import build_dataset, open_dataset
+from genre_utils.store import build_dataset, extract_tracks, open_dataset
 
 PROFILE = get_profile("tiny").replace(n_train=40, n_valid=20, test_segments_per_track=2)
 
@@ -137,3 +142,69 @@ def test_wrong_root_gives_one_clear_error(tmp_path):
 def test_open_dataset_names_what_is_missing(tmp_path):
     with pytest.raises(FileNotFoundError, match="genre-utils dataset"):
         open_dataset(tmp_path)
+
+
+def tone_files(folder, n, seconds=6.0):
+    """``n`` WAV tones of different pitches."""
+    return [write_audio(folder / f"t{i}.wav", seconds=seconds, freq=220.0 * (i + 1)) for i in range(n)]
+
+
+def test_extract_tracks_in_process_keeps_order_and_starts(tmp_path):
+    from genre_utils.audio import cut_segments, load_audio
+    from genre_utils.features import extract
+
+    params = PROFILE.features
+    paths = tone_files(tmp_path, 3)
+    starts = [[0], [0, 20_000], [5_000]]
+    blocks = list(extract_tracks(paths, starts, params, workers=1))
+    assert [b.shape for b in blocks] == [(1, 64, 235), (2, 64, 235), (1, 64, 235)]
+    for path, s, block in zip(paths, starts, blocks):
+        expected = extract(cut_segments(load_audio(path, params.sample_rate), s, params.segment_samples), params)
+        assert block.dtype == np.float16 and np.array_equal(block, expected.astype(np.float16))
+    same_starts = list(extract_tracks(paths, np.array([0, 20_000]), params, workers=1))
+    assert np.array_equal(same_starts[1], blocks[1])
+    with pytest.raises(ValueError, match="3 files but 2"):
+        extract_tracks(paths, starts[:2], params, workers=1)
+
+
+WORKERS_AFTER_THREADED_PARENT = """
+import sys
+import numpy as np
+import torch
+from genre_utils.audio import cut_segments, load_audio
+from genre_utils.config import FeatureParams
+from genre_utils.features import extract
+from genre_utils.store import extract_tracks
+
+paths = sys.argv[1:]
+params = FeatureParams()
+starts = np.array([0, 11_025])
+torch.set_num_threads(2)            # the parent uses torch multi-threaded (its OpenMP pool starts) ...
+a = torch.randn(1000, 1000)
+assert torch.isfinite(torch.exp(a) @ a).all()
+expected = [extract(cut_segments(load_audio(p), starts, params.segment_samples), params) for p in paths]
+assert torch.get_num_threads() == 2
+blocks = list(extract_tracks(paths, starts, params, workers=2))     # ... then forks workers
+assert len(blocks) == len(paths)
+for got, want in zip(blocks, expected):
+    np.testing.assert_allclose(got.astype(np.float32), want, rtol=2e-3, atol=1e-2)
+print("ok")
+"""
+
+
+def test_workers_forked_after_threaded_torch_do_not_hang(tmp_path):
+    """GNU OpenMP cannot be used in a child forked after the parent used it; the workers must stay off it.
+
+    Workers left at the parent's two torch threads hang here; the subprocess is killed after two minutes.
+    """
+    paths = tone_files(tmp_path, 4)
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(WORKERS_AFTER_THREADED_PARENT),
+                             *map(str, paths)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)        # the forked workers too
+        proc.communicate()
+        pytest.fail("feature workers hung after the parent ran torch with two threads")
+    assert proc.returncode == 0 and out.strip() == "ok", err[-2000:]
