@@ -157,7 +157,7 @@ PROFILES: dict[str, Profile] = {
         batch_size=25,
         lr=1e-3,
     ),
-    "quick": Profile(name="quick", lr=1e-4),
+    "quick": Profile(name="quick", epochs=5, lr=3e-4),
     "paper": Profile(
         name="paper",
         synth_tracks_per_genre=100,
