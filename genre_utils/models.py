@@ -30,6 +30,7 @@ __all__ = [
     "BaselineMLP",
     "MODEL_NAMES",
     "build_model",
+    "init_weights",
     "count_parameters",
     "count_paper_layers",
     "describe",

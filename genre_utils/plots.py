@@ -18,6 +18,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from .genres import GENRES
 
 __all__ = [
+    "draw_features",
     "pipeline_diagram", "layer_diagram", "training_curves", "confusion_heatmap", "genre_distribution",
     "blues_scale", "feature_image", "per_genre_bars", "ablation_bars",
 ]
@@ -271,6 +272,34 @@ def blues_scale(tonic: str = "C") -> plt.Figure:
     return fig
 
 
+def draw_features(ax, features: np.ndarray, params, vmin=None, vmax=None, colorbar_fraction: float = 0.046):
+    """Draw a feature matrix (MFCC or log-mel) on ``ax`` against time in seconds, with a colour bar.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    features : ndarray, shape (height, n_frames)
+        One window, or several side by side.
+    params : FeatureParams
+        Gives the time axis (hop and sampling rate) and the kind of rows (MFCC index or mel band).
+    vmin, vmax : float, optional
+        Colour range (default: the data's range).
+    colorbar_fraction : float
+
+    Returns
+    -------
+    image : matplotlib AxesImage
+    """
+    features = np.asarray(features, dtype=np.float32)
+    seconds = features.shape[1] * params.hop_length / params.sample_rate
+    im = ax.imshow(features, origin="lower", aspect="auto", cmap="magma", vmin=vmin, vmax=vmax,
+                   extent=(0, seconds, 0, features.shape[0]), interpolation="nearest")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("MFCC index" if params.kind == "mfcc" else "mel band")
+    ax.figure.colorbar(im, ax=ax, fraction=colorbar_fraction, label="value" if params.kind == "mfcc" else "dB")
+    return im
+
+
 @_detached
 def feature_image(features: np.ndarray, params, title: str = "", ax=None) -> plt.Figure:
     """One window's feature matrix (MFCC or log-mel) against time in seconds.
@@ -284,12 +313,7 @@ def feature_image(features: np.ndarray, params, title: str = "", ax=None) -> plt
         fig, ax = plt.subplots(figsize=(6, 2.6))
     else:
         fig = ax.figure
-    seconds = features.shape[1] * params.hop_length / params.sample_rate
-    im = ax.imshow(np.asarray(features, dtype=np.float32), origin="lower", aspect="auto",
-                   extent=(0, seconds, 0, features.shape[0]), cmap="magma")
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("MFCC index" if params.kind == "mfcc" else "mel band")
-    fig.colorbar(im, ax=ax, fraction=0.046, label="value" if params.kind == "mfcc" else "dB")
+    draw_features(ax, features, params)
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()

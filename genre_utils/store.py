@@ -31,6 +31,7 @@ import json
 import multiprocessing as mp
 import os
 import platform
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,10 +140,10 @@ def _init_worker():
     forked child cannot use) is never waited on (``tests/test_store.py`` builds features in workers after
     the parent ran torch with two threads).
     """
-    import torch
     from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(1)
+    if "torch" in sys.modules:   # a worker that imports torch itself starts with no inherited pool
+        sys.modules["torch"].set_num_threads(1)
     threadpool_limits(1)
 
 

@@ -203,19 +203,16 @@ def feature_png(features: np.ndarray, params: FeatureParams, title: str = "", dp
     from matplotlib.figure import Figure
     from PIL import Image
 
+    from .plots import draw_features
+
     feats = np.asarray(features, dtype=np.float32)
     image = np.concatenate(list(feats), axis=1) if feats.ndim == 3 else feats
-    seconds = image.shape[1] * params.hop_length / params.sample_rate
     body = image[1:] if params.kind == "mfcc" and len(image) > 1 else image
     lo, hi = np.percentile(body, [1, 99])
-    fig = Figure(figsize=(6.4, 2.4), dpi=dpi)
+    fig = Figure(figsize=(6.4, 2.4), dpi=dpi)   # not pyplot: nothing for the inline backend to show
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    im = ax.imshow(image, origin="lower", aspect="auto", cmap="magma", vmin=lo, vmax=hi,
-                   extent=(0, seconds, 0, image.shape[0]), interpolation="nearest")
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("MFCC index" if params.kind == "mfcc" else "mel band")
-    fig.colorbar(im, ax=ax, fraction=0.04, label="value" if params.kind == "mfcc" else "dB")
+    draw_features(ax, image, params, vmin=lo, vmax=hi, colorbar_fraction=0.04)
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout(pad=0.4)
