@@ -456,16 +456,12 @@ def _extract_store_path(paths, n_samples: int, params: FeatureParams, workers: i
 def _single_threaded(func):
     """``func`` wrapped to run with torch, BLAS and OpenMP limited to one thread (restored afterwards)."""
     def call():
-        import torch
         from threadpoolctl import threadpool_limits
 
-        before = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            with threadpool_limits(1):
-                return func()
-        finally:
-            torch.set_num_threads(before)
+        from .features import one_torch_thread
+
+        with one_torch_thread(), threadpool_limits(1):
+            return func()
     return call
 
 

@@ -24,7 +24,7 @@ floor and can differ by a few tenths of a dB; MFCCs never keep such bands (80-dB
 
 The filter bank, window and DCT matrix are built once per parameter set and kept (a process forked after
 the first call inherits them). :func:`extract` computes in one thread whatever ``torch.set_num_threads``
-says (the work per call is too small to share; see :func:`_one_torch_thread`) and restores the setting.
+says (the work per call is too small to share; see :func:`one_torch_thread`) and restores the setting.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import numpy as np
 from .audio import check_audio, cut_segments, load_audio, segment_starts
 from .config import FeatureParams
 
-__all__ = ["extract", "file_segments"]
+__all__ = ["extract", "file_segments", "one_torch_thread"]
 
 AMIN = 1e-10        # power floor before the logarithm (librosa's amin)
 TOP_DB = 80.0       # MFCCs: dynamic range kept below each window's maximum (librosa's top_db)
@@ -81,7 +81,7 @@ def extract(segments: np.ndarray, params: FeatureParams = FeatureParams()) -> np
     lead = y.shape[:-1]
     y = np.require(y.reshape(-1, params.segment_samples), requirements=("C", "W"))
     out = np.empty((len(y), *params.shape), np.float32)
-    with torch.inference_mode(), _one_torch_thread():
+    with torch.inference_mode(), one_torch_thread():
         for first in range(0, len(y), CHUNK_WINDOWS):
             chunk = torch.from_numpy(y[first:first + CHUNK_WINDOWS])
             out[first:first + len(chunk)] = _features(chunk, params).transpose(-1, -2).numpy()
@@ -113,7 +113,7 @@ def _features(y, params: FeatureParams):
 
 
 @contextmanager
-def _one_torch_thread():
+def one_torch_thread():
     """Run torch single-threaded inside the block, then restore the caller's thread count.
 
     A chunk of windows is a few milliseconds of work split over some twenty operations, each ending in a
