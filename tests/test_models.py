@@ -6,7 +6,7 @@ import torch
 
 from genre_utils.config import FeatureParams
 from genre_utils.models import (CRNN, BaselineMLP, Standardize, build_model, conv_output_shape, count_paper_layers,
-                                count_parameters, describe, feature_stats)
+                                count_parameters, describe, feature_stats, window_feature_stats)
 
 SHAPE = FeatureParams().shape   # (64, 235)
 
@@ -159,3 +159,41 @@ def test_crnn_initialisation_keeps_the_gru_input_at_unit_scale():
     rms = seq.pow(2).mean().sqrt().item()
     assert 0.4 < rms < 1.6
     assert gates.std().item() < 2.0
+
+
+def test_per_window_standardize_ignores_a_window_offset_and_uses_within_window_spread():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(20, 6, 30)) * np.arange(1, 7)[None, :, None] + rng.normal(size=(20, 6, 1)) * 50
+    mean, std = window_feature_stats(X.astype(np.float32), chunk_size=7)
+    assert np.all(mean == 0)
+    # the within-window spread is the rows' scale (1..6), not the large offsets between windows
+    np.testing.assert_allclose(std, np.sqrt(X.var(axis=2).mean(axis=0)), rtol=1e-6)
+    assert np.all(std < np.arange(1, 7) * 1.3) and np.all(feature_stats(X)[1] > 10)
+    layer = Standardize(mean, std, height=6, per_window=True)
+    x = torch.tensor(X[:4, None], dtype=torch.float32)
+    shifted = x + torch.tensor(rng.normal(size=(4, 1, 6, 1)) * 100, dtype=torch.float32)
+    assert torch.allclose(layer(x), layer(shifted), atol=1e-4)
+    assert torch.allclose(layer(x).mean(dim=-1), torch.zeros(4, 1, 6), atol=1e-5)
+    # the global layer does see the offset
+    plain = Standardize(*feature_stats(X), height=6)
+    assert not torch.allclose(plain(x), plain(shifted), atol=1e-2)
+
+
+def test_batchnorm_crnn_keeps_the_papers_layers_and_round_trips():
+    model = build_model("crnn", input_shape=(64, 60), batchnorm=True, per_window=True, seed=2)
+    assert count_paper_layers(model) == 12
+    table = describe(model)
+    assert (table["type"] == "BatchNorm2d").sum() == 4 and table["paper_layer"].sum() == 12
+    # without the option there are no batch-norm (or placeholder) rows in the layer table
+    assert set(describe(build_model("crnn", input_shape=(64, 60)))["type"]) == {
+        "Standardize", "Conv2d", "MaxPool2d", "GRU", "Linear", "Dropout"}
+    # a training step moves the running statistics; the spec rebuilds the same model
+    x = torch.randn(6, 64, 60) * 3 + 1
+    model.train()
+    model(x)
+    assert not torch.equal(model.bn1.running_mean, torch.zeros(32))
+    twin = build_model(model.spec["name"], **model.spec["kwargs"])
+    twin.load_state_dict(model.state_dict())
+    model.eval(), twin.eval()
+    assert torch.equal(model(x), twin(x))
+    assert twin.standardize.per_window and isinstance(twin.bn4, torch.nn.BatchNorm2d)
