@@ -38,6 +38,9 @@ from .models import build_model
 __all__ = [
     "select_device",
     "make_optimizer",
+    "learning_rate",
+    "adam_beta1",
+    "SCHEDULES",
     "set_threads",
     "iter_logits",
     "get_accuracy",
@@ -54,8 +57,12 @@ __all__ = [
 #: Tag stored in every checkpoint.
 CHECKPOINT_FORMAT = "genre_utils.checkpoint/1"
 
-#: Hyperparameters a resumed run must share with the run it continues.
-RESUME_KEYS = ("batch_size", "lr", "weight_decay", "seed", "n_train", "n_valid")
+#: Hyperparameters a resumed run must share with the run it continues (with a one-cycle schedule, the
+#: number of epochs too: it sets the length of the cycle).
+RESUME_KEYS = ("batch_size", "lr", "weight_decay", "seed", "n_train", "n_valid", "schedule")
+
+#: Learning-rate schedules of :func:`learning_rate`.
+SCHEDULES = ("constant", "onecycle")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -312,6 +319,7 @@ def _best_epoch(history: dict) -> tuple[int | None, float]:
 
 def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, *, epochs: int, batch_size: int,
         lr: float, weight_decay: float, seed: int, out_dir, device=None, resume: bool = True,
+        schedule: str = "constant",
         progress: bool = True, config: dict | None = None, in_memory: bool | None = None,
         keep_epochs: bool = True, deterministic: bool = True, eval_batch_size: int = 256) -> dict:
     """Train with Adam and cross-entropy, checkpointing after every epoch.
@@ -330,7 +338,8 @@ def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, *, epochs: int, ba
     batch_size : int
         Training windows per optimiser step (the last batch of an epoch may be smaller).
     lr, weight_decay : float
-        Adam's learning rate and L2 weight decay (paper: 2e-5 and 0.005).
+        Adam's learning rate (the peak of a one-cycle schedule) and L2 weight decay (paper: 2e-5 and
+        0.005).
     seed : int
         Seeds the batch order and dropout of every epoch.
     out_dir : path-like
@@ -338,6 +347,8 @@ def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, *, epochs: int, ba
     device : str or torch.device, optional
         Default: :func:`select_device` (cuda -> mps -> cpu). The model is moved there (channels_last).
         On the CPU, torch's thread count is set to the usable cores (:func:`set_threads`).
+    schedule : {'constant', 'onecycle'}
+        Learning rate per step (:func:`learning_rate`): ``'constant'`` (the paper) or ``'onecycle'``.
     resume : bool
         Continue from ``out_dir/last.pt`` if it exists (its model and hyperparameters must match; only
         ``epochs`` may grow). With False the run starts at epoch 1 and first deletes the checkpoints
@@ -369,6 +380,8 @@ def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, *, epochs: int, ba
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError("epochs and batch_size must be positive")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {schedule!r}")
     if len(X_train) != len(y_train) or len(X_valid) != len(y_valid):
         raise ValueError("X and y must have the same length")
     if len(y_train) == 0 or len(y_valid) == 0:
@@ -388,7 +401,7 @@ def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, *, epochs: int, ba
         set_threads()
     train_params = {"epochs": int(epochs), "batch_size": int(batch_size), "lr": float(lr),
                     "weight_decay": float(weight_decay), "seed": int(seed),
-                    "n_train": len(y_train), "n_valid": len(y_valid)}
+                    "n_train": len(y_train), "n_valid": len(y_valid), "schedule": schedule}
     config = to_plain(config or {})
 
     model.to(device=device, memory_format=torch.channels_last)
@@ -412,7 +425,8 @@ def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, *, epochs: int, ba
         for epoch in range(start_epoch + 1, epochs + 1):
             t0 = time.perf_counter()
             train_loss, train_acc = _train_one_epoch(model, optimizer, criterion, batches, y_train_t,
-                                                     batch_size, seed, epoch, epochs, device, progress)
+                                                     batch_size, seed, epoch, epochs, device, progress,
+                                                     lr, schedule)
             train_seconds = time.perf_counter() - t0
             valid_loss, valid_acc = _loss_and_accuracy(model, X_valid, y_valid, eval_batch_size, device)
             for key, value in (("epoch", epoch), ("train_loss", train_loss), ("train_acc", train_acc),
@@ -444,8 +458,53 @@ def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.op
         return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
 
 
+def learning_rate(step: int, total_steps: int, lr: float, schedule: str = "constant") -> float:
+    """Learning rate of optimiser step ``step`` (0-based) out of ``total_steps``.
+
+    ``'constant'`` returns ``lr`` throughout (the paper). ``'onecycle'`` (Smith and Topin's one-cycle
+    policy, as ``torch.optim.lr_scheduler.OneCycleLR`` defines it) rises on a half cosine from ``lr / 25``
+    to ``lr`` over the first 30 % of the steps, then falls on a half cosine to ``lr / 250,000`` at the last
+    step; Adam's first-moment decay moves the opposite way (:func:`adam_beta1`). A pure function of the
+    step, so a resumed run picks up exactly where the interrupted one stopped.
+
+    Parameters
+    ----------
+    step : int
+        Optimiser steps taken so far.
+    total_steps : int
+        Steps of the whole run (epochs x batches per epoch).
+    lr : float
+        Peak learning rate.
+    schedule : {'constant', 'onecycle'}
+    """
+    if schedule == "constant":
+        return float(lr)
+    return _one_cycle(step, total_steps, lr / 25.0, lr, lr / 25.0 / 1e4, schedule)
+
+
+def adam_beta1(step: int, total_steps: int, schedule: str = "constant") -> float:
+    """Adam's ``beta1`` at step ``step``: 0.9 (PyTorch's default) for ``'constant'``; for ``'onecycle'``
+    from 0.95 down to 0.85 while the learning rate rises, and back to 0.95 while it falls (as
+    ``OneCycleLR`` cycles it)."""
+    if schedule == "constant":
+        return 0.9
+    return _one_cycle(step, total_steps, 0.95, 0.85, 0.95, schedule)
+
+
+def _one_cycle(step, total_steps, start, peak, end, schedule) -> float:
+    """Half-cosine from ``start`` to ``peak`` over 30 % of the steps, then half-cosine to ``end``."""
+    if schedule != "onecycle":
+        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {schedule!r}")
+    rise = max(1.0, 0.3 * total_steps - 1)          # the step at which the peak is reached
+    if step <= rise:
+        frac, a, b = step / rise, start, peak
+    else:
+        frac, a, b = min(1.0, (step - rise) / max(1.0, total_steps - 1 - rise)), peak, end
+    return float(b + (a - b) * (1 + math.cos(math.pi * frac)) / 2)
+
+
 def _train_one_epoch(model, optimizer, criterion, batches, y_train, batch_size, seed, epoch, epochs,
-                     device, progress) -> tuple[float, float]:
+                     device, progress, lr, schedule) -> tuple[float, float]:
     """One pass over the training set in a seeded order; returns the batch-averaged loss and accuracy."""
     order_rng, torch_seed = _epoch_seeds(seed, epoch)
     order = order_rng.permutation(len(y_train))
@@ -454,12 +513,16 @@ def _train_one_epoch(model, optimizer, criterion, batches, y_train, batch_size, 
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     n_batches = math.ceil(len(order) / batch_size)
+    first_step, total_steps = (epoch - 1) * n_batches, epochs * n_batches
     bar = tqdm(range(n_batches), desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False,
                disable=not progress)
     for b in bar:
         idx = order[b * batch_size:(b + 1) * batch_size]
         xb = _to_input(batches(idx), device)
         yb = y_train[torch.from_numpy(idx)].to(device)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(first_step + b, total_steps, lr, schedule)
+            group["betas"] = (adam_beta1(first_step + b, total_steps, schedule), group["betas"][1])
         logits = model(xb)
         loss = criterion(logits, yb)
         optimizer.zero_grad(set_to_none=True)
@@ -508,8 +571,9 @@ def _restore(path, model, optimizer, spec, train_params, device) -> tuple[int, d
     if ckpt["model_spec"] != to_plain(spec):
         raise ValueError(f"{path}: checkpoint is of model {ckpt['model_spec']}, not {to_plain(spec)}; "
                          "use another out_dir or resume=False")
-    stored = ckpt.get("train_params", {})
-    changed = [k for k in RESUME_KEYS if stored.get(k) != train_params[k]]
+    stored = {"schedule": "constant", **ckpt.get("train_params", {})}
+    keys = RESUME_KEYS + (("epochs",) if train_params["schedule"] != "constant" else ())
+    changed = [k for k in keys if stored.get(k) != train_params[k]]
     if changed:
         detail = ", ".join(f"{k} {stored.get(k)} -> {train_params[k]}" for k in changed)
         raise ValueError(f"{path}: cannot resume, settings changed ({detail}); use another out_dir or resume=False")

@@ -1,6 +1,7 @@
 """Training loop of paper section 5.3: learning, checkpoints, resume, monitoring functions."""
 
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -9,8 +10,8 @@ from torch import nn
 
 from genre_utils.genres import GENRES
 from genre_utils.models import build_model
-from genre_utils.train import (fit, get_accuracy, get_accuracy_per_genre, get_loss, load_checkpoint, select_device,
-                               to_plain)
+from genre_utils.train import (adam_beta1, fit, get_accuracy, get_accuracy_per_genre, get_loss, learning_rate, load_checkpoint,
+                               select_device, to_plain)
 
 SHAPE = (64, 60)   # smallest convenient input the four conv/pool blocks accept; keeps the tests fast
 
@@ -179,3 +180,39 @@ def test_to_plain_gives_checkpoint_safe_values():
     value = to_plain({"a": (1, 2), "b": np.float32(0.5), "c": np.arange(3), "d": Path("x/y"),
                       "e": pd.DataFrame({"g": ["pop"], "n": [np.int64(3)]}), "f": float("nan")}, nan_to_none=True)
     assert value == {"a": [1, 2], "b": 0.5, "c": [0, 1, 2], "d": "x/y", "e": [{"g": "pop", "n": 3}], "f": None}
+
+
+def test_one_cycle_learning_rate_matches_torch_and_constant_is_constant():
+    total, peak = 37, 2e-3
+    opt = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=peak)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=peak, total_steps=total)
+    ours = []
+    for step in range(total):
+        assert learning_rate(step, total, peak, "onecycle") == pytest.approx(opt.param_groups[0]["lr"], rel=1e-9)
+        assert adam_beta1(step, total, "onecycle") == pytest.approx(opt.param_groups[0]["betas"][0], rel=1e-9)
+        ours.append(learning_rate(step, total, peak, "onecycle"))
+        opt.step()
+        sched.step()
+    assert max(ours) == pytest.approx(peak, rel=1e-3) and ours[0] == pytest.approx(peak / 25) and ours[-1] < peak / 1e5
+    assert all(learning_rate(s, total, peak) == peak and adam_beta1(s, total) == 0.9 for s in range(total))
+    with pytest.raises(ValueError, match="schedule"):
+        learning_rate(0, total, peak, "cosine")
+
+
+def test_one_cycle_run_resumes_exactly_and_refuses_other_epochs(tmp_path):
+    straight = run(tmp_path / "a", epochs=3, init_seed=1, schedule="onecycle")
+    # an interruption after epoch 1: the state the run had then, as its last.pt
+    (tmp_path / "b").mkdir()
+    shutil.copy(tmp_path / "a" / "epoch_001.pt", tmp_path / "b" / "last.pt")
+    resumed = run(tmp_path / "b", epochs=3, init_seed=99, schedule="onecycle")
+    assert resumed["train_loss"] == straight["train_loss"] and resumed["valid_acc"] == straight["valid_acc"]
+    a = torch.load(tmp_path / "a" / "last.pt", weights_only=True)["model_state"]
+    b = torch.load(tmp_path / "b" / "last.pt", weights_only=True)["model_state"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    constant = run(tmp_path / "c", epochs=3, init_seed=1)
+    assert constant["train_loss"][1:] != straight["train_loss"][1:]
+    # the cycle's length is part of the run: more epochs, or another schedule, cannot resume it
+    with pytest.raises(ValueError, match="epochs"):
+        run(tmp_path / "a", epochs=4, init_seed=1, schedule="onecycle")
+    with pytest.raises(ValueError, match="schedule"):
+        run(tmp_path / "a", epochs=3, init_seed=1)
