@@ -21,8 +21,8 @@ from .config import Profile, fingerprint, get_profile
 from .evaluate import confusion
 from .genres import GENRES
 
-__all__ = ["train_run", "evaluate_run", "run_experiment", "load_results", "results_frames", "confusion_matrix",
-           "track_mean_features", "linear_probe"]
+__all__ = ["train_run", "build_profile_model", "evaluate_run", "run_experiment", "load_results", "results_frames", "confusion_matrix",
+           "track_mean_features", "linear_probe", "paired_comparison"]
 
 
 def _code_fingerprint() -> str:
@@ -46,7 +46,33 @@ def results_frames(results: dict, key: str) -> pd.DataFrame:
 
 def _train_params(profile: Profile) -> dict:
     return {"epochs": profile.epochs, "batch_size": profile.batch_size, "lr": profile.lr,
-            "weight_decay": profile.weight_decay, "dropout": profile.dropout, "seed": profile.seed}
+            "weight_decay": profile.weight_decay, "dropout": profile.dropout, "seed": profile.seed,
+            "schedule": profile.schedule, "window_norm": profile.window_norm, "batchnorm": profile.batchnorm}
+
+
+def build_profile_model(model_name: str, profile: str | Profile, X_train, input_shape, mean=None, std=None):
+    """The untrained model a profile trains: its normalisation, batch norm, dropout and seed.
+
+    Parameters
+    ----------
+    model_name : {'crnn', 'crnn-temporal', 'baseline'}
+    profile : str or Profile
+    X_train : array-like, shape (n_windows, height, frames)
+        Training windows; read for the per-window statistics when ``profile.window_norm``.
+    input_shape : (int, int)
+    mean, std : array-like, shape (height,), optional
+        Global per-row statistics of the training windows (the store's), used without ``window_norm``.
+    """
+    from .models import build_model, feature_stats, window_feature_stats
+
+    profile = get_profile(profile)
+    if profile.window_norm:
+        mean, std = window_feature_stats(X_train)
+    elif mean is None or std is None:
+        mean, std = feature_stats(X_train)
+    extra = {"batchnorm": profile.batchnorm} if model_name.startswith("crnn") else {}
+    return build_model(model_name, input_shape=input_shape, dropout=profile.dropout, mean=mean, std=std,
+                       per_window=profile.window_norm, seed=profile.seed, **extra)
 
 
 def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None, *, device=None,
@@ -70,14 +96,12 @@ def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None
     info : dict
         ``history`` (per-epoch losses, accuracies and seconds), ``train_seconds`` and ``config``.
     """
-    from .models import build_model
     from .train import checkpoint_config, fit
 
     profile = get_profile(profile or ds.info["profile"])
     X_train, y_train, _ = ds.split("train")
     X_valid, y_valid, _ = ds.split("valid")
-    model = build_model(model_name, input_shape=ds.params.shape, dropout=profile.dropout,
-                        mean=ds.mean, std=ds.std, seed=profile.seed)
+    model = build_profile_model(model_name, profile, X_train, ds.params.shape, ds.mean, ds.std)
     config = {"model": model_name, "profile": profile.name, "train": _train_params(profile),
               "features": dataclasses.asdict(ds.params), "dataset": str(ds.root),
               "dataset_key": ds.info["cache_key"], "data_fingerprint": ds.info["data_fingerprint"]}
@@ -87,7 +111,7 @@ def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None
     t0 = time.perf_counter()
     history = fit(model, X_train, y_train, X_valid, y_valid, epochs=profile.epochs,
                   batch_size=profile.batch_size, lr=profile.lr, weight_decay=profile.weight_decay,
-                  seed=profile.seed, out_dir=out_dir, device=device, progress=progress, config=config,
+                  schedule=profile.schedule, seed=profile.seed, out_dir=out_dir, device=device, progress=progress, config=config,
                   keep_epochs=False, resume=resume)
     return {"history": history, "train_seconds": time.perf_counter() - t0, "config": config}
 
@@ -207,13 +231,15 @@ def confusion_matrix(results: dict, level: str = "track") -> np.ndarray:
     return np.asarray(results["test"][f"{level}_confusion"])
 
 
-def track_mean_features(ds, split: str) -> tuple[np.ndarray, np.ndarray]:
+def track_mean_features(ds, split: str, return_ids: bool = False):
     """Per-track mean of the store's feature rows over all its windows and frames.
 
     Returns
     -------
     X : ndarray, shape (n_tracks, height), float64
     y : ndarray, shape (n_tracks,), int64
+    track_ids : ndarray, shape (n_tracks,), object
+        Sorted track ids, the order of the rows (only with ``return_ids=True``).
     """
     X, y, rows = ds.split(split)
     means = np.asarray(X, dtype=np.float32).mean(axis=2)                 # (n_windows, height)
@@ -223,6 +249,8 @@ def track_mean_features(ds, split: str) -> tuple[np.ndarray, np.ndarray]:
     counts = np.bincount(codes, minlength=len(tracks))[:, None]
     labels = np.zeros(len(tracks), dtype=np.int64)
     labels[codes] = y
+    if return_ids:
+        return sums / counts, labels, np.asarray(tracks, dtype=object)
     return sums / counts, labels
 
 
@@ -235,15 +263,52 @@ def linear_probe(ds, seed: int = 0) -> dict:
     Returns
     -------
     dict
-        ``train_accuracy``, ``test_accuracy``, ``n_train_tracks``, ``n_test_tracks``.
+        ``train_accuracy``, ``test_accuracy``, ``n_train_tracks``, ``n_test_tracks``, and
+        ``test_tracks``: per test track, ``track_id`` and ``correct`` (records).
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     X_train, y_train = track_mean_features(ds, "train")
-    X_test, y_test = track_mean_features(ds, "test")
+    X_test, y_test, test_ids = track_mean_features(ds, "test", return_ids=True)
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1.0, random_state=seed))
     clf.fit(X_train, y_train)
-    return {"train_accuracy": float(clf.score(X_train, y_train)), "test_accuracy": float(clf.score(X_test, y_test)),
-            "n_train_tracks": int(len(y_train)), "n_test_tracks": int(len(y_test))}
+    correct = clf.predict(X_test) == y_test
+    return {"train_accuracy": float(clf.score(X_train, y_train)), "test_accuracy": float(correct.mean()),
+            "n_train_tracks": int(len(y_train)), "n_test_tracks": int(len(y_test)),
+            "test_tracks": [{"track_id": str(t), "correct": bool(c)} for t, c in zip(test_ids, correct)]}
+
+
+def paired_comparison(correct_a, correct_b, n_boot: int = 10_000, seed: int = 0) -> dict:
+    """Is model A better than model B on the same test tracks, beyond what the test set's size allows?
+
+    Parameters
+    ----------
+    correct_a, correct_b : array-like of bool, shape (n_tracks,)
+        Whether each model classified each test track correctly (same tracks, same order).
+    n_boot : int
+        Bootstrap resamples of the tracks.
+    seed : int
+
+    Returns
+    -------
+    dict
+        ``difference`` (accuracy of A minus accuracy of B), ``low`` and ``high`` (2.5 and 97.5 percentiles
+        of the paired bootstrap), ``a_only`` and ``b_only`` (tracks only A, or only B, gets right) and
+        ``p_value`` (two-sided exact McNemar test on those discordant tracks), ``n_tracks``.
+    """
+    from scipy.stats import binomtest
+
+    a = np.asarray(correct_a, dtype=bool)
+    b = np.asarray(correct_b, dtype=bool)
+    if a.shape != b.shape or a.ndim != 1 or a.size == 0:
+        raise ValueError(f"need two equal-length, non-empty 1-d arrays, got shapes {a.shape} and {b.shape}")
+    diff = a.astype(float) - b.astype(float)
+    idx = np.random.default_rng(seed).integers(0, diff.size, size=(n_boot, diff.size))
+    boot = diff[idx].mean(axis=1)
+    a_only, b_only = int((a & ~b).sum()), int((b & ~a).sum())
+    p = binomtest(a_only, a_only + b_only, 0.5).pvalue if a_only + b_only else 1.0
+    return {"difference": float(diff.mean()), "low": float(np.percentile(boot, 2.5)),
+            "high": float(np.percentile(boot, 97.5)), "a_only": a_only, "b_only": b_only,
+            "p_value": float(p), "n_tracks": int(diff.size)}

@@ -249,3 +249,24 @@ def test_evaluation_outputs_serialise(tmp_path):
     assert data["test"]["track_confusion"] == results["track_confusion"].tolist()
     assert [row["track_id"] for row in data["test"]["tracks"]] == ["t1", "t2"]
     assert data["test"]["segment_per_genre"][7]["genre"] == "pop"
+
+
+def test_paired_comparison_separates_a_real_margin_from_noise():
+    from genre_utils.experiments import paired_comparison
+
+    rng = np.random.default_rng(0)
+    b = rng.random(60) < 0.5
+    better = b.copy()
+    better[~b] = True                                  # A gets every track B gets, and all the others
+    res = paired_comparison(better, b, n_boot=2000)
+    assert res["difference"] == pytest.approx(better.mean() - b.mean())
+    assert res["a_only"] == int((~b).sum()) and res["b_only"] == 0
+    assert res["low"] > 0 and res["p_value"] < 1e-6
+    same = paired_comparison(b, b, n_boot=2000)
+    assert same["difference"] == 0 and same["p_value"] == 1.0 and same["low"] == same["high"] == 0
+    # two models that each get a different half of the tracks: no evidence either way
+    half = np.arange(60) < 30
+    tie = paired_comparison(half, ~half, n_boot=2000)
+    assert tie["difference"] == 0 and tie["low"] < 0 < tie["high"] and tie["p_value"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="equal-length"):
+        paired_comparison(b, b[:-1])
