@@ -113,8 +113,8 @@ class Profile:
         trains at a constant rate.
     window_norm : bool
         Standardise every window around its own mean (cepstral mean normalisation,
-        :class:`genre_utils.models.Standardize`) instead of around the training set's mean; both models.
-        Not in the paper.
+        :class:`genre_utils.models.Standardize`) instead of around the training set's mean; the CRNN
+        only (the baseline keeps the global standardisation). Not in the paper.
     batchnorm : bool
         Batch normalisation in each of the CRNN's conv blocks (after the pool). Not in the paper.
 

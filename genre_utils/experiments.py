@@ -53,6 +53,10 @@ def _train_params(profile: Profile) -> dict:
 def build_profile_model(model_name: str, profile: str | Profile, X_train, input_shape, mean=None, std=None):
     """The untrained model a profile trains: its normalisation, batch norm, dropout and seed.
 
+    The profile's ``window_norm`` and ``batchnorm`` apply to the CRNN variants only; the baseline keeps the
+    global standardisation (measured on the quick corpus, a per-window one takes away most of what the
+    baseline's flattened input separates genres by).
+
     Parameters
     ----------
     model_name : {'crnn', 'crnn-temporal', 'baseline'}
@@ -66,13 +70,15 @@ def build_profile_model(model_name: str, profile: str | Profile, X_train, input_
     from .models import build_model, feature_stats, window_feature_stats
 
     profile = get_profile(profile)
-    if profile.window_norm:
+    crnn = model_name.startswith("crnn")
+    per_window = profile.window_norm and crnn
+    if per_window:
         mean, std = window_feature_stats(X_train)
     elif mean is None or std is None:
         mean, std = feature_stats(X_train)
-    extra = {"batchnorm": profile.batchnorm} if model_name.startswith("crnn") else {}
+    extra = {"batchnorm": profile.batchnorm} if crnn else {}
     return build_model(model_name, input_shape=input_shape, dropout=profile.dropout, mean=mean, std=std,
-                       per_window=profile.window_norm, seed=profile.seed, **extra)
+                       per_window=per_window, seed=profile.seed, **extra)
 
 
 def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None, *, device=None,

@@ -384,8 +384,9 @@ class BaselineMLP(nn.Module):
     mean, std : array-like, shape (height,), optional
         Statistics for the :class:`Standardize` layer.
     per_window : bool
-        Standardise each window around its own mean (:class:`Standardize`), as the CRNN of the same
-        profile does, so that both models see the same input.
+        Standardise each window around its own mean (:class:`Standardize`). The profiles keep the
+        global standardisation for the baseline: its flattened input separates genres mostly by the
+        window's average, which the per-window form removes.
     """
 
     def __init__(self, input_shape=(64, 235), n_classes: int = 10, hidden=(256, 64), dropout: float = 0.3,

@@ -83,8 +83,8 @@ def deviations(profile: str | Profile) -> pd.DataFrame:
          "PyTorch's default shrinks the signal to the GRU (stuck at chance); He grows it through the max-pools "
          "until the GRU gates saturate"),
         ("normalisation", "not stated",
-         "per-coefficient standardisation inside the model, around each window's own mean (cepstral mean "
-         "normalisation)" if p.window_norm else "per-coefficient standardisation inside the model",
+         "per-coefficient standardisation inside the model; the CRNN's around each window's own mean "
+         "(cepstral mean normalisation)" if p.window_norm else "per-coefficient standardisation inside the model",
          "MFCC rows differ in scale by orders of magnitude"
          + ("; removing each window's mean takes away the recording's colour (EQ, level), which a small "
             "training set lets the CRNN memorise instead of learning how the music moves"

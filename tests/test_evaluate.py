@@ -270,3 +270,22 @@ def test_paired_comparison_separates_a_real_margin_from_noise():
     assert tie["difference"] == 0 and tie["low"] < 0 < tie["high"] and tie["p_value"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="equal-length"):
         paired_comparison(b, b[:-1])
+
+
+def test_profile_model_follows_the_profiles_recipe():
+    from genre_utils.experiments import build_profile_model
+    from genre_utils.models import feature_stats, window_feature_stats
+
+    rng = np.random.default_rng(3)
+    X = (rng.normal(size=(12, 64, 60)) + rng.normal(size=(12, 64, 1)) * 20).astype(np.float16)
+    quick = build_profile_model("crnn", "quick", X, (64, 60))
+    assert quick.standardize.per_window and isinstance(quick.bn1, nn.BatchNorm2d)
+    np.testing.assert_allclose(quick.standardize.std.numpy(), window_feature_stats(X)[1], rtol=1e-5)
+    paper = build_profile_model("crnn", "paper", X, (64, 60))
+    assert not paper.standardize.per_window and isinstance(paper.bn1, nn.Identity)
+    np.testing.assert_allclose(paper.standardize.mean.numpy(), feature_stats(X)[0], rtol=1e-5)
+    assert paper.spec["kwargs"]["dropout"] == 0.3
+    # the baseline keeps the global standardisation (and gets no batch-norm argument it does not have)
+    mlp = build_profile_model("baseline", "quick", X, (64, 60), *feature_stats(X))
+    assert not mlp.standardize.per_window
+    np.testing.assert_allclose(mlp.standardize.std.numpy(), feature_stats(X)[1], rtol=1e-5)
