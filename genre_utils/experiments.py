@@ -286,7 +286,7 @@ def linear_probe(ds, seed: int = 0) -> dict:
             "test_tracks": [{"track_id": str(t), "correct": bool(c)} for t, c in zip(test_ids, correct)]}
 
 
-def paired_comparison(correct_a, correct_b, n_boot: int = 10_000, seed: int = 0) -> dict:
+def paired_comparison(correct_a, correct_b, n_boot: int = 10_000, seed: int = 0, level: float = 0.95) -> dict:
     """Is model A better than model B on the same test tracks, beyond what the test set's size allows?
 
     Parameters
@@ -296,12 +296,14 @@ def paired_comparison(correct_a, correct_b, n_boot: int = 10_000, seed: int = 0)
     n_boot : int
         Bootstrap resamples of the tracks.
     seed : int
+    level : float
+        Coverage of the bootstrap interval.
 
     Returns
     -------
     dict
-        ``difference`` (accuracy of A minus accuracy of B), ``low`` and ``high`` (2.5 and 97.5 percentiles
-        of the paired bootstrap), ``a_only`` and ``b_only`` (tracks only A, or only B, gets right) and
+        ``difference`` (accuracy of A minus accuracy of B), ``low`` and ``high`` (the central ``level``
+        interval of the paired bootstrap), ``level``, ``a_only`` and ``b_only`` (tracks only A, or only B, gets right) and
         ``p_value`` (two-sided exact McNemar test on those discordant tracks), ``n_tracks``.
     """
     from scipy.stats import binomtest
@@ -315,6 +317,7 @@ def paired_comparison(correct_a, correct_b, n_boot: int = 10_000, seed: int = 0)
     boot = diff[idx].mean(axis=1)
     a_only, b_only = int((a & ~b).sum()), int((b & ~a).sum())
     p = binomtest(a_only, a_only + b_only, 0.5).pvalue if a_only + b_only else 1.0
-    return {"difference": float(diff.mean()), "low": float(np.percentile(boot, 2.5)),
-            "high": float(np.percentile(boot, 97.5)), "a_only": a_only, "b_only": b_only,
+    tail = 100 * (1 - level) / 2
+    return {"difference": float(diff.mean()), "low": float(np.percentile(boot, tail)),
+            "high": float(np.percentile(boot, 100 - tail)), "level": float(level), "a_only": a_only, "b_only": b_only,
             "p_value": float(p), "n_tracks": int(diff.size)}
