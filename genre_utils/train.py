@@ -351,7 +351,7 @@ def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, *, epochs: int, ba
         Learning rate per step (:func:`learning_rate`): ``'constant'`` (the paper) or ``'onecycle'``.
     resume : bool
         Continue from ``out_dir/last.pt`` if it exists (its model and hyperparameters must match; only
-        ``epochs`` may grow). With False the run starts at epoch 1 and first deletes the checkpoints
+        ``epochs`` may grow, and not under a one-cycle schedule, whose cycle it sets). With False the run starts at epoch 1 and first deletes the checkpoints
         (``epoch_*.pt``, ``last.pt``, ``best.pt``) an earlier run left in ``out_dir``.
     progress : bool
         Show a tqdm bar per epoch.
