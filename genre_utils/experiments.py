@@ -237,21 +237,38 @@ def confusion_matrix(results: dict, level: str = "track") -> np.ndarray:
     return np.asarray(results["test"][f"{level}_confusion"])
 
 
-def track_mean_features(ds, split: str, return_ids: bool = False):
-    """Per-track mean of the store's feature rows over all its windows and frames.
+def track_mean_features(ds, split: str, return_ids: bool = False, summary: str = "mean"):
+    """Per-track summary of the store's feature rows, averaged over all the track's windows.
+
+    Parameters
+    ----------
+    ds : genre_utils.store.Dataset
+    split : {'train', 'valid', 'test'}
+    return_ids : bool
+        Also return the track ids.
+    summary : {'mean', 'dynamics'}
+        ``'mean'``: each row's mean over the frames (the average colour of the track).
+        ``'dynamics'``: that mean, plus each row's standard deviation over a window's frames and its mean
+        absolute change from one frame to the next (how much, and how fast, the features move) - still
+        a bag of frames: the order of events within a window is lost.
 
     Returns
     -------
-    X : ndarray, shape (n_tracks, height), float64
+    X : ndarray, shape (n_tracks, height) or (n_tracks, 3 * height), float64
     y : ndarray, shape (n_tracks,), int64
     track_ids : ndarray, shape (n_tracks,), object
         Sorted track ids, the order of the rows (only with ``return_ids=True``).
     """
+    if summary not in ("mean", "dynamics"):
+        raise ValueError(f"summary must be 'mean' or 'dynamics', not {summary!r}")
     X, y, rows = ds.split(split)
-    means = np.asarray(X, dtype=np.float32).mean(axis=2)                 # (n_windows, height)
+    X = np.asarray(X, dtype=np.float32)
+    per_window = X.mean(axis=2)                                           # (n_windows, height)
+    if summary == "dynamics":
+        per_window = np.concatenate([per_window, X.std(axis=2), np.abs(np.diff(X, axis=2)).mean(axis=2)], axis=1)
     codes, tracks = pd.factorize(rows["track_id"], sort=True)
-    sums = np.zeros((len(tracks), means.shape[1]))
-    np.add.at(sums, codes, means)
+    sums = np.zeros((len(tracks), per_window.shape[1]))
+    np.add.at(sums, codes, per_window)
     counts = np.bincount(codes, minlength=len(tracks))[:, None]
     labels = np.zeros(len(tracks), dtype=np.int64)
     labels[codes] = y
@@ -260,11 +277,19 @@ def track_mean_features(ds, split: str, return_ids: bool = False):
     return sums / counts, labels
 
 
-def linear_probe(ds, seed: int = 0) -> dict:
-    """How hard is the data? A logistic regression on per-track mean features (no time information).
+def linear_probe(ds, seed: int = 0, summary: str = "mean") -> dict:
+    """How hard is the data? A logistic regression on per-track summaries of the features.
 
     Trained on the training tracks, scored on the test tracks of the store; a corpus whose genres a
     bag-of-frames average already separates would make the CRNN's task trivial.
+
+    Parameters
+    ----------
+    ds : genre_utils.store.Dataset
+    seed : int
+    summary : {'mean', 'dynamics'}
+        What each track is summarised by (:func:`track_mean_features`): its mean feature vector (no
+        information about time), or that plus how much and how fast each feature moves.
 
     Returns
     -------
@@ -276,8 +301,8 @@ def linear_probe(ds, seed: int = 0) -> dict:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    X_train, y_train = track_mean_features(ds, "train")
-    X_test, y_test, test_ids = track_mean_features(ds, "test", return_ids=True)
+    X_train, y_train = track_mean_features(ds, "train", summary=summary)
+    X_test, y_test, test_ids = track_mean_features(ds, "test", return_ids=True, summary=summary)
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1.0, random_state=seed))
     clf.fit(X_train, y_train)
     correct = clf.predict(X_test) == y_test

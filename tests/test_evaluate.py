@@ -289,3 +289,27 @@ def test_profile_model_follows_the_profiles_recipe():
     mlp = build_profile_model("baseline", "quick", X, (64, 60), *feature_stats(X))
     assert not mlp.standardize.per_window
     np.testing.assert_allclose(mlp.standardize.std.numpy(), feature_stats(X)[1], rtol=1e-5)
+
+
+def test_track_summaries_average_windows_and_see_movement_only_with_dynamics():
+    from genre_utils.experiments import track_mean_features
+
+    class FakeStore:
+        def split(self, name):
+            t = np.arange(8)
+            still = np.full((2, 3, 8), 5.0)                       # track "a": two windows, nothing moves
+            moving = 5.0 + np.tile(np.where(t % 2, 1.0, -1.0), (2, 3, 1))   # track "b": alternates every frame
+            X = np.concatenate([moving, still]).astype(np.float16)
+            rows = pd.DataFrame({"track_id": ["b", "b", "a", "a"]})
+            return X, np.array([1, 1, 0, 0]), rows
+
+    means, y, ids = track_mean_features(FakeStore(), "test", return_ids=True)
+    assert list(ids) == ["a", "b"] and list(y) == [0, 1] and means.shape == (2, 3)
+    np.testing.assert_allclose(means, 5.0)                          # the mean cannot tell them apart
+    dyn, _ = track_mean_features(FakeStore(), "test", summary="dynamics")
+    assert dyn.shape == (2, 9)
+    np.testing.assert_allclose(dyn[0, 3:], 0.0)                     # "a": no spread, no change
+    np.testing.assert_allclose(dyn[1, 3:6], 1.0)                    # "b": spread 1 ...
+    np.testing.assert_allclose(dyn[1, 6:], 2.0)                     # ... and a change of 2 per frame
+    with pytest.raises(ValueError, match="summary"):
+        track_mean_features(FakeStore(), "test", summary="median")
