@@ -22,7 +22,17 @@ import json
 import os
 from dataclasses import dataclass, field
 
-__all__ = ["FeatureParams", "Profile", "PROFILES", "get_profile", "num_threads", "fingerprint"]
+__all__ = ["FeatureParams", "Profile", "PROFILES", "SCHEDULES", "check_schedule", "get_profile", "num_threads", "fingerprint"]
+
+#: Learning-rate schedules a profile may name (:func:`genre_utils.train.learning_rate`).
+SCHEDULES = ("constant", "onecycle")
+
+
+def check_schedule(schedule: str) -> str:
+    """``schedule`` if it is one of :data:`SCHEDULES`; otherwise a ValueError naming the choices."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {schedule!r}")
+    return schedule
 
 
 @dataclass(frozen=True)
@@ -151,8 +161,7 @@ class Profile:
     features: FeatureParams = field(default_factory=FeatureParams)
 
     def __post_init__(self):
-        if self.schedule not in ("constant", "onecycle"):
-            raise ValueError(f"schedule must be 'constant' or 'onecycle', not {self.schedule!r}")
+        check_schedule(self.schedule)
 
     def replace(self, **changes) -> "Profile":
         """Return a copy with some fields changed (``features`` accepts a dict of FeatureParams fields)."""

@@ -76,9 +76,9 @@ def build_profile_model(model_name: str, profile: str | Profile, X_train, input_
         mean, std = window_feature_stats(X_train)
     elif mean is None or std is None:
         mean, std = feature_stats(X_train)
-    extra = {"batchnorm": profile.batchnorm} if crnn else {}
+    extra = {"batchnorm": profile.batchnorm, "per_window": per_window} if crnn else {}
     return build_model(model_name, input_shape=input_shape, dropout=profile.dropout, mean=mean, std=std,
-                       per_window=per_window, seed=profile.seed, **extra)
+                       seed=profile.seed, **extra)
 
 
 def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None, *, device=None,

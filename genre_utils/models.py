@@ -383,14 +383,10 @@ class BaselineMLP(nn.Module):
     condense : {'flatten', 'stats'}
     mean, std : array-like, shape (height,), optional
         Statistics for the :class:`Standardize` layer.
-    per_window : bool
-        Standardise each window around its own mean (:class:`Standardize`). The profiles keep the
-        global standardisation for the baseline: its flattened input separates genres mostly by the
-        window's average, which the per-window form removes.
     """
 
     def __init__(self, input_shape=(64, 235), n_classes: int = 10, hidden=(256, 64), dropout: float = 0.3,
-                 condense: str = "flatten", mean=None, std=None, per_window: bool = False):
+                 condense: str = "flatten", mean=None, std=None):
         super().__init__()
         if condense not in ("flatten", "stats"):
             raise ValueError(f"condense must be 'flatten' or 'stats', not {condense!r}")
@@ -403,9 +399,9 @@ class BaselineMLP(nn.Module):
         self.spec = {"name": "baseline",
                      "kwargs": {"input_shape": list(self.input_shape), "n_classes": int(n_classes),
                                 "hidden": [int(h) for h in hidden], "dropout": float(dropout),
-                                "condense": condense, "per_window": bool(per_window)}}
+                                "condense": condense}}
 
-        self.standardize = Standardize(mean, std, height=height, per_window=per_window)
+        self.standardize = Standardize(mean, std, height=height)
         self.fc1 = nn.Linear(self.n_inputs, hidden[0])
         self.drop1 = nn.Dropout(dropout)
         self.fc2 = nn.Linear(hidden[0], hidden[1])

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .config import num_threads
+from .config import check_schedule, num_threads
 from .genres import GENRES
 from .models import build_model
 
@@ -40,7 +40,6 @@ __all__ = [
     "make_optimizer",
     "learning_rate",
     "adam_beta1",
-    "SCHEDULES",
     "set_threads",
     "iter_logits",
     "get_accuracy",
@@ -60,9 +59,6 @@ CHECKPOINT_FORMAT = "genre_utils.checkpoint/1"
 #: Hyperparameters a resumed run must share with the run it continues (with a one-cycle schedule, the
 #: number of epochs too: it sets the length of the cycle).
 RESUME_KEYS = ("batch_size", "lr", "weight_decay", "seed", "n_train", "n_valid", "schedule")
-
-#: Learning-rate schedules of :func:`learning_rate`.
-SCHEDULES = ("constant", "onecycle")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -380,8 +376,7 @@ def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, *, epochs: int, ba
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError("epochs and batch_size must be positive")
-    if schedule not in SCHEDULES:
-        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {schedule!r}")
+    check_schedule(schedule)
     if len(X_train) != len(y_train) or len(X_valid) != len(y_valid):
         raise ValueError("X and y must have the same length")
     if len(y_train) == 0 or len(y_valid) == 0:
@@ -477,24 +472,22 @@ def learning_rate(step: int, total_steps: int, lr: float, schedule: str = "const
         Peak learning rate.
     schedule : {'constant', 'onecycle'}
     """
-    if schedule == "constant":
+    if check_schedule(schedule) == "constant":
         return float(lr)
-    return _one_cycle(step, total_steps, lr / 25.0, lr, lr / 25.0 / 1e4, schedule)
+    return _one_cycle(step, total_steps, lr / 25.0, lr, lr / 25.0 / 1e4)
 
 
 def adam_beta1(step: int, total_steps: int, schedule: str = "constant") -> float:
     """Adam's ``beta1`` at step ``step``: 0.9 (PyTorch's default) for ``'constant'``; for ``'onecycle'``
     from 0.95 down to 0.85 while the learning rate rises, and back to 0.95 while it falls (as
     ``OneCycleLR`` cycles it)."""
-    if schedule == "constant":
+    if check_schedule(schedule) == "constant":
         return 0.9
-    return _one_cycle(step, total_steps, 0.95, 0.85, 0.95, schedule)
+    return _one_cycle(step, total_steps, 0.95, 0.85, 0.95)
 
 
-def _one_cycle(step, total_steps, start, peak, end, schedule) -> float:
+def _one_cycle(step, total_steps, start, peak, end) -> float:
     """Half-cosine from ``start`` to ``peak`` over 30 % of the steps, then half-cosine to ``end``."""
-    if schedule != "onecycle":
-        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {schedule!r}")
     rise = max(1.0, 0.3 * total_steps - 1)          # the step at which the peak is reached
     if step <= rise:
         frac, a, b = step / rise, start, peak
