@@ -22,7 +22,7 @@ from .evaluate import confusion
 from .genres import GENRES
 
 __all__ = ["train_run", "build_profile_model", "evaluate_run", "run_experiment", "load_results", "results_frames", "confusion_matrix",
-           "track_mean_features", "linear_probe", "paired_comparison"]
+           "track_mean_features", "linear_probe", "compare_with_probe", "paired_comparison"]
 
 
 def _code_fingerprint() -> str:
@@ -309,6 +309,31 @@ def linear_probe(ds, seed: int = 0, summary: str = "mean") -> dict:
     return {"train_accuracy": float(clf.score(X_train, y_train)), "test_accuracy": float(correct.mean()),
             "n_train_tracks": int(len(y_train)), "n_test_tracks": int(len(y_test)),
             "test_tracks": [{"track_id": str(t), "correct": bool(c)} for t, c in zip(test_ids, correct)]}
+
+
+def compare_with_probe(results: dict, ds, summary: str = "mean", seed: int = 0) -> tuple[dict, dict]:
+    """A run's test tracks against a :func:`linear_probe` on the same store, track by track.
+
+    Parameters
+    ----------
+    results : dict
+        A run's results (:func:`evaluate_run`), evaluated on the test split of ``ds``.
+    ds : genre_utils.store.Dataset
+    summary : {'mean', 'dynamics'}
+        The probe's track summary.
+    seed : int
+
+    Returns
+    -------
+    probe : dict
+        :func:`linear_probe`'s result.
+    paired : dict
+        :func:`paired_comparison` with the run as A and the probe as B.
+    """
+    probe = linear_probe(ds, seed=seed, summary=summary)
+    run = pd.DataFrame(results["test"]["tracks"]).set_index("track_id")["correct"]
+    other = pd.DataFrame(probe["test_tracks"]).set_index("track_id")["correct"]
+    return probe, paired_comparison(run.loc[other.index].to_numpy(), other.to_numpy(), seed=seed)
 
 
 def paired_comparison(correct_a, correct_b, n_boot: int = 10_000, seed: int = 0, level: float = 0.95) -> dict:
