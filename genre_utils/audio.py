@@ -8,11 +8,11 @@ that callers record (in ``skipped.csv``, or in ``genre-utils predict``'s error l
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .provenance import atomic_write_bytes
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -23,7 +23,6 @@ __all__ = [
     "cut_segments",
     "write_wav",
     "write_mp3",
-    "atomic_write_bytes",
 ]
 
 #: File name endings the loaders treat as audio.
@@ -71,8 +70,9 @@ def load_audio(path, sample_rate: int = 22050) -> np.ndarray:
         y = data.mean(axis=1)
     except Exception as first:  # libsndfile could not open it: try audioread through librosa
         try:
-            import librosa
             import warnings
+
+            import librosa
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -146,23 +146,6 @@ def cut_segments(y: np.ndarray, starts, segment_samples: int) -> np.ndarray:
         chunk = y[s:s + segment_samples]
         out[i, :chunk.size] = chunk
     return out
-
-
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _pcm16(y: np.ndarray) -> np.ndarray:

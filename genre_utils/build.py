@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import PROFILES, Profile, get_profile
+from .provenance import code_fingerprint
 
 __all__ = ["Context", "context", "find_root", "run_dir", "main_run_dir", "build_book", "summarise", "main"]
 
@@ -184,11 +185,6 @@ def _toc_notebooks(root: Path) -> list[Path]:
     return pages
 
 
-def _code_fingerprint(root: Path) -> str:
-    blob = b"".join(p.read_bytes() for p in sorted((root / "genre_utils").rglob("*.py")))
-    return hashlib.sha256(blob).hexdigest()[:16]
-
-
 def _execute(nb: Path, target: Path, parameters: dict, cwd: Path) -> None:
     """Run one notebook with papermill into ``target`` (atomically); failures name the notebook and cell."""
     import papermill as pm
@@ -301,7 +297,7 @@ def build_book(ctx: Context, root: Path | None = None, strict: bool = True) -> P
               "gtzan": None if ctx.synthetic else (str(ctx.gtzan) if ctx.gtzan else None),
               "fma": None if ctx.synthetic else (str(ctx.fma) if ctx.fma else None),
               "device": ctx.device}
-    code = _code_fingerprint(root)
+    code = code_fingerprint()
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
     timings = {}
     for page in _toc_notebooks(root):
@@ -344,7 +340,7 @@ def summarise(ctx: Context, timings: dict | None = None) -> dict:
     ``main_run``, ``notebook_seconds``, ``versions``.
     """
     from .experiments import load_results
-    from .store import atomic_write_text, versions
+    from .provenance import atomic_write_text, versions
 
     runs = {}
     for model, kind, split in BOOK_RUNS:

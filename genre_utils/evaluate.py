@@ -23,11 +23,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .audio import AudioError, atomic_write_bytes
+from .audio import AudioError
 from .config import FeatureParams
 from .features import file_segments
 from .genres import GENRES
-from .store import versions
+from .provenance import atomic_write_bytes, versions
 from .train import iter_logits, to_plain
 
 __all__ = [
@@ -411,7 +411,7 @@ def evaluate_files(model: torch.nn.Module, paths, params: FeatureParams = Featur
 
 
 def write_results(path, results: dict) -> Path:
-    """Write a run's results as strict JSON, atomically, with :func:`genre_utils.store.versions` under ``versions``.
+    """Write a run's results as strict JSON, atomically, with :func:`genre_utils.provenance.versions` under ``versions``.
 
     numpy arrays and tensors become lists, numpy scalars numbers, DataFrames lists of records (a named
     index such as ``genre`` becomes a column), NaN/inf and missing values ``null``.

@@ -9,7 +9,6 @@ last per-epoch checkpoint.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -20,15 +19,10 @@ import pandas as pd
 from .config import Profile, fingerprint, get_profile
 from .evaluate import confusion
 from .genres import GENRES
+from .provenance import code_fingerprint, library_key
 
 __all__ = ["train_run", "build_profile_model", "evaluate_run", "run_experiment", "load_results", "results_frames", "confusion_matrix",
            "track_mean_features", "linear_probe", "compare_with_probe", "paired_comparison"]
-
-
-def _code_fingerprint() -> str:
-    here = Path(__file__).parent
-    blob = b"".join((here / m).read_bytes() for m in ("models.py", "train.py", "evaluate.py", "experiments.py"))
-    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 def load_results(path) -> dict:
@@ -206,7 +200,7 @@ def evaluate_run(ds, run_dir, *, newdata=None, max_segments: int | None = None, 
         "dataset": {k: ds.info.get(k) for k in ("data_fingerprint", "code_fingerprint", "n_windows",
                                                 "tracks_per_split", "split_method", "profile")},
         "genres": list(GENRES),
-        "code_fingerprint": _code_fingerprint(),
+        "code_fingerprint": code_fingerprint("experiments"),
     }
     write_results(run_dir / "results.json", results)
     return load_results(run_dir)
@@ -221,8 +215,8 @@ def run_experiment(ds, model_name: str, out_dir, profile: str | Profile | None =
     """
     profile = get_profile(profile or ds.info["profile"])
     out_dir = Path(out_dir)
-    key = fingerprint(ds.info["cache_key"], model_name, _train_params(profile), _code_fingerprint(),
-                      str(newdata) if newdata else None)
+    key = fingerprint(ds.info["cache_key"], model_name, _train_params(profile), code_fingerprint("experiments"),
+                      library_key("run"), str(newdata) if newdata else None)
     if (out_dir / "results.json").is_file():
         cached = load_results(out_dir)
         if cached.get("key") == key:

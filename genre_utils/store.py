@@ -30,7 +30,6 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
-import platform
 import sys
 import time
 from dataclasses import dataclass
@@ -40,49 +39,22 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import __version__
-from .audio import AudioError, atomic_write_bytes, check_audio, cut_segments, load_audio
+from .audio import AudioError, check_audio, cut_segments, load_audio
 from .config import FeatureParams, Profile, fingerprint, get_profile, num_threads
 from .features import extract
 from .genres import GENRES
+from .provenance import atomic_write_text, code_fingerprint, library_key, versions
 from .splits import plan_windows, split_tracks
 
-__all__ = ["Dataset", "build_dataset", "open_dataset", "scan_sources", "extract_tracks", "atomic_write_text",
-           "versions"]
+__all__ = ["Dataset", "build_dataset", "open_dataset", "scan_sources", "extract_tracks"]
 
 FEATURE_DTYPE = np.float16
 CHUNK_TRACKS = 16  # tracks between two progress checkpoints
 
 
 # --------------------------------------------------------------------------------------------- helpers
-def atomic_write_text(path, text: str) -> None:
-    """Write text to ``path`` atomically (temporary file + rename)."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
 def _write_csv(frame: pd.DataFrame, path) -> None:
     atomic_write_text(path, frame.to_csv(index=False))
-
-
-def versions() -> dict:
-    """Versions of Python and the libraries that shape the numbers."""
-    import importlib.metadata as md
-
-    out = {"python": platform.python_version(), "platform": platform.platform(), "genre_utils": __version__}
-    for name in ("numpy", "pandas", "librosa", "soundfile", "soxr", "torch", "scikit-learn"):
-        try:
-            out[name] = md.version(name)
-        except md.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def _code_fingerprint() -> str:
-    """Hash of the modules whose code decides what the store contains."""
-    here = Path(__file__).parent
-    blob = b"".join((here / m).read_bytes() for m in ("audio.py", "features.py", "splits.py", "store.py",
-                                                      "sources.py", "genres.py"))
-    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 # ------------------------------------------------------------------------------------------ scanning
@@ -308,7 +280,7 @@ def _cache_key(tracks: pd.DataFrame, profile: Profile, split_method: str, fma_su
     for path in tracks["path"]:
         st = os.stat(path)
         files.append((path, st.st_size, st.st_mtime_ns))
-    return fingerprint(profile, split_method, fma_subset, files, _code_fingerprint())
+    return fingerprint(profile, split_method, fma_subset, files, code_fingerprint("store"), library_key("store"))
 
 
 def _row_stats(features: np.ndarray, lo: int, hi: int, chunk: int = 2048):
@@ -478,7 +450,7 @@ def build_dataset(out, *, gtzan=None, fma=None, fma_subset: str = "medium", fold
         "sources": {"gtzan": str(gtzan) if gtzan else None, "fma": str(fma) if fma else None,
                     "fma_subset": fma_subset if fma else None, "folders": [str(f) for f in folders]},
         "data_fingerprint": data_fp,
-        "code_fingerprint": _code_fingerprint(),
+        "code_fingerprint": code_fingerprint("store"),
         "n_tracks_found": int(len(tracks)),
         "n_tracks_used": int(len(used)),
         "n_skipped": int(len(all_skipped)),

@@ -40,15 +40,16 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .audio import atomic_write_bytes, write_mp3, write_wav
+from .audio import write_mp3, write_wav
 from .config import Profile, fingerprint, get_profile, num_threads
 from .genres import FMA_TRACKS_COLUMNS, GENRES, fma_genre_top, fma_genres_all, load_fma_genres, map_fma_track
+from .provenance import atomic_write_bytes, library_key
 from .styles import GROOVES, PROGRESSIONS, SHIFT_PROGRAMS, STYLES, TOMS, GenreStyle, Groove, style_table
 
 __all__ = [
@@ -1219,22 +1220,12 @@ def _write_broken(out: Path, broken: list[dict], profile: Profile, seed: int) ->
             atomic_write_bytes(path, buf.getvalue()[: 44 + int(1.5 * GTZAN_SAMPLE_RATE) * 2])
 
 
-def _library_versions() -> dict[str, str]:
-    out = {}
-    for name in ("pretty_midi", "midirenderer", "numpy", "scipy", "soxr", "soundfile", "lameenc", "pandas"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "missing"
-    return out
-
-
 def corpus_fingerprint(profile: str | Profile = "quick", seed: int | None = None) -> str:
     """Fingerprint of a corpus: the profile's synth fields, the seed, :data:`SYNTH_VERSION`, library versions."""
     profile = get_profile(profile)
     seed = profile.seed if seed is None else int(seed)
     fields = {f: getattr(profile, f) for f in SYNTH_FIELDS}
-    return fingerprint(fields, seed, SYNTH_VERSION, _library_versions())
+    return fingerprint(fields, seed, SYNTH_VERSION, library_key("corpus"))
 
 
 def _read_json(path: Path):
@@ -1379,7 +1370,7 @@ def _summary(profile: Profile, seed: int, fp: str, jobs, tracks, broken, resumed
         "profile": profile.name,
         "seed": seed,
         "synth": {f: getattr(profile, f) for f in SYNTH_FIELDS},
-        "libraries": _library_versions(),
+        "libraries": library_key("corpus"),
         "sample_rates": {"gtzan": GTZAN_SAMPLE_RATE, "fma": FMA_SAMPLE_RATE, "newdata": GTZAN_SAMPLE_RATE},
         "paths": {"gtzan": "gtzan/genres_original", "fma": "fma", "newdata": "newdata"},
         "counts": {"gtzan": gtzan, "fma": groups, "fma_labels": labels, "newdata": newdata},

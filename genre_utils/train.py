@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from tqdm.auto import tqdm
 from .config import check_schedule, num_threads
 from .genres import GENRES
 from .models import build_model
+from .provenance import atomic_torch_save
 
 __all__ = [
     "select_device",
@@ -238,17 +238,6 @@ def to_plain(obj, nan_to_none: bool = False):
         return str(o)
 
     return rec(obj)
-
-
-def _atomic_torch_save(obj, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -552,10 +541,10 @@ def _checkpoint(model, optimizer, epoch, history, spec, train_params, config) ->
 def _save_epoch(out_dir, model, optimizer, epoch, history, spec, train_params, config, keep_epochs):
     ckpt = _checkpoint(model, optimizer, epoch, history, spec, train_params, config)
     if keep_epochs:
-        _atomic_torch_save(ckpt, out_dir / f"epoch_{epoch:03d}.pt")
-    _atomic_torch_save(ckpt, out_dir / "last.pt")
+        atomic_torch_save(ckpt, out_dir / f"epoch_{epoch:03d}.pt")
+    atomic_torch_save(ckpt, out_dir / "last.pt")
     if ckpt["best_epoch"] == epoch:
-        _atomic_torch_save(ckpt, out_dir / "best.pt")
+        atomic_torch_save(ckpt, out_dir / "best.pt")
 
 
 def _restore(path, model, optimizer, spec, train_params, device) -> tuple[int, dict]:

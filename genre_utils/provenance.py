@@ -1,0 +1,227 @@
+"""Where a result comes from: atomic writes, library versions and code fingerprints, in one place.
+
+Every cached artefact of the build (corpus, store, run, executed notebook) is keyed on what produced it.
+The pieces of such a key that are not the artefact's own inputs live here:
+
+* :func:`code_fingerprint` hashes a module of the package *and every package module it imports*, found by
+  reading the import statements (``ast``), so a new module is covered as soon as something imports it; no
+  hand-kept list of files.
+* :func:`versions` reports the versions of the libraries that can change a number; :func:`library_key` is
+  the subset a given stage depends on, for cache keys.
+* :func:`atomic_write_bytes` / :func:`atomic_write_text` / :func:`atomic_torch_save` write through a
+  temporary file in the same folder and an atomic rename, so an interrupted write never leaves a half file
+  under the final name. A full disk raises :class:`DiskFullError` with one readable line.
+"""
+
+from __future__ import annotations
+
+import ast
+import errno
+import hashlib
+import importlib.metadata as md
+import os
+import platform
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+__all__ = ["PACKAGE_DIR", "DiskFullError", "atomic_write_bytes", "atomic_write_text", "atomic_torch_save",
+           "versions", "library_key", "code_fingerprint", "module_closure", "STAGE_LIBRARIES"]
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+#: The libraries whose versions can change the numbers of each stage (part of that stage's cache key).
+STAGE_LIBRARIES = {
+    "corpus": ("numpy", "scipy", "soxr", "soundfile", "lameenc", "pretty_midi", "midirenderer", "pandas"),
+    "store": ("numpy", "scipy", "pandas", "librosa", "soundfile", "soxr", "torch", "audioread"),
+    "run": ("numpy", "torch", "scikit-learn", "pandas"),
+    "book": ("numpy", "pandas", "scipy", "torch", "scikit-learn", "matplotlib", "seaborn", "plotly",
+             "ipywidgets", "jupyter-book", "myst-nb", "sphinx", "papermill"),
+}
+
+#: Everything :func:`versions` reports (the union of the stages, plus the corpus's tools).
+REPORTED_LIBRARIES = tuple(dict.fromkeys(name for names in STAGE_LIBRARIES.values() for name in names))
+
+
+class DiskFullError(OSError):
+    """No space left on the device (or quota exceeded) while writing ``filename``."""
+
+    def __str__(self) -> str:  # one line, naming the file
+        return f"no space left on the device while writing {self.filename}; free some space and run again"
+
+
+def _raise_if_full(err: OSError, path) -> None:
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        raise DiskFullError(err.errno, os.strerror(err.errno), str(path)) from None
+
+
+def _temporary(path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    return tmp
+
+
+def _publish(tmp: str, path: Path) -> None:
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
+    os.replace(tmp, path)
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename.
+
+    Raises
+    ------
+    DiskFullError
+        The file system is full; nothing is left under ``path`` or beside it.
+    """
+    path = Path(path)
+    tmp = None
+    try:
+        tmp = _temporary(path)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        _publish(tmp, path)
+    except BaseException as err:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            _raise_if_full(err, path)
+        raise
+
+
+def atomic_write_text(path, text: str) -> None:
+    """Write text (UTF-8) to ``path`` atomically; see :func:`atomic_write_bytes`."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_torch_save(obj, path) -> None:
+    """``torch.save`` to ``path`` atomically; see :func:`atomic_write_bytes`."""
+    import torch
+
+    path = Path(path)
+    tmp = None
+    try:
+        tmp = _temporary(path)
+        torch.save(obj, tmp)
+        _publish(tmp, path)
+    except BaseException as err:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            _raise_if_full(err, path)
+        if isinstance(err, RuntimeError) and "unexpected pos" in str(err):
+            # torch's zip writer reports a short write (a full disk) as 'unexpected pos'
+            raise DiskFullError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None
+        raise
+
+
+def _version(name: str) -> str | None:
+    try:
+        return md.version(name)
+    except md.PackageNotFoundError:
+        return None
+
+
+def versions() -> dict:
+    """Versions of Python, the platform and every library that can shape a number (None: not installed)."""
+    from . import __version__
+
+    out = {"python": platform.python_version(), "platform": platform.platform(), "genre_utils": __version__}
+    out.update({name: _version(name) for name in REPORTED_LIBRARIES})
+    return out
+
+
+def library_key(stage: str) -> dict:
+    """The versions a cache key of ``stage`` (``corpus``, ``store``, ``run``, ``book``) depends on.
+
+    Python's minor version is included: it decides which wheels, and so which kernels, are installed.
+    """
+    major_minor = ".".join(platform.python_version_tuple()[:2])
+    return {"python": major_minor, **{name: _version(name) for name in STAGE_LIBRARIES[stage]}}
+
+
+def _imports_of(path: Path) -> set[str]:
+    """Package modules (``genre_utils.x``) that the file at ``path`` imports, at any depth of the file."""
+    tree = ast.parse(path.read_bytes(), filename=str(path))
+    pkg = PACKAGE_DIR.name
+    here = path.relative_to(PACKAGE_DIR).with_suffix("").parts
+    base = (pkg, *here[:-1])  # the package a relative import starts from
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == pkg)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parent = base[:len(base) - node.level + 1]
+                mod = ".".join((*parent, node.module)) if node.module else ".".join(parent)
+            else:
+                mod = node.module or ""
+            if mod.split(".")[0] != pkg:
+                continue
+            found.add(mod)
+            found.update(f"{mod}.{a.name}" for a in node.names)  # `from . import store` names a module
+    return found
+
+
+def _module_file(name: str) -> Path | None:
+    parts = name.split(".")[1:]
+    if not parts:
+        return PACKAGE_DIR / "__init__.py"
+    rel = Path(*parts)
+    for candidate in (PACKAGE_DIR / rel.with_suffix(".py"), PACKAGE_DIR / rel / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def module_closure(*modules: str) -> list[Path]:
+    """The files of ``modules`` (e.g. ``"genre_utils.store"``) and of every package module they import.
+
+    Parents' ``__init__.py`` are included (they run on import). Sorted, so the order never depends on the
+    walk.
+    """
+    pkg = PACKAGE_DIR.name
+    todo = [m if m.startswith(pkg) else f"{pkg}.{m}" for m in modules]
+    seen: dict[str, Path] = {}
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        path = _module_file(name)
+        if path is None:  # a name imported from a module, not a module itself
+            continue
+        seen[name] = path
+        parts = name.split(".")
+        todo += [".".join(parts[:i]) for i in range(1, len(parts))]
+        todo += sorted(_imports_of(path))
+    return sorted(set(seen.values()))
+
+
+@lru_cache(maxsize=None)
+def _closure_digest(modules: tuple, stamps: tuple) -> str:
+    h = hashlib.sha256()
+    for path in module_closure(*modules):
+        h.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def code_fingerprint(*modules: str) -> str:
+    """Hash of the code that ``modules`` run: their files and every package module they import.
+
+    With no argument, the whole package (every ``*.py`` under it). Cached per file state (path, size,
+    mtime), so it is cheap to call often and still sees an edit.
+    """
+    if not modules:
+        files = sorted(PACKAGE_DIR.rglob("*.py"))
+        h = hashlib.sha256()
+        for path in files:
+            h.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+        return h.hexdigest()[:16]
+    stamps = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(PACKAGE_DIR.rglob("*.py")))
+    return _closure_digest(tuple(sorted(modules)), stamps)
