@@ -13,6 +13,9 @@ import numpy as np
 import pytest
 
 from genre_utils import bench
+from genre_utils.bench import clips as bench_clips
+from genre_utils.bench import end_to_end as bench_end_to_end
+from genre_utils.bench import features as bench_features
 from genre_utils.config import FeatureParams
 from genre_utils.models import build_model
 
@@ -120,9 +123,9 @@ def test_compare_counts_differing_windows():
     a = np.zeros((5, 4, 3), np.float32)
     b = a.copy()
     b[3, 2, 1] = 0.5
-    result = bench._compare(a, b, rtol=1e-4, atol=1e-3)
+    result = bench_features._compare(a, b, rtol=1e-4, atol=1e-3)
     assert not result["allclose"] and result["windows_differing"] == 1 and result["max_abs_diff"] == 0.5
-    assert bench._compare(a, a[:4], 1e-4, 1e-3)["allclose"] is False
+    assert bench_features._compare(a, a[:4], 1e-4, 1e-3)["allclose"] is False
 
 
 def test_clips_are_deterministic_and_fall_back_to_tones(monkeypatch):
@@ -134,7 +137,7 @@ def test_clips_are_deterministic_and_fall_back_to_tones(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("no soundfont")
 
-    monkeypatch.setattr(bench, "_synth_clip", broken)
+    monkeypatch.setattr(bench_clips, "_synth_clip", broken)
     c, source = bench.make_clips(2, seconds=1.0, source="synth", seed=3)
     assert source == "tones" and np.array_equal(c, a)
 
@@ -142,7 +145,7 @@ def test_clips_are_deterministic_and_fall_back_to_tones(monkeypatch):
 def test_tree_rss_includes_this_process():
     if not os.path.isdir("/proc"):
         pytest.skip("needs /proc")
-    assert bench._tree_rss_bytes(os.getpid()) > 10 * 2 ** 20
+    assert bench_end_to_end._tree_rss_bytes(os.getpid()) > 10 * 2 ** 20
 
 
 def test_default_sizes():
@@ -157,8 +160,8 @@ def test_difference_diagnosis_points_at_batching():
     clips, _ = bench.make_clips(1, seconds=10.0, source="tones", seed=5)
     paper = bench.extract_paper(clips, p)
     same = {"rtol": 1e-4, "atol": 1e-3}
-    assert "batch" in bench._diagnose_difference(clips, p, paper, same)
-    assert "still differ" in bench._diagnose_difference(clips, p, paper + 1.0, same)
+    assert "batch" in bench_features._diagnose_difference(clips, p, paper, same)
+    assert "still differ" in bench_features._diagnose_difference(clips, p, paper + 1.0, same)
 
 
 def test_cpu_meter_counts_this_process_and_others():

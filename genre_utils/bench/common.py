@@ -1,0 +1,254 @@
+"""Settings of a benchmark run, CPU meters, timing helpers and report rows, shared by every benchmark."""
+
+
+import dataclasses
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import FeatureParams, get_profile, num_threads
+
+E2E_TARGETS_MINUTES = {"tiny": 4.0, "quick": 15.0}
+E2E_RSS_TARGET_GB = 4.0
+
+
+# ------------------------------------------------------------------------------------------ settings
+@dataclass(frozen=True)
+class BenchConfig:
+    """Sizes of one benchmark run.
+
+    Attributes
+    ----------
+    profile : str
+        Profile whose feature parameters and training-set size (``n_train`` windows) are used.
+    n_clips : int
+        Clips of the feature-extraction benchmark.
+    clip_seconds : float
+        Length of each clip (30 s, as GTZAN's and FMA's).
+    clip_source : {'synth', 'tones'}
+        ``'synth'``: composed and rendered by :mod:`genre_utils.synth` (falls back to ``'tones'`` if that
+        fails); ``'tones'``: noise plus a few sine tones (fast, for tests).
+    n_windows : int
+        Windows written in both storage formats.
+    repeat : int
+        Timed repetitions of every measurement (the best is the headline; all are kept).
+    batch_size, train_steps, warmup_steps : int
+        Training benchmark: batch size, timed optimiser steps and untimed warm-up steps per memory format.
+    matmul_size : int
+        Side of the square fp32 matrices of the matmul reference.
+    n_files : int
+        MP3 files of the prediction benchmark.
+    profile_training : bool or None
+        Profile one training step: always (True), never (False) or only below the target (None).
+    wait_quiet : float
+        Before each benchmark, wait up to this many seconds for other processes to leave the cores idle
+        (0: do not wait).
+    seed : int
+    """
+
+    profile: str = "quick"
+    n_clips: int = 20
+    clip_seconds: float = 30.0
+    clip_source: str = "synth"
+    n_windows: int = 2000
+    repeat: int = 3
+    batch_size: int = 200
+    train_steps: int = 3
+    warmup_steps: int = 1
+    matmul_size: int = 2048
+    n_files: int = 10
+    profile_training: bool | None = None
+    wait_quiet: float = 0.0
+    seed: int = 0
+
+    @classmethod
+    def default(cls, profile: str = "quick", quick: bool = False) -> "BenchConfig":
+        """The settings of ``make bench`` (a few minutes), or smaller ones with ``quick``."""
+        if quick:
+            return cls(profile=profile, n_clips=4, n_windows=get_profile("tiny").n_train, repeat=2,
+                       train_steps=1, n_files=3)
+        return cls(profile=profile, n_windows=get_profile(profile).n_train)
+
+    @property
+    def params(self) -> FeatureParams:
+        """The profile's feature parameters with MFCCs (what the paper computed)."""
+        return dataclasses.replace(get_profile(self.profile).features, kind="mfcc")
+
+
+def _log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------------------ helpers
+class CpuMeter:
+    """CPU time used by this process, and by the other processes of the machine, while a measurement ran.
+
+    ``read()`` after ``start()`` gives ``cpu_s``, the CPU seconds of this process and its reaped children
+    (``os.times``, all threads), and ``other_cores``, the CPU time of the whole machine (``/proc/stat``)
+    minus ``cpu_s``, divided by the wall time: how many cores other processes kept busy (``None`` where
+    ``/proc/stat`` does not exist). On a shared machine wall-clock speeds drop while ``cpu_s`` stays
+    closer to the work done (not equal to it: a descheduled thread stalls the others), so both are kept.
+    """
+
+    def __init__(self):
+        self._start = None
+
+    @staticmethod
+    def _counters():
+        t = os.times()
+        own = t.user + t.system + t.children_user + t.children_system
+        try:
+            with open("/proc/stat") as fh:
+                values = [int(v) for v in fh.readline().split()[1:]]
+            # user nice system idle iowait irq softirq steal ...: busy = all but idle and iowait
+            busy = (sum(values[:8]) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            busy = None
+        return busy, own, time.perf_counter()
+
+    def start(self) -> "CpuMeter":
+        self._start = self._counters()
+        return self
+
+    def read(self) -> dict:
+        """``{"cpu_s": own CPU seconds, "other_cores": cores used by other processes or None}`` since start."""
+        busy1, own1, wall1 = self._counters()
+        busy0, own0, wall0 = self._start
+        own, wall = own1 - own0, wall1 - wall0
+        other = None
+        if busy0 is not None and busy1 is not None and wall > 0:
+            other = max(0.0, (busy1 - busy0 - own) / wall)
+        return {"cpu_s": own, "other_cores": other}
+
+    def other_cores(self) -> float | None:
+        return self.read()["other_cores"]
+
+
+def wait_until_quiet(max_seconds: float, threshold: float = 0.25, window: float = 2.0) -> float:
+    """Wait (up to ``max_seconds``) until other processes use fewer than ``threshold`` cores.
+
+    Returns
+    -------
+    waited : float
+        Seconds waited (``max_seconds`` or more if the machine never got quiet).
+    """
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < max_seconds:
+        meter = CpuMeter().start()
+        time.sleep(window)
+        other = meter.other_cores()
+        if other is None or other < threshold:
+            break
+        _log(f"waiting for a quiet machine: other processes use {other:.1f} cores")
+    return time.perf_counter() - t0
+
+
+def _timings(seconds, meters=None) -> dict:
+    """Raw run times with their best and median (seconds); with meter readings, CPU seconds and other load."""
+    seconds = [float(s) for s in seconds]
+    out = {"runs": seconds, "best": min(seconds), "median": float(np.median(seconds))}
+    if meters is not None:
+        out["cpu_s"] = [round(float(m["cpu_s"]), 4) for m in meters]
+        out["other_cores"] = [None if m["other_cores"] is None else round(float(m["other_cores"]), 2)
+                              for m in meters]
+    return out
+
+
+def time_calls(func, repeat: int, warmup: int = 1):
+    """Call ``func()`` ``warmup`` times untimed, then ``repeat`` times timed.
+
+    Returns
+    -------
+    timings : dict
+        ``runs`` (seconds of each timed call), ``best``, ``median``, ``cpu_s`` (CPU seconds of this
+        process and its children per call) and ``other_cores`` (cores other processes kept busy during
+        each call, see :class:`CpuMeter`).
+    result
+        What the last call returned.
+    """
+    result = None
+    for _ in range(warmup):
+        result = func()
+    runs, meters = [], []
+    for _ in range(max(1, repeat)):
+        meter = CpuMeter().start()
+        t0 = time.perf_counter()
+        result = func()
+        runs.append(time.perf_counter() - t0)
+        meters.append(meter.read())
+    return _timings(runs, meters), result
+
+
+def _other_load(*timings) -> float | None:
+    """Median of the cores other processes used over the runs of some :func:`_timings` dicts."""
+    values = [o for t in timings if t for o in t.get("other_cores", []) if o is not None]
+    return float(np.median(values)) if values else None
+
+
+def _judge(value, op: str | None, threshold: float | None) -> str:
+    if op is None or value is None or not np.isfinite(value):
+        return "report" if op is None else "fail"
+    return "pass" if (value >= threshold if op == ">=" else value <= threshold) else "fail"
+
+
+def _row(row_id: str, what: str, value, unit: str, op: str | None = None, threshold: float | None = None,
+         detail: str = "", raw: dict | None = None, status: str | None = None, other_cores=None) -> dict:
+    """One line of the report: the measured value, its target, whether it is met and how busy the machine was.
+
+    ``other_cores`` is the median number of cores other processes kept busy during the row's timed runs.
+    """
+    target = None if op is None else {"op": op, "value": threshold, "text": f"{op} {threshold:g} {unit}".strip()}
+    return {"id": row_id, "what": what, "value": None if value is None else float(value), "unit": unit,
+            "target": target, "status": status or _judge(value, op, threshold), "detail": detail,
+            "other_cores": None if other_cores is None else round(float(other_cores), 2), "raw": raw or {}}
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory_gb() -> float | None:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / 2 ** 20, 1)
+    except OSError:
+        pass
+    return None
+
+
+def _load_average():
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+def machine_info() -> dict:
+    """Cores, CPU model, memory, library versions and torch's thread count of this machine."""
+    import importlib.metadata as md
+
+    import torch
+
+    libs = {}
+    for name in ("numpy", "scipy", "pandas", "librosa", "soundfile", "soxr", "torch"):
+        try:
+            libs[name] = md.version(name)
+        except md.PackageNotFoundError:
+            libs[name] = None
+    return {"cores": num_threads(), "cpu_count": os.cpu_count(), "cpu_model": _cpu_model(),
+            "memory_gb": _memory_gb(), "python": platform.python_version(), "platform": platform.platform(),
+            "torch_threads": torch.get_num_threads(), "mkldnn": bool(torch.backends.mkldnn.is_available()),
+            "load_average": _load_average(), "versions": libs}

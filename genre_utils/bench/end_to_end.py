@@ -1,0 +1,127 @@
+"""Benchmark 5: wall time and peak memory of a whole ``make book`` in a fresh build folder."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from .common import E2E_RSS_TARGET_GB, E2E_TARGETS_MINUTES, CpuMeter, _log, _row
+
+# ------------------------------------------------------------------------------------ 5. end to end
+_RUSAGE_WRAPPER = """
+import json, resource, subprocess, sys
+code = subprocess.call(sys.argv[2:])
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+with open(sys.argv[1], "w") as fh:
+    json.dump({"returncode": code, "maxrss_kb": usage.ru_maxrss}, fh)
+sys.exit(code)
+"""
+
+
+def _tree_rss_bytes(root_pid: int) -> int:
+    """Resident memory of ``root_pid`` and all its descendants, from /proc (0 where unreadable)."""
+    parents, rss = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                stat = fh.read()
+            fields = stat[stat.rindex(")") + 2:].split()
+            parents[int(entry)] = int(fields[1])
+            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            continue
+    tree, frontier = {root_pid}, [root_pid]
+    while frontier:
+        pid = frontier.pop()
+        for child, parent in parents.items():
+            if parent == pid and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    return sum(rss.get(pid, 0) for pid in tree)
+
+
+def bench_end_to_end(profile: str, work_dir: Path, poll_seconds: float = 1.0) -> list[dict]:
+    """Wall time and peak memory of ``python -m genre_utils.build book`` in a fresh build folder.
+
+    The build runs under a small wrapper process whose ``getrusage(RUSAGE_CHILDREN).ru_maxrss`` after
+    the wait is the peak RSS of the largest single process of the tree; a poller also sums the RSS of
+    the whole tree every ``poll_seconds`` (the peak of that sum is the tree's peak, up to sampling).
+
+    Parameters
+    ----------
+    profile : {'tiny', 'quick'}
+    work_dir : Path
+        The temporary build folder goes here and is deleted afterwards; the build's log is kept as
+        ``<work_dir>/e2e-<profile>.log``.
+
+    Returns
+    -------
+    rows : list of dict
+        ``e2e_<profile>_wall`` (minutes) and ``e2e_<profile>_rss`` (GB).
+    """
+    root = Path(__file__).resolve().parents[1]
+    work_dir.mkdir(parents=True, exist_ok=True)
+    build_dir = Path(tempfile.mkdtemp(prefix=f"e2e-{profile}-", dir=work_dir))
+    log_path = work_dir / f"e2e-{profile}.log"
+    usage_path = build_dir / "rusage.json"
+    cmd = [sys.executable, "-c", _RUSAGE_WRAPPER, str(usage_path), sys.executable, "-m", "genre_utils.build",
+           "book", "--profile", profile, "--build-dir", str(build_dir / "build")]
+    _log(f"end to end: make book --profile {profile} (log: {log_path})")
+    peak = [0]
+    try:
+        with open(log_path, "w") as log:
+            meter = CpuMeter().start()
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(cmd, cwd=root, stdout=log, stderr=subprocess.STDOUT)
+            done = threading.Event()
+
+            def poll():
+                while not done.is_set():
+                    peak[0] = max(peak[0], _tree_rss_bytes(proc.pid))
+                    done.wait(poll_seconds)
+
+            poller = threading.Thread(target=poll, daemon=True)
+            if Path("/proc").is_dir():
+                poller.start()
+            code = proc.wait()
+            wall = time.perf_counter() - t0
+            busy = meter.other_cores()
+            done.set()
+        usage = json.loads(usage_path.read_text()) if usage_path.is_file() else {"maxrss_kb": 0}
+    finally:
+        shutil.rmtree(build_dir, ignore_errors=True)
+    ok = code == 0
+    max_single_gb = usage["maxrss_kb"] * 1024 / 1e9
+    tree_gb = peak[0] / 1e9
+    raw = {"profile": profile, "returncode": code, "wall_s": wall, "max_single_process_rss_gb": max_single_gb,
+           "tree_rss_peak_gb_polled": tree_gb, "poll_seconds": poll_seconds, "log": str(log_path),
+           "command": "python -m genre_utils.build book --profile " + profile}
+    note = "" if ok else f"build FAILED (exit {code}), see {log_path}; "
+    target = E2E_TARGETS_MINUTES.get(profile)
+    return [
+        _row(f"e2e_{profile}_wall", f"end to end: make book PROFILE={profile}, wall time", wall / 60, "min",
+             None if target is None else "<=", target, note + f"{wall:.0f} s, fresh build folder", raw,
+             status=None if ok else "fail", other_cores=busy),
+        _row(f"e2e_{profile}_rss", f"end to end: make book PROFILE={profile}, peak RSS", max(max_single_gb, tree_gb),
+             "GB", "<=", E2E_RSS_TARGET_GB, f"largest process {max_single_gb:.2f} GB (ru_maxrss), "
+             f"whole tree {tree_gb:.2f} GB (polled every {poll_seconds:g} s)", raw, status=None if ok else "fail",
+             other_cores=busy),
+    ]
+
+
+def _notebook_timings(build_dir: Path) -> dict | None:
+    """``notebook_seconds`` of ``<build>/results.json`` (the last ``make book``), if there is one."""
+    path = build_dir / "results.json"
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return {"profile": data.get("profile"), "notebook_seconds": data.get("notebook_seconds") or {}}
