@@ -310,18 +310,14 @@ class CRNN(nn.Module):
                                 "batchnorm": bool(batchnorm)}}
 
         self.standardize = Standardize(mean, std, height=self.input_shape[0], per_window=per_window)
-        self.conv1 = nn.Conv2d(1, 32, kernel_size=5)
-        self.bn1 = nn.BatchNorm2d(32) if batchnorm else nn.Identity()
-        self.pool1 = nn.MaxPool2d(2)
-        self.conv2 = nn.Conv2d(32, 64, kernel_size=5)
-        self.bn2 = nn.BatchNorm2d(64) if batchnorm else nn.Identity()
-        self.pool2 = nn.MaxPool2d(2)
-        self.conv3 = nn.Conv2d(64, 128, kernel_size=3)
-        self.bn3 = nn.BatchNorm2d(128) if batchnorm else nn.Identity()
-        self.pool3 = nn.MaxPool2d(2)
-        self.conv4 = nn.Conv2d(128, 256, kernel_size=3)
-        self.bn4 = nn.BatchNorm2d(256) if batchnorm else nn.Identity()
-        self.pool4 = nn.MaxPool2d(2)
+        # conv{i}, bn{i}, pool{i} from CONV_BLOCKS, registered in this order (the state_dict keys and the
+        # order in which the random initialisation is drawn depend on it)
+        in_channels = 1
+        for i, (kernel, out_channels) in enumerate(CONV_BLOCKS, start=1):
+            setattr(self, f"conv{i}", nn.Conv2d(in_channels, out_channels, kernel_size=kernel))
+            setattr(self, f"bn{i}", nn.BatchNorm2d(out_channels) if batchnorm else nn.Identity())
+            setattr(self, f"pool{i}", nn.MaxPool2d(2))
+            in_channels = out_channels
         self.gru = nn.GRU(self.gru_input_size, 512, num_layers=1, batch_first=True, bidirectional=True)
         self.fc1 = nn.Linear(2 * 512, self.hidden_sizes[0])
         self.drop1 = nn.Dropout(dropout)
