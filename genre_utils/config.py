@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 
 __all__ = ["FeatureParams", "Profile", "PROFILES", "SCHEDULES", "check_schedule", "get_profile", "num_threads", "fingerprint"]
@@ -222,11 +221,15 @@ def get_profile(name: str | Profile) -> Profile:
 
 
 def num_threads() -> int:
-    """Worker count from the cores this process may use (affinity-aware), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
+    """Worker count: the cores this process may use, at least 1.
+
+    joblib's count (kept by scikit-learn, already installed) honours the CPU affinity mask *and* a
+    container's CPU quota (cgroup v1/v2 CFS limits), which ``os.cpu_count`` and ``sched_getaffinity`` do
+    not: a container limited to 2 CPUs on a 64-core host gets 2 workers, not 64.
+    """
+    import joblib
+
+    return max(1, int(joblib.cpu_count(only_physical_cores=False)))
 
 
 def fingerprint(*parts) -> str:
