@@ -581,7 +581,10 @@ def _cell_offsets(k: int, n: int, radius: float = 0.36) -> tuple[float, float]:
 
 
 def error_scatter(results: dict, title: str | None = None):
-    """One point per test track at (true genre, predicted genre), spread out within each cell.
+    """One point per test track at (predicted genre, true genre), spread out within each cell.
+
+    Same axes as every confusion view of the book (:func:`error_map`,
+    :func:`genre_utils.plots.confusion_heatmap`): predicted genre on x, true genre on y, top to bottom.
 
     Points of a cell lie on a small deterministic spiral around the cell centre (most confident at the
     centre), blue circles when correct (on the diagonal) and orange crosses when not. Hover shows the track
@@ -608,7 +611,7 @@ def error_scatter(results: dict, title: str | None = None):
         for k, r in enumerate(clips.itertuples()):
             dx, dy = _cell_offsets(k, len(clips))
             votes = "?" if pd.isna(r.votes) else int(r.votes)
-            points.append({"x": index[t] + dx, "y": index[p] + dy, "correct": bool(r.correct),
+            points.append({"x": index[p] + dx, "y": index[t] + dy, "correct": bool(r.correct),
                            "hover": f"<b>{html.escape(r.track_id)}</b><br>{html.escape(r.line)}<br>"
                                     f"{votes} of {r.n_segments} windows voted {html.escape(p)}"})
     frame = pd.DataFrame(points, columns=["x", "y", "correct", "hover"])
@@ -629,8 +632,8 @@ def error_scatter(results: dict, title: str | None = None):
             "showgrid": False, "zeroline": False}
     fig.update_layout(
         title=title or f"Every test clip: true vs predicted genre ({len(table)} tracks) - hover a point",
-        xaxis={**axis, "title": {"text": "true genre"}, "tickangle": -45, "constrain": "domain"},
-        yaxis={**axis, "title": {"text": "predicted genre"}, "scaleanchor": "x"},
+        xaxis={**axis, "title": {"text": "predicted genre"}, "tickangle": -45, "constrain": "domain"},
+        yaxis={**axis, "title": {"text": "true genre"}, "scaleanchor": "x", "range": [n - 0.5, -0.5]},
         shapes=grid, width=720, height=680, template="plotly_white", hoverlabel={"align": "left"},
         legend={"orientation": "h", "y": 1.02, "x": 0, "yanchor": "bottom"},
         margin={"l": 90, "r": 30, "t": 90, "b": 90})

@@ -210,14 +210,15 @@ def test_error_scatter_has_one_distinct_point_per_track(results):
     assert len(wrong.x) == sum(t != p for t, p, _ in SPEC)
     points = {(x, y) for trace in fig.data for x, y in zip(trace.x, trace.y)}
     assert len(points) == len(SPEC)  # jitter keeps points of a cell apart
-    # every point stays inside its (true, predicted) cell
+    # every point stays inside its cell: predicted genre on x, true genre on y, as in error_map
+    assert fig.layout.xaxis.title.text == "predicted genre" and fig.layout.yaxis.title.text == "true genre"
     hovers = [h for trace in fig.data for h in trace.customdata]
     xs = [x for trace in fig.data for x in trace.x]
     ys = [y for trace in fig.data for y in trace.y]
     lookup = {r["track_id"]: r for r in results["test"]["tracks"]}
     for h, x, y in zip(hovers, xs, ys):
         r = lookup[re.search(r"test:[a-z]+\.\d{3}", h).group()]
-        assert round(x) == r["y_true"] and round(y) == r["pred"]
+        assert round(x) == r["pred"] and round(y) == r["y_true"]
         assert r["line"] in h and "3 of 4 windows" in h
     assert list(fig.layout.xaxis.ticktext) == list(GENRES)
     assert fig.to_json() == W.error_scatter(results).to_json()  # deterministic
