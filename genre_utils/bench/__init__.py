@@ -15,7 +15,7 @@ one machine:
    pandas CSV with one row per window, the MFCC matrix stringified by ``np.array2string`` with an infinite
    threshold, parsed back after ``pd.read_csv``).
 3. **training** - CRNN (``'crnn'``, the paper variant) training samples/s at batch 200 on (64, 235)
-   inputs, converted to GFLOP/s with an analytic FLOP count and divided by the fp32 matmul GFLOP/s
+   inputs, converted to GFLOP/s with torch's FLOP count and divided by the fp32 matmul GFLOP/s
    measured in the same run; channels_last (what :func:`genre_utils.train.fit` uses) and NCHW. Below the
    target, one step is profiled with ``torch.profiler`` to show what bounds it.
 4. **prediction** - seconds of MP3 audio classified per second by
@@ -34,25 +34,31 @@ runs at tiny sizes.
 
 FLOP count of the training benchmark
 ------------------------------------
-Forward multiply-accumulates (MACs) per sample are counted from the layer shapes (found with forward
-hooks on one sample): a ``Conv2d`` does ``C_out * H_out * W_out * (C_in * k_h * k_w)`` MACs, a ``Linear``
-``in * out``, a GRU ``3 * hidden * (input + hidden)`` per time step and direction. Forward FLOPs are
-``2 * MACs``; ReLU, pooling, bias additions and the GRU's gate non-linearities are not counted. A training
-step is counted as ``3 x`` the forward FLOPs (forward, gradient w.r.t. the inputs, gradient w.r.t. the
-weights). The exact count is slightly lower because the first convolution needs no input gradient; it is
-reported as ``train_flops_exact``.
+FLOPs are counted by torch (:func:`genre_utils.bench.training.count_flops`, which runs one sample under
+``torch.utils.flop_counter.FlopCounterMode``): every convolution and matrix product, the GRU's included, at
+2 FLOPs per multiply-accumulate; element-wise work (ReLU, pooling, batch norm, the GRU's gate
+non-linearities) is not counted. A training step's count is measured too (forward + backward), not taken
+as a rule of thumb: for the paper's CRNN it is about 2.95x the forward count, not 3x, because neither the
+window (first convolution) nor the GRU's zero initial state needs a gradient.
 """
 
 
 from ..paper_method import extract_paper, parse_matrix, stringify_matrix
 from .clips import make_clips
-from .common import E2E_RSS_TARGET_GB, E2E_TARGETS_MINUTES, BenchConfig, CpuMeter, machine_info, wait_until_quiet
+from .common import (
+    E2E_RSS_TARGET_GB,
+    E2E_TARGETS_MINUTES,
+    BenchConfig,
+    CpuMeter,
+    machine_info,
+    wait_until_quiet,
+)
 from .end_to_end import bench_end_to_end
 from .features import bench_features, extract_project
 from .prediction import bench_prediction
 from .report import main, run, to_markdown, write_report
 from .storage import bench_storage
-from .training import bench_training, forward_macs, matmul_gflops, time_training_steps
+from .training import bench_training, count_flops, matmul_gflops, time_training_steps
 
 __all__ = [
     "BenchConfig",
@@ -68,7 +74,7 @@ __all__ = [
     "stringify_matrix",
     "parse_matrix",
     "bench_storage",
-    "forward_macs",
+    "count_flops",
     "matmul_gflops",
     "time_training_steps",
     "bench_training",

@@ -88,9 +88,9 @@ class CpuMeter:
     """CPU time used by this process, and by the other processes of the machine, while a measurement ran.
 
     ``read()`` after ``start()`` gives ``cpu_s``, the CPU seconds of this process and its reaped children
-    (``os.times``, all threads), and ``other_cores``, the CPU time of the whole machine (``/proc/stat``)
+    (``os.times``, all threads), and ``other_cores``, the CPU time of the whole machine (``psutil``)
     minus ``cpu_s``, divided by the wall time: how many cores other processes kept busy (``None`` where
-    ``/proc/stat`` does not exist). On a shared machine wall-clock speeds drop while ``cpu_s`` stays
+    the machine's counters cannot be read). On a shared machine wall-clock speeds drop while ``cpu_s`` stays
     closer to the work done (not equal to it: a descheduled thread stalls the others), so both are kept.
     """
 
@@ -102,11 +102,12 @@ class CpuMeter:
         t = os.times()
         own = t.user + t.system + t.children_user + t.children_system
         try:
-            with open("/proc/stat") as fh:
-                values = [int(v) for v in fh.readline().split()[1:]]
-            # user nice system idle iowait irq softirq steal ...: busy = all but idle and iowait
-            busy = (sum(values[:8]) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
-        except (OSError, ValueError, IndexError):
+            import psutil
+
+            c = psutil.cpu_times()
+            # busy = everything but idle and I/O wait (guest time is already counted in user time on Linux)
+            busy = sum(c) - c.idle - sum(getattr(c, f, 0.0) for f in ("iowait", "guest", "guest_nice"))
+        except (ImportError, OSError):
             busy = None
         return busy, own, time.perf_counter()
 
@@ -220,13 +221,11 @@ def _cpu_model() -> str:
 
 def _memory_gb() -> float | None:
     try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemTotal:"):
-                    return round(int(line.split()[1]) / 2 ** 20, 1)
-    except OSError:
-        pass
-    return None
+        import psutil
+
+        return round(psutil.virtual_memory().total / 2 ** 30, 1)
+    except (ImportError, OSError):
+        return None
 
 
 def _load_average():

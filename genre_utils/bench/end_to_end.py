@@ -1,6 +1,5 @@
 """Benchmark 5: wall time and peak memory of a whole ``make book`` in a fresh build folder."""
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -23,27 +22,21 @@ sys.exit(code)
 
 
 def _tree_rss_bytes(root_pid: int) -> int:
-    """Resident memory of ``root_pid`` and all its descendants, from /proc (0 where unreadable)."""
-    parents, rss = {}, {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    """Resident memory of ``root_pid`` and all its descendants (0 where unreadable)."""
+    import psutil
+
+    try:
+        root = psutil.Process(root_pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for proc in procs:
         try:
-            with open(f"/proc/{entry}/stat") as fh:
-                stat = fh.read()
-            fields = stat[stat.rindex(")") + 2:].split()
-            parents[int(entry)] = int(fields[1])
-            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, ValueError, IndexError):
+            total += proc.memory_info().rss
+        except psutil.Error:  # ended between the listing and the read
             continue
-    tree, frontier = {root_pid}, [root_pid]
-    while frontier:
-        pid = frontier.pop()
-        for child, parent in parents.items():
-            if parent == pid and child not in tree:
-                tree.add(child)
-                frontier.append(child)
-    return sum(rss.get(pid, 0) for pid in tree)
+    return total
 
 
 def bench_end_to_end(profile: str, work_dir: Path, poll_seconds: float = 1.0) -> list[dict]:
@@ -65,7 +58,7 @@ def bench_end_to_end(profile: str, work_dir: Path, poll_seconds: float = 1.0) ->
     rows : list of dict
         ``e2e_<profile>_wall`` (minutes) and ``e2e_<profile>_rss`` (GB).
     """
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]  # the repository (genre_utils/bench/ is two below)
     work_dir.mkdir(parents=True, exist_ok=True)
     build_dir = Path(tempfile.mkdtemp(prefix=f"e2e-{profile}-", dir=work_dir))
     log_path = work_dir / f"e2e-{profile}.log"
@@ -87,8 +80,7 @@ def bench_end_to_end(profile: str, work_dir: Path, poll_seconds: float = 1.0) ->
                     done.wait(poll_seconds)
 
             poller = threading.Thread(target=poll, daemon=True)
-            if Path("/proc").is_dir():
-                poller.start()
+            poller.start()
             code = proc.wait()
             wall = time.perf_counter() - t0
             busy = meter.other_cores()

@@ -11,7 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from .clips import make_clips
-from .common import E2E_TARGETS_MINUTES, BenchConfig, _load_average, _log, machine_info, wait_until_quiet
+from .common import (
+    E2E_TARGETS_MINUTES,
+    BenchConfig,
+    _load_average,
+    _log,
+    machine_info,
+    wait_until_quiet,
+)
 from .end_to_end import _notebook_timings, bench_end_to_end
 from .features import bench_features
 from .prediction import bench_prediction

@@ -11,11 +11,14 @@ from .storage import _tile
 
 
 # -------------------------------------------------------------------------------------- 3. training
-def forward_macs(model, input_shape) -> dict:
-    """Forward multiply-accumulates per sample of every Conv2d, Linear and GRU layer.
+def count_flops(model, input_shape) -> dict:
+    """FLOPs of one sample through ``model``, forward and forward + backward, counted by torch itself.
 
-    Output shapes are found by running one zero sample through the model with forward hooks; the counts
-    follow from the shapes (see the module docstring).
+    :class:`torch.utils.flop_counter.FlopCounterMode` records the FLOPs of every matrix product and
+    convolution the dispatcher runs (2 per multiply-accumulate, the usual convention), the GRU's included;
+    element-wise work (ReLU, pooling, batch norm, gate non-linearities) is not counted. The forward pass is
+    attributed to modules reliably; the backward pass only as a total (the counter's module attribution in
+    backward is not reliable: it credits gradients of a convolution to the module after it).
 
     Parameters
     ----------
@@ -25,45 +28,29 @@ def forward_macs(model, input_shape) -> dict:
 
     Returns
     -------
-    macs : dict
-        Layer name -> MACs for one sample, in the order the layers run.
+    flops : dict
+        ``forward`` (leaf module name -> forward FLOPs, in the order the model defines them),
+        ``forward_total`` and ``train_total`` (forward + backward with gradients for every parameter).
     """
     import torch
-    from torch import nn
+    from torch.utils.flop_counter import FlopCounterMode
 
-    macs, hooks = {}, []
-
-    def hook(name, module):
-        def count(_, inputs, output):
-            if isinstance(module, nn.Conv2d):
-                out = output[0]  # (C_out, H_out, W_out) for the single sample
-                k_h, k_w = module.kernel_size
-                macs[name] = int(out.numel() * (module.in_channels // module.groups) * k_h * k_w)
-            elif isinstance(module, nn.Linear):
-                macs[name] = int(module.in_features * module.out_features)
-            elif isinstance(module, nn.GRU):
-                seq_len = inputs[0].shape[1] if module.batch_first else inputs[0].shape[0]
-                directions = 2 if module.bidirectional else 1
-                total = 0
-                for layer in range(module.num_layers):
-                    in_size = module.input_size if layer == 0 else module.hidden_size * directions
-                    total += 3 * module.hidden_size * (in_size + module.hidden_size) * seq_len * directions
-                macs[name] = int(total)
-        return count
-
-    for name, module in model.named_modules():
-        if isinstance(module, (nn.Conv2d, nn.Linear, nn.GRU)):
-            hooks.append(module.register_forward_hook(hook(name, module)))
     was_training = model.training
-    model.eval()
+    model.train()
+    x = torch.zeros(1, 1, *input_shape)
     try:
-        with torch.no_grad():
-            model(torch.zeros(1, 1, *input_shape))
+        with torch.no_grad(), FlopCounterMode(display=False) as forward:
+            model(x)
+        with FlopCounterMode(display=False) as train:
+            model(x).sum().backward()
     finally:
-        for h in hooks:
-            h.remove()
+        model.zero_grad(set_to_none=True)
         model.train(was_training)
-    return macs
+    counts = {name.split(".", 1)[1]: sum(ops.values()) for name, ops in forward.get_flop_counts().items()
+              if "." in name}
+    order = [name for name, _ in model.named_modules() if name in counts]
+    return {"forward": {name: int(counts[name]) for name in order},
+            "forward_total": float(forward.get_total_flops()), "train_total": float(train.get_total_flops())}
 
 
 def matmul_gflops(n: int = 2048, repeat: int = 5) -> dict:
@@ -200,7 +187,7 @@ def _op_group(name: str) -> str:
     return "other"
 
 
-def analyse_profile(prof, model, macs: dict, batch_size: int) -> dict:
+def analyse_profile(prof, model, flops: dict, batch_size: int) -> dict:
     """What bounds a profiled training step: time per op group and GFLOP/s of every conv layer.
 
     Parameters
@@ -208,8 +195,8 @@ def analyse_profile(prof, model, macs: dict, batch_size: int) -> dict:
     prof : torch.profiler.profile
         One training step, recorded with ``record_shapes=True``.
     model : nn.Module
-    macs : dict
-        :func:`forward_macs` of the model.
+    flops : dict
+        :func:`count_flops` of the model.
     batch_size : int
 
     Returns
@@ -236,8 +223,10 @@ def analyse_profile(prof, model, macs: dict, batch_size: int) -> dict:
                   and "backward" not in e.key.lower() and weight in [list(s) for s in e.input_shapes]) / 1e6
         bwd = sum(e.self_cpu_time_total for e in shaped if "convolution_backward" in e.key.lower()
                   and weight in [list(s) for s in e.input_shapes]) / 1e6
-        fwd_flops = 2.0 * macs.get(name, 0) * batch_size
-        bwd_flops = fwd_flops * (1 if i == 0 else 2)  # the first layer computes no input gradient
+        fwd_flops = float(flops["forward"].get(name, 0)) * batch_size
+        # a convolution's backward is two convolutions of the forward's size (input and weight gradients),
+        # one for the first layer, whose input needs no gradient
+        bwd_flops = fwd_flops * (1 if i == 0 else 2)
         layers[name] = {"forward_s": fwd, "backward_s": bwd,
                         "forward_gflops": fwd_flops / fwd / 1e9 if fwd else None,
                         "backward_gflops": bwd_flops / bwd / 1e9 if bwd else None,
@@ -291,13 +280,10 @@ def bench_training(features: np.ndarray, params: FeatureParams, config: BenchCon
     threads = set_threads()
     X, y = _training_batch(features, config.batch_size, config.seed)
     probe = _new_crnn(features, params.shape, config.seed, channels_last=False)
-    macs = forward_macs(probe, params.shape)
-    forward_flops = 2.0 * sum(macs.values())
-    train_flops = 3.0 * forward_flops
-    first = next(iter(macs))
-    exact_flops = forward_flops + 2.0 * sum(macs.values()) + 2.0 * (sum(macs.values()) - macs[first])
-    flop_raw = {"forward_macs_per_sample": macs, "forward_flops_per_sample": forward_flops,
-                "train_flops_per_sample": train_flops, "train_flops_exact": exact_flops,
+    flops = count_flops(probe, params.shape)
+    forward_flops, train_flops = flops["forward_total"], flops["train_total"]
+    flop_raw = {"forward_flops_by_layer": flops["forward"], "forward_flops_per_sample": forward_flops,
+                "train_flops_per_sample": train_flops, "train_to_forward": train_flops / forward_flops,
                 "formula": "train = 3 x forward; forward = 2 x MACs of conv, GRU and linear layers"}
 
     _log(f"training: fp32 matmul {config.matmul_size}x{config.matmul_size} ({threads} threads)")
@@ -330,7 +316,7 @@ def bench_training(features: np.ndarray, params: FeatureParams, config: BenchCon
         _log("training: profiling one channels_last step with torch.profiler")
         model = _new_crnn(features, params.shape, config.seed, True)
         res = time_training_steps(model, X, y, 0, config.warmup_steps, True, profile=True)
-        analysis = analyse_profile(res.pop("profiler"), model, macs, config.batch_size)
+        analysis = analyse_profile(res.pop("profiler"), model, flops, config.batch_size)
         profile = {**analysis, "summary": _bounds_text(analysis, peak)}
     torch.set_num_threads(threads)
 
