@@ -1,0 +1,118 @@
+"""Uncertainty of the book's numbers: intervals for accuracies and for differences between two models.
+
+Every accuracy in the book is a proportion ``k / n`` of test items; with the few dozen test tracks of the
+small profiles its sampling error is several points, so it is always shown with ``n`` and a 95 % interval.
+
+* :func:`wilson_interval` - Wilson's score interval for one proportion (well-behaved at 0 % and 100 %
+  and for small ``n``, unlike the normal approximation ``p +- 1.96 sqrt(p(1-p)/n)``).
+* :func:`Accuracy` - a proportion with its interval, formatted for prose and tables.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["wilson_interval", "Accuracy", "accuracy_of", "overlaps"]
+
+
+def _z(level: float) -> float:
+    from scipy.stats import norm
+
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    return float(norm.ppf(0.5 + level / 2))
+
+
+def wilson_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``k / n``.
+
+    Parameters
+    ----------
+    k : int
+        Successes (e.g. correctly classified tracks), ``0 <= k <= n``.
+    n : int
+        Trials (test tracks). ``n = 0`` gives ``(nan, nan)``: no data, no interval.
+    level : float
+        Coverage, 0.95 for a 95 % interval.
+
+    Returns
+    -------
+    low, high : float
+        Bounds in [0, 1] (fractions, not percentages).
+    """
+    k, n = int(k), int(n)
+    if n < 0 or not 0 <= k <= n:
+        raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
+    if n == 0:
+        return math.nan, math.nan
+    z = _z(level)
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    # at k = 0 or k = n one bound is exactly 0 or 1; keep it so despite rounding
+    low = 0.0 if k == 0 else max(0.0, centre - half)
+    high = 1.0 if k == n else min(1.0, centre + half)
+    return low, high
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """An accuracy ``k / n`` with its Wilson interval.
+
+    Attributes
+    ----------
+    k, n : int
+        Correct items and items.
+    level : float
+        Coverage of the interval.
+    """
+
+    k: int
+    n: int
+    level: float = 0.95
+
+    @property
+    def value(self) -> float:
+        """``k / n`` (NaN when ``n`` is 0)."""
+        return self.k / self.n if self.n else math.nan
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """Wilson interval ``(low, high)`` as fractions."""
+        return wilson_interval(self.k, self.n, self.level)
+
+    def text(self, unit: str = "tracks", digits: int = 1) -> str:
+        """E.g. ``'87.5 % (35 of 40 tracks; 95 % interval 73.9-94.5 %)'``; ``'n/a (no tracks)'`` when empty."""
+        if not self.n:
+            return f"n/a (no {unit})"
+        low, high = self.interval
+        return (f"{100 * self.value:.{digits}f} % ({self.k:,} of {self.n:,} {unit}; "
+                f"{100 * self.level:.0f} % interval {100 * low:.{digits}f}-{100 * high:.{digits}f} %)")
+
+    def short(self, digits: int = 1) -> str:
+        """E.g. ``'87.5 % [73.9, 94.5], n = 40'`` for table cells."""
+        if not self.n:
+            return "n/a (n = 0)"
+        low, high = self.interval
+        return f"{100 * self.value:.{digits}f} % [{100 * low:.{digits}f}, {100 * high:.{digits}f}], n = {self.n:,}"
+
+
+def accuracy_of(correct, level: float = 0.95) -> Accuracy:
+    """:class:`Accuracy` of a boolean array (True = correctly classified)."""
+    correct = np.asarray(correct, dtype=bool).ravel()
+    return Accuracy(int(correct.sum()), int(correct.size), level)
+
+
+def overlaps(a: Accuracy, b: Accuracy) -> bool:
+    """Whether the intervals of two accuracies overlap (a rough "within the noise" for independent samples).
+
+    Overlapping intervals do not prove two accuracies equal, and for paired results on the same test items
+    a paired comparison (:func:`genre_utils.experiments.paired_comparison`) is sharper; the book uses this
+    only to avoid calling a difference real when even the separate intervals cannot tell the two apart.
+    """
+    (lo_a, hi_a), (lo_b, hi_b) = a.interval, b.interval
+    return not (hi_a < lo_b or hi_b < lo_a)
