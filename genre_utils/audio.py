@@ -4,10 +4,23 @@ Everything here works on 1-D ``float32`` arrays of mono samples in [-1, 1]. Deco
 libsndfile (``soundfile``: wav, au, flac, ogg, mp3) and falls back to ``librosa``/``audioread`` for
 anything libsndfile cannot open. Bad files raise :class:`AudioError` with a short, human-readable reason
 that callers record (in ``skipped.csv``, or in ``genre-utils predict``'s error line).
+
+Two checks run before any decoding:
+
+* :func:`container_problem` reads the first bytes of a file and rejects content that is no known audio
+  container (libsndfile reads a headerless ``.au`` as raw 8-kHz µ-law, so random bytes or an HTML error page
+  saved as ``.au`` would otherwise "decode" as noise), WAV/AU files whose header declares no audio, and WAV/AU
+  files cut short of the data their header declares (truncated downloads).
+* :func:`decode_size_problem` bounds what one file may decode to, from the header's frame and channel
+  counts: at most :data:`MAX_DECODE_SAMPLES` samples (all channels together), so a small file that declares
+  hours of multichannel audio cannot ask for gigabytes of memory.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +30,11 @@ from .provenance import atomic_write_bytes
 __all__ = [
     "AUDIO_EXTENSIONS",
     "AudioError",
+    "MAX_DECODE_SAMPLES",
     "load_audio",
+    "container_problem",
+    "decode_size_problem",
+    "audio_digest",
     "check_audio",
     "segment_starts",
     "cut_segments",
@@ -30,6 +47,18 @@ AUDIO_EXTENSIONS = (".wav", ".au", ".mp3", ".flac", ".ogg")
 
 #: Peak amplitude below which a file counts as silent (about -80 dBFS).
 SILENCE_PEAK = 1e-4
+
+#: Most samples (frames x channels) one file may decode to: 20 minutes of 48-kHz stereo, 115,200,000 samples,
+#: 440 MiB as float32. Generous for 30-s clips (1.3 M samples at 22.05 kHz stereo) and for real songs (15 min
+#: of 44.1-kHz stereo is 79 M); a file declaring more (a 1-MB FLAC claiming 20 min of 8-channel 96-kHz audio
+#: asks for 922 M samples, 3.4 GiB) is rejected before decoding.
+MAX_DECODE_SAMPLES = 20 * 60 * 48_000 * 2
+
+#: The container each audio extension is expected to hold (for the error message).
+_EXPECTED = {".wav": "'RIFF....WAVE'", ".au": "the Sun/NeXT magic '.snd'",
+             ".mp3": "an ID3 tag or an MPEG audio frame header", ".flac": "'fLaC'", ".ogg": "'OggS'"}
+#: Missing bytes below which a WAV/AU data chunk shorter than declared still counts as whole.
+_TRUNCATION_SLACK = 4096
 
 
 class AudioError(ValueError):
@@ -53,7 +82,9 @@ def load_audio(path, sample_rate: int = 22050) -> np.ndarray:
     Raises
     ------
     AudioError
-        Missing, empty or undecodable file.
+        Missing, empty or undecodable file; content that is no known audio container, or a WAV/AU file
+        cut short (:func:`container_problem`); a header declaring more than :data:`MAX_DECODE_SAMPLES`
+        samples (:func:`decode_size_problem`), checked before anything is decoded.
     """
     import soundfile as sf
 
@@ -62,28 +93,183 @@ def load_audio(path, sample_rate: int = 22050) -> np.ndarray:
         raise AudioError("file not found")
     if path.stat().st_size == 0:
         raise AudioError("empty file (0 bytes)")
+    problem = container_problem(path)
+    if problem:
+        raise AudioError(problem)
     try:
         # an open file object, not the path: given a path, libsndfile also opens a macOS "._name" twin
         # beside the file as a resource fork and then rejects perfectly good mp3s
-        with open(path, "rb") as fh:
-            data, sr = sf.read(fh, dtype="float32", always_2d=True)
-        y = data.mean(axis=1)
+        with open(path, "rb") as fh, sf.SoundFile(fh) as snd:
+            too_big = decode_size_problem(snd.frames, snd.channels, snd.samplerate)
+            if not too_big:
+                data, sr = snd.read(dtype="float32", always_2d=True), snd.samplerate
+                y = data.mean(axis=1)
     except Exception as first:  # libsndfile could not open it: try audioread through librosa
+        too_big = ""
         try:
             import warnings
 
             import librosa
 
+            limit_s = MAX_DECODE_SAMPLES / (2 * 48_000)  # the limit as seconds of 48-kHz stereo
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                y, sr = librosa.load(path, sr=None, mono=True)
+                y, sr = librosa.load(path, sr=None, mono=True, duration=limit_s + 1.0)
         except Exception:
             raise AudioError(f"unreadable audio ({_short(first)})") from None
+        if y.size > limit_s * sr:
+            raise AudioError(f"longer than the decoding limit of {limit_s / 60:.0f} minutes "
+                             "(genre_utils.audio.MAX_DECODE_SAMPLES)") from None
+    if too_big:
+        raise AudioError(too_big)
     if sr != sample_rate and y.size:
         import librosa
 
         y = librosa.resample(y, orig_sr=sr, target_sr=sample_rate)
     return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def decode_size_problem(frames: int, channels: int, samplerate: int) -> str:
+    """Why a file whose header declares ``frames`` x ``channels`` samples must not be decoded, or ``''``.
+
+    Parameters
+    ----------
+    frames : int
+        Frames (samples per channel) the header declares; libsndfile's "unknown" (2**63 - 1) is not
+        judged here (the stream is then bounded while decoding).
+    channels : int
+    samplerate : int
+        Hz, only for the message.
+
+    Returns
+    -------
+    reason : str
+        Empty when ``frames * channels <= MAX_DECODE_SAMPLES``.
+    """
+    frames, channels = int(frames), max(int(channels), 1)
+    if frames >= 2**62 or frames * channels <= MAX_DECODE_SAMPLES:
+        return ""
+    minutes = frames / max(int(samplerate), 1) / 60
+    gib = frames * channels * 4 / 2**30
+    return (f"too large to decode: the header declares {minutes:.1f} min of {channels}-channel "
+            f"{samplerate} Hz audio ({frames * channels:,} samples, {gib:.1f} GiB as float32); the limit is "
+            f"{MAX_DECODE_SAMPLES:,} samples (20 min of 48-kHz stereo)")
+
+
+def _mpeg_frame_header(b: bytes) -> bool:
+    """Whether 4 bytes are a valid MPEG audio frame header (sync, version, layer, bitrate, rate)."""
+    return (len(b) >= 4 and b[0] == 0xFF and (b[1] & 0xE0) == 0xE0 and ((b[1] >> 3) & 3) != 1
+            and ((b[1] >> 1) & 3) != 0 and (b[2] >> 4) != 15 and ((b[2] >> 2) & 3) != 3)
+
+
+def _container_of(head: bytes) -> str | None:
+    """Name of the audio container the first bytes of a file start, or None."""
+    if head[:4] in (b"RIFF", b"RIFX", b"RF64", b"BW64") and head[8:12] == b"WAVE":
+        return "wav"
+    if head[:4] == b".snd":
+        return "au"
+    if head[:4] == b"fLaC":
+        return "flac"
+    if head[:4] == b"OggS":
+        return "ogg"
+    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        return "aiff"
+    if head[:3] == b"ID3" or _mpeg_frame_header(head[:4]):
+        return "mp3"  # an ID3 tag may also precede FLAC; the decoder goes by content either way
+    return None
+
+
+def _wav_data_span(fh, size: int) -> tuple[int, int] | None:
+    """``(declared, available)`` bytes of a RIFF file's ``data`` chunk, or None when it has none."""
+    fh.seek(12)
+    while True:
+        chunk = fh.read(8)
+        if len(chunk) < 8:
+            return None
+        cid, csize = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+        if cid == b"data":
+            return csize, size - fh.tell()
+        fh.seek(csize + (csize & 1), os.SEEK_CUR)
+
+
+def _truncation_problem(kind: str, fh, size: int) -> str:
+    """Header-only or truncated WAV (little-endian RIFF) and AU files; ``''`` otherwise."""
+    if kind == "wav":
+        fh.seek(0)
+        if fh.read(4) != b"RIFF":
+            return ""  # RIFX / RF64 / BW64: left to the decoder
+        span = _wav_data_span(fh, size)
+        if span is None:
+            return "no audio data: a RIFF/WAVE header without a 'data' chunk"
+    elif kind == "au":
+        fh.seek(4)
+        offset, declared = struct.unpack(">II", fh.read(8).ljust(8, b"\0"))
+        if declared == 0xFFFFFFFF:
+            return ""  # length unknown by design
+        span = declared, size - offset
+    else:
+        return ""
+    declared, available = span
+    if declared == 0 or available <= 0:
+        return (f"no audio data: the {kind.upper()} header declares {declared:,} bytes of audio and the file "
+                f"holds {max(available, 0):,}")
+    if declared - available > _TRUNCATION_SLACK and declared != 0xFFFFFFFF:
+        return (f"truncated {kind.upper()} file: the header declares {declared:,} bytes of audio, "
+                f"the file holds {available:,} ({available / declared:.0%})")
+    return ""
+
+
+def container_problem(path) -> str:
+    """Why a file's content is not the audio its name promises, from its first bytes; ``''`` when fine.
+
+    Only files whose extension is in :data:`AUDIO_EXTENSIONS` are judged (any other name is left to the
+    decoders). The content must start as a known audio container (RIFF/WAVE, ``.snd``, ``fLaC``, ``OggS``,
+    AIFF, an ID3 tag or an MPEG audio frame); whichever it is, the decoders read it by content, so a FLAC
+    named ``.wav`` is accepted. A little-endian RIFF/WAVE or AU file must also hold the data its header
+    declares: header-only files and files missing more than 4 KiB of their data are rejected.
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    reason : str
+        Empty for plausible audio; otherwise the reason to record.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in AUDIO_EXTENSIONS:
+        return ""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+            kind = _container_of(head)
+            if kind is None:
+                looks = "an HTML/XML text page" if head.lstrip()[:1] == b"<" else f"bytes {head[:8]!r}"
+                return (f"unreadable audio (not an audio container: a {suffix} file starts with "
+                        f"{_EXPECTED[suffix]}, this one with {looks})")
+            return _truncation_problem(kind, fh, size)
+    except OSError as err:
+        return f"cannot read file ({err.strerror})"
+
+
+def audio_digest(y: np.ndarray) -> str:
+    """SHA-1 of decoded audio quantised to 16-bit PCM: equal for lossless copies of the same samples.
+
+    Parameters
+    ----------
+    y : ndarray, shape (n_samples,), float
+        Decoded mono samples (as :func:`load_audio` returns them, at the store's rate).
+
+    Returns
+    -------
+    digest : str
+        40 hex digits. A WAV, an AU and a FLAC of the same 16-bit samples give the same digest whatever
+        their names or folders; an MP3 of them does not (MP3 is lossy, its decoded samples differ).
+    """
+    return hashlib.sha1(_pcm16(y).tobytes()).hexdigest()
 
 
 def _short(err: Exception) -> str:

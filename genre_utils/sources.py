@@ -15,9 +15,10 @@ Three sources are understood:
 Every scanner returns ``(tracks, skipped)``. Nothing is dropped silently: each file under the scanned
 folder either becomes a track or gets a skipped row with the reason (stray system files, macOS ``._``
 twins, unknown genre folders, badly named files, empty files, files no decoder can open, FMA tracks
-eliminated by the genre mapping, ...). Scanning is cheap: only file headers are read
-(``soundfile.info``), in a thread pool. Decoding every kept file, and rejecting silent or too-short
-ones, is the dataset builder's job.
+eliminated by the genre mapping, folders that cannot be read, tracks.csv rows with an invalid id, ...).
+Scanning is cheap: only the first bytes and the header of each file are read (the container check of
+:func:`genre_utils.audio.container_problem`, then ``soundfile.info``), in a thread pool. Decoding every
+kept file, and rejecting silent or too-short ones, is the dataset builder's job.
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .audio import AUDIO_EXTENSIONS, AudioError, load_audio
+from .audio import AUDIO_EXTENSIONS, AudioError, container_problem, decode_size_problem, load_audio
 from .config import num_threads
+from .errors import UserError
 from .genres import GENRES, load_fma_genres, map_fma_track, normalise_label
 
 __all__ = [
@@ -76,6 +78,9 @@ class Track:
         Length in seconds from the file header (or FMA metadata when the header gives no length).
     official_split : {'train', 'valid', 'test'} or None
         FMA's artist-filtered ``set.split``; for GTZAN, membership in the fault-filtered lists.
+    note : str
+        Something wrong but not disqualifying, recorded rather than silent; e.g. an FMA track whose
+        ``track.duration`` disagrees with its file (``''`` when nothing is).
     """
 
     track_id: str
@@ -85,6 +90,7 @@ class Track:
     artist: str | None
     duration: float | None
     official_split: str | None
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,15 @@ _UNKNOWN_FRAMES = 2**63 - 1
 #: Rate used only to measure a file's length when the header is unreadable and it must be decoded.
 _DECODE_RATE = 22050
 _OPEN_ERROR_PREFIX = re.compile(r"^Error opening (?:'.*'|<.*>): ")
+#: Largest FMA track id: ids are six digits (the real ones run to 155,320), the audio path is NNN/NNNNNN.mp3.
+_FMA_MAX_ID = 999_999
+#: Genre ids beyond this are not FMA genres (the real ones run to 1,235); also bounds what int() must hold.
+_FMA_MAX_GENRE_ID = 2**31 - 1
+#: Longest genre-list cell parsed (the real ones are a few dozen characters).
+_MAX_GENRE_CELL = 2000
+#: An FMA ``track.duration`` off from the file's header by more than this many seconds and this fraction
+#: gets a note on the track (the file's own length is used).
+_DURATION_TOLERANCE = (2.0, 0.05)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -153,9 +168,19 @@ def _abspath(root) -> Path:
     return Path(os.path.abspath(os.path.expanduser(os.fspath(root))))
 
 
-def _walk_files(folder: Path):
-    """Yield ``(path, parts)`` for every file under ``folder`` in sorted order; ``parts`` is the relative path."""
-    for dirpath, dirnames, filenames in os.walk(folder):
+def _walk_files(folder: Path, skipped: list | None = None, source: str = ""):
+    """Yield ``(path, parts)`` for every file under ``folder`` in sorted order; ``parts`` is the relative path.
+
+    A folder that cannot be listed (permissions, I/O error) adds a :class:`Skipped` row to ``skipped``
+    (its files cannot be named, so the folder is) instead of vanishing.
+    """
+    def unreadable(err: OSError) -> None:
+        if skipped is not None:
+            where = err.filename or str(folder)
+            skipped.append(Skipped(str(where), source, f"cannot read folder ({err.strerror or err}); "
+                                                       "the files in it are not listed"))
+
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=unreadable):
         dirnames.sort()
         rel = Path(dirpath).relative_to(folder).parts
         for name in sorted(filenames):
@@ -183,8 +208,11 @@ def _error_text(err: Exception) -> str:
 def probe_audio(path) -> tuple[float | None, str]:
     """Length of an audio file from its header, or why it cannot be used.
 
-    Reads only the header with ``soundfile.info``; if libsndfile cannot open the file, decodes it once
-    with :func:`genre_utils.audio.load_audio` (librosa/audioread fallback) before giving up.
+    Checks the first bytes (:func:`genre_utils.audio.container_problem`: no known audio container,
+    header-only or truncated WAV/AU), then reads only the header with ``soundfile.info``: a header that
+    declares no frames, or more than :data:`genre_utils.audio.MAX_DECODE_SAMPLES` samples, is rejected. If
+    libsndfile cannot open the file, decodes it once with :func:`genre_utils.audio.load_audio`
+    (librosa/audioread fallback) before giving up.
 
     libsndfile is handed an open file object rather than the path: given a path, it also opens a macOS
     ``._<name>`` twin next to the file as a resource fork, and then fails on perfectly good MP3s
@@ -209,6 +237,9 @@ def probe_audio(path) -> tuple[float | None, str]:
             return None, "empty file (0 bytes)"
     except OSError as err:
         return None, f"cannot read file ({err.strerror})"
+    problem = container_problem(path)
+    if problem:
+        return None, problem
     try:
         with open(path, "rb") as fh:
             info = sf.info(fh)
@@ -217,11 +248,17 @@ def probe_audio(path) -> tuple[float | None, str]:
     else:
         if info.samplerate <= 0 or info.frames >= _UNKNOWN_FRAMES:
             return None, ""
+        if info.frames == 0:
+            return None, "no audio frames (the header declares a length of 0)"
+        too_big = decode_size_problem(info.frames, info.channels, info.samplerate)
+        if too_big:
+            return None, too_big
         return float(info.frames) / info.samplerate, ""
     try:
         y = load_audio(path, _DECODE_RATE)
-    except AudioError:
-        return None, f"unreadable audio ({header_error})"
+    except AudioError as err:
+        text = str(err)
+        return None, (text if text.startswith(("too large", "longer than")) else f"unreadable audio ({header_error})")
     return y.size / _DECODE_RATE, ""
 
 
@@ -270,8 +307,18 @@ def _probe_candidates(candidates: list[_Candidate], skipped: list[Skipped], sour
         if duration is None:  # the header gave no length: trust the metadata, if any
             duration = cand.meta_duration
         tracks.append(Track(cand.track_id, source, cand.label, cand.path, cand.artist, duration,
-                            cand.official_split))
+                            cand.official_split, _duration_note(cand.meta_duration, duration)))
     return tracks
+
+
+def _duration_note(listed: float | None, actual: float | None) -> str:
+    """A note when the metadata's length of a track disagrees with its file's header (see _DURATION_TOLERANCE)."""
+    if listed is None or actual is None:
+        return ""
+    seconds, fraction = _DURATION_TOLERANCE
+    if abs(listed - actual) <= max(seconds, fraction * listed):
+        return ""
+    return f"metadata lists {listed:.1f} s, the file holds {actual:.1f} s (the file's length is used)"
 
 
 def _finish(tracks: list[Track], skipped: list[Skipped]) -> tuple[list[Track], list[Skipped]]:
@@ -285,8 +332,11 @@ def _finish(tracks: list[Track], skipped: list[Skipped]) -> tuple[list[Track], l
 # ---------------------------------------------------------------------------------------------------------
 
 def _has_genre_folder(folder: Path) -> bool:
-    return folder.is_dir() and any(
-        child.is_dir() and normalise_label(child.name) in GENRES for child in folder.iterdir())
+    try:
+        return folder.is_dir() and any(
+            child.is_dir() and normalise_label(child.name) in GENRES for child in folder.iterdir())
+    except OSError:  # an unreadable folder holds no genre folder we could use
+        return False
 
 
 def _gtzan_layout_error(root: Path, problem: str) -> LayoutError:
@@ -360,7 +410,7 @@ def scan_gtzan(root, progress: bool = True) -> tuple[list[Track], list[Skipped]]
     genre_dir = find_gtzan_genre_dir(root)
     split = fault_filtered_split()
     candidates, skipped = [], []
-    for path, parts in _walk_files(genre_dir):
+    for path, parts in _walk_files(genre_dir, skipped, "gtzan"):
         track_id, reason = _gtzan_file_reason(parts)
         if reason:
             skipped.append(Skipped(str(path), "gtzan", reason))
@@ -411,13 +461,31 @@ def _fma_audio_dir(root: Path, subset: str) -> Path:
     raise LayoutError(f"{root}: audio folder {' or '.join(names)} not found; expected {_fma_layout_text(subset)}")
 
 
-def _read_tracks_csv(path: Path) -> pd.DataFrame:
+def _fma_id(value) -> int | None:
+    """A tracks.csv ``track_id`` cell as an int in 0 .. 999,999, else None (``'1e23'``, ``'-1'``, ``'2.5'``)."""
+    text = str(value).strip()
+    if re.fullmatch(r"\d{1,6}", text):
+        return int(text)
+    try:
+        number = float(text)  # '2.0' as pandas may write an id column that once held a NaN
+    except ValueError:
+        return None
+    if math.isfinite(number) and number.is_integer() and 0 <= number <= _FMA_MAX_ID:
+        return int(number)
+    return None
+
+
+def _read_tracks_csv(path: Path, skipped: list[Skipped] | None = None) -> pd.DataFrame:
     """Read FMA's ``tracks.csv`` and keep the needed columns under flat names, indexed by integer id.
+
+    A row whose ``track_id`` is not an integer in 0 .. 999,999 (``1e23`` would wrap to a negative int64) is
+    dropped with a :class:`Skipped` row in ``skipped`` naming the value.
 
     Raises
     ------
     ValueError
-        The file is not in the real format (three header lines, the required column pairs, integer ids).
+        The file is not in the real format (three header lines, the required column pairs), or no row
+        has a valid id.
     """
     try:
         table = pd.read_csv(path, index_col=0, header=[0, 1], low_memory=False)
@@ -429,12 +497,17 @@ def _read_tracks_csv(path: Path) -> pd.DataFrame:
     missing = [f"{a}.{b}" for a, b in _FMA_REQUIRED if (a, b) not in table.columns]
     if missing:
         raise ValueError(f"missing column(s) {', '.join(missing)}")
-    ids = pd.to_numeric(pd.Series(table.index), errors="coerce")
-    if ids.isna().any() or (ids % 1 != 0).any() or (ids < 0).any():
-        raise ValueError("track_id column holds values that are not non-negative integers")
-    flat = table[list(_FMA_REQUIRED)].copy()
+    ids = [_fma_id(v) for v in table.index]
+    valid = [i is not None for i in ids]
+    if not any(valid):
+        raise ValueError("track_id column holds no integer id between 0 and 999999")
+    for value, ok in zip(table.index, valid):
+        if not ok and skipped is not None:
+            skipped.append(Skipped(str(path), "fma", f"row with invalid track_id {str(value)[:40]!r} in tracks.csv "
+                                                     f"(expected an integer 0-{_FMA_MAX_ID}); row ignored"))
+    flat = table.loc[valid, list(_FMA_REQUIRED)].copy()
     flat.columns = list(_FMA_REQUIRED.values())
-    flat.index = ids.astype("int64").to_numpy()
+    flat.index = pd.Index([i for i in ids if i is not None], dtype="int64")
     return flat
 
 
@@ -455,14 +528,25 @@ def _fma_genre_table(root: Path, skipped: list[Skipped]) -> pd.DataFrame:
 
 
 def _parse_genre_ids(cell) -> list[int] | None:
-    """Genre ids of a ``"[17, 10]"`` cell; ``[]`` for an empty cell or list, None when unparsable."""
+    """Genre ids of a ``"[17, 10]"`` cell; ``[]`` for an empty cell or list, None when unparsable.
+
+    Only integers in 0 .. 2**31 - 1 count as ids: ``[1e400]`` (inf), ``[2.5]``, ``[-3]``, ``[True]`` or a
+    cell longer than 2,000 characters make the cell unparsable, never an exception.
+    """
     if cell is None or (isinstance(cell, float) and math.isnan(cell)):
         return []
-    try:
-        value = ast.literal_eval(str(cell).strip() or "[]")
-        return [int(v) for v in value] if isinstance(value, (list, tuple)) else None
-    except (ValueError, SyntaxError, TypeError):
+    text = str(cell).strip() or "[]"
+    if len(text) > _MAX_GENRE_CELL:
         return None
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    if not isinstance(value, (list, tuple)):
+        return None
+    if not all(type(v) is int and 0 <= v <= _FMA_MAX_GENRE_ID for v in value):
+        return None
+    return list(value)
 
 
 def _fma_label(genres_cell, genres_all_cell, genre_top, title_to_id: dict, genres: pd.DataFrame):
@@ -529,9 +613,11 @@ def scan_fma(root, subset: str = "medium", progress: bool = True) -> tuple[list[
     skipped : list of Skipped
         Selected rows that were eliminated by the genre mapping (reason ``'eliminated: ...'``), have no
         audio file, or whose audio is empty or unreadable; plus every other file in the audio folder
-        (strays, ids outside the subset, non-mp3 files). Rows about the metadata itself carry its path:
-        a repeated track id (the first row is used), an unreadable ``genres.csv`` (the packaged copy is
-        used). A ``tracks.csv`` that cannot be read as the real format yields no tracks and a single row
+        (strays, ids outside the subset, non-mp3 files) and every folder in it that cannot be read. Rows
+        about the metadata itself carry its path: a repeated track id (the first row is used), a
+        ``track_id`` that is not an integer 0-999999 (the row is ignored), an unreadable ``genres.csv``
+        (the packaged copy is used). A track whose ``track.duration`` disagrees with its file keeps a
+        ``note``. A ``tracks.csv`` that cannot be read as the real format yields no tracks and a single row
         ``'malformed tracks.csv: ...'``.
 
     Raises
@@ -542,7 +628,7 @@ def scan_fma(root, subset: str = "medium", progress: bool = True) -> tuple[list[
         Unknown ``subset``.
     """
     if subset not in FMA_SUBSETS:
-        raise ValueError(f"unknown FMA subset {subset!r}; choose one of {', '.join(FMA_SUBSETS)}")
+        raise UserError(f"unknown FMA subset {subset!r}; choose one of {', '.join(FMA_SUBSETS)}")
     root = _abspath(root)
     if not root.is_dir():
         raise LayoutError(f"{root}: no such directory; expected an FMA copy laid out as {_fma_layout_text(subset)}")
@@ -550,12 +636,12 @@ def scan_fma(root, subset: str = "medium", progress: bool = True) -> tuple[list[
     if not meta.is_file():
         raise LayoutError(f"{root}: fma_metadata/tracks.csv not found; expected {_fma_layout_text(subset)}")
     audio_dir = _fma_audio_dir(root, subset)
+    skipped: list[Skipped] = []
     try:
-        table = _read_tracks_csv(meta)
+        table = _read_tracks_csv(meta, skipped)
     except ValueError as err:
         return [], [Skipped(str(meta), "fma", f"malformed tracks.csv: {err}")]
 
-    skipped: list[Skipped] = []
     duplicated = table.index.duplicated(keep="first")
     for track_id in table.index[duplicated]:
         reason = f"duplicate row for track id {track_id:06d} in tracks.csv (first kept)"
@@ -586,7 +672,7 @@ def scan_fma(root, subset: str = "medium", progress: bool = True) -> tuple[list[
             ))
 
     subset_of = table["subset"].to_dict()
-    for path, parts in _walk_files(audio_dir):
+    for path, parts in _walk_files(audio_dir, skipped, "fma"):
         if path not in expected:
             skipped.append(Skipped(str(path), "fma", _fma_stray_reason(parts, subset_of, subset)))
 
@@ -644,7 +730,7 @@ def scan_folder(root, source: str = "folder", progress: bool = True) -> tuple[li
         found = sorted(child.name for child in root.iterdir() if child.is_dir())
         raise _folder_layout_error(root, f"no genre folder found (subfolders: {', '.join(found) or 'none'})")
     candidates, skipped = [], []
-    for path, parts in _walk_files(root):
+    for path, parts in _walk_files(root, skipped, source):
         reason = _junk_reason(parts[-1])
         label = normalise_label(parts[0]) if len(parts) > 1 else None
         if reason is None and label is None:

@@ -11,10 +11,16 @@ Three split methods:
 ``artist``
     Like ``random`` but whole artists are assigned at once (tracks without a known artist count as
     their own artist), so one artist never spans two splits; an artist is stratified by its most common
-    genre.
+    genre. GTZAN has no artist metadata, so on GTZAN this *is* a track split: :func:`artist_coverage`
+    counts the tracks without an artist and :func:`artist_note` says so in one sentence (the store records
+    it in ``dataset.json`` and warns when the artist split is chosen).
 ``official``
     The dataset's own split: for GTZAN the artist- and fault-filtered lists of Kereliuk, Sturm & Larsen
     (2015), for FMA the ``set.split`` column. Tracks outside the lists are left out and recorded.
+
+Under ``random`` and ``artist``, tracks that share a non-empty ``dup_group`` (identical decoded audio, found
+by the store; see :mod:`genre_utils.duplicates`) form one unit, so a recording copied under two names, formats
+or genre folders never lands in two splits. Without duplicates the split is exactly the one without groups.
 
 The training and validation sets are then *balanced*: every genre receives the same number of random
 5-s windows, drawn round-robin over that genre's tracks at uniformly random offsets. The test set keeps
@@ -32,10 +38,17 @@ import pandas as pd
 from .audio import segment_starts
 from .genres import GENRES
 
-__all__ = ["SPLITS", "SPLIT_METHODS", "split_tracks", "balanced_windows", "consecutive_windows", "plan_windows"]
+__all__ = ["SPLITS", "SPLIT_METHODS", "SPLIT_HELP", "split_tracks", "split_units", "artist_coverage", "artist_note",
+           "balanced_windows", "consecutive_windows", "plan_windows"]
 
 SPLITS = ("train", "valid", "test")
 SPLIT_METHODS = ("random", "artist", "official")
+
+#: One-line help of the CLI's ``--split`` option.
+SPLIT_HELP = ("how tracks are split (default random): random = 70/15/15 stratified by genre; artist = whole "
+              "artists in one split (tracks without an artist, i.e. all of GTZAN, are their own unit, so on "
+              "GTZAN this is a track split); official = GTZAN's fault-filtered lists / FMA's set.split; under "
+              "random and artist identical recordings always share a split")
 
 
 def _rng(seed: int, *keys) -> np.random.Generator:
@@ -79,6 +92,52 @@ def _fill_by_deficit(sizes, target, order) -> list[int]:
     return chosen
 
 
+def _has_artist(tracks: pd.DataFrame) -> pd.Series:
+    if "artist" not in tracks:
+        return pd.Series(False, index=tracks.index)
+    return tracks["artist"].notna() & (tracks["artist"].astype(str).str.strip() != "")
+
+
+def split_units(tracks: pd.DataFrame, method: str = "random") -> pd.Series:
+    """The unit each track is split with: itself, its artist, merged over groups of identical recordings.
+
+    Parameters
+    ----------
+    tracks : DataFrame
+        ``track_id``; ``artist`` for ``method='artist'``; optionally ``dup_group`` (str, ``''`` or NaN for a
+        track with no duplicate).
+    method : {'random', 'artist'}
+
+    Returns
+    -------
+    unit : Series of str, aligned with ``tracks.index``
+        ``random``: the track id; ``artist``: the artist name, or ``'track:<id>'`` for a track without
+        one. Units linked by a shared ``dup_group`` are merged (transitively) and named by their smallest
+        member, so without duplicates the units are exactly the unmerged ones.
+    """
+    ids = tracks["track_id"].astype(str)
+    if method == "artist":
+        base = tracks["artist"].astype(object).where(_has_artist(tracks), "track:" + ids).astype(str)
+    else:
+        base = ids
+    groups = tracks["dup_group"].fillna("").astype(str) if "dup_group" in tracks else None
+    if groups is None or not (groups != "").any():
+        return base
+    parent = {u: u for u in base}
+
+    def find(u):
+        while parent[u] != u:
+            parent[u] = parent[parent[u]]
+            u = parent[u]
+        return u
+
+    for _, members in base[groups != ""].groupby(groups[groups != ""], sort=True):
+        roots = sorted({find(u) for u in members})
+        for r in roots[1:]:
+            parent[r] = roots[0]
+    return base.map(find)
+
+
 def split_tracks(tracks: pd.DataFrame, method: str = "random", fractions=(0.70, 0.15, 0.15),
                  seed: int = 0) -> pd.Series:
     """Assign every track to ``'train'``, ``'valid'`` or ``'test'`` (or None when ``official`` has no entry).
@@ -87,7 +146,9 @@ def split_tracks(tracks: pd.DataFrame, method: str = "random", fractions=(0.70, 
     ----------
     tracks : DataFrame
         One row per track with columns ``track_id``, ``label``, and for the other methods ``artist`` and
-        ``official_split``.
+        ``official_split``; optionally ``dup_group``: tracks sharing a non-empty value are identical
+        recordings and are split as one unit under ``random`` and ``artist`` (see :func:`split_units`),
+        stratified by the unit's most common genre. ``official`` follows the lists whatever the groups.
     method : {'random', 'artist', 'official'}
     fractions : tuple of three floats
         Train/valid/test shares for ``random`` and ``artist``.
@@ -102,13 +163,11 @@ def split_tracks(tracks: pd.DataFrame, method: str = "random", fractions=(0.70, 
     if method == "official":
         return tracks["official_split"].where(tracks["official_split"].isin(SPLITS), None).astype(object)
     out = pd.Series(None, index=tracks.index, dtype=object)
-    if method == "artist":  # an artist is one unit across all genres, stratified by its most common genre
-        unit_key = tracks["artist"].where(tracks["artist"].notna() & (tracks["artist"] != ""),
-                                          "track:" + tracks["track_id"].astype(str))
-        major = tracks.groupby(unit_key)["label"].agg(lambda s: s.value_counts().sort_index().idxmax())
-        strata = unit_key.map(major)
-    else:
-        unit_key, strata = tracks["track_id"], tracks["label"]
+    # an artist (or a group of identical recordings) is one unit across all genres, stratified by its
+    # most common genre; a lone track's stratum is its own genre
+    unit_key = split_units(tracks, method)
+    major = tracks.groupby(unit_key)["label"].agg(lambda s: s.value_counts().sort_index().idxmax())
+    strata = unit_key.map(major)
     for genre, group in tracks.groupby(strata, sort=True):
         rng = _rng(seed, "split", method, genre)
         units = [list(g.sort_values("track_id").index) for _, g in group.groupby(unit_key[group.index], sort=True)]
@@ -117,6 +176,58 @@ def split_tracks(tracks: pd.DataFrame, method: str = "random", fractions=(0.70, 
         for unit, k in zip(units, chosen):
             out.loc[unit] = SPLITS[k]
     return out
+
+
+def artist_coverage(tracks: pd.DataFrame) -> dict:
+    """How many tracks have no artist, overall and per source.
+
+    Parameters
+    ----------
+    tracks : DataFrame
+        ``artist`` (None, NaN or ``''`` when unknown) and optionally ``source``.
+
+    Returns
+    -------
+    coverage : dict
+        ``n_tracks``, ``n_without_artist`` (ints) and ``without_artist_by_source`` (source -> count, only
+        sources with at least one such track).
+    """
+    missing = ~_has_artist(tracks)
+    by_source = {}
+    if "source" in tracks:
+        by_source = {str(k): int(v) for k, v in tracks.loc[missing, "source"].value_counts().sort_index().items()}
+    return {"n_tracks": int(len(tracks)), "n_without_artist": int(missing.sum()), "without_artist_by_source": by_source}
+
+
+def artist_note(coverage: dict, method: str | None = None) -> str:
+    """One sentence on what the artist split means for these tracks, true whatever the data.
+
+    Parameters
+    ----------
+    coverage : dict
+        From :func:`artist_coverage`.
+    method : str, optional
+        The split method in use; the sentence says whether the artist split is the one applied.
+
+    Returns
+    -------
+    note : str
+        E.g. ``'1,000 of 1,000 tracks (gtzan: 1,000) have no artist; under the artist split they are split as
+        their own units, so for them it is a track split.'``
+    """
+    n, k = coverage["n_tracks"], coverage["n_without_artist"]
+    where = coverage.get("without_artist_by_source") or {}
+    detail = f" ({', '.join(f'{s}: {c:,}' for s, c in where.items())})" if where else ""
+    which = "the artist split (used here)" if method == "artist" else "the artist split"
+    if n == 0:
+        return "There are no tracks, so the artist split has nothing to group."
+    if k == 0:
+        return f"All {n:,} tracks have an artist; {which} keeps each artist's tracks in one split."
+    if k == n:
+        return (f"None of the {n:,} tracks has an artist{detail}; {which} therefore splits every track as its "
+                "own unit: it is a track split.")
+    return (f"{k:,} of {n:,} tracks have no artist{detail}; {which} splits them as their own units (a track "
+            "split for them) and keeps each named artist's tracks in one split.")
 
 
 def balanced_windows(tracks: pd.DataFrame, n_windows: int, segment_samples: int, seed: int,

@@ -386,7 +386,7 @@ def test_scan_folder_layout_errors(tmp_path):
 def test_frames_have_the_dataclass_columns_even_when_empty(tmp_path):
     empty_tracks, empty_skipped = tracks_frame([]), skipped_frame([])
     assert list(empty_tracks.columns) == ["track_id", "source", "label", "path", "artist", "duration",
-                                          "official_split"]
+                                          "official_split", "note"]
     assert list(empty_skipped.columns) == ["path", "source", "reason"] and len(empty_skipped) == 0
 
     make_gtzan_tree(tmp_path, "tarball", genres=("pop",), numbers=(0, 1))
