@@ -12,12 +12,23 @@ Layout of the build folder (``_build`` by default)::
 Notebooks get a :class:`Context` from their papermill parameters (``context(profile, build_dir, ...)``) and
 ask it for stores and trained runs; every notebook therefore reaches the same cached artefacts, and each
 model is trained once per build.
+
+``make book`` runs, under the lock ``<build>/.lock`` (a second build of the same folder stops at once):
+
+1. :func:`prepare`: the corpus, every store and every run of :data:`BOOK_RUNS`, one line each with its
+   seconds and progress bars on the terminal. Each is cached on everything it depends on: the corpus on
+   its settings, seed, code and libraries (:func:`genre_utils.synth.corpus_fingerprint`); a store on its
+   input files (path, size, time; content with ``--verify``), settings, code and libraries
+   (:func:`genre_utils.store.build_dataset`); a run on its store's key and data fingerprint, the model,
+   the hyperparameters, code and libraries (:func:`genre_utils.experiments.run_key`). A reused artefact is
+   checked first (sizes and checksums recorded when it was written), so a broken one is rebuilt.
+2. The notebooks whose key changed are executed, and 3. the HTML book is rendered when any input of it
+   changed (:mod:`genre_utils.bookbuild` describes both keys).
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -29,10 +40,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import PROFILES, Profile, get_profile
-from .provenance import code_fingerprint
+from .config import PROFILES, Profile, fingerprint, get_profile
 
-__all__ = ["Context", "context", "find_root", "run_dir", "main_run_dir", "build_book", "summarise", "main"]
+__all__ = ["Context", "context", "find_root", "run_dir", "main_run_dir", "prepare", "build_data", "build_book",
+           "build_lock", "record_dependency", "store_key", "summarise", "main"]
 
 #: Pinned versions of the widget JavaScript vendored into the book (fetched with npm, never from a CDN).
 WIDGET_JS = {"@jupyter-widgets/html-manager": "1.0.15", "requirejs": "2.3.8"}
@@ -70,6 +81,10 @@ def main_run_dir(profile: str, build_dir="_build") -> Path:
 class Context:
     """What one build works on: profile, folders and data sources, with cached access to stores and runs.
 
+    Every artefact the Context hands out is recorded with its cache key when ``$GENRE_UTILS_DEPS`` names a
+    file (the build sets it while a notebook runs: see :mod:`genre_utils.bookbuild`), and reported as one
+    line with its seconds (on stderr, or appended to ``$GENRE_UTILS_BUILD_LOG``, which the build prints).
+
     Attributes
     ----------
     profile : Profile
@@ -83,6 +98,8 @@ class Context:
         Torch device (None: cuda, then mps, then cpu).
     progress : bool
         Show progress bars.
+    verify : bool
+        Check the content hashes of input files and artefacts when reusing them (see ``build_dataset``).
     """
 
     profile: Profile
@@ -93,7 +110,10 @@ class Context:
     synthetic: bool
     device: str | None = None
     progress: bool = True
+    verify: bool = False
     _datasets: dict = field(default_factory=dict, repr=False)
+    _corpus: dict | None = field(default=None, repr=False)
+    _runs: dict = field(default_factory=dict, repr=False)
 
     @property
     def data_description(self) -> str:
@@ -108,9 +128,15 @@ class Context:
         """Render (or reuse) the synthetic corpus; None when the build runs on real data."""
         if not self.synthetic:
             return None
-        from .synth import render_corpus
+        if self._corpus is None:
+            from .synth import render_corpus
 
-        return render_corpus(self.gtzan.parent, profile=self.profile, progress=self.progress)
+            t0 = time.perf_counter()
+            self._corpus = render_corpus(self.gtzan.parent, profile=self.profile, progress=self.progress,
+                                         verify=self.verify)
+            _stage_line(f"corpus synth-{self.profile.name}", self._corpus.get("cached"), t0)
+        record_dependency("corpus", [], self._corpus["fingerprint"])
+        return self._corpus
 
     def dataset(self, kind: str = "mfcc", split: str = "random"):
         """Build (or reuse) and open the feature store for one feature kind and split method."""
@@ -119,23 +145,83 @@ class Context:
         if (kind, split) not in self._datasets:
             self.corpus()
             out = self.build_dir / "data" / f"{self.profile.name}-{kind}-{split}"
+            before = _mtime(out / "dataset.json")
+            t0 = time.perf_counter()
             self._datasets[kind, split] = build_dataset(
                 out, gtzan=self.gtzan, fma=self.fma, profile=self.profile, split_method=split,
-                feature_kind=kind, progress=self.progress)
-        return self._datasets[kind, split]
+                feature_kind=kind, progress=self.progress, verify=self.verify)
+            _stage_line(f"store {out.name}", before is not None and before == _mtime(out / "dataset.json"), t0)
+        ds = self._datasets[kind, split]
+        record_dependency("store", [kind, split], store_key(ds))
+        return ds
 
     def run(self, model: str = "crnn", kind: str = "mfcc", split: str = "random") -> dict:
         """Train (or reuse) one model on one store and return its results (see genre_utils.experiments)."""
         from .experiments import run_experiment
 
-        ds = self.dataset(kind, split)
-        return run_experiment(ds, model, run_dir(self.profile.name, model, kind, split, self.build_dir),
-                              self.profile, newdata=self.newdata, device=self.device, progress=self.progress,
-                              data_description=self.data_description)
+        if (model, kind, split) not in self._runs:
+            ds = self.dataset(kind, split)
+            folder = run_dir(self.profile.name, model, kind, split, self.build_dir)
+            before = _mtime(folder / "results.json")
+            t0 = time.perf_counter()
+            self._runs[model, kind, split] = run_experiment(
+                ds, model, folder, self.profile, newdata=self.newdata, device=self.device, progress=self.progress,
+                data_description=self.data_description)
+            _stage_line(f"run {folder.name}", before is not None and before == _mtime(folder / "results.json"), t0)
+        res = self._runs[model, kind, split]
+        record_dependency("run", [model, kind, split], res.get("key"))
+        return res
+
+    def key_of(self, kind: str, args) -> str | None:
+        """Current cache key of one artefact (``corpus``, ``store`` [kind, split], ``run`` [model, kind, split]).
+
+        Brings the artefact up to date first (a cache hit when the build has just prepared it).
+        """
+        if kind == "corpus":
+            corpus = self.corpus()
+            return corpus["fingerprint"] if corpus else None
+        if kind == "store":
+            return store_key(self.dataset(*args))
+        if kind == "run":
+            return self.run(*args).get("key")
+        raise ValueError(f"unknown artefact kind {kind!r}")
+
+
+def store_key(ds) -> str:
+    """What a store's readers depend on: its cache key and the content fingerprint of its tracks."""
+    return fingerprint(ds.info["cache_key"], ds.info.get("data_fingerprint"))
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def record_dependency(kind: str, args, key) -> None:
+    """Append ``kind``, ``args`` and ``key`` to the file named by ``$GENRE_UTILS_DEPS`` (when set)."""
+    path = os.environ.get("GENRE_UTILS_DEPS")
+    if path:
+        with open(path, "a") as fh:
+            fh.write(json.dumps({"kind": kind, "args": list(args), "key": key}) + "\n")
+
+
+def _stage_line(what: str, cached, t0: float) -> None:
+    """One progress line: ``what`` reused or built, with its seconds (to the build's log when in a notebook)."""
+    line = f"  {what}: {'reused' if cached else 'built'} ({time.perf_counter() - t0:.1f} s)"
+    log = os.environ.get("GENRE_UTILS_BUILD_LOG")
+    if log and cached:
+        return  # in a notebook, only work done is worth a line (the build has reported every artefact)
+    if log:
+        with open(log, "a") as fh:
+            fh.write(line.strip() + "\n")
+    else:
+        print(line, file=sys.stderr, flush=True)
 
 
 def context(profile: str = "quick", build_dir=None, gtzan=None, fma=None, newdata=None, device=None,
-            progress: bool = True) -> Context:
+            progress: bool = True, verify: bool = False) -> Context:
     """The :class:`Context` of a notebook's papermill parameters.
 
     Parameters
@@ -150,15 +236,18 @@ def context(profile: str = "quick", build_dir=None, gtzan=None, fma=None, newdat
         Labelled folder for the paper's section 9; default: the synthetic corpus's ``newdata/``.
     device : str, optional
     progress : bool
+    verify : bool
+        Check content hashes when reusing inputs and artefacts (``--verify``).
     """
     prof = get_profile(profile)
     build = Path(build_dir).resolve() if build_dir else find_root() / "_build"
     if gtzan or fma:
         return Context(prof, build, Path(gtzan) if gtzan else None, Path(fma) if fma else None,
-                       Path(newdata) if newdata else None, synthetic=False, device=device, progress=progress)
+                       Path(newdata) if newdata else None, synthetic=False, device=device, progress=progress,
+                       verify=verify)
     synth = build / "data" / f"synth-{prof.name}"
     return Context(prof, build, synth / "gtzan", synth / "fma", Path(newdata) if newdata else synth / "newdata",
-                   synthetic=True, device=device, progress=progress)
+                   synthetic=True, device=device, progress=progress, verify=verify)
 
 
 # ------------------------------------------------------------------------------------------ the book
@@ -185,21 +274,6 @@ def _toc_notebooks(root: Path) -> list[Path]:
     return pages
 
 
-def _execute(nb: Path, target: Path, parameters: dict, cwd: Path) -> None:
-    """Run one notebook with papermill into ``target`` (atomically); failures name the notebook and cell."""
-    import papermill as pm
-
-    tmp = target.with_name(f".part-{target.name}")
-    try:
-        pm.execute_notebook(str(nb), str(tmp), parameters=parameters, cwd=str(cwd), kernel_name="python3",
-                            progress_bar=False, log_output=False, request_save_on_cell_execute=False)
-    except pm.PapermillExecutionError as err:
-        raise BuildError(f"notebook {nb.name} failed in cell {err.exec_count} (executed copy: {tmp}):\n"
-                         f"{err.ename}: {err.evalue}") from None
-    _hide_default_parameters(tmp)
-    os.replace(tmp, target)
-
-
 def _hide_default_parameters(path: Path) -> None:
     """Tag the notebook's own ``parameters`` cell ``remove-cell``: the page shows papermill's injected values."""
     import nbformat
@@ -213,28 +287,53 @@ def _hide_default_parameters(path: Path) -> None:
 
 
 def _vendor_widget_js(cache: Path) -> Path | None:
-    """Fetch the pinned widget JavaScript with npm once; return the folder holding it (None without npm)."""
+    """Fetch the pinned widget JavaScript with npm once; return the folder holding it.
+
+    Without npm, or when ``npm pack`` fails (offline, no registry, a broken npm), print one warning line and
+    return None: the book is still built, and its saved widgets load the JavaScript from a CDN.
+    """
     done = cache / "vendored.json"
     if done.is_file() and json.loads(done.read_text()) == WIDGET_JS:
         return cache
+    fallback = "so the widget JavaScript is not vendored; saved widgets in the HTML will load it from a CDN"
     npm = shutil.which("npm")
     if npm is None:
+        print(f"warning: npm not found, {fallback}", file=sys.stderr)
         return None
-    cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        specs = [f"{name}@{version}" for name, version in WIDGET_JS.items()]
-        subprocess.run([npm, "pack", *specs, "--pack-destination", tmp, "--silent"], check=True,
-                       stdout=subprocess.DEVNULL)
-        for tgz in Path(tmp).glob("*.tgz"):
-            with tarfile.open(tgz) as tar:
-                for member in tar.getmembers():
-                    name = member.name
-                    keep = name == "package/require.js" or (
-                        name.startswith("package/dist/") and not name.endswith(("embed.js", "libembed-amd.js"))
-                        and not name.endswith(".map"))
-                    if keep and member.isfile():
-                        (cache / Path(name).name).write_bytes(tar.extractfile(member).read())
-    done.write_text(json.dumps(WIDGET_JS))
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            specs = [f"{name}@{version}" for name, version in WIDGET_JS.items()]
+            subprocess.run([npm, "pack", *specs, "--pack-destination", tmp, "--silent"], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=600)
+            files = {}
+            for tgz in Path(tmp).glob("*.tgz"):
+                with tarfile.open(tgz) as tar:
+                    for member in tar.getmembers():
+                        name = member.name
+                        keep = name == "package/require.js" or (
+                            name.startswith("package/dist/") and not name.endswith(("embed.js", "libembed-amd.js"))
+                            and not name.endswith(".map"))
+                        if keep and member.isfile():
+                            files[Path(name).name] = tar.extractfile(member).read()
+            if not any(name.endswith(".js") for name in files):
+                raise tarfile.TarError("npm pack returned no JavaScript")
+    except subprocess.CalledProcessError as err:
+        last = (err.stderr or "").strip().splitlines()[-1:] or [f"exit status {err.returncode}"]
+        print(f"warning: npm pack failed ({' '.join(last[0].split())}), {fallback}", file=sys.stderr)
+        return None
+    except subprocess.TimeoutExpired:
+        print(f"warning: npm pack did not finish in 10 minutes, {fallback}", file=sys.stderr)
+        return None
+    except (OSError, tarfile.TarError) as err:
+        print(f"warning: npm pack gave no usable package ({' '.join(str(err).split())}), {fallback}",
+              file=sys.stderr)
+        return None
+    from .provenance import atomic_write_bytes, atomic_write_text
+
+    for name, data in files.items():
+        atomic_write_bytes(cache / name, data)
+    atomic_write_text(done, json.dumps(WIDGET_JS))
     return cache
 
 
@@ -265,17 +364,63 @@ def _stage(root: Path, executed: Path, vendored: Path | None) -> None:
         sphinx_config["html_static_path"] = ["_widgets_js"]
         sphinx_config["nb_ipywidgets_js"] = {"require.js": {},
                                              "embed-amd.js": {"data-jupyter-widgets-cdn": "./"}}
-    else:
-        print("warning: npm not found, so the widget JavaScript is not vendored; saved widgets in the HTML "
-              "will load it from a CDN", file=sys.stderr)
+    # else: _vendor_widget_js has said why (one warning line); the widgets load their JavaScript from a CDN
     (executed / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     shutil.copy2(root / "_toc.yml", executed / "_toc.yml")
     for page in (root / "book").glob("*.md"):
         shutil.copy2(page, executed / "book" / page.name)
 
 
-def build_book(ctx: Context, root: Path | None = None, strict: bool = True) -> Path:
-    """Execute every notebook in ``_toc.yml`` order (skipping unchanged ones) and render the HTML book.
+def prepare(ctx: Context) -> None:
+    """Bring every artefact the book reads up to date, one progress line each: corpus, stores, runs.
+
+    Done before any notebook runs, so training happens here, with progress bars on the build's terminal,
+    and the notebooks only read cached results.
+    """
+    ctx.corpus()
+    for model, kind, split in BOOK_RUNS:
+        ctx.dataset(kind, split)
+    for model, kind, split in BOOK_RUNS:
+        ctx.run(model, kind, split)
+
+
+def build_data(ctx: Context):
+    """``make data``: the corpus and the main feature store, under the build folder's lock."""
+    with build_lock(ctx.build_dir):
+        return ctx.dataset()
+
+
+def build_lock(build_dir):
+    """Hold ``<build>/.lock`` for a whole ``make data`` / ``make book``; a second build stops at once.
+
+    Raises
+    ------
+    BuildError
+        Another process holds it (the message names the folder and its pid).
+    """
+    from contextlib import contextmanager
+
+    from .locks import FolderLocked, folder_lock
+
+    @contextmanager
+    def lock():
+        try:
+            held = folder_lock(build_dir, "build")
+            held.__enter__()
+        except FolderLocked as err:
+            raise BuildError(str(err)) from None
+        try:
+            yield
+        finally:
+            held.__exit__(None, None, None)
+
+    return lock()
+
+
+def build_book(ctx: Context, root: Path | None = None, strict: bool = True, cell_timeout=None) -> Path:
+    """Prepare the artefacts, execute the notebooks whose inputs changed, render the HTML book when needed.
+
+    Each step prints one line with its seconds; see :mod:`genre_utils.bookbuild` for the keys.
 
     Parameters
     ----------
@@ -284,50 +429,28 @@ def build_book(ctx: Context, root: Path | None = None, strict: bool = True) -> P
         Repository root (default: found from the working directory).
     strict : bool
         Treat Sphinx warnings as errors (``-W``), as CI does.
+    cell_timeout : int, optional
+        Time limit of one notebook cell in seconds (default: ``$GENRE_UTILS_CELL_TIMEOUT`` or 4 hours; 0: none).
 
     Returns
     -------
     html : Path
         ``<build>/html``, the rendered book.
     """
+    from . import bookbuild
+
     root = find_root(root)
-    executed = ctx.build_dir / "executed"
-    (executed / "book").mkdir(parents=True, exist_ok=True)
-    params = {"profile": ctx.profile.name, "build_dir": str(ctx.build_dir),
-              "gtzan": None if ctx.synthetic else (str(ctx.gtzan) if ctx.gtzan else None),
-              "fma": None if ctx.synthetic else (str(ctx.fma) if ctx.fma else None),
-              "device": ctx.device}
-    code = code_fingerprint()
-    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
-    timings = {}
-    for page in _toc_notebooks(root):
-        if page.suffix != ".ipynb":
-            continue
-        target = executed / "book" / page.name
-        stamp = target.with_suffix(".key")
-        key = hashlib.sha256(page.read_bytes() + json.dumps(params, sort_keys=True).encode()
-                             + code.encode()).hexdigest()
-        if target.is_file() and stamp.is_file() and stamp.read_text() == key:
-            print(f"  {page.name}: unchanged, not re-executed")
-            continue
-        print(f"  executing {page.name} ...", flush=True)
-        t0 = time.perf_counter()
-        _execute(page, target, params, cwd=root / "book")
-        timings[page.name] = round(time.perf_counter() - t0, 1)
-        stamp.write_text(key)
-    vendored = _vendor_widget_js(ctx.build_dir / "vendor")
-    _stage(root, executed, vendored)
-    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(executed), "--builder", "html"]
-    if strict:
-        cmd += ["-W", "--keep-going"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BuildError("jupyter-book build failed:\n" + proc.stdout[-4000:] + proc.stderr[-4000:])
-    html = ctx.build_dir / "html"
-    if html.exists():
-        shutil.rmtree(html)
-    shutil.copytree(executed / "_build" / "html", html)
-    summarise(ctx, timings)
+    with build_lock(ctx.build_dir):
+        prepare(ctx)
+        params = {"profile": ctx.profile.name, "build_dir": str(ctx.build_dir),
+                  "gtzan": None if ctx.synthetic else (str(ctx.gtzan) if ctx.gtzan else None),
+                  "fma": None if ctx.synthetic else (str(ctx.fma) if ctx.fma else None),
+                  "device": ctx.device}
+        pages = _toc_notebooks(root)
+        timings = bookbuild.execute_notebooks(ctx, root, pages, params, bookbuild.cell_timeout(cell_timeout))
+        vendored = _vendor_widget_js(ctx.build_dir / "vendor")
+        html = bookbuild.render_html(ctx, root, pages, vendored, strict)
+        summarise(ctx, timings)
     return html
 
 
@@ -359,7 +482,14 @@ def summarise(ctx: Context, timings: dict | None = None) -> dict:
 
 
 def main(argv=None) -> int:
-    """``python -m genre_utils.build {data,book}``: the targets of the Makefile."""
+    """``python -m genre_utils.build {data,book}``: the targets of the Makefile.
+
+    Exit status 0 on success; 1 when a notebook or the book's rendering failed; 2 for a mistake in the input
+    or setup (one line on stderr: a data folder that is not there, a device this machine lacks, a folder
+    that cannot be written, a full disk); 130 after Ctrl-C.
+    """
+    from .errors import one_line, user_error_types
+
     parser = argparse.ArgumentParser(prog="python -m genre_utils.build")
     parser.add_argument("target", choices=["data", "book"])
     parser.add_argument("--profile", default="quick", choices=sorted(PROFILES))
@@ -368,20 +498,35 @@ def main(argv=None) -> int:
     parser.add_argument("--fma", type=Path)
     parser.add_argument("--device")
     parser.add_argument("--no-strict", action="store_true", help="do not treat Sphinx warnings as errors")
+    parser.add_argument("--verify", action="store_true",
+                        help="check content hashes of input files and cached artefacts, not only size and time")
+    parser.add_argument("--cell-timeout", type=float, default=None,
+                        help="seconds one notebook cell may run (default: $GENRE_UTILS_CELL_TIMEOUT or 4 hours; "
+                             "0: no limit)")
     args = parser.parse_args(argv)
-    ctx = context(args.profile, args.build_dir, args.gtzan, args.fma, device=args.device)
     t0 = time.perf_counter()
     try:
+        if args.device:
+            from .train import select_device
+
+            select_device(args.device)
+        ctx = context(args.profile, args.build_dir, args.gtzan, args.fma, device=args.device, verify=args.verify)
         if args.target == "data":
-            ds = ctx.dataset()
+            ds = build_data(ctx)
             print(f"dataset ready: {ds.root} ({ds.info['n_tracks_used']} tracks, windows {ds.info['n_windows']})")
         else:
-            html = build_book(ctx, strict=not args.no_strict)
+            html = build_book(ctx, strict=not args.no_strict, cell_timeout=args.cell_timeout)
             print(f"book ready: {html / 'index.html'} ({time.perf_counter() - t0:.0f} s); "
                   f"headline numbers in {ctx.build_dir / 'results.json'}")
     except BuildError as err:
         print(f"make {args.target}: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"make {args.target}: interrupted; run it again to resume", file=sys.stderr)
+        return 130
+    except user_error_types() as err:
+        print(f"make {args.target}: error: {one_line(err)}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -18,10 +18,11 @@ import pandas as pd
 
 from .config import Profile, fingerprint, get_profile
 from .evaluate import confusion
+from .errors import RunMismatchError, UserError
 from .genres import GENRES
 from .provenance import code_fingerprint, library_key
 
-__all__ = ["train_run", "build_profile_model", "evaluate_run", "run_experiment", "load_results", "results_frames", "confusion_matrix",
+__all__ = ["train_run", "build_profile_model", "evaluate_run", "check_run_matches_store", "config_differences", "run_experiment", "run_key", "load_results", "results_frames", "confusion_matrix",
            "track_mean_features", "linear_probe", "compare_with_probe", "paired_comparison"]
 
 
@@ -75,8 +76,62 @@ def build_profile_model(model_name: str, profile: str | Profile, X_train, input_
                        seed=profile.seed, **extra)
 
 
+#: What :func:`train_run` does with a run folder that holds a run of another configuration.
+OTHER_RUN = ("refuse", "move", "replace")
+
+
+def _flatten(d, prefix=""):
+    out = {}
+    for k, v in (d or {}).items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _store_identity(config: dict) -> dict:
+    """What names a store in a run's config: its fingerprints, never the path it was spelled by."""
+    return {k: v for k, v in (config or {}).items() if k != "dataset"}
+
+
+def config_differences(old: dict | None, new: dict, limit: int = 4) -> str:
+    """The differences between two run configurations, as ``key old -> new`` items (the store by its data
+    fingerprint and cache key; the path a store was reached by does not count)."""
+    if old is None:
+        return "the checkpoint records no configuration"
+    a, b = _flatten(_store_identity(old)), _flatten(_store_identity(new))
+    names = {"dataset_key": "store cache key", "data_fingerprint": "store data fingerprint"}
+    items = [f"{names.get(k, k)} {a.get(k)} -> {b.get(k)}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    if len(items) > limit:
+        items = items[:limit] + [f"{len(items) - limit} more"]
+    return ", ".join(items)
+
+
+def _aside_name(out_dir: Path) -> Path:
+    n = 1
+    while out_dir.with_name(f"{out_dir.name}.old-{n}").exists():
+        n += 1
+    return out_dir.with_name(f"{out_dir.name}.old-{n}")
+
+
+def _existing_run(out_dir: Path):
+    """``(checkpoint, config, problem)`` of the run a folder already holds (``last.pt``, else ``best.pt``);
+    None when it holds none."""
+    from .train import checkpoint_config
+
+    for name in ("last.pt", "best.pt"):
+        path = out_dir / name
+        if path.is_file():
+            try:
+                return path, checkpoint_config(path), None
+            except UserError as err:
+                return path, None, str(err)
+    return None
+
+
 def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None, *, device=None,
-              progress: bool = True) -> dict:
+              progress: bool = True, other_run: str = "refuse") -> dict:
     """Train ``model_name`` on the store's train split, validating on its valid split (resumable).
 
     Parameters
@@ -85,35 +140,113 @@ def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None
     model_name : {'crnn', 'crnn-temporal', 'baseline'}
     out_dir : path-like
         Run folder; ``last.pt`` and ``best.pt`` are written after every epoch, and an existing ``last.pt``
-        of the same configuration is resumed.
+        of the same configuration (same model, hyperparameters and store, the store compared by its
+        fingerprints, not by the path it is reached by) is resumed.
     profile : str or Profile, optional
         Training hyperparameters; default: the profile the store was built with.
     device : str, optional
         Default: cuda, then mps, then cpu.
+    other_run : {'refuse', 'move', 'replace'}
+        What to do when ``out_dir`` holds a run of another configuration (or an unreadable checkpoint):
+        ``'refuse'`` raises :class:`~genre_utils.errors.RunMismatchError` saying what differs and keeps
+        everything; ``'move'`` renames the folder to ``<out_dir>.old-<n>`` and starts afresh;
+        ``'replace'`` deletes its checkpoints and starts afresh (the build's own run folders, which are
+        caches).
 
     Returns
     -------
     info : dict
-        ``history`` (per-epoch losses, accuracies and seconds), ``train_seconds`` and ``config``.
-    """
-    from .train import checkpoint_config, fit
+        ``history`` (per-epoch losses, accuracies and seconds), ``train_seconds``, ``config``, and
+        ``moved_to`` (the folder the earlier run was moved to, or None).
 
+    Raises
+    ------
+    genre_utils.errors.UserError
+        The store has no training or no validation windows; or (``other_run='refuse'``) the folder holds
+        another run.
+    """
+    from .train import fit
+
+    if other_run not in OTHER_RUN:
+        raise ValueError(f"other_run must be one of {', '.join(OTHER_RUN)}, not {other_run!r}")
     profile = get_profile(profile or ds.info["profile"])
     X_train, y_train, _ = ds.split("train")
     X_valid, y_valid, _ = ds.split("valid")
-    model = build_profile_model(model_name, profile, X_train, ds.params.shape, ds.mean, ds.std)
+    _require_windows(ds, ("training", len(y_train)), ("validation", len(y_valid)), purpose="train on")
     config = {"model": model_name, "profile": profile.name, "train": _train_params(profile),
               "features": dataclasses.asdict(ds.params), "dataset": str(ds.root),
               "dataset_key": ds.info["cache_key"], "data_fingerprint": ds.info["data_fingerprint"]}
-    # resume only a run of exactly this configuration; checkpoints of other data, code or settings are stale
-    last = Path(out_dir) / "last.pt"
-    resume = not last.is_file() or checkpoint_config(last) == json.loads(json.dumps(config))
+    plain = json.loads(json.dumps(config))
+    # resume only a run of exactly this configuration; never silently discard one of another
+    out_dir, moved_to, resume = Path(out_dir), None, True
+    existing = _existing_run(out_dir)
+    if existing is not None:
+        path, old, problem = existing
+        same = problem is None and old is not None and _store_identity(old) == _store_identity(plain)
+        if not same:
+            what = f"an unreadable checkpoint ({problem})" if problem else \
+                f"a run of another configuration ({config_differences(old, plain)})"
+            if other_run == "refuse":
+                raise RunMismatchError(
+                    f"{out_dir} holds {what}; nothing was changed. Train into another folder (--out), or pass "
+                    f"--restart to move that run aside to {_aside_name(out_dir)} and start afresh")
+            if other_run == "move":
+                moved_to = _aside_name(out_dir)
+                out_dir.rename(moved_to)
+            else:
+                resume = False
+    model = build_profile_model(model_name, profile, X_train, ds.params.shape, ds.mean, ds.std)
     t0 = time.perf_counter()
     history = fit(model, X_train, y_train, X_valid, y_valid, epochs=profile.epochs,
                   batch_size=profile.batch_size, lr=profile.lr, weight_decay=profile.weight_decay,
                   schedule=profile.schedule, seed=profile.seed, out_dir=out_dir, device=device, progress=progress, config=config,
                   keep_epochs=False, resume=resume)
-    return {"history": history, "train_seconds": time.perf_counter() - t0, "config": config}
+    return {"history": history, "train_seconds": time.perf_counter() - t0, "config": config, "moved_to": moved_to}
+
+
+def _require_windows(ds, *counts, purpose: str) -> None:
+    empty = [name for name, n in counts if n == 0]
+    if empty:
+        have = ", ".join(f"{s} {n}" for s, n in (ds.info.get("n_windows") or {}).items())
+        raise UserError(f"the feature store {ds.root} has no {' and no '.join(empty)} windows (windows: {have}), "
+                        f"so there is nothing to {purpose}; build it from more tracks (several per genre) "
+                        "or another --split")
+
+
+def check_run_matches_store(ckpt: dict, ds, run_dir) -> None:
+    """Refuse to evaluate a run on a store it was not trained on.
+
+    The checkpoint's recorded feature parameters, the model's input shape, and the store's data fingerprint
+    and cache key must all be those of ``ds``; otherwise the scores would be meaningless (features of
+    another kind, or test windows the model was trained on).
+
+    Raises
+    ------
+    genre_utils.errors.RunMismatchError
+        Naming what differs and the store the run was trained on.
+    """
+    config = ckpt.get("config") or {}
+    problems = []
+    feats = config.get("features")
+    if feats is not None and feats != json.loads(json.dumps(dataclasses.asdict(ds.params))):
+        store = dataclasses.asdict(ds.params)
+        diff = [f"{k} {feats.get(k)} (run) vs {store.get(k)} (store)" for k in sorted(set(feats) | set(store))
+                if feats.get(k) != store.get(k)]
+        problems.append("features " + ", ".join(diff))
+    shape = ((ckpt.get("model_spec") or {}).get("kwargs") or {}).get("input_shape")
+    if shape is not None and list(shape) != list(ds.params.shape):
+        problems.append(f"model input shape {tuple(shape)} vs store windows {tuple(ds.params.shape)}")
+    if not problems:
+        for key, name in (("data_fingerprint", "data fingerprint"), ("dataset_key", "cache key")):
+            mine = ds.info.get("cache_key" if key == "dataset_key" else key)
+            if config.get(key) is not None and config.get(key) != mine:
+                problems.append(f"store {name} {config.get(key)} (run) vs {mine} (store)")
+    if problems:
+        trained_on = f" (it was trained on {config['dataset']})" if config.get("dataset") else ""
+        raise RunMismatchError(
+            f"{run_dir} was not trained on the feature store {ds.root}{trained_on}: {'; '.join(problems)}; "
+            "nothing was written. Evaluate it with --data set to the store it was trained on, or train a run on "
+            "this store")
 
 
 def evaluate_run(ds, run_dir, *, newdata=None, max_segments: int | None = None, device=None,
@@ -151,9 +284,11 @@ def evaluate_run(ds, run_dir, *, newdata=None, max_segments: int | None = None, 
 
     run_dir = Path(run_dir)
     best, ckpt = load_checkpoint(run_dir / "best.pt", device=device)
+    check_run_matches_store(ckpt, ds, run_dir)
     if max_segments is None:
         max_segments = get_profile(ds.info["profile"]).test_segments_per_track
     X_test, y_test, test_rows = ds.split("test")
+    _require_windows(ds, ("test", len(y_test)), purpose="evaluate on")
     t0 = time.perf_counter()
     test = evaluate_segments(best, X_test, y_test, test_rows["track_id"].to_numpy(),
                              segment_ids=test_rows["segment_id"].to_numpy(), device=device)
@@ -206,6 +341,30 @@ def evaluate_run(ds, run_dir, *, newdata=None, max_segments: int | None = None, 
     return load_results(run_dir)
 
 
+def _folder_stamp(folder) -> list | None:
+    """(relative path, size, mtime) of every file under ``folder``: the cheap fingerprint of an input folder."""
+    if not folder:
+        return None
+    folder = Path(folder)
+    if not folder.is_dir():
+        return [str(folder), None]
+    return [str(folder)] + [[p.relative_to(folder).as_posix(), p.stat().st_size, p.stat().st_mtime_ns]
+                            for p in sorted(folder.rglob("*")) if p.is_file()]
+
+
+def run_key(ds, model_name: str, profile: str | Profile | None = None, newdata=None) -> str:
+    """Cache key of one run: everything its ``results.json`` depends on.
+
+    The store's cache key and data fingerprint (the content hashes of the tracks it was built from), the
+    model, the training hyperparameters, the code of :mod:`genre_utils.experiments` and every module it
+    imports, the versions of the libraries a run depends on, and the new-data folder's files (path, size,
+    modification time).
+    """
+    profile = get_profile(profile or ds.info["profile"])
+    return fingerprint(ds.info["cache_key"], ds.info.get("data_fingerprint"), model_name, _train_params(profile),
+                       code_fingerprint("experiments"), library_key("run"), _folder_stamp(newdata))
+
+
 def run_experiment(ds, model_name: str, out_dir, profile: str | Profile | None = None, *, newdata=None,
                    device=None, progress: bool = True, data_description: str = "") -> dict:
     """:func:`train_run` then :func:`evaluate_run`, skipped entirely when ``results.json`` is up to date.
@@ -215,13 +374,16 @@ def run_experiment(ds, model_name: str, out_dir, profile: str | Profile | None =
     """
     profile = get_profile(profile or ds.info["profile"])
     out_dir = Path(out_dir)
-    key = fingerprint(ds.info["cache_key"], model_name, _train_params(profile), code_fingerprint("experiments"),
-                      library_key("run"), str(newdata) if newdata else None)
+    key = run_key(ds, model_name, profile, newdata)
     if (out_dir / "results.json").is_file():
-        cached = load_results(out_dir)
-        if cached.get("key") == key:
+        try:
+            cached = load_results(out_dir)
+        except (OSError, ValueError):  # unreadable or cut short: not trusted, evaluated again
+            cached = {}
+        if isinstance(cached, dict) and cached.get("key") == key:
             return cached
-    train_run(ds, model_name, out_dir, profile, device=device, progress=progress)
+    # the build's run folders are caches keyed on their inputs: a stale one is replaced
+    train_run(ds, model_name, out_dir, profile, device=device, progress=progress, other_run="replace")
     return evaluate_run(ds, out_dir, newdata=newdata, device=device, progress=progress,
                         data_description=data_description, key=key)
 

@@ -9,14 +9,26 @@ The paper kept its MFCCs as stringified arrays inside one CSV. Here a dataset fo
     One row per window: ``row, segment_id, track_id, source, genre, label, split, kind, start, offset, path,
     artist``.
 ``tracks.csv``
-    One row per track found: its label, split, decoded length, content hash and status.
+    One row per track found: its label, split, decoded length, file and audio hashes, duplicate group,
+    note (:mod:`genre_utils.checks`) and status.
 ``skipped.csv``
     ``path, source, reason`` for every file or track left out, whatever the stage that left it out.
+``duplicates.csv``, ``near_duplicates.csv``
+    Groups of usable tracks with identical decoded audio (split as one unit), and candidate pairs sharing
+    a stretch of audio (reported only); see :mod:`genre_utils.duplicates`.
 ``stats.npz``
     Per-row mean and standard deviation of the training windows (float64, shape (64,)).
 ``dataset.json``
     Profile, feature parameters, counts, fingerprints, package versions and timings. Written last: its
     presence marks a complete dataset, and its ``cache_key`` lets a rebuild with unchanged inputs return at once.
+    It also records the SHA-256 of the small files and the shape, size, modification time and SHA-256 of
+    ``features.npy``: a reused store is checked against them first (:func:`reuse_problem`), so a truncated,
+    replaced or hand-edited file is rebuilt, never trusted.
+
+The cache key is made of the inputs (path, size and modification time of every audio file; ``verify=True``
+adds their content hashes), the profile and settings, the code of this module and everything it imports
+(:func:`genre_utils.provenance.code_fingerprint`) and the versions of the libraries it depends on
+(:func:`genre_utils.provenance.library_key`). One process at a time builds in a folder (``.lock``).
 
 Building streams track by track into a ``features.npy.part`` memory map; progress is checkpointed every few
 tracks, so an interrupted build resumes where it stopped and a crash never leaves a half-written file under
@@ -30,6 +42,8 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
+import shutil
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -39,14 +53,19 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .audio import AudioError, check_audio, cut_segments, load_audio
+from . import checks
+from .audio import AudioError, audio_digest, check_audio, cut_segments, load_audio
 from .config import FeatureParams, Profile, fingerprint, get_profile, num_threads
+from .duplicates import FP_BANDS, pack_fingerprints, unpack_fingerprints
+from .duplicates import fingerprint as audio_fingerprint
+from .errors import UserError
 from .features import extract
 from .genres import GENRES
+from .locks import folder_lock
 from .provenance import atomic_write_text, code_fingerprint, library_key, versions
 from .splits import plan_windows, split_tracks
 
-__all__ = ["Dataset", "build_dataset", "open_dataset", "scan_sources", "extract_tracks"]
+__all__ = ["Dataset", "build_dataset", "open_dataset", "scan_sources", "extract_tracks", "reuse_problem"]
 
 FEATURE_DTYPE = np.float16
 CHUNK_TRACKS = 16  # tracks between two progress checkpoints
@@ -80,7 +99,7 @@ def scan_sources(gtzan=None, fma=None, fma_subset: str = "medium", folders=(), p
     from . import sources
 
     if gtzan is None and fma is None and not folders:
-        raise ValueError("no data source given: pass a GTZAN root, an FMA root or a labelled folder "
+        raise UserError("no data source given: pass a GTZAN root, an FMA root or a labelled folder "
                          "(genre-utils synth writes a synthetic corpus in both layouts)")
     found, skipped = [], []
     if gtzan is not None:
@@ -103,7 +122,7 @@ def scan_sources(gtzan=None, fma=None, fma_subset: str = "medium", folders=(), p
 
 # ----------------------------------------------------------------------------------- worker functions
 def _init_worker():
-    """Keep each worker single-threaded: the pool already uses every core.
+    """Keep each worker single-threaded (the pool already uses every core) and deaf to Ctrl-C.
 
     A forked worker inherits the parent's thread settings (torch's intra-op threads, the BLAS and OpenMP
     pools), and setting OMP_NUM_THREADS there is too late: the libraries are loaded. So torch is set to one
@@ -114,24 +133,39 @@ def _init_worker():
     """
     from threadpoolctl import threadpool_limits
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent reports it once and ends the pool
     if "torch" in sys.modules:   # a worker that imports torch itself starts with no inherited pool
         sys.modules["torch"].set_num_threads(1)
     threadpool_limits(1)
 
 
 def _probe(args):
-    """Decode one track; return its length, content hash and a problem (or '')."""
+    """Decode one track.
+
+    Returns
+    -------
+    n_samples : int
+        Decoded length at ``sample_rate`` (0 when unusable).
+    sha1, audio_sha1 : str
+        SHA-1 of the file's bytes and of its decoded audio (:func:`genre_utils.audio.audio_digest`; ``''``
+        when unusable).
+    problem : str
+        ``''`` or why the track cannot be used.
+    fingerprint : ndarray, shape (n_frames, FP_BANDS), float16
+        :func:`genre_utils.duplicates.fingerprint` (no rows when unusable).
+    """
     path, sample_rate, min_samples = args
+    none = np.zeros((0, FP_BANDS), np.float16)
     try:
         digest = hashlib.sha1(Path(path).read_bytes()).hexdigest()
     except OSError as err:
-        return 0, "", f"unreadable file ({err.strerror})"
+        return 0, "", "", f"unreadable file ({err.strerror})", none
     try:
         y = load_audio(path, sample_rate)
         check_audio(y, min_samples)
     except AudioError as err:
-        return 0, digest, str(err)
-    return int(y.size), digest, ""
+        return 0, digest, "", str(err), none
+    return int(y.size), digest, audio_digest(y), "", audio_fingerprint(y, sample_rate)
 
 
 def _features_of_track(args):
@@ -283,6 +317,84 @@ def _cache_key(tracks: pd.DataFrame, profile: Profile, split_method: str, fma_su
     return fingerprint(profile, split_method, fma_subset, files, code_fingerprint("store"), library_key("store"))
 
 
+#: The small files of a store, checksummed in ``dataset.json`` and checked whenever the store is reused.
+CHECKSUMMED = ("manifest.csv", "tracks.csv", "skipped.csv", "stats.npz")
+
+
+def _sha256_file(path, chunk: int = 1 << 22) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _sha1_file(path) -> str:
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()
+
+
+def _features_record(path: Path) -> dict:
+    st = path.stat()
+    arr = np.load(path, mmap_mode="r")
+    shape, dtype = list(arr.shape), arr.dtype.name
+    del arr
+    return {"shape": shape, "dtype": dtype, "bytes": st.st_size, "mtime_ns": st.st_mtime_ns,
+            "sha256": _sha256_file(path)}
+
+
+def reuse_problem(out, key: str, verify: bool = False) -> str | None:
+    """Why the store in ``out`` cannot be reused for cache key ``key`` (one line), or None when it can.
+
+    Checked every time (cheap): ``dataset.json`` parses and holds ``key``; the small files match the SHA-256
+    recorded in it; ``features.npy`` has the recorded shape, dtype, size and modification time (so a
+    truncated file, or one another build wrote, is not trusted). With ``verify``, also the SHA-256 of
+    ``features.npy`` and the content hash of every input file (against ``tracks.csv``).
+    """
+    out = Path(out)
+    done = out / "dataset.json"
+    if not done.is_file():
+        return "no complete store (dataset.json missing)"
+    try:
+        info = json.loads(done.read_text())
+    except (OSError, ValueError) as err:
+        return f"dataset.json is unreadable ({type(err).__name__})"
+    if not isinstance(info, dict) or info.get("cache_key") != key:
+        return "inputs or settings changed since it was built"
+    files = info.get("files")
+    if not isinstance(files, dict) or set(files) != set(CHECKSUMMED) or "features_file" not in info:
+        return "dataset.json records no checksums (written by an older version)"
+    for name, digest in files.items():
+        if not (out / name).is_file():
+            return f"{name} is missing"
+        if _sha256_file(out / name) != digest:
+            return f"{name} does not match its checksum in dataset.json"
+    rec = info.get("features_file") or {}
+    path = out / "features.npy"
+    if not path.is_file():
+        return "features.npy is missing"
+    st = path.stat()
+    if st.st_size != rec.get("bytes"):
+        return f"features.npy has {st.st_size} bytes, dataset.json records {rec.get('bytes')} (truncated?)"
+    try:
+        arr = np.load(path, mmap_mode="r")
+    except (OSError, ValueError) as err:
+        return f"features.npy is unreadable ({err})"
+    if list(arr.shape) != rec.get("shape") or arr.dtype.name != rec.get("dtype"):
+        return (f"features.npy has shape {arr.shape} {arr.dtype}, dataset.json records {rec.get('shape')} "
+                f"{rec.get('dtype')}")
+    del arr
+    if st.st_mtime_ns != rec.get("mtime_ns"):
+        return "features.npy was rewritten after dataset.json (another build?)"
+    if verify:
+        if _sha256_file(path) != rec.get("sha256"):
+            return "features.npy does not match its SHA-256 in dataset.json"
+        tracks = pd.read_csv(out / "tracks.csv", keep_default_na=False)
+        for path_, sha1 in zip(tracks["path"], tracks["sha1"]):
+            if sha1 and (not Path(path_).is_file() or _sha1_file(path_) != sha1):
+                return f"input {path_} changed content since the store was built (--verify)"
+    return None
+
+
 def _row_stats(features: np.ndarray, lo: int, hi: int, chunk: int = 2048):
     """Per-row mean and std over rows ``lo:hi`` of a (n, height, frames) array, in float64 chunks."""
     height = features.shape[1]
@@ -301,7 +413,8 @@ def _row_stats(features: np.ndarray, lo: int, hi: int, chunk: int = 2048):
 
 def build_dataset(out, *, gtzan=None, fma=None, fma_subset: str = "medium", folders=(),
                   profile: str | Profile = "quick", split_method: str = "random", feature_kind: str | None = None,
-                  workers: int | None = None, progress: bool = True, stop_after_tracks: int | None = None) -> Dataset:
+                  workers: int | None = None, progress: bool = True, stop_after_tracks: int | None = None,
+                  verify: bool = False) -> Dataset:
     """Scan sources, split by track, plan balanced windows, extract features and write the store.
 
     Parameters
@@ -322,6 +435,10 @@ def build_dataset(out, *, gtzan=None, fma=None, fma_subset: str = "medium", fold
         Show progress bars.
     stop_after_tracks : int, optional
         Stop (as if interrupted) after extracting this many tracks; for testing resumption.
+    verify : bool
+        Also compare the content hash of every input file with the one recorded when the store was built
+        (input files are otherwise recognised by path, size and modification time), and check
+        ``features.npy`` against its recorded SHA-256. For data copied with preserved modification times.
 
     Returns
     -------
@@ -334,7 +451,19 @@ def build_dataset(out, *, gtzan=None, fma=None, fma_subset: str = "medium", fold
         A source root that does not exist or has no recognisable layout.
     ValueError
         No usable track at all.
+    genre_utils.locks.FolderLocked
+        Another process is building a store in ``out``.
     """
+    out = Path(out)
+    with folder_lock(out, "feature-store build"):
+        return _build_dataset(out, gtzan=gtzan, fma=fma, fma_subset=fma_subset, folders=folders, profile=profile,
+                              split_method=split_method, feature_kind=feature_kind, workers=workers,
+                              progress=progress, stop_after_tracks=stop_after_tracks, verify=verify)
+
+
+def _build_dataset(out, *, gtzan, fma, fma_subset, folders, profile, split_method, feature_kind, workers, progress,
+                   stop_after_tracks, verify) -> Dataset:
+    """The body of :func:`build_dataset`, run under the store's lock."""
     t0 = time.perf_counter()
     profile = get_profile(profile)
     if feature_kind is not None:
@@ -348,34 +477,51 @@ def build_dataset(out, *, gtzan=None, fma=None, fma_subset: str = "medium", fold
     tracks, skipped = scan_sources(gtzan, fma, fma_subset, folders, progress)
     key = _cache_key(tracks, profile, split_method, fma_subset)
     done = out / "dataset.json"
-    if done.is_file() and json.loads(done.read_text()).get("cache_key") == key:
+    problem = reuse_problem(out, key, verify=verify)
+    if problem is None:
         return open_dataset(out)
-    if done.is_file():
-        done.unlink()  # inputs or settings changed: the old store is stale from here on
+    if done.is_file() or (out / "features.npy").is_file():
+        print(f"store {out}: {problem}; rebuilding", file=sys.stderr, flush=True)
+        done.unlink(missing_ok=True)  # the old store is stale (or broken) from here on
+    if verify and work.is_dir():
+        shutil.rmtree(work)  # --verify trusts nothing half-done: probe results and progress start over
     work.mkdir(exist_ok=True)
     timings = {"scan": time.perf_counter() - t0}
 
     # 1. decode every track once: exact length, content hash, unusable files
     t = time.perf_counter()
-    probe_path = work / f"probe-{key}.csv"
-    if probe_path.is_file():
-        probe = pd.read_csv(probe_path, keep_default_na=False)
+    probe_path, fp_path = work / f"probe-{key}.csv", work / f"fingerprints-{key}.npz"
+    if probe_path.is_file() and fp_path.is_file():
+        probe = pd.read_csv(probe_path, keep_default_na=False, dtype={"sha1": str, "audio_sha1": str})
+        with np.load(fp_path) as packed:
+            fps = unpack_fingerprints(packed)
     else:
         _warm_up(params)
         jobs = [(p, params.sample_rate, params.segment_samples) for p in tracks["path"]]
-        probe = pd.DataFrame(list(_pool_map(_probe, jobs, workers, "checking audio", progress)),
-                             columns=["n_samples", "sha1", "problem"])
+        results = list(_pool_map(_probe, jobs, workers, "checking audio", progress))
+        probe = pd.DataFrame([r[:4] for r in results], columns=["n_samples", "sha1", "audio_sha1", "problem"])
+        fps = [r[4] for r in results]
+        with open(work / "fingerprints.npz.part", "wb") as fh:
+            np.savez(fh, **pack_fingerprints(fps))
+        os.replace(work / "fingerprints.npz.part", fp_path)
         _write_csv(probe, probe_path)
-    tracks = pd.concat([tracks.reset_index(drop=True), probe], axis=1)
+    tracks = checks.annotate(pd.concat([tracks.reset_index(drop=True), probe], axis=1), params.sample_rate)
     timings["probe"] = time.perf_counter() - t
 
-    # 2. split by track, 3. plan the windows
+    # 2. split by track (identical recordings as one unit), 3. plan the windows
     usable = tracks[tracks["problem"] == ""].copy()
-    if usable.empty:
-        raise ValueError(f"no usable track in the given sources ({len(tracks)} found, "
-                         f"{len(skipped)} files skipped); see the reasons in {out / 'skipped.csv'}")
+    if usable.empty:  # write the promised skipped.csv, and name the first reasons in the message
+        unusable = pd.DataFrame({"path": tracks["path"], "source": tracks["source"],
+                                 "reason": "unusable: " + tracks["problem"]})
+        reasons = pd.concat([skipped, unusable], ignore_index=True)
+        _write_csv(reasons, out / "skipped.csv")
+        first = "; ".join(f"{Path(str(r.path)).name}: {r.reason}" for r in reasons.head(3).itertuples())
+        raise UserError(f"no usable track in the given sources ({len(tracks)} found, {len(reasons)} files or "
+                         f"rows skipped{', e.g. ' + first if first else ''}); every reason is in "
+                         f"{out / 'skipped.csv'}")
     usable["split"] = split_tracks(usable, split_method, profile.split_fractions, profile.seed)
     tracks["split"] = usable["split"].reindex(tracks.index)
+    checked = checks.record(out, tracks, fps, split_method)
     tracks["status"] = np.where(tracks["problem"] != "", "unusable: " + tracks["problem"],
                                 np.where(tracks["split"].isna(), "not in the official split", "used"))
     windows, shortfall = plan_windows(usable[usable["split"].notna()], n_train=profile.n_train,
@@ -462,6 +608,10 @@ def build_dataset(out, *, gtzan=None, fma=None, fma_subset: str = "medium", fold
         "versions": versions(),
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "workers": workers,
+        **checked,  # duplicates, artist_split, notes (genre_utils.checks)
+        # what reuse_problem checks before the store is trusted again
+        "files": {name: _sha256_file(out / name) for name in CHECKSUMMED},
+        "features_file": _features_record(out / "features.npy"),
     }
     atomic_write_text(done, json.dumps(info, indent=2))
     state_path.unlink(missing_ok=True)

@@ -14,6 +14,14 @@ Layout written by :func:`render_corpus` under ``out_dir``::
     newdata/<genre>/<genre>-new-NNN.wav                 "new data" (paper section 9): shifted style and mix
     corpus.json                                        summary + fingerprint, written last (cache marker)
 
+The corpus is keyed (:func:`corpus_fingerprint`) on the profile's synth fields, the seed,
+:data:`SYNTH_VERSION`, the code of this module and everything it imports
+(:func:`genre_utils.provenance.code_fingerprint`) and the versions of the libraries it uses
+(:func:`genre_utils.provenance.library_key`). ``corpus.json`` also records the size and SHA-256 of every file
+written; a reused corpus is checked against the sizes every time (the hashes too with ``verify=True``), and a
+missing, truncated or altered file is rendered again (only that file). Files are written atomically and an
+interrupted render resumes, so an interrupted render finishes byte-identical to an uninterrupted one.
+
 Deliberately broken files (the loaders must skip each with a reason):
 
 * GTZAN ``jazz/jazz.00054.wav`` is not a RIFF file, as in the real Kaggle copy. Index 54 of jazz is never
@@ -37,6 +45,8 @@ import json
 import math
 import re
 import shutil
+import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -49,7 +59,7 @@ import pandas as pd
 from .audio import write_mp3, write_wav
 from .config import Profile, fingerprint, get_profile, num_threads
 from .genres import FMA_TRACKS_COLUMNS, GENRES, fma_genre_top, fma_genres_all, load_fma_genres, map_fma_track
-from .provenance import atomic_write_bytes, library_key
+from .provenance import atomic_write_bytes, code_fingerprint, library_key
 from .styles import GROOVES, PROGRESSIONS, SHIFT_PROGRAMS, STYLES, TOMS, GenreStyle, Groove, style_table
 
 __all__ = [
@@ -60,6 +70,7 @@ __all__ = [
     "render",
     "render_corpus",
     "corpus_fingerprint",
+    "check_corpus",
     "SYNTH_VERSION",
     "GTZAN_SAMPLE_RATE",
     "FMA_SAMPLE_RATE",
@@ -1221,11 +1232,12 @@ def _write_broken(out: Path, broken: list[dict], profile: Profile, seed: int) ->
 
 
 def corpus_fingerprint(profile: str | Profile = "quick", seed: int | None = None) -> str:
-    """Fingerprint of a corpus: the profile's synth fields, the seed, :data:`SYNTH_VERSION`, library versions."""
+    """Fingerprint of a corpus: the profile's synth fields, the seed, :data:`SYNTH_VERSION`, the code of this
+    module (and what it imports) and the library versions it depends on."""
     profile = get_profile(profile)
     seed = profile.seed if seed is None else int(seed)
     fields = {f: getattr(profile, f) for f in SYNTH_FIELDS}
-    return fingerprint(fields, seed, SYNTH_VERSION, library_key("corpus"))
+    return fingerprint(fields, seed, SYNTH_VERSION, code_fingerprint("synth"), library_key("corpus"))
 
 
 def _read_json(path: Path):
@@ -1259,6 +1271,46 @@ def _prepare(out: Path, fp: str, have_corpus: bool) -> bool:
     return False
 
 
+def _corpus_files(out: Path) -> list[Path]:
+    """Every file of the three trees (not the temporary ``*.part`` files of an interrupted write)."""
+    files = []
+    for tree in TREES:
+        files += [p for p in (out / tree).rglob("*") if p.is_file() and not p.name.endswith(".part")]
+    return sorted(files)
+
+
+def _file_record(out: Path) -> dict:
+    """``relpath -> [size, sha256]`` of every file of the corpus (stored in ``corpus.json``)."""
+    return {p.relative_to(out).as_posix(): [p.stat().st_size, hashlib.sha256(p.read_bytes()).hexdigest()]
+            for p in _corpus_files(out)}
+
+
+def check_corpus(out_dir, verify: bool = False) -> list[str]:
+    """Files of a rendered corpus that are missing or differ from ``corpus.json`` (empty: all good).
+
+    Sizes are always compared; with ``verify`` the SHA-256 of every file too.
+    """
+    out = Path(out_dir)
+    stored = _read_json(out / CORPUS_JSON)
+    files = stored.get("files") if isinstance(stored, dict) else None
+    if not isinstance(files, dict) or not files:
+        return [CORPUS_JSON]
+    bad = []
+    for rel, (size, digest) in sorted(files.items()):
+        path = out / rel
+        if not path.is_file() or path.stat().st_size != size:
+            bad.append(rel)
+        elif verify and hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            bad.append(rel)
+    return bad
+
+
+def _init_worker() -> None:
+    """Worker start-up: ignore Ctrl-C (the parent reports it, once) and warm up."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _warm_up()
+
+
 def _warm_up() -> None:
     """Import the renderer's libraries and read the SoundFont once, before worker processes fork."""
     import lameenc  # noqa: F401
@@ -1287,15 +1339,25 @@ def _run(out: Path, jobs: list[Job], workers: int | None, progress: bool) -> Non
         else:
             from concurrent.futures import ProcessPoolExecutor
 
-            with ProcessPoolExecutor(max_workers=workers, initializer=_warm_up) as pool:
+            pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker)
+            try:
                 for _ in pool.map(_render_job_args, [(str(out), j) for j in jobs], chunksize=1):
                     bar.update()
+            except BaseException:
+                # Ctrl-C or a failed job: drop the queued jobs and stop the workers now (they ignore SIGINT;
+                # every file is written atomically, so a killed worker leaves no half file)
+                procs = list((pool._processes or {}).values())
+                pool.shutdown(wait=False, cancel_futures=True)
+                for proc in procs:
+                    proc.terminate()
+                raise
+            pool.shutdown()
     finally:
         bar.close()
 
 
 def render_corpus(out_dir, profile: str | Profile = "quick", seed: int | None = None, progress: bool = True,
-                  workers: int | None = None) -> dict:
+                  workers: int | None = None, verify: bool = False) -> dict:
     """Compose, render and write the synthetic corpus in the GTZAN and FMA layouts (see the module docstring).
 
     Parameters
@@ -1310,6 +1372,9 @@ def render_corpus(out_dir, profile: str | Profile = "quick", seed: int | None = 
         Show a tqdm bar (hidden anyway when not on a terminal).
     workers : int, optional
         Processes; default :func:`genre_utils.config.num_threads`. The files do not depend on it.
+    verify : bool
+        Check the SHA-256 of every file of a reused corpus against ``corpus.json`` (the sizes are always
+        checked); a file that differs is rendered again.
 
     Returns
     -------
@@ -1331,8 +1396,21 @@ def render_corpus(out_dir, profile: str | Profile = "quick", seed: int | None = 
     fp = corpus_fingerprint(profile, seed)
     stored = _read_json(out / CORPUS_JSON)
     if stored is not None and stored.get("fingerprint") == fp:
-        return {**stored, "cached": True}
+        bad = check_corpus(out, verify)
+        if not bad:
+            return {**stored, "cached": True}
+        print(f"corpus {out}: {bad[0]}{f' and {len(bad) - 1} more files' if len(bad) > 1 else ''} missing, "
+              "truncated or changed; rendering again", file=sys.stderr, flush=True)
+        _write_json(out / PROGRESS_JSON, {"fingerprint": fp, "state": "repairing"})
+        (out / CORPUS_JSON).unlink(missing_ok=True)
+        for rel in bad:
+            if rel != CORPUS_JSON:
+                (out / rel).unlink(missing_ok=True)
     resume = _prepare(out, fp, stored is not None)
+    if resume:  # temporary files of writes that were interrupted
+        for tree in TREES:
+            for tmp in (out / tree).rglob(".*.part"):
+                tmp.unlink(missing_ok=True)
 
     jobs, (tracks, artists), broken = plan_corpus(profile, seed)
     todo = [j for j in jobs if not (resume and (out / j.relpath).is_file())]
@@ -1347,6 +1425,7 @@ def render_corpus(out_dir, profile: str | Profile = "quick", seed: int | None = 
 
     summary = _summary(profile, seed, fp, jobs, tracks, broken, resumed=len(jobs) - len(todo))
     summary["seconds"] = round(time.perf_counter() - t0, 2)
+    summary["files"] = _file_record(out)
     _write_json(out / CORPUS_JSON, summary)
     (out / PROGRESS_JSON).unlink(missing_ok=True)
     return {**summary, "cached": False}

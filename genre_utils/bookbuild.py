@@ -1,0 +1,349 @@
+"""The notebook and HTML steps of ``make book``: execute what changed, render when anything did.
+
+Keys
+----
+Executed notebook (``<build>/executed/book/<name>.ipynb``, stamp ``<name>.key.json`` beside it)
+    The notebook's source, the papermill parameters, the whole package's code
+    (:func:`~genre_utils.provenance.code_fingerprint`), :func:`~genre_utils.provenance.library_key` of the
+    ``book`` stage, and the current keys of the artefacts the notebook read. What it read is *recorded*
+    while it runs: every :class:`~genre_utils.build.Context` call (``corpus()``, ``dataset()``, ``run()``)
+    in the kernel appends the artefact and its key to a file named by ``$GENRE_UTILS_DEPS``; the build
+    stores that list in the stamp. On the next build each recorded artefact's key is asked of the build's
+    own Context, which has just brought every artefact of :data:`~genre_utils.build.BOOK_RUNS` up to date,
+    so the check costs a dictionary lookup; a notebook re-executes exactly when one of *its* inputs changed.
+    A notebook that reaches into the build folder itself (``build_dir``, ``run_dir(``, ``main_run_dir(`` in
+    its code beyond the Context set-up) cannot be traced that way; it is keyed on every artefact of the build
+    instead (all corpus, store and run keys, the ``dataset.json`` of every store folder of the profile, the
+    size and time of every run's ``results.json``, and ``bench/report.json``).
+    The stamp also holds the SHA-256 of the executed notebook and is written after it, so a half-written or
+    altered notebook is never taken as done.
+Rendered book (``<build>/html``, stamp ``html/.build-key``)
+    The keys of the executed notebooks, ``_config.yml``, ``_toc.yml``, the Markdown pages, the vendored
+    widget JavaScript, the package's code, the ``book`` libraries and the strictness. Jupyter Book renders
+    into ``executed/_build/html``; the result is copied to a temporary folder beside ``html`` and swapped in
+    by renames, so an interrupted step never leaves a half ``html``.
+
+Execution
+---------
+Kernels run over IPC sockets (no TCP warning) with ``PYDEVD_DISABLE_FILE_VALIDATION=1``; their own stderr
+goes to ``<name>.kernel.log`` beside the executed notebook, not to the terminal. What a notebook's Context
+does (an artefact built or reused, with its seconds) is written to a progress file that the build prints as
+it comes. Every cell has a time limit (``--cell-timeout`` / ``$GENRE_UTILS_CELL_TIMEOUT``, default
+:data:`DEFAULT_CELL_TIMEOUT` s); a cell over it fails the build naming the notebook and the cell.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from .config import fingerprint
+from .provenance import atomic_write_text, code_fingerprint, library_key
+
+__all__ = ["DEFAULT_CELL_TIMEOUT", "cell_timeout", "execute_notebooks", "render_html", "notebook_key", "html_key"]
+
+#: Default time limit of one notebook cell, seconds (generous: a cell that trains on a CPU can take long).
+DEFAULT_CELL_TIMEOUT = 4 * 3600
+DEPS_ENV = "GENRE_UTILS_DEPS"
+LOG_ENV = "GENRE_UTILS_BUILD_LOG"
+#: Code of a notebook that reads the build folder directly (beyond ``build.context(...)``).
+_READS_BUILD_DIR = re.compile(r"\.build_dir\b|\brun_dir\(|\bmain_run_dir\(")
+
+
+def cell_timeout(value=None) -> int | None:
+    """The per-cell time limit in seconds: ``value``, else ``$GENRE_UTILS_CELL_TIMEOUT``, else the default.
+
+    0 or a negative number means no limit (None).
+    """
+    if value is None:
+        value = os.environ.get("GENRE_UTILS_CELL_TIMEOUT") or DEFAULT_CELL_TIMEOUT
+    value = int(float(value))
+    return value if value > 0 else None
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _code_cells(page: Path) -> list[str]:
+    import nbformat
+
+    nb = nbformat.read(page, as_version=4)
+    return ["".join(c.source) for c in nb.cells if c.cell_type == "code"
+            and "parameters" not in c.metadata.get("tags", [])]
+
+
+def reads_build_dir(page: Path) -> bool:
+    """True when the notebook's code reads the build folder itself, not only through its Context."""
+    return any(_READS_BUILD_DIR.search(src) for src in _code_cells(page))
+
+
+def _everything(ctx) -> dict:
+    """Keys of every artefact of the build (for notebooks that read the build folder directly)."""
+    from .build import BOOK_RUNS
+
+    keys = {}
+    if ctx.synthetic:
+        keys["corpus"] = ctx.key_of("corpus", [])
+    for model, kind, split in BOOK_RUNS:
+        keys[f"store {kind}-{split}"] = ctx.key_of("store", [kind, split])
+        keys[f"run {model}-{kind}-{split}"] = ctx.key_of("run", [model, kind, split])
+    name = ctx.profile.name
+    for info in sorted((ctx.build_dir / "data").glob(f"{name}-*/dataset.json")):
+        keys[f"file {info.parent.name}/dataset.json"] = _sha256(info)
+    for res in sorted((ctx.build_dir / "runs" / name).glob("*/results.json")):
+        st = res.stat()
+        keys[f"file {res.parent.name}/results.json"] = [st.st_size, st.st_mtime_ns]
+    bench = ctx.build_dir / "bench" / "report.json"
+    keys["file bench/report.json"] = _sha256(bench) if bench.is_file() else None
+    return keys
+
+
+def current_deps(ctx, recorded: list, everything: bool) -> dict:
+    """Current keys of the artefacts in ``recorded`` (``[kind, args]`` pairs), or of all of them."""
+    if everything:
+        return _everything(ctx)
+    return {f"{kind} {'-'.join(args)}": ctx.key_of(kind, args) for kind, args in recorded}
+
+
+def notebook_key(page: Path, params: dict, deps: dict) -> str:
+    """Key of one executed notebook (see the module docstring)."""
+    return fingerprint(_sha256(page), params, code_fingerprint(), library_key("book"), deps)
+
+
+def _stamp_path(target: Path) -> Path:
+    return target.with_name(target.stem + ".key.json")
+
+
+def up_to_date(ctx, page: Path, target: Path, params: dict) -> bool:
+    """Whether ``target`` is a complete execution of ``page`` whose inputs are all unchanged."""
+    stamp = _read_json(_stamp_path(target))
+    if not isinstance(stamp, dict) or not target.is_file():
+        return False
+    if stamp.get("sha256") != _sha256(target):
+        return False  # half-written, or changed since: not trusted
+    deps = current_deps(ctx, stamp.get("recorded", []), stamp.get("everything", False))
+    return stamp.get("key") == notebook_key(page, params, deps)
+
+
+# ------------------------------------------------------------------------------------------- kernels
+def _kernel_manager_class(log_path: Path):
+    """An ``AsyncKernelManager`` over IPC sockets whose kernel's stdout/stderr go to ``log_path``."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class QuietKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self):
+            return "ipc"
+
+        @default("ip")
+        def _default_ip(self):  # the socket files: a private temporary folder, short enough for AF_UNIX
+            return os.path.join(tempfile.mkdtemp(prefix="genre-kernel-"), "ipc")
+
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            log = open(log_path, "ab")
+            kw.setdefault("stdout", log)
+            kw.setdefault("stderr", log)
+            try:
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
+            finally:
+                log.close()
+
+        async def _async_cleanup_resources(self, restart: bool = False) -> None:
+            await super()._async_cleanup_resources(restart=restart)
+            folder = os.path.dirname(self.ip)
+            if os.path.basename(folder).startswith("genre-kernel-"):
+                shutil.rmtree(folder, ignore_errors=True)
+
+    return QuietKernelManager
+
+
+class _Tail(threading.Thread):
+    """Print the lines appended to a file while a notebook runs (what its Context reports)."""
+
+    def __init__(self, path: Path, prefix: str):
+        super().__init__(daemon=True)
+        self.path, self.prefix, self.stop = path, prefix, threading.Event()
+        self.pos = 0
+
+    def _drain(self):
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.pos)
+                data = fh.read()
+        except OSError:
+            return
+        end = data.rfind(b"\n") + 1
+        self.pos += end
+        for line in data[:end].decode(errors="replace").splitlines():
+            print(f"{self.prefix}{line}", file=sys.stderr, flush=True)
+
+    def run(self):
+        while not self.stop.wait(0.5):
+            self._drain()
+        self._drain()
+
+
+def _failed_cell(page: Path, preview: str) -> str:
+    """``cell N (first line)`` of the code cell whose source begins like the timeout's preview."""
+    lines = [ln for ln in preview.splitlines() if ln.strip() and not set(ln.strip()) <= {"-"}]
+    first = lines[0].strip() if lines else ""
+    for i, src in enumerate(_code_cells(page), start=1):
+        if first and src.strip().startswith(first):
+            return f"cell {i} (`{first[:60]}`)"
+    return f"a cell (`{first[:60]}`)"
+
+
+def _execute(page: Path, target: Path, parameters: dict, cwd: Path, timeout: int | None) -> list:
+    """Run one notebook with papermill into ``target`` (atomically); return the artefacts it recorded."""
+    import papermill as pm
+    from nbclient.exceptions import CellTimeoutError
+
+    from .build import BuildError, _hide_default_parameters
+
+    tmp = target.with_name(f".part-{target.name}")
+    deps = target.with_name(f".deps-{target.stem}.jsonl")
+    progress = target.with_name(f".progress-{target.stem}.log")
+    for f in (deps, progress, target.with_suffix(".kernel.log")):
+        f.unlink(missing_ok=True)
+    env = {DEPS_ENV: str(deps), LOG_ENV: str(progress), "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    tail = _Tail(progress, f"    [{page.name}] ")
+    tail.start()
+    try:
+        pm.execute_notebook(str(page), str(tmp), parameters=parameters, cwd=str(cwd), kernel_name="python3",
+                            progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+                            execution_timeout=timeout,
+                            kernel_manager_class=_kernel_manager_class(target.with_suffix(".kernel.log")))
+    except pm.PapermillExecutionError as err:
+        raise BuildError(f"notebook {page.name} failed in cell {err.exec_count} (executed copy: {tmp}):\n"
+                         f"{err.ename}: {err.evalue}") from None
+    except CellTimeoutError as err:
+        preview = str(err).split("preview of the cell contents:", 1)[-1]
+        raise BuildError(f"notebook {page.name}: {_failed_cell(page, preview)} ran longer than the cell timeout "
+                         f"({timeout} s; set --cell-timeout or GENRE_UTILS_CELL_TIMEOUT)") from None
+    finally:
+        tail.stop.set()
+        tail.join()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    _hide_default_parameters(tmp)
+    os.replace(tmp, target)
+    recorded = []
+    if deps.is_file():
+        for line in deps.read_text().splitlines():
+            item = json.loads(line)
+            if [item["kind"], item["args"]] not in recorded:
+                recorded.append([item["kind"], item["args"]])
+    for f in (deps, progress):
+        f.unlink(missing_ok=True)
+    return recorded
+
+
+def execute_notebooks(ctx, root: Path, pages: list[Path], params: dict, timeout: int | None = None) -> dict:
+    """Execute the notebooks among ``pages`` whose key changed; return ``{name: seconds}`` of those executed.
+
+    Prints one line per notebook: executed (with its seconds) or unchanged.
+    """
+    book = ctx.build_dir / "executed" / "book"
+    book.mkdir(parents=True, exist_ok=True)
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+    timings = {}
+    for page in pages:
+        if page.suffix != ".ipynb":
+            continue
+        target = book / page.name
+        if up_to_date(ctx, page, target, params):
+            print(f"  notebook {page.name}: unchanged, not re-executed", flush=True)
+            continue
+        print(f"  notebook {page.name}: executing ...", flush=True)
+        _stamp_path(target).unlink(missing_ok=True)
+        t0 = time.perf_counter()
+        recorded = _execute(page, target, params, root / "book", timeout)
+        seconds = round(time.perf_counter() - t0, 1)
+        timings[page.name] = seconds
+        everything = reads_build_dir(page)
+        deps = current_deps(ctx, recorded, everything)
+        stamp = {"key": notebook_key(page, params, deps), "sha256": _sha256(target), "recorded": recorded,
+                 "everything": everything, "deps": deps, "seconds": seconds}
+        atomic_write_text(_stamp_path(target), json.dumps(stamp, indent=1))
+        target.with_suffix(".key").unlink(missing_ok=True)  # the stamp of older versions
+        print(f"  notebook {page.name}: executed in {seconds:.1f} s", flush=True)
+    return timings
+
+
+# ---------------------------------------------------------------------------------------------- HTML
+def html_key(ctx, root: Path, pages: list[Path], vendored: Path | None, strict: bool) -> str:
+    """Key of the rendered book (see the module docstring)."""
+    book = ctx.build_dir / "executed" / "book"
+    notebooks = {p.name: (_read_json(_stamp_path(book / p.name)) or {}).get("key")
+                 for p in pages if p.suffix == ".ipynb"}
+    markdown = {p.name: _sha256(p) for p in pages if p.suffix == ".md"}
+    markdown.update({p.name: _sha256(p) for p in sorted((root / "book").glob("*.md"))})
+    widgets = sorted((f.name, _sha256(f)) for f in vendored.iterdir()) if vendored is not None else None
+    return fingerprint(notebooks, markdown, _sha256(root / "_config.yml"), _sha256(root / "_toc.yml"), widgets,
+                       code_fingerprint(), library_key("book"), bool(strict))
+
+
+def _jupyter_book(executed: Path, strict: bool) -> Path:
+    """Run ``jupyter-book build`` on ``executed``; return its HTML folder."""
+    from .build import BuildError
+
+    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(executed), "--builder", "html"]
+    if strict:
+        cmd += ["-W", "--keep-going"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError("jupyter-book build failed:\n" + proc.stdout[-4000:] + proc.stderr[-4000:])
+    return executed / "_build" / "html"
+
+
+def render_html(ctx, root: Path, pages: list[Path], vendored: Path | None, strict: bool = True) -> Path:
+    """Render the book into ``<build>/html`` unless its key is unchanged; swap it in atomically."""
+    from .build import _stage
+
+    html = ctx.build_dir / "html"
+    for stale in ctx.build_dir.glob(".html-*"):  # left by an interrupted step
+        shutil.rmtree(stale, ignore_errors=True)
+    key = html_key(ctx, root, pages, vendored, strict)
+    stamp = html / ".build-key"
+    if (html / "index.html").is_file() and stamp.is_file() and stamp.read_text() == key:
+        print("  HTML: unchanged, not re-rendered", flush=True)
+        return html
+    print("  HTML: rendering ...", flush=True)
+    t0 = time.perf_counter()
+    executed = ctx.build_dir / "executed"
+    _stage(root, executed, vendored)
+    built = _jupyter_book(executed, strict)
+    tmp = Path(tempfile.mkdtemp(prefix=".html-new-", dir=ctx.build_dir))
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private
+    shutil.copytree(built, tmp, dirs_exist_ok=True)
+    (tmp / ".build-key").write_text(key)
+    old = ctx.build_dir / f".html-old-{os.getpid()}"
+    if html.exists():
+        os.replace(html, old)
+    os.replace(tmp, html)
+    shutil.rmtree(old, ignore_errors=True)
+    print(f"  HTML: rendered in {time.perf_counter() - t0:.1f} s", flush=True)
+    return html

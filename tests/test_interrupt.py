@@ -1,0 +1,185 @@
+"""Interrupted builds resume to the same bytes, and a half-written artefact is never trusted.
+
+The store and training have their own tests (tests/test_store.py, tests/test_train.py); here: the corpus
+(a render killed with SIGKILL), the notebooks (real kernels, on a two-notebook fake book) and the HTML step
+(tests/test_cache.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from genre_utils import bookbuild, build, synth
+from genre_utils.config import get_profile
+
+MINI = get_profile("tiny").replace(synth_tracks_per_genre=1, synth_fma_tracks=2, synth_newdata_per_genre=0,
+                                   clip_seconds=5.0)
+
+
+def _hashes(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != "corpus.json"}
+
+
+RENDER = """
+import sys
+from genre_utils import synth
+from genre_utils.config import get_profile
+profile = get_profile("tiny").replace(synth_tracks_per_genre=1, synth_fma_tracks=2, synth_newdata_per_genre=0,
+                                      clip_seconds=5.0)
+synth.render_corpus(sys.argv[1], profile, progress=False, workers=int(sys.argv[2]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2])
+def test_corpus_killed_mid_render_resumes_to_the_same_bytes(tmp_path, workers):
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(RENDER), str(out), str(workers)],
+                            start_new_session=True, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(out.rglob("*.wav"))) < 4:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)                     # the workers too
+    proc.wait()
+    assert not (out / synth.CORPUS_JSON).exists(), "the render finished before it could be killed"
+    resumed = synth.render_corpus(out, MINI, progress=False, workers=1)
+    assert resumed["files_resumed"] >= 3
+    whole = synth.render_corpus(tmp_path / "whole", MINI, progress=False, workers=1)
+    assert resumed["fingerprint"] == whole["fingerprint"]
+    assert _hashes(out) == _hashes(tmp_path / "whole")
+    assert not [p for p in out.rglob("*.part")]
+
+
+# ------------------------------------------------------------------------------------ real kernels
+class FakeContext:
+    def __init__(self, build_dir):
+        self.build_dir, self.profile, self.synthetic, self.keys = build_dir, get_profile("tiny"), True, {}
+
+    def key_of(self, kind, args):
+        return self.keys.get((kind, *args), "initial")
+
+
+def _book(root: Path, second_cell: str) -> list[Path]:
+    (root / "book").mkdir(parents=True)
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/a\nparts:\n- chapters:\n  - file: book/b\n")
+    for name, code in (("a", "import time\nfrom genre_utils import build\n"
+                              "build.record_dependency('store', ['mfcc', 'random'], 'k')\n"
+                              "build._stage_line('store fake', False, time.perf_counter())\n"
+                              "import sys; print('to the notebook', file=sys.stderr)"),
+                       ("b", second_cell)):
+        params = nbformat.v4.new_code_cell("profile = 'tiny'")
+        params.metadata["tags"] = ["parameters"]
+        nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                               "display_name": "Python 3"},
+                                                "language_info": {"name": "python"}})
+        nb.cells = [params, nbformat.v4.new_code_cell(code)]
+        nbformat.write(nb, root / "book" / f"{name}.ipynb")
+    return build._toc_notebooks(root)
+
+
+@pytest.mark.slow
+def test_real_kernels_record_what_they_read_and_half_written_notebooks_rerun(tmp_path, capfd, monkeypatch):
+    monkeypatch.setattr(bookbuild, "code_fingerprint", lambda *m: "pinned code")  # one change at a time
+    root = tmp_path / "root"
+    pages = _book(root, "x = 1")
+    ctx = FakeContext(tmp_path / "build")
+    timings = bookbuild.execute_notebooks(ctx, root, pages, {"profile": "tiny"}, timeout=120)
+    assert sorted(timings) == ["a.ipynb", "b.ipynb"]
+    stamp = json.loads((ctx.build_dir / "executed/book/a.key.json").read_text())
+    assert stamp["recorded"] == [["store", ["mfcc", "random"]]]
+    err = capfd.readouterr().err
+    assert "TCP" not in err and "frozen modules" not in err and "to the notebook" not in err
+    assert "[a.ipynb] store fake: built" in err                      # the notebook's progress, on the terminal
+
+    target = ctx.build_dir / "executed/book/b.ipynb"
+    target.write_bytes(target.read_bytes()[:-40])                    # cut short
+    assert sorted(bookbuild.execute_notebooks(ctx, root, pages, {"profile": "tiny"}, timeout=120)) == ["b.ipynb"]
+    nbformat.read(target, as_version=4)                              # whole again
+    ctx.keys["store", "mfcc", "random"] = "rebuilt"
+    assert sorted(bookbuild.execute_notebooks(ctx, root, pages, {"profile": "tiny"}, timeout=120)) == ["a.ipynb"]
+
+
+@pytest.mark.slow
+def test_a_hung_cell_fails_naming_the_notebook_and_cell(tmp_path):
+    root = tmp_path / "root"
+    pages = _book(root, "import time\ntime.sleep(60)")
+    ctx = FakeContext(tmp_path / "build")
+    with pytest.raises(build.BuildError, match=r"b\.ipynb: cell 1 \(`import time`\) ran longer"):
+        bookbuild.execute_notebooks(ctx, root, pages, {"profile": "tiny"}, timeout=3)
+    assert not (ctx.build_dir / "executed/book/b.ipynb").exists()
+    assert not (ctx.build_dir / "executed/book/b.key.json").exists()
+
+
+CTRL_C = """
+import sys
+from genre_utils import synth
+from genre_utils.config import get_profile
+profile = get_profile("tiny").replace(synth_tracks_per_genre=2, synth_fma_tracks=2, synth_newdata_per_genre=0)
+print("start", flush=True)
+synth.render_corpus(sys.argv[1], profile, progress=False, workers=2)
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_parallel_render_reports_once(tmp_path):
+    """Ctrl-C reaches the whole process group; only the parent may report it, and it stops at once."""
+    out = tmp_path / "corpus"
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(CTRL_C), str(out)], start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "start"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(out.rglob("*.wav")):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("the render did not stop after Ctrl-C")
+    assert proc.returncode != 0
+    # the parent's one report; a worker's would start "Process ForkPoolWorker-N:" / "Process SpawnProcess-N:"
+    assert err.count("KeyboardInterrupt") == 1 and "Process " not in err, err[-3000:]
+
+
+EXTRACT = """
+import sys
+from genre_utils.config import FeatureParams
+from genre_utils.store import extract_tracks
+paths = sys.argv[1:]
+print("start", flush=True)
+while True:  # keep extracting until interrupted (a fast machine finishes one pass before the signal)
+    for block in extract_tracks(paths * 50, [0, 11_025], FeatureParams(), workers=2):
+        pass
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_extraction_reports_once(tmp_path):
+    from fixtures_audio import write_audio
+
+    paths = [str(write_audio(tmp_path / f"t{i}.wav", seconds=6.0, freq=220.0 * (i + 1))) for i in range(4)]
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(EXTRACT), *paths], start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "start"
+    time.sleep(2.0)
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("the extraction did not stop after Ctrl-C")
+    assert proc.returncode != 0
+    # the parent's one report; a worker's would start "Process ForkPoolWorker-N:" / "Process SpawnProcess-N:"
+    assert err.count("KeyboardInterrupt") == 1 and "Process " not in err, err[-3000:]
