@@ -5,11 +5,14 @@
     genre-utils synth    --profile quick --out data/synth
     genre-utils dataset  --gtzan data/synth/gtzan --fma data/synth/fma --profile quick --out data/quick
     genre-utils train    --data data/quick --out runs/crnn
-    genre-utils evaluate --data data/quick --checkpoint runs/crnn/best.pt --out runs/crnn/results.json
+    genre-utils evaluate --data data/quick --run runs/crnn
     genre-utils predict  song.mp3 other.wav --checkpoint runs/crnn/best.pt
 
-Each subcommand is a thin wrapper over one package function; errors in the user's input (a wrong path, an
-unrecognised layout) end with one line on stderr and exit status 2, not a traceback.
+Each subcommand is a thin wrapper over one package function. A mistake in the user's input or setup (a wrong
+path, an unrecognised layout, a device this machine lacks, a file that is not a checkpoint, a run folder of
+another configuration, a folder that cannot be written, a full disk) ends with one line on stderr naming what
+was expected and exit status 2, never a traceback, and nothing already built is lost; Ctrl-C ends with one
+line and exit status 130. Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import sys
 from pathlib import Path
 
 from .config import PROFILES
+from .errors import UserError, one_line, user_error_types
+from .splits import SPLIT_HELP
 
 __all__ = ["main", "build_parser"]
 
@@ -27,7 +32,9 @@ __all__ = ["main", "build_parser"]
 def _cmd_synth(args) -> int:
     from .synth import render_corpus
 
-    summary = render_corpus(args.out, profile=args.profile, seed=args.seed, progress=not args.quiet)
+    _writable_folder(args.out)
+    summary = render_corpus(args.out, profile=args.profile, seed=args.seed, progress=not args.quiet,
+                            verify=args.verify)
     print(json.dumps({k: summary[k] for k in summary if k in ("cached", "seconds", "counts", "fingerprint")},
                      indent=2, default=str))
     return 0
@@ -36,9 +43,13 @@ def _cmd_synth(args) -> int:
 def _cmd_dataset(args) -> int:
     from .store import build_dataset
 
+    if not (args.gtzan or args.fma or args.folder):
+        raise UserError("no data source given; pass --gtzan DIR, --fma DIR or --folder DIR (at least one)")
+    _writable_folder(args.out)
     ds = build_dataset(args.out, gtzan=args.gtzan, fma=args.fma, fma_subset=args.fma_subset,
                        folders=args.folder or (), profile=args.profile, split_method=args.split,
-                       feature_kind=args.features, workers=args.workers, progress=not args.quiet)
+                       feature_kind=args.features, workers=args.workers, progress=not args.quiet,
+                       verify=args.verify)
     info = ds.info
     print(f"{ds.root}: {info['n_tracks_used']} tracks used of {info['n_tracks_found']} found, "
           f"windows {info['n_windows']}, {info['n_skipped']} skipped (see {ds.root / 'skipped.csv'}), "
@@ -46,12 +57,41 @@ def _cmd_dataset(args) -> int:
     return 0
 
 
+def _check_device(args) -> None:
+    """Refuse a device this machine does not have before any work is done."""
+    if getattr(args, "device", None):
+        from .train import select_device
+
+        select_device(args.device)
+
+
+def _writable_folder(folder: Path) -> None:
+    """Create ``folder`` and check that a file can be written into it, before hours of work depend on it."""
+    import os
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-check.", suffix=".part")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise UserError(f"cannot write into the output folder {folder} ({err.strerror or err}); "
+                        "choose a folder you can write to") from None
+
+
 def _cmd_train(args) -> int:
     from .experiments import train_run
     from .store import open_dataset
 
+    _check_device(args)
     ds = open_dataset(args.data)
-    info = train_run(ds, args.model, args.out, args.profile, device=args.device, progress=not args.quiet)
+    if not args.restart:  # with --restart the folder is moved aside first; check the fresh one later
+        _writable_folder(args.out)
+    info = train_run(ds, args.model, args.out, args.profile, device=args.device, progress=not args.quiet,
+                     other_run="move" if args.restart else "refuse")
+    if info.get("moved_to"):
+        print(f"{args.out}: the earlier run of another configuration was moved to {info['moved_to']}")
     h = info["history"]
     print(f"{args.out}: {len(h['train_loss'])} epochs, best epoch {h.get('best_epoch')} "
           f"(validation accuracy {h.get('best_valid_acc', float('nan')):.3f}); checkpoint {Path(args.out) / 'best.pt'}")
@@ -62,6 +102,7 @@ def _cmd_evaluate(args) -> int:
     from .experiments import evaluate_run
     from .store import open_dataset
 
+    _check_device(args)
     ds = open_dataset(args.data)
     res = evaluate_run(ds, args.run, newdata=args.newdata, device=args.device, progress=not args.quiet)
     head = res["headline"]
@@ -91,6 +132,7 @@ def _cmd_predict(args) -> int:
     from .evaluate import evaluate_files
     from .train import load_checkpoint
 
+    _check_device(args)
     checkpoint = args.checkpoint or _default_checkpoint()
     model, ckpt = load_checkpoint(checkpoint, device=args.device)
     feats = (ckpt.get("config") or {}).get("features")
@@ -118,8 +160,8 @@ def _default_checkpoint() -> Path:
         candidate = main_run_dir(profile) / "best.pt"
         if candidate.is_file():
             return candidate
-    raise FileNotFoundError("no trained model found under _build/runs; pass --checkpoint PATH "
-                            "or build one with `make book`")
+    raise UserError("no trained model found under _build/runs; pass --checkpoint PATH "
+                    "or build one with `make book`")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="quick", choices=sorted(PROFILES))
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--seed", type=int, default=None, help="default: the profile's seed")
+    p.add_argument("--verify", action="store_true",
+                   help="before reusing an existing corpus, check every file's content hash, not only its size")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_synth)
 
@@ -140,9 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fma-subset", default="medium", choices=["small", "medium", "large", "full"])
     p.add_argument("--folder", type=Path, action="append", help="extra labelled folder <dir>/<genre>/<file>")
     p.add_argument("--profile", default="quick", choices=sorted(PROFILES))
-    p.add_argument("--split", default="random", choices=["random", "artist", "official"])
+    p.add_argument("--split", default="random", choices=["random", "artist", "official"], help=SPLIT_HELP)
     p.add_argument("--features", choices=["mfcc", "logmel"], help="default: the profile's (mfcc)")
     p.add_argument("--workers", type=int, default=None, help="default: the available cores")
+    p.add_argument("--verify", action="store_true",
+                   help="hash every input file's content instead of trusting path, size and modification time "
+                        "(for data copied with preserved times), and the store's own files before reusing it")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_dataset)
@@ -153,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="crnn", choices=["crnn", "crnn-temporal", "baseline"])
     p.add_argument("--profile", choices=sorted(PROFILES), help="hyperparameters; default: the store's profile")
     p.add_argument("--device", help="cuda, mps or cpu; default: the first available")
+    p.add_argument("--restart", action="store_true",
+                   help="when --out holds a run of another configuration, move it aside to <out>.old-<n> and "
+                        "start afresh (without this flag such a run is kept and train refuses)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_train)
 
@@ -173,23 +223,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None) -> int:
-    """Entry point of the ``genre-utils`` script; returns the exit status."""
-    from .audio import AudioError
+#: What an interrupted command tells the user.
+_INTERRUPTED = {
+    "synth": "run the same command again to resume",
+    "dataset": "run the same command again to resume",
+    "train": "run the same command again to resume from the last finished epoch",
+    "evaluate": "nothing was written; run the same command again",
+    "predict": "no further files were classified",
+}
 
+
+def main(argv=None) -> int:
+    """Entry point of the ``genre-utils`` script; returns the exit status.
+
+    0 on success; 1 when ``predict`` could not read some file; 2 for a mistake in the input or setup
+    (one line on stderr, see :func:`genre_utils.errors.user_error_types`); 130 after Ctrl-C.
+    """
     args = build_parser().parse_args(argv)
     try:
-        from .sources import LayoutError
-    except ImportError:  # pragma: no cover - sources is part of the package
-        LayoutError = ValueError
-    try:
         return args.func(args)
-    except (LayoutError, FileNotFoundError, AudioError, ValueError) as err:
-        print(f"genre-utils {args.command}: error: {err}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
-        print(f"genre-utils {args.command}: interrupted; run the same command again to resume", file=sys.stderr)
+        print(f"genre-utils {args.command}: interrupted; {_INTERRUPTED[args.command]}", file=sys.stderr)
         return 130
+    except user_error_types() as err:
+        print(f"genre-utils {args.command}: error: {one_line(err)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

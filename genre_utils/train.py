@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import pickle
 import time
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .config import check_schedule, num_threads
+from .errors import CheckpointError, RunMismatchError, UserError
 from .genres import GENRES
 from .models import build_model
 from .provenance import atomic_torch_save
@@ -75,8 +77,9 @@ def select_device(preference=None) -> torch.device:
 
     Raises
     ------
-    ValueError
-        If the preferred device is not available on this machine.
+    genre_utils.errors.UserError
+        If ``preference`` names no device this package computes on (``cpu``, ``cuda``, ``cuda:N``, ``mps``),
+        or one this machine does not have (a ValueError).
     """
     if isinstance(preference, torch.device):
         preference = str(preference)
@@ -87,11 +90,23 @@ def select_device(preference=None) -> torch.device:
         if mps is not None and mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    device = torch.device(preference)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {preference!r} requested but CUDA is not available")
+    expected = "expected cpu, cuda, cuda:N, mps or auto"
+    try:
+        device = torch.device(str(preference).strip().lower())
+    except (RuntimeError, TypeError, ValueError):
+        raise UserError(f"unknown device {preference!r}; {expected}") from None
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise UserError(f"device {preference!r} is not supported; {expected}")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError(f"device {preference!r} requested but CUDA is not available on this machine; "
+                            "use --device cpu (or leave --device out to pick the first available)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UserError(f"device {preference!r} requested but this machine has "
+                            f"{torch.cuda.device_count()} CUDA device(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}")
     if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError(f"device {preference!r} requested but MPS is not available")
+        raise UserError(f"device {preference!r} requested but MPS is not available on this machine; "
+                        "use --device cpu (or leave --device out to pick the first available)")
     return device
 
 
@@ -551,14 +566,15 @@ def _restore(path, model, optimizer, spec, train_params, device) -> tuple[int, d
     """Load weights, optimizer state and history of ``last.pt`` into a fresh run; checks compatibility."""
     ckpt = _read_checkpoint(path)
     if ckpt["model_spec"] != to_plain(spec):
-        raise ValueError(f"{path}: checkpoint is of model {ckpt['model_spec']}, not {to_plain(spec)}; "
-                         "use another out_dir or resume=False")
+        raise RunMismatchError(f"{path}: checkpoint is of model {ckpt['model_spec']}, not {to_plain(spec)}; "
+                               "use another out_dir or resume=False")
     stored = {"schedule": "constant", **ckpt.get("train_params", {})}
     keys = RESUME_KEYS + (("epochs",) if train_params["schedule"] != "constant" else ())
     changed = [k for k in keys if stored.get(k) != train_params[k]]
     if changed:
         detail = ", ".join(f"{k} {stored.get(k)} -> {train_params[k]}" for k in changed)
-        raise ValueError(f"{path}: cannot resume, settings changed ({detail}); use another out_dir or resume=False")
+        raise RunMismatchError(f"{path}: cannot resume, settings changed ({detail}); "
+                               "use another out_dir or resume=False")
     model.load_state_dict(ckpt["model_state"])
     model.to(device=device, memory_format=torch.channels_last)
     optimizer.load_state_dict(ckpt["optimizer_state"])
@@ -569,12 +585,41 @@ def _restore(path, model, optimizer, spec, train_params, device) -> tuple[int, d
 
 
 def _read_checkpoint(path) -> dict:
+    """The checkpoint dict at ``path``, loaded with ``weights_only=True`` (never anything else).
+
+    Raises
+    ------
+    FileNotFoundError
+        Nothing at ``path``.
+    genre_utils.errors.CheckpointError
+        The file is not a genre_utils checkpoint: not a torch file, truncated, holding Python objects
+        other than tensors and plain values (refused, never executed), or another kind of torch file.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    expected = "expected a checkpoint written by `genre-utils train` (best.pt or last.pt of a run folder)"
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except (PermissionError, IsADirectoryError):
+        raise
+    except pickle.UnpicklingError as err:
+        if "weights only load failed" in str(err).lower() or "unsupported global" in str(err).lower():
+            raise CheckpointError(f"{path}: refused to load, the file holds Python objects other than tensors "
+                                  f"and plain values (loading it could run code); {expected}") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint; {expected}") from None
+    except Exception as err:  # torch reports a damaged file as KeyError, EOFError, RuntimeError, ...
+        size = path.stat().st_size
+        reason = ("an empty file" if size == 0 else "truncated or damaged"
+                  if isinstance(err, (EOFError, RuntimeError, OSError)) else "not a torch file")
+        raise CheckpointError(f"{path}: not a readable checkpoint ({reason}); {expected}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not a genre_utils checkpoint")
+        what = "a plain state_dict" if isinstance(ckpt, dict) and ckpt and all(
+            isinstance(v, torch.Tensor) for v in ckpt.values()) else f"a torch file holding {type(ckpt).__name__}"
+        raise CheckpointError(f"{path}: not a genre_utils checkpoint ({what}); {expected}")
+    missing = [k for k in ("model_spec", "model_state", "epoch", "history") if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path}: incomplete genre_utils checkpoint (no {', '.join(missing)}); {expected}")
     return ckpt
 
 
@@ -611,8 +656,25 @@ def load_checkpoint(path, device=None) -> tuple[nn.Module, dict]:
         path = path / "best.pt"
     ckpt = _read_checkpoint(path)
     spec = ckpt["model_spec"]
-    model = build_model(spec["name"], **spec["kwargs"])
-    model.load_state_dict(ckpt["model_state"])
+    try:
+        model = build_model(spec["name"], **spec["kwargs"])
+        model.load_state_dict(ckpt["model_state"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"{path}: the weights do not fit the model the checkpoint names "
+                              f"({spec.get('name') if isinstance(spec, dict) else spec}: {first}); "
+                              "expected a checkpoint written by `genre-utils train`") from None
+    feats = (ckpt.get("config") or {}).get("features")
+    if feats:
+        from .config import FeatureParams
+
+        try:
+            shape = FeatureParams(**feats).shape
+        except (TypeError, ValueError) as err:
+            raise CheckpointError(f"{path}: the checkpoint's feature parameters are not valid ({err})") from None
+        if list(shape) != list(getattr(model, "input_shape", shape)):
+            raise CheckpointError(f"{path}: the checkpoint's features give windows of shape {tuple(shape)}, but its "
+                                  f"model takes {tuple(model.input_shape)}")
     model.to(device=select_device(device), memory_format=torch.channels_last)
     model.eval()
     return model, ckpt

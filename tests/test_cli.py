@@ -66,9 +66,11 @@ def test_user_errors_are_one_line_not_a_traceback(tmp_path, capsys):
     assert "genre-utils dataset" in capsys.readouterr().err
 
 
-def test_a_stale_checkpoint_is_restarted_not_resumed(pipeline, tmp_path):
-    """A run folder left by other settings (here another learning rate) starts afresh instead of failing."""
+def test_a_stale_checkpoint_is_kept_unless_replacing_is_asked_for(pipeline, tmp_path):
+    """A run folder left by other settings (here another learning rate) is refused by default (nothing lost);
+    the build's run folders, which are caches, ask for other_run='replace' and start afresh."""
     from genre_utils.config import get_profile
+    from genre_utils.errors import RunMismatchError
     from genre_utils.experiments import train_run
     from genre_utils.store import open_dataset
     from genre_utils.train import checkpoint_config
@@ -76,7 +78,10 @@ def test_a_stale_checkpoint_is_restarted_not_resumed(pipeline, tmp_path):
     ds = open_dataset(pipeline / "ds")
     out = tmp_path / "run"
     train_run(ds, "baseline", out, get_profile("tiny").replace(epochs=1), device="cpu", progress=False)
-    info = train_run(ds, "baseline", out, get_profile("tiny").replace(epochs=1, lr=5e-4), device="cpu",
-                     progress=False)
+    other = get_profile("tiny").replace(epochs=1, lr=5e-4)
+    with pytest.raises(RunMismatchError, match="train.lr 0.003 -> 0.0005"):
+        train_run(ds, "baseline", out, other, device="cpu", progress=False)
+    assert checkpoint_config(out / "last.pt")["train"]["lr"] == 3e-3
+    info = train_run(ds, "baseline", out, other, device="cpu", progress=False, other_run="replace")
     assert checkpoint_config(out / "last.pt")["train"]["lr"] == 5e-4
     assert len(info["history"]["train_loss"]) == 1
