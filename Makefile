@@ -1,11 +1,25 @@
 # genre-book: `make book` builds everything on the embedded synthetic data; `make test` runs the test suite.
-# Both create .venv and install the pinned dependencies on first use.
+# Both create .venv and install the locked environment (requirements.lock) on first use.
 #
 #   make book                         quick profile, synthetic corpus (default)
 #   make book PROFILE=tiny            the test suite's size, a few minutes
 #   make book PROFILE=paper GTZAN_DIR=/data/gtzan FMA_DIR=/data/fma   the paper's sizes on the real data (GPU)
 #   make data                         only the corpus and the feature store
 #   make bench                        benchmarks -> _build/bench/report.json
+#   make lock                         regenerate requirements.lock from pyproject.toml (needs PyPI)
+#   make lint                         ruff (pyflakes, import order, line length) over the package and the tests
+#   make publish                      push _build/html to the gh-pages branch of REMOTE (default origin)
+#
+# The environment: pyproject.toml declares ranges; requirements.lock (`make lock`: tools/lock.py with uv)
+# pins every transitive dependency for CPython 3.11 on Linux x86-64, with sha256 hashes where PyPI has them.
+# It is installed in three pip calls, because pip's --require-hashes is all-or-nothing and no one hash of
+# torch fits every machine (PyPI's CUDA build on a Linux GPU machine; a local `2.13.0+cpu` wheel, offered by
+# pip's find-links, on this project's CPU machines and CI):
+#   1. the lock's hashed part (everything but torch; torch's portable deps included), --require-hashes;
+#   2. torch by its exact pin (`torch==2.13.0`: no local suffix, no hash), with the lock's unhashed part as
+#      constraints: only what torch alone pulls comes with it, i.e. nothing with the CPU wheel, and the
+#      CUDA stack at its locked versions with PyPI's Linux build;
+#   3. the project itself, `pip install --no-deps -e .`.
 
 PYTHON   ?= python3
 VENV     ?= .venv
@@ -17,12 +31,21 @@ BUILD    ?= _build
 PYTEST_ARGS ?=
 
 STAMP := $(VENV)/.installed
+LOCK  := requirements.lock
+PIP   := $(PY) -m pip --disable-pip-version-check
+# make lock: uv, pinned, in its own venv under $(BUILD)
+UV_VERSION := 0.13.9
+LOCK_TOOLS := $(BUILD)/lock-tools
+UPGRADE ?=
 
-.PHONY: book data test bench clean distclean
+.PHONY: book data test test-fast lint bench lock publish clean distclean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[book,test]"
+	sed '1,/^# ---- hashed/d' $(LOCK) | $(PIP) install --quiet --require-hashes -r /dev/stdin
+	sed -n '/^# ---- unhashed/,/^# ---- hashed/p' $(LOCK) | \
+		$(PIP) install --quiet "$$(grep '^torch==' $(LOCK))" -c /dev/stdin
+	$(PIP) install --quiet --no-deps -e .
 	touch $@
 
 data: $(STAMP)
@@ -36,11 +59,27 @@ book: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check genre_utils tests tools
+
 bench: $(STAMP)
 	$(PY) -m genre_utils.bench --build-dir $(BUILD)
+
+lock:
+	test -x $(LOCK_TOOLS)/bin/python || $(PYTHON) -m venv $(LOCK_TOOLS)
+	$(LOCK_TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(LOCK_TOOLS)/bin/python tools/lock.py --uv $(LOCK_TOOLS)/bin/uv --extras book,test \
+		--output $(LOCK) $(if $(UPGRADE),--upgrade)
+
+REMOTE ?= origin
+publish: $(STAMP)
+	$(PY) -m genre_utils.publish --build-dir $(BUILD) --remote $(REMOTE)
 
 clean:
 	rm -rf $(BUILD)
 
-distclean: clean
-	rm -rf $(VENV) *.egg-info
+distclean: clean  # never deletes a conda environment given as VENV (environment.yml)
+	rm -rf $(if $(and $(CONDA_PREFIX),$(filter $(CONDA_PREFIX),$(VENV))),,$(VENV)) *.egg-info

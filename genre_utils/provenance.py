@@ -225,3 +225,92 @@ def code_fingerprint(*modules: str) -> str:
         return h.hexdigest()[:16]
     stamps = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(PACKAGE_DIR.rglob("*.py")))
     return _closure_digest(tuple(sorted(modules)), stamps)
+
+
+# ---------------------------------------------------------------------------------- locked environment
+
+#: The lock file (``make lock``), at the repository root next to ``pyproject.toml``.
+LOCK_FILE = "requirements.lock"
+
+
+def _repository_root(root=None) -> Path | None:
+    """``root`` if given, else the folder above the package when it holds ``pyproject.toml`` (a checkout);
+    None for an installed wheel, whose parent folder is ``site-packages``."""
+    if root is not None:
+        return Path(root)
+    candidate = PACKAGE_DIR.parent
+    return candidate if (candidate / "pyproject.toml").is_file() else None
+
+
+def lock_fingerprint(root=None) -> str | None:
+    """First 16 hex digits of the sha256 of the lock file's bytes; None when there is no lock file (an
+    installed wheel, or a checkout without one)."""
+    base = _repository_root(root)
+    if base is None:
+        return None
+    try:
+        return hashlib.sha256((base / LOCK_FILE).read_bytes()).hexdigest()[:16]
+    except FileNotFoundError:
+        return None
+
+
+def dependency_digest(pyproject) -> str:
+    """sha256 (hex) of the dependency declaration of ``pyproject`` (a path to ``pyproject.toml``).
+
+    Covers ``requires-python``, ``dependencies`` and every ``optional-dependencies`` extra, each list
+    sorted, so reformatting the file or editing anything else in it leaves the digest unchanged while any
+    change of a requirement changes it. ``make lock`` writes it into the lock's header; the test suite
+    compares the two, so an edit of the dependencies without ``make lock`` fails there.
+    """
+    import json
+    import tomllib
+
+    project = tomllib.loads(Path(pyproject).read_text(encoding="utf-8")).get("project", {})
+    declared = {
+        "requires-python": project.get("requires-python"),
+        "dependencies": sorted(project.get("dependencies", [])),
+        "optional-dependencies": {extra: sorted(reqs)
+                                  for extra, reqs in project.get("optional-dependencies", {}).items()},
+    }
+    return hashlib.sha256(json.dumps(declared, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _soundfont_name(data: bytes) -> str | None:
+    """The bank name a SoundFont 2 file gives itself (``INAM`` of its ``LIST INFO`` chunk)."""
+    import struct
+
+    if data[:4] != b"RIFF" or data[8:12] != b"sfbk":
+        return None
+    pos = 12
+    while pos + 8 <= len(data):
+        cid, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
+        if cid == b"LIST" and data[pos + 8:pos + 12] == b"INFO":
+            sub, end = pos + 12, min(pos + 8 + size, len(data))
+            while sub + 8 <= end:
+                sid, ssize = data[sub:sub + 4], struct.unpack("<I", data[sub + 4:sub + 8])[0]
+                if sid == b"INAM":
+                    return data[sub + 8:sub + 8 + ssize].split(b"\0")[0].decode("ascii", "replace").strip()
+                sub += 8 + ssize + (ssize & 1)
+            return None
+        pos += 8 + size + (size & 1)
+    return None
+
+
+def corpus_tools() -> dict:
+    """What renders the synthetic corpus: the versions of ``pretty_midi`` and ``midirenderer``, and the name
+    (the bank's own ``INAM`` tag) and sha256 of the General MIDI SoundFont :mod:`genre_utils.synth`
+    renders with (read through ``synth``'s own lookup). Missing pieces are None."""
+    out = {"pretty_midi": _version("pretty_midi"), "midirenderer": _version("midirenderer"),
+           "soundfont": None, "soundfont_sha256": None}
+    try:
+        from . import synth
+
+        data = synth._soundfont()
+    except (ImportError, OSError):
+        return out
+    out["soundfont"] = _soundfont_name(data)
+    out["soundfont_sha256"] = hashlib.sha256(data).hexdigest()
+    return out
+
+
+__all__ += ["LOCK_FILE", "lock_fingerprint", "dependency_digest", "corpus_tools"]
