@@ -6,10 +6,10 @@ Executed notebook (``<build>/executed/book/<name>.ipynb``, stamp ``<name>.key.js
     The notebook's source, the papermill parameters, the whole package's code
     (:func:`~genre_utils.provenance.code_fingerprint`), :func:`~genre_utils.provenance.library_key` of the
     ``book`` stage, and the current keys of the artefacts the notebook read. What it read is *recorded*
-    while it runs: every :class:`~genre_utils.build.Context` call (``corpus()``, ``dataset()``, ``run()``)
+    while it runs: every :class:`~genre_utils.context.Context` call (``corpus()``, ``dataset()``, ``run()``)
     in the kernel appends the artefact and its key to a file named by ``$GENRE_UTILS_DEPS``; the build
     stores that list in the stamp. On the next build each recorded artefact's key is asked of the build's
-    own Context, which has just brought every artefact of :data:`~genre_utils.build.BOOK_RUNS` up to date,
+    own Context, which has just brought every artefact of :data:`~genre_utils.context.BOOK_RUNS` up to date,
     so the check costs a dictionary lookup; a notebook re-executes exactly when one of *its* inputs changed.
     A notebook that reaches into the build folder itself (``build_dir``, ``run_dir(``, ``main_run_dir(`` in
     its code beyond the Context set-up) cannot be traced that way; it is keyed on every artefact of the build
@@ -55,7 +55,7 @@ __all__ = ["DEFAULT_CELL_TIMEOUT", "cell_timeout", "execute_notebooks", "render_
 DEFAULT_CELL_TIMEOUT = 4 * 3600
 DEPS_ENV = "GENRE_UTILS_DEPS"
 LOG_ENV = "GENRE_UTILS_BUILD_LOG"
-#: Code of a notebook that reads the build folder directly (beyond ``build.context(...)``).
+#: Code of a notebook that reads the build folder directly (beyond ``context.context(...)``).
 _READS_BUILD_DIR = re.compile(r"\.build_dir\b|\brun_dir\(|\bmain_run_dir\(")
 
 
@@ -96,7 +96,7 @@ def reads_build_dir(page: Path) -> bool:
 
 def _everything(ctx) -> dict:
     """Keys of every artefact of the build (for notebooks that read the build folder directly)."""
-    from .build import BOOK_RUNS
+    from .context import BOOK_RUNS
 
     keys = {}
     if ctx.synthetic:

@@ -9,9 +9,9 @@ Layout of the build folder (``_build`` by default)::
     _build/html/                          the rendered book
     _build/results.json                   the build's headline numbers (keys in the README)
 
-Notebooks get a :class:`Context` from their papermill parameters (``context(profile, build_dir, ...)``) and
-ask it for stores and trained runs; every notebook therefore reaches the same cached artefacts, and each
-model is trained once per build.
+Notebooks get a :class:`genre_utils.context.Context` from their papermill parameters
+(``context.context(profile, build_dir, ...)``) and ask it for stores and trained runs; every notebook
+therefore reaches the same cached artefacts, and each model is trained once per build.
 
 ``make book`` runs, under the lock ``<build>/.lock`` (a second build of the same folder stops at once):
 
@@ -30,225 +30,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import PROFILES, Profile, fingerprint, get_profile
+from .config import PROFILES
+from .context import BOOK_RUNS, Context, context, find_root, main_run_dir, run_dir
 
-__all__ = ["Context", "context", "find_root", "run_dir", "main_run_dir", "prepare", "build_data", "build_book",
-           "build_lock", "record_dependency", "store_key", "summarise", "main"]
+__all__ = ["prepare", "build_data", "build_book", "build_lock", "summarise", "main"]
 
 #: Pinned versions of the widget JavaScript vendored into the book (fetched with npm, never from a CDN).
 WIDGET_JS = {"@jupyter-widgets/html-manager": "1.0.15", "requirejs": "2.3.8"}
-
-#: Runs of the book: (model, feature kind, split method). The first is the main result.
-BOOK_RUNS = (
-    ("crnn", "mfcc", "random"),
-    ("baseline", "mfcc", "random"),
-    ("crnn-temporal", "mfcc", "random"),
-    ("crnn", "logmel", "random"),
-    ("crnn", "mfcc", "artist"),
-)
-
-
-def find_root(start=None) -> Path:
-    """The repository root: the nearest folder at or above ``start`` (default: cwd) holding ``_toc.yml``."""
-    here = Path(start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "_toc.yml").is_file():
-            return folder
-    return here
-
-
-def run_dir(profile: str, name: str, kind: str = "mfcc", split: str = "random", build_dir="_build") -> Path:
-    """Folder of one trained model: ``<build>/runs/<profile>/<name>-<kind>-<split>``."""
-    return Path(build_dir) / "runs" / get_profile(profile).name / f"{name}-{kind}-{split}"
-
-
-def main_run_dir(profile: str, build_dir="_build") -> Path:
-    """The run the book's main results come from: the paper's CRNN on MFCCs with a track-level random split."""
-    return run_dir(profile, *BOOK_RUNS[0], build_dir=build_dir)
-
-
-@dataclass
-class Context:
-    """What one build works on: profile, folders and data sources, with cached access to stores and runs.
-
-    Every artefact the Context hands out is recorded with its cache key when ``$GENRE_UTILS_DEPS`` names a
-    file (the build sets it while a notebook runs: see :mod:`genre_utils.bookbuild`), and reported as one
-    line with its seconds (on stderr, or appended to ``$GENRE_UTILS_BUILD_LOG``, which the build prints).
-
-    Attributes
-    ----------
-    profile : Profile
-    build_dir : Path
-        Absolute build folder.
-    gtzan, fma, newdata : Path or None
-        Real data roots, or the synthetic corpus's folders when none is given.
-    synthetic : bool
-        True when the build runs on the project's synthetic corpus.
-    device : str or None
-        Torch device (None: cuda, then mps, then cpu).
-    progress : bool
-        Show progress bars.
-    verify : bool
-        Check the content hashes of input files and artefacts when reusing them (see ``build_dataset``).
-    """
-
-    profile: Profile
-    build_dir: Path
-    gtzan: Path | None
-    fma: Path | None
-    newdata: Path | None
-    synthetic: bool
-    device: str | None = None
-    progress: bool = True
-    verify: bool = False
-    _datasets: dict = field(default_factory=dict, repr=False)
-    _corpus: dict | None = field(default=None, repr=False)
-    _runs: dict = field(default_factory=dict, repr=False)
-
-    @property
-    def data_description(self) -> str:
-        """One sentence saying which data the results come from (shown on every results page)."""
-        if self.synthetic:
-            return ("the project's synthetic corpus (rendered by genre_utils.synth in the GTZAN and FMA "
-                    "layouts), not the real GTZAN or FMA recordings")
-        parts = [f"GTZAN at {self.gtzan}" if self.gtzan else None, f"FMA at {self.fma}" if self.fma else None]
-        return "real data: " + " and ".join(p for p in parts if p)
-
-    def corpus(self) -> dict | None:
-        """Render (or reuse) the synthetic corpus; None when the build runs on real data."""
-        if not self.synthetic:
-            return None
-        if self._corpus is None:
-            from .synth import render_corpus
-
-            t0 = time.perf_counter()
-            self._corpus = render_corpus(self.gtzan.parent, profile=self.profile, progress=self.progress,
-                                         verify=self.verify)
-            _stage_line(f"corpus synth-{self.profile.name}", self._corpus.get("cached"), t0)
-        record_dependency("corpus", [], self._corpus["fingerprint"])
-        return self._corpus
-
-    def dataset(self, kind: str = "mfcc", split: str = "random"):
-        """Build (or reuse) and open the feature store for one feature kind and split method."""
-        from .store import build_dataset
-
-        if (kind, split) not in self._datasets:
-            self.corpus()
-            out = self.build_dir / "data" / f"{self.profile.name}-{kind}-{split}"
-            before = _mtime(out / "dataset.json")
-            t0 = time.perf_counter()
-            self._datasets[kind, split] = build_dataset(
-                out, gtzan=self.gtzan, fma=self.fma, profile=self.profile, split_method=split,
-                feature_kind=kind, progress=self.progress, verify=self.verify)
-            _stage_line(f"store {out.name}", before is not None and before == _mtime(out / "dataset.json"), t0)
-        ds = self._datasets[kind, split]
-        record_dependency("store", [kind, split], store_key(ds))
-        return ds
-
-    def run(self, model: str = "crnn", kind: str = "mfcc", split: str = "random") -> dict:
-        """Train (or reuse) one model on one store and return its results (see genre_utils.experiments)."""
-        from .experiments import run_experiment
-
-        if (model, kind, split) not in self._runs:
-            ds = self.dataset(kind, split)
-            folder = run_dir(self.profile.name, model, kind, split, self.build_dir)
-            before = _mtime(folder / "results.json")
-            t0 = time.perf_counter()
-            self._runs[model, kind, split] = run_experiment(
-                ds, model, folder, self.profile, newdata=self.newdata, device=self.device, progress=self.progress,
-                data_description=self.data_description)
-            _stage_line(f"run {folder.name}", before is not None and before == _mtime(folder / "results.json"), t0)
-        res = self._runs[model, kind, split]
-        record_dependency("run", [model, kind, split], res.get("key"))
-        return res
-
-    def key_of(self, kind: str, args) -> str | None:
-        """Current cache key of one artefact (``corpus``, ``store`` [kind, split], ``run`` [model, kind, split]).
-
-        Brings the artefact up to date first (a cache hit when the build has just prepared it).
-        """
-        if kind == "corpus":
-            corpus = self.corpus()
-            return corpus["fingerprint"] if corpus else None
-        if kind == "store":
-            return store_key(self.dataset(*args))
-        if kind == "run":
-            return self.run(*args).get("key")
-        raise ValueError(f"unknown artefact kind {kind!r}")
-
-
-def store_key(ds) -> str:
-    """What a store's readers depend on: its cache key and the content fingerprint of its tracks."""
-    return fingerprint(ds.info["cache_key"], ds.info.get("data_fingerprint"))
-
-
-def _mtime(path: Path) -> int | None:
-    try:
-        return path.stat().st_mtime_ns
-    except OSError:
-        return None
-
-
-def record_dependency(kind: str, args, key) -> None:
-    """Append ``kind``, ``args`` and ``key`` to the file named by ``$GENRE_UTILS_DEPS`` (when set)."""
-    path = os.environ.get("GENRE_UTILS_DEPS")
-    if path:
-        with open(path, "a") as fh:
-            fh.write(json.dumps({"kind": kind, "args": list(args), "key": key}) + "\n")
-
-
-def _stage_line(what: str, cached, t0: float) -> None:
-    """One progress line: ``what`` reused or built, with its seconds (to the build's log when in a notebook)."""
-    line = f"  {what}: {'reused' if cached else 'built'} ({time.perf_counter() - t0:.1f} s)"
-    log = os.environ.get("GENRE_UTILS_BUILD_LOG")
-    if log and cached:
-        return  # in a notebook, only work done is worth a line (the build has reported every artefact)
-    if log:
-        with open(log, "a") as fh:
-            fh.write(line.strip() + "\n")
-    else:
-        print(line, file=sys.stderr, flush=True)
-
-
-def context(profile: str = "quick", build_dir=None, gtzan=None, fma=None, newdata=None, device=None,
-            progress: bool = True, verify: bool = False) -> Context:
-    """The :class:`Context` of a notebook's papermill parameters.
-
-    Parameters
-    ----------
-    profile : str
-        ``tiny``, ``quick`` or ``paper``.
-    build_dir : path-like, optional
-        Default: ``_build`` at the repository root (found from the working directory).
-    gtzan, fma : path-like, optional
-        Real data roots; without them the synthetic corpus of the profile is used.
-    newdata : path-like, optional
-        Labelled folder for the paper's section 9; default: the synthetic corpus's ``newdata/``.
-    device : str, optional
-    progress : bool
-    verify : bool
-        Check content hashes when reusing inputs and artefacts (``--verify``).
-    """
-    prof = get_profile(profile)
-    build = Path(build_dir).resolve() if build_dir else find_root() / "_build"
-    if gtzan or fma:
-        return Context(prof, build, Path(gtzan) if gtzan else None, Path(fma) if fma else None,
-                       Path(newdata) if newdata else None, synthetic=False, device=device, progress=progress,
-                       verify=verify)
-    synth = build / "data" / f"synth-{prof.name}"
-    return Context(prof, build, synth / "gtzan", synth / "fma", Path(newdata) if newdata else synth / "newdata",
-                   synthetic=True, device=device, progress=progress, verify=verify)
-
 
 # ------------------------------------------------------------------------------------------ the book
 class BuildError(RuntimeError):

@@ -154,7 +154,7 @@ def _cmd_predict(args) -> int:
 
 
 def _default_checkpoint() -> Path:
-    from .build import main_run_dir
+    from .context import main_run_dir
 
     for profile in ("paper", "quick", "tiny"):
         candidate = main_run_dir(profile) / "best.pt"

@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from genre_utils import build
+from genre_utils import build, context
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build" / "test-book"
@@ -22,7 +22,7 @@ CHROMEDRIVER = shutil.which("chromedriver")
 
 @pytest.fixture(scope="session")
 def book():
-    ctx = build.context("tiny", BUILD, progress=False)
+    ctx = context.context("tiny", BUILD, progress=False)
     html = build.build_book(ctx, root=ROOT, strict=True)
     return ctx, html
 
@@ -32,7 +32,7 @@ def test_book_builds_and_writes_headline_results(book):
     assert (html / "index.html").is_file()
     summary = json.loads((ctx.build_dir / "results.json").read_text())
     assert summary["profile"] == "tiny" and summary["synthetic"] is True
-    assert set(summary["runs"]) == {build.run_dir("tiny", *r, build_dir=BUILD).name for r in build.BOOK_RUNS}
+    assert set(summary["runs"]) == {context.run_dir("tiny", *r, build_dir=BUILD).name for r in context.BOOK_RUNS}
     for run in summary["runs"].values():
         assert 0.0 <= run["track_accuracy"] <= 1.0
 

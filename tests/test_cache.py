@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from fixtures_audio import make_gtzan_tree
 
-from genre_utils import bookbuild, build, experiments, store, synth
+from genre_utils import bookbuild, build, context, experiments, store, synth
 from genre_utils.config import get_profile
 from genre_utils.genres import GENRES
 
@@ -100,7 +100,7 @@ def test_store_reuse_is_validated_and_content_checked_only_with_verify(gtzan, tm
     assert verified.info["data_fingerprint"] != first.info["data_fingerprint"]
     # ... and everything downstream of the store changes key
     assert experiments.run_key(verified, "crnn", PROFILE) != experiments.run_key(first, "crnn", PROFILE)
-    assert build.store_key(verified) != build.store_key(first)
+    assert context.store_key(verified) != context.store_key(first)
     _build(gtzan, out, verify=True)
     assert len(extractions) == 5                            # verified and unchanged: reused
 
@@ -149,7 +149,7 @@ def test_corpus_notices_deleted_truncated_and_altered_files(tmp_path, monkeypatc
 
 # ------------------------------------------------------------------------------------------- notebooks
 class FakeContext:
-    """The part of build.Context the notebook and HTML steps use, with artefact keys set by the test."""
+    """The part of context.Context the notebook and HTML steps use, with artefact keys set by the test."""
 
     def __init__(self, build_dir):
         self.build_dir = build_dir
@@ -176,18 +176,18 @@ def fake_book(tmp_path, monkeypatch):
     """A three-notebook book (one reads a run, one a store, one the build folder) and a fake executor.
 
     The executor runs the code cells in this process, with the dependency file set as the build sets it,
-    so the notebooks' ``build.record_dependency`` calls are what a kernel would record.
+    so the notebooks' ``context.record_dependency`` calls are what a kernel would record.
     """
     root = tmp_path / "root"
     (root / "book").mkdir(parents=True)
     (root / "_toc.yml").write_text("format: jb-book\nroot: book/a\n"
                                    "parts:\n- chapters:\n  - file: book/b\n  - file: book/c\n")
     (root / "_config.yml").write_text("title: fake\n")
-    _notebook(root / "book" / "a.ipynb", "from genre_utils import build\nbuild.record_dependency('run', "
+    _notebook(root / "book" / "a.ipynb", "from genre_utils import context\ncontext.record_dependency('run', "
                                          "['crnn', 'mfcc', 'random'], 'k')")
-    _notebook(root / "book" / "b.ipynb", "from genre_utils import build\nbuild.record_dependency('store', "
+    _notebook(root / "book" / "b.ipynb", "from genre_utils import context\ncontext.record_dependency('store', "
                                          "['mfcc', 'random'], 'k')")
-    _notebook(root / "book" / "c.ipynb", "folder = build.run_dir('tiny', 'crnn', build_dir=ctx.build_dir)")
+    _notebook(root / "book" / "c.ipynb", "folder = context.run_dir('tiny', 'crnn', build_dir=ctx.build_dir)")
     executed = []
 
     def fake_execute(page, target, parameters, cwd, timeout):

@@ -74,9 +74,9 @@ class FakeContext:
 def _book(root: Path, second_cell: str) -> list[Path]:
     (root / "book").mkdir(parents=True)
     (root / "_toc.yml").write_text("format: jb-book\nroot: book/a\nparts:\n- chapters:\n  - file: book/b\n")
-    for name, code in (("a", "import time\nfrom genre_utils import build\n"
-                              "build.record_dependency('store', ['mfcc', 'random'], 'k')\n"
-                              "build._stage_line('store fake', False, time.perf_counter())\n"
+    for name, code in (("a", "import time\nfrom genre_utils import context\n"
+                              "context.record_dependency('store', ['mfcc', 'random'], 'k')\n"
+                              "context._stage_line('store fake', False, time.perf_counter())\n"
                               "import sys; print('to the notebook', file=sys.stderr)"),
                        ("b", second_cell)):
         params = nbformat.v4.new_code_cell("profile = 'tiny'")
