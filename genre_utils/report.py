@@ -13,7 +13,8 @@ import pandas as pd
 
 from .genres import GENRES
 
-__all__ = ["pct", "num", "glue_all", "data_banner", "per_genre_frame", "compare_table", "confusion_frame"]
+__all__ = ["pct", "num", "glue_all", "glue_figure", "text_figure", "data_banner", "per_genre_frame", "compare_table",
+           "confusion_frame"]
 
 
 def pct(value, digits: int = 1) -> str:
@@ -36,6 +37,34 @@ def glue_all(**values) -> None:
 
     for name, value in values.items():
         glue(name, value if isinstance(value, str) else str(value), display=False)
+
+
+def glue_figure(name: str, obj) -> None:
+    """Glue a figure (matplotlib, plotly, or :func:`text_figure`) for a ``{glue:figure}`` directive.
+
+    Every figure of the paper that the book regenerates is shown through a Markdown cell::
+
+        ```{glue:figure} fig7
+        :name: fig-7
+
+        Figure 7 (regenerated): ...
+        ```
+
+    so it gets a numbered caption under the image; the code cell only computes and glues it.
+    """
+    from myst_nb import glue
+
+    glue(name, obj, display=False)
+
+
+def text_figure(lines) -> "IPython.display.HTML":
+    """Lines of text (e.g. the paper's ``genre: genre:prob ...`` outputs) as a displayable block for a figure."""
+    import html
+
+    from IPython.display import HTML
+
+    body = "\n".join(html.escape(str(line)) for line in lines)
+    return HTML(f'<pre class="text-figure">{body}</pre>')
 
 
 def data_banner(ctx):
