@@ -145,7 +145,8 @@ class Standardize(nn.Module):
         mean = torch.zeros(height) if mean is None else torch.as_tensor(np.asarray(mean), dtype=torch.float32)
         std = torch.ones(height) if std is None else torch.as_tensor(np.asarray(std), dtype=torch.float32)
         if mean.shape != (height,) or std.shape != (height,):
-            raise ValueError(f"mean and std must have shape ({height},), got {tuple(mean.shape)} and {tuple(std.shape)}")
+            raise ValueError(f"mean and std must have shape ({height},), "
+                             f"got {tuple(mean.shape)} and {tuple(std.shape)}")
         std = torch.where(std < 1e-6, torch.ones_like(std), std)
         self.register_buffer("mean", mean.clone())
         self.register_buffer("std", std.clone())

@@ -248,7 +248,8 @@ class GenreStyle:
     why: str = ""
 
     def __post_init__(self):
-        unknown = [g for g in self.grooves if g not in GROOVES] + [p for p in self.progressions if p not in PROGRESSIONS]
+        unknown = ([g for g in self.grooves if g not in GROOVES]
+                   + [p for p in self.progressions if p not in PROGRESSIONS])
         if unknown:
             raise ValueError(f"{self.genre}: unknown grooves/progressions {unknown}")
 
@@ -257,7 +258,8 @@ STYLES: dict[str, GenreStyle] = {
     "blues": GenreStyle(
         "blues", tempo=(66, 104), grooves=("shuffle", "shuffle", "shuffle", "shuffle", "slow_blues", "rock_shuffle"),
         swing=(0.10, 0.16), progressions=("blues12", "blues12_quick", "minor_blues"), voicing=("seventh",),
-        bass=("walking", "boogie", "boogie", "root_fifth"), comp=("shuffle_riff", "shuffle_riff", "shuffle_riff", "comping", "strum"),
+        bass=("walking", "boogie", "boogie", "root_fifth"),
+        comp=("shuffle_riff", "shuffle_riff", "shuffle_riff", "comping", "strum"),
         lead=("melody", "riff"), scales=("blues", "pent_minor", "mixolydian"),
         bass_programs=(32, 33), comp_programs=(0, 0, 27, 27, 26, 16, 29), pad_programs=(16, 17),
         lead_programs=(22, 22, 29, 66, 27, 65), pad_prob=0.3, lead_density=1.4, velocity=(65, 105), bends=0.5,
@@ -276,9 +278,11 @@ STYLES: dict[str, GenreStyle] = {
             "strings, wide dynamics and long reverb; piano shared with jazz/pop, strings with disco/pop, "
             "the walking continuo bass with jazz, Pachelbel's progression with pop"),
     "country": GenreStyle(
-        "country", tempo=(106, 152), grooves=("train", "train", "train", "boom_chick", "boom_chick", "boom_chick", "waltz", "shuffle"),
+        "country", tempo=(106, 152),
+        grooves=("train", "train", "train", "boom_chick", "boom_chick", "boom_chick", "waltz", "shuffle"),
         swing=(0.0, 0.08), progressions=("country_145", "country_1451", "pop_50s"), voicing=("triad",),
-        bass=("root_fifth", "root_fifth", "root_fifth", "walking"), comp=("strum", "strum", "strum", "boom_chick", "roll"),
+        bass=("root_fifth", "root_fifth", "root_fifth", "walking"),
+        comp=("strum", "strum", "strum", "boom_chick", "roll"),
         lead=("melody", "melody", "riff"), scales=("major", "pent_major", "mixolydian"),
         bass_programs=(32, 33, 34), comp_programs=(25, 25, 25, 24, 0, 105), pad_programs=(48, 21),
         lead_programs=(110, 110, 25, 22, 105, 27), pad_prob=0.25, lead_density=1.8, velocity=(65, 100),
@@ -313,7 +317,8 @@ STYLES: dict[str, GenreStyle] = {
         "jazz", tempo=(126, 208), grooves=("jazz_swing",) * 5 + ("jazz_waltz", "bossa"),
         swing=(0.0, 0.04), progressions=("ii_V_I", "rhythm_changes", "jazz_minor", "autumn", "jazz_blues"),
         voicing=("ninth", "seventh"), bass=("walking", "walking", "walking", "root_fifth"),
-        comp=("comping", "comping", "comping", "block"), lead=("melody", "solo"), scales=("major", "dorian", "mixolydian"),
+        comp=("comping", "comping", "comping", "block"), lead=("melody", "solo"),
+        scales=("major", "dorian", "mixolydian"),
         bass_programs=(32, 32, 33), comp_programs=(0, 0, 4, 26, 11), pad_programs=(61, 48, 16),
         lead_programs=(65, 66, 66, 56, 11, 73, 57), pad_prob=0.2, lead_density=2.4, velocity=(50, 95),
         drum_level=0.7, reverb=(30, 70), bends=0.1,
@@ -321,9 +326,11 @@ STYLES: dict[str, GenreStyle] = {
             "7th/9th voicings over ii-V-I and rhythm changes, sax/trumpet/vibes solos; jazz waltz and bossa "
             "variants; swing, sax and piano shared with blues, Rhodes and ii-V with hiphop"),
     "metal": GenreStyle(
-        "metal", tempo=(136, 200), grooves=("metal_double", "metal_double", "metal_double", "metal_gallop", "thrash", "blast"),
+        "metal", tempo=(136, 200),
+        grooves=("metal_double", "metal_double", "metal_double", "metal_gallop", "thrash", "blast"),
         swing=(0.0, 0.0), progressions=("metal_aeolian", "metal_phrygian", "metal_chromatic", "rock_minor"),
-        voicing=("power",), bass=("root16", "root16", "root8"), comp=("chug16", "chug16", "chug16", "power8", "power_sustain"),
+        voicing=("power",), bass=("root16", "root16", "root8"),
+        comp=("chug16", "chug16", "chug16", "power8", "power_sustain"),
         lead=("solo", "riff"), scales=("minor", "harmonic_minor", "phrygian"),
         bass_programs=(34, 33, 38), comp_programs=(30, 30, 29), pad_programs=(48, 19, 52),
         lead_programs=(30, 29, 81), pad_prob=0.25, lead_density=3.0, velocity=(95, 127), drum_level=0.9,
@@ -344,7 +351,8 @@ STYLES: dict[str, GenreStyle] = {
             "arpeggios, synth pads and a singable lead ('voice oohs', synth, flute); borrows from rock, "
             "disco and country, so it is the least distinct genre (as in the paper's confusion matrix)"),
     "reggae": GenreStyle(
-        "reggae", tempo=(66, 82), grooves=("one_drop", "one_drop", "one_drop", "rockers", "steppers"), swing=(0.0, 0.10),
+        "reggae", tempo=(66, 82), grooves=("one_drop", "one_drop", "one_drop", "rockers", "steppers"),
+        swing=(0.0, 0.10),
         swing_unit=16, progressions=("reggae_14", "reggae_minor", "pop_axis", "reggae_2"), voicing=("triad",),
         bass=("reggae", "reggae", "reggae", "root_quarter"), comp=("skank", "skank", "skank", "offbeat", "bubble"),
         lead=("melody", "riff"), scales=("major", "pent_minor", "dorian"),
@@ -358,7 +366,8 @@ STYLES: dict[str, GenreStyle] = {
         "rock", tempo=(108, 152), grooves=("rock", "rock", "rock", "rock", "half_time", "pop", "rock_shuffle"),
         swing=(0.0, 0.04), progressions=("rock_mixo", "rock_145", "rock_minor", "pop_axis"),
         voicing=("power", "power", "triad"), bass=("root8", "root8", "root8", "root_quarter"),
-        comp=("power8", "power8", "power8", "power8", "power_sustain", "strum", "strum_pop"), lead=("riff", "melody", "solo"),
+        comp=("power8", "power8", "power8", "power8", "power_sustain", "strum", "strum_pop"),
+        lead=("riff", "melody", "solo"),
         scales=("pent_minor", "mixolydian", "major", "blues"),
         bass_programs=(34, 33), comp_programs=(29, 29, 29, 30, 27, 25), pad_programs=(18, 16, 48),
         lead_programs=(29, 30, 27, 18), pad_prob=0.3, lead_density=1.8, velocity=(85, 120), reverb=(15, 50),

@@ -23,7 +23,8 @@ TINY = bench.BenchConfig(profile="tiny", n_clips=2, clip_seconds=10.0, clip_sour
                          repeat=1, batch_size=8, train_steps=1, warmup_steps=0, matmul_size=128, n_files=2,
                          profile_training=True)
 ROW_IDS = ["features_batched", "features_store_parallel", "features_equal",
-           "storage_load", "storage_size", "matmul", "training_channels_last", "training_channels_last_cpu", "training_nchw", "prediction"]
+           "storage_load", "storage_size", "matmul", "training_channels_last", "training_channels_last_cpu",
+           "training_nchw", "prediction"]
 
 
 @pytest.fixture(scope="module")

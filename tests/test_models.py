@@ -5,8 +5,18 @@ import pytest
 import torch
 
 from genre_utils.config import FeatureParams
-from genre_utils.models import (CRNN, BaselineMLP, Standardize, build_model, conv_output_shape, count_paper_layers,
-                                count_parameters, describe, feature_stats, window_feature_stats)
+from genre_utils.models import (
+    CRNN,
+    BaselineMLP,
+    Standardize,
+    build_model,
+    conv_output_shape,
+    count_paper_layers,
+    count_parameters,
+    describe,
+    feature_stats,
+    window_feature_stats,
+)
 
 SHAPE = FeatureParams().shape   # (64, 235)
 
@@ -57,7 +67,8 @@ def test_crnn_has_the_papers_twelve_layers():
     assert kinds.count("Conv2d") == 4 and kinds.count("MaxPool2d") == 4
     assert kinds.count("GRU") == 1 and kinds.count("Linear") == 3
     assert [m.out_channels for m in (model.conv1, model.conv2, model.conv3, model.conv4)] == [32, 64, 128, 256]
-    assert [m.kernel_size for m in (model.conv1, model.conv2, model.conv3, model.conv4)] == [(5, 5), (5, 5), (3, 3), (3, 3)]
+    convs = (model.conv1, model.conv2, model.conv3, model.conv4)
+    assert [m.kernel_size for m in convs] == [(5, 5), (5, 5), (3, 3), (3, 3)]  # the paper's section 5.1
     assert model.fc1.in_features == 1024 and model.fc3.out_features == 10
 
 

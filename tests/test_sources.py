@@ -7,7 +7,6 @@ import re
 
 import pandas as pd
 import pytest
-
 from fixtures_audio import (
     FMA_COLUMNS,
     all_files,
@@ -17,6 +16,7 @@ from fixtures_audio import (
     write_audio,
     write_bytes,
 )
+
 from genre_utils.genres import GENRES
 from genre_utils.sources import (
     LayoutError,
@@ -204,7 +204,7 @@ def test_fixture_tracks_csv_has_the_real_three_line_header(tmp_path):
 
 
 def test_scan_fma_maps_genres_and_skips_every_problem(tmp_path):
-    written = make_fma_tree(tmp_path, FMA_ROWS)
+    make_fma_tree(tmp_path, FMA_ROWS)
     audio_dir = tmp_path / "fma_medium"
     strays = {
         "999/999999.mp3": write_audio(audio_dir / "999" / "999999.mp3"),         # id not in tracks.csv
