@@ -32,6 +32,7 @@ BOOK_RUNS = (
     ("crnn-temporal", "mfcc", "random"),
     ("crnn", "logmel", "random"),
     ("crnn", "mfcc", "artist"),
+    ("crnn", "mfcc", "segment"),  # the leaky split (windows of a test track also trained on), as an ablation
 )
 
 
@@ -206,7 +207,9 @@ def context(profile: str = "quick", build_dir=None, gtzan=None, fma=None, newdat
     profile : str
         ``tiny``, ``quick`` or ``paper``.
     build_dir : path-like, optional
-        Default: ``_build`` at the repository root (found from the working directory).
+        Default: ``$GENRE_UTILS_BUILD_DIR`` when set (``make book`` sets it while a notebook runs, so that no
+        absolute path is injected into the notebooks), else ``_build`` at the repository root (found from the
+        working directory).
     gtzan, fma : path-like, optional
         Real data roots; without them the synthetic corpus of the profile is used.
     newdata : path-like, optional
@@ -217,6 +220,7 @@ def context(profile: str = "quick", build_dir=None, gtzan=None, fma=None, newdat
         Check content hashes when reusing inputs and artefacts (``--verify``).
     """
     prof = get_profile(profile)
+    build_dir = build_dir or os.environ.get("GENRE_UTILS_BUILD_DIR") or None
     build = Path(build_dir).resolve() if build_dir else find_root() / "_build"
     if gtzan or fma:
         return Context(prof, build, Path(gtzan) if gtzan else None, Path(fma) if fma else None,

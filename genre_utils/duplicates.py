@@ -314,6 +314,9 @@ def describe_duplicates(ds) -> tuple[str, pd.DataFrame, pd.DataFrame]:
                 f"({summary['n_extra_copies']:,} extra cop{'y' if summary['n_extra_copies'] == 1 else 'ies'}); ")
         if summary["split_method"] in ("random", "artist"):
             text += "each group was split as one unit, so no recording is in two splits."
+        elif summary["split_method"] == "segment":
+            text += ("each group was split as one unit, but the segment split draws training windows from every "
+                     "track, so recordings are in two splits by design.")
         else:
             text += (f"the {summary['split_method']} split keeps its lists as published, and "
                      f"{summary['groups_spanning_splits']:,} group(s) span two splits.")

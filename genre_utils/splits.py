@@ -2,9 +2,9 @@
 
 A split is decided per *track*, never per segment: every 5-s window of a track lands in the split of its
 track, so no recording contributes to both training and testing (the leak of segment-level splits that
-inflates many published GTZAN numbers).
+inflates many published GTZAN numbers). The one exception is ``segment``, the leaky split kept as an ablation.
 
-Three split methods:
+Four split methods:
 
 ``random``
     Stratified by genre, 70/15/15 by default (the paper's proportions), seeded.
@@ -17,6 +17,18 @@ Three split methods:
 ``official``
     The dataset's own split: for GTZAN the artist- and fault-filtered lists of Kereliuk, Sturm & Larsen
     (2015), for FMA the ``set.split`` column. Tracks outside the lists are left out and recorded.
+``segment``
+    The mistake of many genre repositories (and probably of the paper): 5-s segments are split at random,
+    so the windows of one recording land in training *and* test. To keep its test set comparable with
+    ``random``, the test tracks are exactly those of ``random`` and are tested on the same consecutive
+    segments; the training and validation windows are drawn from *every* track, the test tracks included
+    (:func:`plan_windows`), so nearly every test window's recording is also trained on
+    (:func:`leak_summary` counts them; the store records it in ``dataset.json``).
+
+Tracks marked ``test_only`` (the synthetic corpus's extra test clips, listed in a GTZAN root's
+``test_only.txt``: :data:`genre_utils.config.TEST_ONLY_LIST`) go to the test split under ``random``, ``artist``
+and ``segment``, with every track they share a unit with; the other tracks are split exactly as without them,
+so adding test-only tracks changes neither the training nor the validation tracks.
 
 Under ``random`` and ``artist``, tracks that share a non-empty ``dup_group`` (identical decoded audio, found
 by the store; see :mod:`genre_utils.duplicates`) form one unit, so a recording copied under two names, formats
@@ -36,19 +48,21 @@ import numpy as np
 import pandas as pd
 
 from .audio import segment_starts
+from .config import split_counts
 from .genres import GENRES
 
 __all__ = ["SPLITS", "SPLIT_METHODS", "SPLIT_HELP", "split_tracks", "split_units", "artist_coverage", "artist_note",
-           "balanced_windows", "consecutive_windows", "plan_windows"]
+           "balanced_windows", "consecutive_windows", "plan_windows", "leak_summary"]
 
 SPLITS = ("train", "valid", "test")
-SPLIT_METHODS = ("random", "artist", "official")
+SPLIT_METHODS = ("random", "artist", "official", "segment")
 
 #: One-line help of the CLI's ``--split`` option.
 SPLIT_HELP = ("how tracks are split (default random): random = 70/15/15 stratified by genre; artist = whole "
               "artists in one split (tracks without an artist, i.e. all of GTZAN, are their own unit, so on "
-              "GTZAN this is a track split); official = GTZAN's fault-filtered lists / FMA's set.split; under "
-              "random and artist identical recordings always share a split")
+              "GTZAN this is a track split); official = GTZAN's fault-filtered lists / FMA's set.split; segment = "
+              "the leaky ablation: the test tracks of random, but training windows drawn from every track, test "
+              "tracks included; under random and artist identical recordings always share a split")
 
 
 def _rng(seed: int, *keys) -> np.random.Generator:
@@ -57,14 +71,7 @@ def _rng(seed: int, *keys) -> np.random.Generator:
     return np.random.default_rng([int(seed), int.from_bytes(digest[:8], "little")])
 
 
-def _counts(n: int, fractions) -> tuple[int, int, int]:
-    """Split ``n`` items by ``fractions``, keeping at least one item per split when ``n >= 3``."""
-    n_valid = int(round(n * fractions[1]))
-    n_test = int(round(n * fractions[2]))
-    if n >= 3:
-        n_valid, n_test = max(n_valid, 1), max(n_test, 1)
-    n_train = n - n_valid - n_test
-    return n_train, n_valid, n_test
+_counts = split_counts  # the track counts of one stratum (shared with the corpus's test-only clips)
 
 
 def _fill_by_deficit(sizes, target, order) -> list[int]:
@@ -106,12 +113,12 @@ def split_units(tracks: pd.DataFrame, method: str = "random") -> pd.Series:
     tracks : DataFrame
         ``track_id``; ``artist`` for ``method='artist'``; optionally ``dup_group`` (str, ``''`` or NaN for a
         track with no duplicate).
-    method : {'random', 'artist'}
+    method : {'random', 'artist', 'segment'}
 
     Returns
     -------
     unit : Series of str, aligned with ``tracks.index``
-        ``random``: the track id; ``artist``: the artist name, or ``'track:<id>'`` for a track without
+        ``random`` and ``segment``: the track id; ``artist``: the artist name, or ``'track:<id>'`` for a track without
         one. Units linked by a shared ``dup_group`` are merged (transitively) and named by their smallest
         member, so without duplicates the units are exactly the unmerged ones.
     """
@@ -147,9 +154,13 @@ def split_tracks(tracks: pd.DataFrame, method: str = "random", fractions=(0.70, 
     tracks : DataFrame
         One row per track with columns ``track_id``, ``label``, and for the other methods ``artist`` and
         ``official_split``; optionally ``dup_group``: tracks sharing a non-empty value are identical
-        recordings and are split as one unit under ``random`` and ``artist`` (see :func:`split_units`),
-        stratified by the unit's most common genre. ``official`` follows the lists whatever the groups.
-    method : {'random', 'artist', 'official'}
+        recordings and are split as one unit under ``random``, ``artist`` and ``segment`` (see
+        :func:`split_units`), stratified by the unit's most common genre; optionally ``test_only`` (bool):
+        such tracks, and the units holding them, go to ``'test'`` and the others are split as if they were
+        absent. ``official`` follows the lists whatever the groups and marks.
+    method : {'random', 'artist', 'official', 'segment'}
+        ``segment`` assigns the tracks exactly as ``random`` does (same seed stream): its leak lies in the
+        window plan (:func:`plan_windows`).
     fractions : tuple of three floats
         Train/valid/test shares for ``random`` and ``artist``.
     seed : int
@@ -162,10 +173,16 @@ def split_tracks(tracks: pd.DataFrame, method: str = "random", fractions=(0.70, 
         raise ValueError(f"split method must be one of {SPLIT_METHODS}, not {method!r}")
     if method == "official":
         return tracks["official_split"].where(tracks["official_split"].isin(SPLITS), None).astype(object)
+    if method == "segment":
+        method = "random"  # the same test tracks as random; the leak is in plan_windows
     out = pd.Series(None, index=tracks.index, dtype=object)
     # an artist (or a group of identical recordings) is one unit across all genres, stratified by its
     # most common genre; a lone track's stratum is its own genre
     unit_key = split_units(tracks, method)
+    if "test_only" in tracks and tracks["test_only"].fillna(False).astype(bool).any():
+        forced = unit_key.isin(unit_key[tracks["test_only"].fillna(False).astype(bool)])
+        out[forced] = "test"
+        tracks, unit_key = tracks[~forced], split_units(tracks[~forced], method)
     major = tracks.groupby(unit_key)["label"].agg(lambda s: s.value_counts().sort_index().idxmax())
     strata = unit_key.map(major)
     for genre, group in tracks.groupby(strata, sort=True):
@@ -295,7 +312,7 @@ def consecutive_windows(tracks: pd.DataFrame, segment_samples: int, max_segments
 
 
 def plan_windows(tracks: pd.DataFrame, *, n_train: int, n_valid: int, test_segments: int,
-                 segment_samples: int, seed: int) -> tuple[pd.DataFrame, dict]:
+                 segment_samples: int, seed: int, split_method: str = "random") -> tuple[pd.DataFrame, dict]:
     """Every window the dataset will hold: balanced train and valid windows, consecutive test segments.
 
     Parameters
@@ -308,6 +325,9 @@ def plan_windows(tracks: pd.DataFrame, *, n_train: int, n_valid: int, test_segme
         Windows per test track (paper: 6).
     segment_samples : int
     seed : int
+    split_method : str
+        ``'segment'`` draws the balanced train and valid windows from every track (all splits), so they share
+        recordings with the test segments (the leaky ablation); any other method from the split's own tracks.
 
     Returns
     -------
@@ -319,10 +339,43 @@ def plan_windows(tracks: pd.DataFrame, *, n_train: int, n_valid: int, test_segme
     """
     parts, shortfall = [], {}
     for split, n in (("train", n_train), ("valid", n_valid)):
-        w, short = balanced_windows(tracks[tracks["split"] == split], n, segment_samples, seed, split)
+        pool = tracks if split_method == "segment" else tracks[tracks["split"] == split]
+        w, short = balanced_windows(pool, n, segment_samples, seed, split)
         parts.append(w.assign(split=split, kind="window"))
         if short:
             shortfall[split] = short
     w = consecutive_windows(tracks[tracks["split"] == "test"], segment_samples, test_segments)
     parts.append(w.assign(split="test", kind="segment"))
     return pd.concat(parts, ignore_index=True), shortfall
+
+
+def leak_summary(windows: pd.DataFrame, segment_samples: int) -> dict:
+    """How much of the test set shares recordings with the training windows.
+
+    Parameters
+    ----------
+    windows : DataFrame
+        ``track_id``, ``start`` and ``split`` of every window (the plan of :func:`plan_windows`).
+    segment_samples : int
+        Window length in samples.
+
+    Returns
+    -------
+    summary : dict
+        ``test_windows``; ``test_windows_from_training_tracks``: test windows whose track also has a training
+        window (0 under a track-level split, nearly all under ``segment``); ``test_windows_overlapping_training``:
+        test windows that share samples with a training window of the same track; ``test_tracks`` and
+        ``test_tracks_with_training_windows``.
+    """
+    test, train = windows[windows["split"] == "test"], windows[windows["split"] == "train"]
+    shared = test["track_id"].isin(set(train["track_id"]))
+    starts = {tid: np.sort(g.to_numpy(np.int64)) for tid, g in train.groupby("track_id")["start"]}
+    overlapping = 0
+    for tid, start in zip(test.loc[shared, "track_id"], test.loc[shared, "start"]):
+        s = starts[tid]  # a training window [a, a + L) overlaps [start, start + L) when |a - start| < L
+        lo = np.searchsorted(s, start - segment_samples, side="right")
+        overlapping += bool(lo < s.size and s[lo] < start + segment_samples)
+    return {"test_windows": int(len(test)), "test_windows_from_training_tracks": int(shared.sum()),
+            "test_windows_overlapping_training": int(overlapping),
+            "test_tracks": int(test["track_id"].nunique()),
+            "test_tracks_with_training_windows": int(test.loc[shared, "track_id"].nunique())}

@@ -19,6 +19,7 @@ from fixtures_audio import make_gtzan_tree
 from genre_utils import bookbuild, build, context, experiments, store, synth
 from genre_utils.config import get_profile
 from genre_utils.genres import GENRES
+from genre_utils.synth import corpus as synth_corpus
 
 PROFILE = get_profile("tiny").replace(n_train=20, n_valid=10, test_segments_per_track=1)
 MINI = get_profile("tiny").replace(synth_tracks_per_genre=1, synth_fma_tracks=2, synth_newdata_per_genre=0,
@@ -29,7 +30,7 @@ MINI = get_profile("tiny").replace(synth_tracks_per_genre=1, synth_fma_tracks=2,
 @pytest.fixture(autouse=True)
 def fixed_code(monkeypatch):
     """One input changes at a time: the package's code is pinned (edits elsewhere must not count)."""
-    for module in (store, synth, bookbuild, experiments):
+    for module in (store, synth_corpus, bookbuild, experiments):
         monkeypatch.setattr(module, "code_fingerprint", lambda *m: "pinned code")
 
 
@@ -140,10 +141,10 @@ def test_corpus_notices_deleted_truncated_and_altered_files(tmp_path, monkeypatc
     assert again["files_rendered"] == 1 and clip.read_bytes() == good
 
     # the corpus is keyed on its code and libraries, not only SYNTH_VERSION
-    monkeypatch.setattr(synth, "code_fingerprint", lambda *m: "other code")
+    monkeypatch.setattr(synth_corpus, "code_fingerprint", lambda *m: "other code")
     assert synth.corpus_fingerprint(MINI) != first["fingerprint"]
-    real = synth.library_key
-    monkeypatch.setattr(synth, "library_key", lambda stage: {**real(stage), "midirenderer": "0.0-other"})
+    real = synth_corpus.library_key
+    monkeypatch.setattr(synth_corpus, "library_key", lambda stage: {**real(stage), "midirenderer": "0.0-other"})
     assert synth.corpus_fingerprint(MINI) != first["fingerprint"]
 
 
@@ -190,7 +191,7 @@ def fake_book(tmp_path, monkeypatch):
     _notebook(root / "book" / "c.ipynb", "folder = context.run_dir('tiny', 'crnn', build_dir=ctx.build_dir)")
     executed = []
 
-    def fake_execute(page, target, parameters, cwd, timeout):
+    def fake_execute(page, target, parameters, cwd, timeout, build_dir=None):
         executed.append(page.name)
         deps = target.with_name(f".deps-{target.stem}.jsonl")
         os.environ[bookbuild.DEPS_ENV] = str(deps)

@@ -5,7 +5,15 @@ import pandas as pd
 import pytest
 
 from genre_utils.genres import GENRES
-from genre_utils.splits import balanced_windows, plan_windows, split_tracks, consecutive_windows
+from genre_utils.splits import (
+    SPLIT_HELP,
+    SPLIT_METHODS,
+    balanced_windows,
+    consecutive_windows,
+    leak_summary,
+    plan_windows,
+    split_tracks,
+)
 
 SEG = 110_250
 
@@ -106,3 +114,64 @@ def test_artist_spanning_genres_stays_in_one_split():
     split = split_tracks(tracks, "artist", seed=2)
     assert split[tracks["artist"] == "prolific"].nunique() == 1
     assert set(split) == {"train", "valid", "test"}
+
+
+# ------------------------------------------------------------------ the leaky segment split and test-only tracks
+def _plan(tracks, method, seed=0):
+    planned = tracks.assign(split=split_tracks(tracks, method, seed=seed))
+    windows, _ = plan_windows(planned, n_train=400, n_valid=100, test_segments=6, segment_samples=SEG, seed=seed,
+                              split_method=method)
+    return planned, windows
+
+
+def test_segment_split_tests_on_tracks_it_also_trains_on_and_track_splits_never_do():
+    assert "segment" in SPLIT_METHODS and "segment" in SPLIT_HELP
+    tracks = make_tracks(per_genre=8)
+    for method in ("random", "artist"):
+        _, windows = _plan(tracks, method)
+        test_ids = set(windows.loc[windows["split"] == "test", "track_id"])
+        assert test_ids.isdisjoint(windows.loc[windows["split"] != "test", "track_id"]), method
+        leak = leak_summary(windows, SEG)
+        assert leak["test_windows"] > 0
+        assert leak["test_windows_from_training_tracks"] == leak["test_windows_overlapping_training"] == 0, method
+    planned, windows = _plan(tracks, "segment")
+    train_ids = set(windows.loc[windows["split"] == "train", "track_id"])
+    test = windows[windows["split"] == "test"]
+    assert test["track_id"].isin(train_ids).all()  # every test recording is also trained on
+    leak = leak_summary(windows, SEG)
+    assert leak["test_windows_from_training_tracks"] == leak["test_windows"] == len(test)
+    assert leak["test_tracks_with_training_windows"] == leak["test_tracks"]
+    assert leak["test_windows_overlapping_training"] > 0
+    # comparable: the same test tracks and the same test windows as the random split
+    random_planned, random_windows = _plan(tracks, "random")
+    assert planned["split"].equals(random_planned["split"])
+    pd.testing.assert_frame_equal(test[["track_id", "start"]].reset_index(drop=True),
+                                  random_windows.loc[random_windows["split"] == "test",
+                                                     ["track_id", "start"]].reset_index(drop=True))
+    # same sizes as the track splits: the leak costs no training time
+    assert (windows["split"] == "train").sum() == (random_windows["split"] == "train").sum() == 400
+
+
+@pytest.mark.parametrize("method", ["random", "artist", "segment"])
+def test_test_only_tracks_go_to_test_and_leave_the_other_tracks_where_they_were(method):
+    base = make_tracks(per_genre=10)
+    extra = make_tracks(per_genre=3, seed=1)
+    extra["track_id"] = extra["track_id"].str.replace(".", ".9", regex=False)  # new ids, e.g. blues.900000
+    extra["artist"] = None
+    both = pd.concat([base.assign(test_only=False), extra.assign(test_only=True)], ignore_index=True)
+    split = split_tracks(both, method, seed=2)
+    assert (split[both["test_only"]] == "test").all()
+    pd.testing.assert_series_equal(split[~both["test_only"]].reset_index(drop=True),
+                                   split_tracks(base, method, seed=2).reset_index(drop=True))
+    # a test-only track takes the unit it belongs to (here: a duplicate group) along to test
+    both["dup_group"] = ""
+    buddy = base.index[split[: len(base)] == "train"][0]
+    both.loc[[buddy, len(base)], "dup_group"] = "g1"
+    split = split_tracks(both, method, seed=2)
+    assert split[buddy] == split[len(base)] == "test"
+
+
+def test_official_split_ignores_test_only_marks():
+    tracks = make_tracks().assign(test_only=True)
+    split = split_tracks(tracks, "official")
+    assert split.equals(tracks["official_split"].where(tracks["official_split"].notna(), None).astype(object))
