@@ -6,7 +6,8 @@
     genre-utils dataset  --gtzan data/synth/gtzan --fma data/synth/fma --profile quick --out data/quick
     genre-utils train    --data data/quick --out runs/crnn
     genre-utils evaluate --data data/quick --run runs/crnn
-    genre-utils predict  song.mp3 other.wav --checkpoint runs/crnn/best.pt
+    genre-utils calibrate --data data/quick --run runs/crnn
+    genre-utils predict  song.mp3 other.wav --checkpoint runs/crnn/best.pt [--quiet | --json]
 
 Each subcommand is a thin wrapper over one package function. A mistake in the user's input or setup (a wrong
 path, an unrecognised layout, a device this machine lacks, a file that is not a checkpoint, a run folder of
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from .config import PROFILES
 from .errors import UserError, one_line, user_error_types
-from .splits import SPLIT_HELP
+from .splits import SPLIT_HELP, SPLIT_METHODS
 
 __all__ = ["main", "build_parser"]
 
@@ -89,7 +90,11 @@ def _cmd_train(args) -> int:
     if not args.restart:  # with --restart the folder is moved aside first; check the fresh one later
         _writable_folder(args.out)
     info = train_run(ds, args.model, args.out, args.profile, device=args.device, progress=not args.quiet,
-                     other_run="move" if args.restart else "refuse")
+                     other_run="move" if args.restart else "refuse", precision=args.precision)
+    from .train import distributed
+
+    if not distributed(args.device).main:   # under torchrun, rank 0 reports
+        return 0
     if info.get("moved_to"):
         print(f"{args.out}: the earlier run of another configuration was moved to {info['moved_to']}")
     h = info["history"]
@@ -128,29 +133,90 @@ def _audio_files(items) -> list[Path]:
 
 
 def _cmd_predict(args) -> int:
+    """Paper-format lines, plus the calibrated confidence and the "outside" flag when the run has them.
+
+    Default output: a note first when the model learned from the synthetic corpus, then per file
+    ``path: genre:p genre:p genre:p | confidence 0.74`` (and ``| outside what this model was trained on``
+    when the confidence is below the run's threshold). ``--quiet``: only ``path: genre:p ...`` lines (and
+    ``path: error: ...``). ``--json``: one JSON object per file. Confidence needs the checkpoint's
+    ``confidence.json`` (:mod:`genre_utils.confidence`); without a valid one a single note says so on stderr.
+    """
+    from .confidence import checkpoint_field, read_confidence_file, trained_on
     from .config import FeatureParams
     from .evaluate import evaluate_files
+    from .genres import GENRES
     from .train import load_checkpoint
 
     _check_device(args)
-    checkpoint = args.checkpoint or _default_checkpoint()
+    checkpoint = Path(args.checkpoint or _default_checkpoint())
+    if checkpoint.is_dir():
+        checkpoint = checkpoint / "best.pt"
     model, ckpt = load_checkpoint(checkpoint, device=args.device)
-    feats = (ckpt.get("config") or {}).get("features")
+    feats = checkpoint_field(ckpt, "features")
     params = FeatureParams(**feats) if feats else FeatureParams()
     files = _audio_files(args.inputs)
     if not files:
         print("genre-utils predict: error: no audio file found in the given paths", file=sys.stderr)
         return 2
+    calib = read_confidence_file(checkpoint)
+    if calib is None and not args.quiet:
+        print(f"genre-utils predict: note: no confidence.json made for {checkpoint} (missing, or from another "
+              "checkpoint), so no confidence is shown; `genre-utils calibrate --data STORE --run RUN_FOLDER` "
+              "makes one", file=sys.stderr)
+    data = trained_on(checkpoint, ckpt)
+    if data["synthetic"] and not args.quiet and not args.json:
+        print("note: this model was trained on the project's synthetic corpus, not on real recordings; "
+              "treat its genres as those of the synthetic style sheets")
+    temperature = calib["temperature"] if calib else None
+    threshold = calib["threshold"] if calib else None
     table = evaluate_files(model, [str(f) for f in files], params, max_segments=args.max_segments,
-                           device=args.device, progress=False)
+                           device=args.device, progress=False, temperature=temperature or 1.0)
     failed = 0
-    for path, row in zip(files, table.itertuples(index=False)):
-        if row.error:
+    for path, row in zip(files, table.to_dict(orient="records")):
+        conf = row["confidence"] if calib and not row["error"] else None
+        outside = None if conf is None or threshold is None else bool(conf < threshold)
+        if row["error"]:
             failed += 1
-            print(f"{path}: error: {row.error}")
+        if args.json:
+            obj = {"path": str(path), "error": row["error"] or None}
+            if not row["error"]:
+                probs = {g: float(row[f"prob_{g}"]) for g in GENRES}
+                obj.update(line=f"{path}: {row['line']}", genre=row["pred_genre"],
+                           top3=[[g, round(p, 4)] for g, p in sorted(probs.items(), key=lambda kv: -kv[1])[:3]],
+                           probabilities=probs, n_windows=int(row["n_segments"]))
+            obj.update(confidence=conf, outside_training=outside, threshold=threshold, temperature=temperature,
+                       trained_on_synthetic=data["synthetic"])
+            print(json.dumps(obj, allow_nan=False))
+        elif row["error"]:
+            print(f"{path}: error: {row['error']}")
+        elif args.quiet or conf is None:
+            print(f"{path}: {row['line']}")
         else:
-            print(f"{path}: {row.line}")
+            flag = " | outside what this model was trained on" if outside else ""
+            print(f"{path}: {row['line']} | confidence {conf:.2f}{flag}")
     return 1 if failed else 0
+
+
+def _cmd_calibrate(args) -> int:
+    from .confidence import CONFIDENCE_FILE, calibrate_run
+    from .store import open_dataset
+
+    _check_device(args)
+    ds = open_dataset(args.data)
+    s = calibrate_run(ds, args.run, device=args.device, progress=not args.quiet)
+    sep = s["open_set"]
+
+    def f(x):
+        return "n/a" if x is None else f"{x:.3f}"
+
+    auroc = "n/a (no open-set tracks)" if sep["auroc"] is None else \
+        f"{f(sep['auroc'])} [{f(sep['low'])}, {f(sep['high'])}] ({sep['n_positive']} open-set tracks)"
+    ece = s["ece"]
+    print(f"{args.run}: T = {s['temperature']:.3f}; ECE segment {f(ece['segment']['before'])} -> "
+          f"{f(ece['segment']['after'])}, track {f(ece['track']['before'])} -> {f(ece['track']['after'])} "
+          f"({s['n_bins']} equal-width bins); open-set AUROC {auroc}; threshold {f(s['threshold'])} "
+          f"(flagged below it); written to {Path(args.run) / CONFIDENCE_FILE} and results.json")
+    return 0
 
 
 def _default_checkpoint() -> Path:
@@ -184,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fma-subset", default="medium", choices=["small", "medium", "large", "full"])
     p.add_argument("--folder", type=Path, action="append", help="extra labelled folder <dir>/<genre>/<file>")
     p.add_argument("--profile", default="quick", choices=sorted(PROFILES))
-    p.add_argument("--split", default="random", choices=["random", "artist", "official"], help=SPLIT_HELP)
+    p.add_argument("--split", default="random", choices=list(SPLIT_METHODS), help=SPLIT_HELP)
     p.add_argument("--features", choices=["mfcc", "logmel"], help="default: the profile's (mfcc)")
     p.add_argument("--workers", type=int, default=None, help="default: the available cores")
     p.add_argument("--verify", action="store_true",
@@ -199,7 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="run folder for the checkpoints")
     p.add_argument("--model", default="crnn", choices=["crnn", "crnn-temporal", "baseline"])
     p.add_argument("--profile", choices=sorted(PROFILES), help="hyperparameters; default: the store's profile")
-    p.add_argument("--device", help="cuda, mps or cpu; default: the first available")
+    p.add_argument("--device", help="cuda, mps or cpu; default: the first available (under torchrun, "
+                                    "cuda means each process's cuda:LOCAL_RANK)")
+    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"],
+                   help="arithmetic of the forward pass: fp32, or autocast to bf16/fp16 (fp16: CUDA only); "
+                        "default: bf16 on a CUDA device that supports it, fp32 elsewhere")
     p.add_argument("--restart", action="store_true",
                    help="when --out holds a run of another configuration, move it aside to <out>.old-<n> and "
                         "start afresh (without this flag such a run is kept and train refuses)")
@@ -219,7 +289,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", type=Path, help="a best.pt (default: the newest `make book` model)")
     p.add_argument("--max-segments", type=int, default=None, help="use only the first N windows of each file")
     p.add_argument("--device", help="cuda, mps or cpu; default: the first available")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--quiet", action="store_true",
+                     help="only the paper-format lines `file: genre:prob ...` (no note, confidence or flag)")
+    out.add_argument("--json", action="store_true", help="one JSON object per file (genre, top3, probabilities, "
+                     "confidence, outside_training, ...)")
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("calibrate", help="fit a run's temperature and unknown threshold; write confidence.json")
+    p.add_argument("--data", required=True, type=Path, help="the feature store the run was trained on")
+    p.add_argument("--run", required=True, type=Path, help="run folder holding best.pt")
+    p.add_argument("--device", help="cuda, mps or cpu; default: the first available")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_calibrate)
     return parser
 
 
@@ -230,6 +312,7 @@ _INTERRUPTED = {
     "train": "run the same command again to resume from the last finished epoch",
     "evaluate": "nothing was written; run the same command again",
     "predict": "no further files were classified",
+    "calibrate": "nothing was written; run the same command again",
 }
 
 

@@ -21,7 +21,9 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-__all__ = ["FeatureParams", "Profile", "PROFILES", "SCHEDULES", "check_schedule", "get_profile", "num_threads", "fingerprint"]
+__all__ = ["FeatureParams", "Profile", "PROFILES", "SCHEDULES", "check_schedule", "get_profile", "num_threads",
+           "fingerprint", "split_counts", "TEST_ONLY_LIST",
+           "TrainConfig", "train_config", "resume_differences"]
 
 #: Learning-rate schedules a profile may name (:func:`genre_utils.train.learning_rate`).
 SCHEDULES = ("constant", "onecycle")
@@ -111,6 +113,12 @@ class Profile:
         Length of the synthetic clips (the real datasets' clips are 30 s).
     split_fractions : tuple of float
         Train/valid/test fractions of the track-level split.
+    test_tracks_per_genre : int
+        GTZAN-layout test tracks per genre the synthetic corpus guarantees (0: none added). The split gives
+        ``split_counts(synth_tracks_per_genre, split_fractions)[2]`` of the balanced clips to test; the corpus
+        renders the difference (:attr:`test_only_per_genre`) as extra clips that the splitter sends to test
+        only, so training and validation keep their tracks and windows and only the test set grows. FMA-layout
+        tracks of a genre add to it. No effect on real data.
     n_train, n_valid : int
         Balanced numbers of 5-s training and validation windows (paper: 100,000 and 10,000).
     test_segments_per_track : int
@@ -146,6 +154,7 @@ class Profile:
     synth_newdata_per_genre: int = 4
     clip_seconds: float = 30.0
     split_fractions: tuple[float, float, float] = (0.70, 0.15, 0.15)
+    test_tracks_per_genre: int = 0
     n_train: int = 2000
     n_valid: int = 400
     test_segments_per_track: int = 6
@@ -175,6 +184,35 @@ class Profile:
         """Plain-JSON form of the profile (for results and fingerprints)."""
         return dataclasses.asdict(self)
 
+    @property
+    def test_only_per_genre(self) -> int:
+        """Extra synthetic GTZAN clips per genre rendered for the test split only (see ``test_tracks_per_genre``)."""
+        base_test = split_counts(self.synth_tracks_per_genre, self.split_fractions)[2]
+        return max(0, int(self.test_tracks_per_genre) - base_test)
+
+
+#: The list of test-only track ids (``blues.00021``, one per line; ``#`` starts a comment) that a GTZAN root may
+#: hold next to its genre folders: the synthetic corpus writes one for its test-only clips
+#: (:attr:`Profile.test_only_per_genre`), and the store sends the tracks it names to the test split.
+TEST_ONLY_LIST = "test_only.txt"
+
+
+def split_counts(n: int, fractions) -> tuple[int, int, int]:
+    """Split ``n`` items by train/valid/test ``fractions``, keeping at least one item per split when ``n >= 3``.
+
+    The track counts of one stratum of :func:`genre_utils.splits.split_tracks`.
+
+    Returns
+    -------
+    n_train, n_valid, n_test : int
+    """
+    n_valid = int(round(n * fractions[1]))
+    n_test = int(round(n * fractions[2]))
+    if n >= 3:
+        n_valid, n_test = max(n_valid, 1), max(n_test, 1)
+    n_train = n - n_valid - n_test
+    return n_train, n_valid, n_test
+
 
 PROFILES: dict[str, Profile] = {
     "tiny": Profile(
@@ -186,6 +224,7 @@ PROFILES: dict[str, Profile] = {
         n_train=200,
         n_valid=60,
         test_segments_per_track=2,
+        test_tracks_per_genre=2,
         epochs=2,
         batch_size=25,
         lr=3e-3,
@@ -193,12 +232,14 @@ PROFILES: dict[str, Profile] = {
         window_norm=True,
         batchnorm=True,
     ),
-    "quick": Profile(name="quick", epochs=5, lr=3e-3, schedule="onecycle", window_norm=True, batchnorm=True),
+    "quick": Profile(name="quick", test_tracks_per_genre=16, epochs=5, lr=3e-3, schedule="onecycle", window_norm=True,
+                     batchnorm=True),
     "paper": Profile(
         name="paper",
         synth_tracks_per_genre=100,
         synth_fma_tracks=900,
         synth_newdata_per_genre=10,
+        test_tracks_per_genre=16,
         n_train=100_000,
         n_valid=10_000,
         epochs=15,
@@ -218,6 +259,134 @@ def get_profile(name: str | Profile) -> Profile:
         return PROFILES[name]
     except KeyError:
         raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}") from None
+
+
+#: Arithmetic precisions training may run in (:attr:`TrainConfig.precision`).
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+#: Number of classes the models predict (the ten GTZAN genres, :data:`genre_utils.genres.GENRES`).
+N_GENRES = 10
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of one training run, in one frozen object from the profile to the checkpoint.
+
+    Built from a :class:`Profile` by :func:`train_config`, passed to :func:`genre_utils.train.fit`, stored
+    in every checkpoint as a plain dict (:meth:`to_dict`, key ``'train_config'``) and in the run's
+    ``config['train']``, and compared on resume by :func:`resume_differences` (nanoGPT's ``GPTConfig`` idea:
+    the settings are written down once, not copied from function to function).
+
+    Attributes
+    ----------
+    model : {'crnn', 'crnn-temporal', 'baseline'}
+        The model trained.
+    n_classes : int
+        Output classes of the model (the labels must lie in ``[0, n_classes)``).
+    epochs, batch_size, lr, weight_decay, dropout, seed, schedule, window_norm, batchnorm
+        As in :class:`Profile` (``batch_size`` is the global batch of one optimiser step). ``window_norm`` and
+        ``batchnorm`` are the profile's; :func:`genre_utils.experiments.build_profile_model` applies them to
+        the CRNN variants only.
+    precision : {'fp32', 'bf16', 'fp16'}
+        Arithmetic of the forward pass and loss: ``'fp32'`` (the default, and the CPU's: no autocast at all, so
+        the numbers are those of plain float32), or autocast to bfloat16 / float16 (weights and Adam stay
+        float32; ``'fp16'`` scales the loss, CUDA only). :func:`genre_utils.train.default_precision` picks
+        bf16 on CUDA devices that support it.
+    """
+
+    model: str = "crnn"
+    n_classes: int = N_GENRES
+    epochs: int = 6
+    batch_size: int = 50
+    lr: float = 1e-3
+    weight_decay: float = 0.005
+    dropout: float = 0.3
+    seed: int = 0
+    schedule: str = "constant"
+    window_norm: bool = False
+    batchnorm: bool = False
+    precision: str = "fp32"
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be positive")
+        if self.n_classes < 1:
+            raise ValueError("n_classes must be positive")
+        check_schedule(self.schedule)
+
+    def replace(self, **changes) -> "TrainConfig":
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """Plain-JSON form (what a checkpoint stores)."""
+        return {f.name: (type(f.default)(v) if isinstance(f.default, (bool, int, float, str)) else v)
+                for f in dataclasses.fields(self) for v in [getattr(self, f.name)]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        """The config a :meth:`to_dict` dict describes (a ValueError for unknown or invalid keys)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown training settings: {', '.join(unknown)}")
+        return cls(**d)
+
+
+def train_config(profile: "str | Profile", model: str, precision: str = "fp32") -> TrainConfig:
+    """The training settings of ``model`` under ``profile`` (the one place they are read from a profile), in
+    arithmetic ``precision``."""
+    profile = get_profile(profile)
+    return TrainConfig(model=model, n_classes=N_GENRES, epochs=profile.epochs, batch_size=profile.batch_size,
+                       lr=profile.lr, weight_decay=profile.weight_decay, dropout=profile.dropout, seed=profile.seed,
+                       schedule=profile.schedule, window_norm=profile.window_norm, batchnorm=profile.batchnorm,
+                       precision=precision)
+
+
+def _flatten(d, prefix=""):
+    out = {}
+    for k, v in (d or {}).items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+#: Plainer names of some configuration keys in :func:`resume_differences`' messages.
+_KEY_NAMES = {"dataset_key": "store cache key", "data_fingerprint": "store data fingerprint"}
+
+
+def resume_differences(old: dict | None, new: dict, *, more_epochs: bool = False,
+                       ignore: tuple[str, ...] = ("dataset",)) -> list[str]:
+    """What keeps a run recorded as ``old`` from being resumed as ``new``: ``['key old -> new', ...]``.
+
+    The one comparison behind every resume: the run-folder check of
+    :func:`genre_utils.experiments.train_run` (the whole run configuration, with the store named by its
+    fingerprints; the path it was reached by, ``ignore``, does not count) and the resume of
+    :func:`genre_utils.train.fit` (model spec, :class:`TrainConfig`, training and validation sizes).
+    Nested dicts are compared key by key (``train.lr 0.003 -> 0.0005``); keys are sorted.
+
+    Parameters
+    ----------
+    old : dict or None
+        The recorded configuration (None: a checkpoint that records none, which differs from anything).
+    new : dict
+    more_epochs : bool
+        Let ``train.epochs`` differ when both use the constant schedule (a constant-rate run can be continued
+        for more epochs; a one-cycle schedule's length is part of the run).
+    """
+    if old is None:
+        return ["the checkpoint records no configuration"]
+    a = _flatten({k: v for k, v in old.items() if k not in ignore})
+    b = _flatten({k: v for k, v in new.items() if k not in ignore})
+    free = set()
+    if more_epochs and a.get("train.schedule") == b.get("train.schedule") == "constant":
+        free.add("train.epochs")
+    return [f"{_KEY_NAMES.get(k, k)} {a.get(k)} -> {b.get(k)}" for k in sorted(set(a) | set(b))
+            if k not in free and a.get(k) != b.get(k)]
 
 
 def num_threads() -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import Profile, fingerprint, get_profile
+from .config import Profile, TrainConfig, fingerprint, get_profile, resume_differences, train_config
 from .evaluate import confusion
 from .errors import RunMismatchError, UserError
 from .genres import GENRES
@@ -39,13 +39,8 @@ def results_frames(results: dict, key: str) -> pd.DataFrame:
     return pd.DataFrame.from_records(results[key])
 
 
-def _train_params(profile: Profile) -> dict:
-    return {"epochs": profile.epochs, "batch_size": profile.batch_size, "lr": profile.lr,
-            "weight_decay": profile.weight_decay, "dropout": profile.dropout, "seed": profile.seed,
-            "schedule": profile.schedule, "window_norm": profile.window_norm, "batchnorm": profile.batchnorm}
-
-
-def build_profile_model(model_name: str, profile: str | Profile, X_train, input_shape, mean=None, std=None):
+def build_profile_model(model_name: str, profile: str | Profile | TrainConfig, X_train, input_shape, mean=None,
+                        std=None):
     """The untrained model a profile trains: its normalisation, batch norm, dropout and seed.
 
     The profile's ``window_norm`` and ``batchnorm`` apply to the CRNN variants only; the baseline keeps the
@@ -55,7 +50,8 @@ def build_profile_model(model_name: str, profile: str | Profile, X_train, input_
     Parameters
     ----------
     model_name : {'crnn', 'crnn-temporal', 'baseline'}
-    profile : str or Profile
+    profile : str, Profile or TrainConfig
+        The profile, or the training settings built from it (:func:`genre_utils.config.train_config`).
     X_train : array-like, shape (n_windows, height, frames)
         Training windows; read for the per-window statistics when ``profile.window_norm``.
     input_shape : (int, int)
@@ -64,45 +60,29 @@ def build_profile_model(model_name: str, profile: str | Profile, X_train, input_
     """
     from .models import build_model, feature_stats, window_feature_stats
 
-    profile = get_profile(profile)
+    cfg = profile if isinstance(profile, TrainConfig) else train_config(profile, model_name)
+    if cfg.model != model_name:
+        raise ValueError(f"the training settings are for model {cfg.model!r}, not {model_name!r}")
     crnn = model_name.startswith("crnn")
-    per_window = profile.window_norm and crnn
+    per_window = cfg.window_norm and crnn
     if per_window:
         mean, std = window_feature_stats(X_train)
     elif mean is None or std is None:
         mean, std = feature_stats(X_train)
-    extra = {"batchnorm": profile.batchnorm, "per_window": per_window} if crnn else {}
-    return build_model(model_name, input_shape=input_shape, dropout=profile.dropout, mean=mean, std=std,
-                       seed=profile.seed, **extra)
+    extra = {"batchnorm": cfg.batchnorm, "per_window": per_window} if crnn else {}
+    return build_model(model_name, input_shape=input_shape, n_classes=cfg.n_classes, dropout=cfg.dropout, mean=mean,
+                       std=std, seed=cfg.seed, **extra)
 
 
 #: What :func:`train_run` does with a run folder that holds a run of another configuration.
 OTHER_RUN = ("refuse", "move", "replace")
 
 
-def _flatten(d, prefix=""):
-    out = {}
-    for k, v in (d or {}).items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
-def _store_identity(config: dict) -> dict:
-    """What names a store in a run's config: its fingerprints, never the path it was spelled by."""
-    return {k: v for k, v in (config or {}).items() if k != "dataset"}
-
-
 def config_differences(old: dict | None, new: dict, limit: int = 4) -> str:
     """The differences between two run configurations, as ``key old -> new`` items (the store by its data
-    fingerprint and cache key; the path a store was reached by does not count)."""
-    if old is None:
-        return "the checkpoint records no configuration"
-    a, b = _flatten(_store_identity(old)), _flatten(_store_identity(new))
-    names = {"dataset_key": "store cache key", "data_fingerprint": "store data fingerprint"}
-    items = [f"{names.get(k, k)} {a.get(k)} -> {b.get(k)}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    fingerprint and cache key; the path a store was reached by does not count): the first ``limit`` items of
+    :func:`genre_utils.config.resume_differences`, joined."""
+    items = resume_differences(old, new)
     if len(items) > limit:
         items = items[:limit] + [f"{len(items) - limit} more"]
     return ", ".join(items)
@@ -118,20 +98,45 @@ def _aside_name(out_dir: Path) -> Path:
 def _existing_run(out_dir: Path):
     """``(checkpoint, config, problem)`` of the run a folder already holds (``last.pt``, else ``best.pt``);
     None when it holds none."""
-    from .train import checkpoint_config
+    from .train import CHECKPOINT_FORMAT, _read_checkpoint
 
     for name in ("last.pt", "best.pt"):
         path = out_dir / name
         if path.is_file():
             try:
-                return path, checkpoint_config(path), None
+                ckpt = _read_checkpoint(path)
             except UserError as err:
-                return path, None, str(err)
+                return path, None, f"an unreadable checkpoint ({err})"
+            if ckpt["format"] != CHECKPOINT_FORMAT:
+                return path, None, (f"a checkpoint of an earlier format ({ckpt['format']}, before the training "
+                                    f"settings were one TrainConfig), which cannot be resumed")
+            return path, ckpt.get("config"), None
     return None
 
 
+def _settle_run_folder(out_dir: Path, plain: dict, other_run: str) -> tuple[Path | None, bool]:
+    """What :func:`train_run` does with what ``out_dir`` already holds: ``(moved_to, resume)``; raises
+    RunMismatchError when it refuses."""
+    moved_to, resume = None, True
+    existing = _existing_run(out_dir)
+    if existing is not None:
+        path, old, problem = existing
+        if problem or resume_differences(old, plain):
+            what = problem or f"a run of another configuration ({config_differences(old, plain)})"
+            if other_run == "refuse":
+                raise RunMismatchError(
+                    f"{out_dir} holds {what}; nothing was changed. Train into another folder (--out), or pass "
+                    f"--restart to move that run aside to {_aside_name(out_dir)} and start afresh")
+            if other_run == "move":
+                moved_to = _aside_name(out_dir)
+                out_dir.rename(moved_to)
+            else:
+                resume = False
+    return moved_to, resume
+
+
 def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None, *, device=None,
-              progress: bool = True, other_run: str = "refuse") -> dict:
+              progress: bool = True, other_run: str = "refuse", precision: str | None = None) -> dict:
     """Train ``model_name`` on the store's train split, validating on its valid split (resumable).
 
     Parameters
@@ -146,6 +151,10 @@ def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None
         Training hyperparameters; default: the profile the store was built with.
     device : str, optional
         Default: cuda, then mps, then cpu.
+    precision : {'fp32', 'bf16', 'fp16'}, optional
+        Arithmetic of the forward pass (:attr:`genre_utils.config.TrainConfig.precision`); default
+        :func:`genre_utils.train.default_precision` of the device (bf16 on a CUDA device that supports it,
+        fp32 elsewhere).
     other_run : {'refuse', 'move', 'replace'}
         What to do when ``out_dir`` holds a run of another configuration (or an unreadable checkpoint):
         ``'refuse'`` raises :class:`~genre_utils.errors.RunMismatchError` saying what differs and keeps
@@ -165,42 +174,36 @@ def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None
         The store has no training or no validation windows; or (``other_run='refuse'``) the folder holds
         another run.
     """
-    from .train import fit
+    from .train import default_precision, distributed, fit, select_device
 
     if other_run not in OTHER_RUN:
         raise ValueError(f"other_run must be one of {', '.join(OTHER_RUN)}, not {other_run!r}")
     profile = get_profile(profile or ds.info["profile"])
+    cfg = train_config(profile, model_name, precision or default_precision(select_device(device)))
     X_train, y_train, _ = ds.split("train")
     X_valid, y_valid, _ = ds.split("valid")
     _require_windows(ds, ("training", len(y_train)), ("validation", len(y_valid)), purpose="train on")
-    config = {"model": model_name, "profile": profile.name, "train": _train_params(profile),
+    config = {"model": model_name, "profile": profile.name, "train": cfg.to_dict(),
               "features": dataclasses.asdict(ds.params), "dataset": str(ds.root),
               "dataset_key": ds.info["cache_key"], "data_fingerprint": ds.info["data_fingerprint"]}
     plain = json.loads(json.dumps(config))
-    # resume only a run of exactly this configuration; never silently discard one of another
-    out_dir, moved_to, resume = Path(out_dir), None, True
-    existing = _existing_run(out_dir)
-    if existing is not None:
-        path, old, problem = existing
-        same = problem is None and old is not None and _store_identity(old) == _store_identity(plain)
-        if not same:
-            what = f"an unreadable checkpoint ({problem})" if problem else \
-                f"a run of another configuration ({config_differences(old, plain)})"
-            if other_run == "refuse":
-                raise RunMismatchError(
-                    f"{out_dir} holds {what}; nothing was changed. Train into another folder (--out), or pass "
-                    f"--restart to move that run aside to {_aside_name(out_dir)} and start afresh")
-            if other_run == "move":
-                moved_to = _aside_name(out_dir)
-                out_dir.rename(moved_to)
-            else:
-                resume = False
-    model = build_profile_model(model_name, profile, X_train, ds.params.shape, ds.mean, ds.std)
+    # resume only a run of exactly this configuration; never silently discard one of another. Under torchrun
+    # rank 0 decides (and moves), every rank follows
+    out_dir, dist = Path(out_dir), distributed(device)
+    decision = None
+    if dist.main:
+        try:
+            decision = _settle_run_folder(out_dir, plain, other_run)
+        except RunMismatchError as err:
+            decision = err
+    decision = dist.broadcast(decision)
+    if isinstance(decision, Exception):
+        raise decision
+    moved_to, resume = decision
+    model = build_profile_model(model_name, cfg, X_train, ds.params.shape, ds.mean, ds.std)
     t0 = time.perf_counter()
-    history = fit(model, X_train, y_train, X_valid, y_valid, epochs=profile.epochs,
-                  batch_size=profile.batch_size, lr=profile.lr, weight_decay=profile.weight_decay,
-                  schedule=profile.schedule, seed=profile.seed, out_dir=out_dir, device=device, progress=progress, config=config,
-                  keep_epochs=False, resume=resume)
+    history = fit(model, X_train, y_train, X_valid, y_valid, cfg, out_dir=out_dir, device=device, progress=progress,
+                  config=config, keep_epochs=False, resume=resume)
     return {"history": history, "train_seconds": time.perf_counter() - t0, "config": config, "moved_to": moved_to}
 
 
@@ -361,7 +364,8 @@ def run_key(ds, model_name: str, profile: str | Profile | None = None, newdata=N
     modification time).
     """
     profile = get_profile(profile or ds.info["profile"])
-    return fingerprint(ds.info["cache_key"], ds.info.get("data_fingerprint"), model_name, _train_params(profile),
+    return fingerprint(ds.info["cache_key"], ds.info.get("data_fingerprint"), model_name,
+                       train_config(profile, model_name).to_dict(),
                        code_fingerprint("experiments"), library_key("run"), _folder_stamp(newdata))
 
 
@@ -527,3 +531,129 @@ def paired_comparison(correct_a, correct_b, n_boot: int = 10_000, seed: int = 0,
     return {"difference": float(diff.mean()), "low": float(np.percentile(boot, tail)),
             "high": float(np.percentile(boot, 100 - tail)), "level": float(level), "a_only": a_only, "b_only": b_only,
             "p_value": float(p), "n_tracks": int(diff.size)}
+
+
+# ------------------------------------------------------------------------------------------ ablations
+#: How the book names each run of :data:`genre_utils.context.BOOK_RUNS`: (model, features, split) -> label.
+RUN_LABELS: dict[tuple[str, str, str], str] = {
+    ("crnn", "mfcc", "random"): "CRNN, MFCC, track split (main run)",
+    ("baseline", "mfcc", "random"): "baseline MLP, MFCC, track split",
+    ("crnn-temporal", "mfcc", "random"): "CRNN with the GRU over time, MFCC, track split",
+    ("crnn", "logmel", "random"): "CRNN, log-mel, track split",
+    ("crnn", "mfcc", "artist"): "CRNN, MFCC, artist split",
+    ("crnn", "mfcc", "segment"): "CRNN, MFCC, 5-s segments split at random (leaky)",
+    ("crnn", "mfcc", "official"): "CRNN, MFCC, fault-filtered split",
+}
+
+_MODEL_WORDS = {"crnn": "CRNN", "crnn-temporal": "CRNN with the GRU over time", "baseline": "baseline MLP"}
+_KIND_WORDS = {"mfcc": "MFCC", "logmel": "log-mel"}
+_SPLIT_WORDS = {"random": "track split", "artist": "artist split", "official": "fault-filtered split",
+                "segment": "5-s segments split at random (leaky)"}
+
+
+def run_label(model: str, kind: str, split: str) -> str:
+    """The book's name for one run (:data:`RUN_LABELS`, else composed from its three parts)."""
+    if (model, kind, split) in RUN_LABELS:
+        return RUN_LABELS[model, kind, split]
+    return ", ".join((_MODEL_WORDS.get(model, model), _KIND_WORDS.get(kind, kind),
+                      _SPLIT_WORDS.get(split, f"{split} split")))
+
+
+def _accuracy(results: dict, level: str):
+    from .stats import Accuracy
+
+    key = {"track": "tracks", "segment": "segments"}[level]
+    table = pd.DataFrame.from_records((results.get("test") or {}).get(key) or [])
+    if table.empty:
+        return Accuracy(0, 0)
+    right = table["true_genre"].astype(str) == table["pred_genre"].astype(str)
+    return Accuracy(int(right.sum()), int(len(table)))
+
+
+def _newdata_accuracy(results: dict):
+    from .stats import Accuracy
+
+    files = pd.DataFrame((results.get("newdata") or {}).get("files") or [])
+    if files.empty:
+        return Accuracy(0, 0)
+    if "error" in files:
+        files = files[files["error"].fillna("").astype(str) == ""]
+    return Accuracy(int(files["correct"].astype(bool).sum()), int(len(files)))
+
+
+def ablation_results(ctx, runs=None) -> list[dict]:
+    """Every run of the book (default: :data:`genre_utils.context.BOOK_RUNS`) with its accuracies.
+
+    Returns
+    -------
+    list of dict
+        ``run`` (the key ``(model, kind, split)``), ``label``, ``segment``, ``track`` and ``newdata``
+        (:class:`~genre_utils.stats.Accuracy`), ``train_minutes`` and ``results``.
+    """
+    from .context import BOOK_RUNS
+
+    out = []
+    for model, kind, split in (runs if runs is not None else BOOK_RUNS):
+        res = ctx.run(model, kind, split)
+        out.append({"run": (model, kind, split), "label": run_label(model, kind, split),
+                    "segment": _accuracy(res, "segment"), "track": _accuracy(res, "track"),
+                    "newdata": _newdata_accuracy(res),
+                    "train_minutes": (res["headline"].get("train_seconds") or 0) / 60, "results": res})
+    return out
+
+
+def ablation_table(ctx, runs=None, numeric: bool = False) -> pd.DataFrame:
+    """The discussion's ablation table: one row per run of the book, each accuracy with n and its interval.
+
+    Parameters
+    ----------
+    ctx : genre_utils.context.Context
+    runs : iterable of (model, kind, split), optional
+        Default: every run of :data:`genre_utils.context.BOOK_RUNS` (so a run added there appears here).
+    numeric : bool
+        Return fractions (columns ``segment_accuracy``, ``track_accuracy``, ``newdata_accuracy``) for a
+        plot instead of the formatted cells.
+
+    Returns
+    -------
+    table : DataFrame
+        Index ``run`` (the label of :func:`run_label`); columns "5-s segments", "30-s tracks (vote)",
+        "new data" (``'87.5 % [73.9, 94.5], n = 40'``) and "training minutes".
+    """
+    rows = []
+    for r in ablation_results(ctx, runs):
+        if numeric:
+            rows.append({"run": r["label"], "segment_accuracy": r["segment"].value,
+                         "track_accuracy": r["track"].value, "newdata_accuracy": r["newdata"].value})
+        else:
+            rows.append({"run": r["label"], "5-s segments": r["segment"].short(),
+                         "whole tracks (vote)": r["track"].short(), "new data": r["newdata"].short(),
+                         "training minutes": f"{r['train_minutes']:.1f}"})
+    return pd.DataFrame(rows).set_index("run")
+
+
+def unpaired_comparison(a, b, level: float = 0.95) -> dict:
+    """Difference of two accuracies measured on different test items, with Newcombe's interval.
+
+    For runs whose test sets differ (a leaky segment split against the track split), no paired comparison
+    is possible; Newcombe's hybrid score interval combines the two Wilson intervals.
+
+    Parameters
+    ----------
+    a, b : genre_utils.stats.Accuracy
+
+    Returns
+    -------
+    dict
+        ``difference`` (A minus B), ``low``, ``high``, ``level`` and ``n_tracks`` None (not paired), in the
+        form :func:`genre_utils.narrative.margin_sentence` reads.
+    """
+    from .stats import wilson_interval
+
+    p1, p2 = a.value, b.value
+    l1, u1 = wilson_interval(a.k, a.n, level)
+    l2, u2 = wilson_interval(b.k, b.n, level)
+    d = p1 - p2
+    low = d - float(np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2))
+    high = d + float(np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2))
+    return {"difference": float(d), "low": low, "high": high, "level": float(level), "n_tracks": None}

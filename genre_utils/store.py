@@ -9,8 +9,8 @@ The paper kept its MFCCs as stringified arrays inside one CSV. Here a dataset fo
     One row per window: ``row, segment_id, track_id, source, genre, label, split, kind, start, offset, path,
     artist``.
 ``tracks.csv``
-    One row per track found: its label, split, decoded length, file and audio hashes, duplicate group,
-    note (:mod:`genre_utils.checks`) and status.
+    One row per track found: its label, split, ``test_only`` mark, decoded length, file and audio hashes,
+    duplicate group, note (:mod:`genre_utils.checks`) and status.
 ``skipped.csv``
     ``path, source, reason`` for every file or track left out, whatever the stage that left it out.
 ``duplicates.csv``, ``near_duplicates.csv``
@@ -55,7 +55,7 @@ from tqdm.auto import tqdm
 
 from . import checks
 from .audio import AudioError, audio_digest, check_audio, cut_segments, load_audio
-from .config import FeatureParams, Profile, fingerprint, get_profile, num_threads
+from .config import TEST_ONLY_LIST, FeatureParams, Profile, fingerprint, get_profile, num_threads
 from .duplicates import FP_BANDS, pack_fingerprints, unpack_fingerprints
 from .duplicates import fingerprint as audio_fingerprint
 from .errors import UserError
@@ -63,7 +63,7 @@ from .features import extract
 from .genres import GENRES
 from .locks import folder_lock
 from .provenance import atomic_write_text, code_fingerprint, library_key, versions
-from .splits import plan_windows, split_tracks
+from .splits import leak_summary, plan_windows, split_tracks
 
 __all__ = ["Dataset", "build_dataset", "open_dataset", "scan_sources", "extract_tracks", "reuse_problem"]
 
@@ -118,6 +118,40 @@ def scan_sources(gtzan=None, fma=None, fma_subset: str = "medium", folders=(), p
     # the same id may come from two sources (GTZAN 'blues.00001' never clashes with FMA '000001')
     tracks["track_id"] = tracks["source"] + ":" + tracks["track_id"].astype(str)
     return tracks.sort_values("track_id").reset_index(drop=True), sources.skipped_frame(skipped)
+
+
+def test_only_list(gtzan) -> Path | None:
+    """The :data:`~genre_utils.config.TEST_ONLY_LIST` of a GTZAN root, or None.
+
+    Looked for in the genre folder and each folder above it up to ``gtzan`` (the synthetic corpus writes it
+    at ``gtzan/test_only.txt``, next to ``genres_original/``).
+    """
+    if gtzan is None:
+        return None
+    from .sources import find_gtzan_genre_dir
+
+    root = Path(gtzan).resolve()
+    folder = find_gtzan_genre_dir(root).resolve()
+    while True:
+        if (folder / TEST_ONLY_LIST).is_file():
+            return folder / TEST_ONLY_LIST
+        if folder == root or folder == folder.parent:
+            return None
+        folder = folder.parent
+
+
+def read_test_only(path) -> set[str]:
+    """The track ids (``blues.00021``) of a test-only list: one per line, blank lines and ``#`` comments skipped."""
+    lines = (line.split("#", 1)[0].strip() for line in Path(path).read_text().splitlines())
+    return {line for line in lines if line}
+
+
+def _mark_test_only(tracks: pd.DataFrame, gtzan) -> Path | None:
+    """Add the bool column ``test_only`` (GTZAN tracks named in the root's test-only list); the list's path."""
+    path = test_only_list(gtzan)
+    ids = {f"gtzan:{i}" for i in read_test_only(path)} if path is not None else set()
+    tracks["test_only"] = tracks["track_id"].isin(ids) & (tracks["source"] == "gtzan")
+    return path
 
 
 # ----------------------------------------------------------------------------------- worker functions
@@ -309,9 +343,10 @@ def open_dataset(root) -> Dataset:
                    stats["mean"], stats["std"])
 
 
-def _cache_key(tracks: pd.DataFrame, profile: Profile, split_method: str, fma_subset: str) -> str:
+def _cache_key(tracks: pd.DataFrame, profile: Profile, split_method: str, fma_subset: str,
+               test_only=None) -> str:
     files = []
-    for path in tracks["path"]:
+    for path in [*tracks["path"], *([str(test_only)] if test_only is not None else [])]:
         st = os.stat(path)
         files.append((path, st.st_size, st.st_mtime_ns))
     return fingerprint(profile, split_method, fma_subset, files, code_fingerprint("store"), library_key("store"))
@@ -413,8 +448,7 @@ def _row_stats(features: np.ndarray, lo: int, hi: int, chunk: int = 2048):
 
 def build_dataset(out, *, gtzan=None, fma=None, fma_subset: str = "medium", folders=(),
                   profile: str | Profile = "quick", split_method: str = "random", feature_kind: str | None = None,
-                  workers: int | None = None, progress: bool = True, stop_after_tracks: int | None = None,
-                  verify: bool = False) -> Dataset:
+                  workers: int | None = None, progress: bool = True, verify: bool = False) -> Dataset:
     """Scan sources, split by track, plan balanced windows, extract features and write the store.
 
     Parameters
@@ -425,16 +459,14 @@ def build_dataset(out, *, gtzan=None, fma=None, fma_subset: str = "medium", fold
         Sources, as in :func:`scan_sources`.
     profile : str or Profile
         Sizes and feature parameters (``tiny``, ``quick``, ``paper``).
-    split_method : {'random', 'artist', 'official'}
-        See :mod:`genre_utils.splits`.
+    split_method : {'random', 'artist', 'official', 'segment'}
+        See :mod:`genre_utils.splits` (``segment`` is the leaky ablation).
     feature_kind : {'mfcc', 'logmel'}, optional
         Override the profile's feature kind.
     workers : int, optional
         Processes for decoding and extraction (default: the available cores).
     progress : bool
         Show progress bars.
-    stop_after_tracks : int, optional
-        Stop (as if interrupted) after extracting this many tracks; for testing resumption.
     verify : bool
         Also compare the content hash of every input file with the one recorded when the store was built
         (input files are otherwise recognised by path, size and modification time), and check
@@ -458,12 +490,18 @@ def build_dataset(out, *, gtzan=None, fma=None, fma_subset: str = "medium", fold
     with folder_lock(out, "feature-store build"):
         return _build_dataset(out, gtzan=gtzan, fma=fma, fma_subset=fma_subset, folders=folders, profile=profile,
                               split_method=split_method, feature_kind=feature_kind, workers=workers,
-                              progress=progress, stop_after_tracks=stop_after_tracks, verify=verify)
+                              progress=progress, verify=verify)
+
+
+#: Test hook: stop (as if interrupted, with a KeyboardInterrupt) after extracting this many tracks; tests set it
+#: with ``monkeypatch.setattr(store, "_stop_after_tracks", n)`` to test resumption. None in normal use.
+_stop_after_tracks: int | None = None
 
 
 def _build_dataset(out, *, gtzan, fma, fma_subset, folders, profile, split_method, feature_kind, workers, progress,
-                   stop_after_tracks, verify) -> Dataset:
-    """The body of :func:`build_dataset`, run under the store's lock."""
+                   verify) -> Dataset:
+    """The body of :func:`build_dataset`, run under the store's lock: the reuse check, then its five phases
+    (:func:`_probe_phase`, :func:`_split_and_plan`, :func:`_extract_phase`, :func:`_write_store`)."""
     t0 = time.perf_counter()
     profile = get_profile(profile)
     if feature_kind is not None:
@@ -475,7 +513,8 @@ def _build_dataset(out, *, gtzan, fma, fma_subset, folders, profile, split_metho
     work = out / ".work"
 
     tracks, skipped = scan_sources(gtzan, fma, fma_subset, folders, progress)
-    key = _cache_key(tracks, profile, split_method, fma_subset)
+    test_only = _mark_test_only(tracks, gtzan)
+    key = _cache_key(tracks, profile, split_method, fma_subset, test_only)
     done = out / "dataset.json"
     problem = reuse_problem(out, key, verify=verify)
     if problem is None:
@@ -488,8 +527,25 @@ def _build_dataset(out, *, gtzan, fma, fma_subset, folders, profile, split_metho
     work.mkdir(exist_ok=True)
     timings = {"scan": time.perf_counter() - t0}
 
-    # 1. decode every track once: exact length, content hash, unusable files
     t = time.perf_counter()
+    tracks, fps = _probe_phase(tracks, work, key, params, workers, progress)
+    timings["probe"] = time.perf_counter() - t
+    tracks, checked, manifest, meta, shortfall = _split_and_plan(out, tracks, skipped, fps, profile, split_method,
+                                                                 params)
+    t = time.perf_counter()
+    feats = _extract_phase(out, work, key, manifest, meta, params, workers, progress)
+    timings["extract"] = time.perf_counter() - t
+    # 5. statistics (the memory map is closed before features.npy.part is renamed), then the files
+    stats = _row_stats(feats, 0, int((manifest["split"] == "train").sum()))
+    del feats
+    return _write_store(out, work, key, stats, manifest, tracks, skipped, checked, shortfall, profile, params,
+                        split_method, (gtzan, fma, fma_subset, folders), workers, timings, t0)
+
+
+def _probe_phase(tracks, work, key, params, workers, progress):
+    """1. decode every track once: exact length, content hash, unusable files (cached in ``.work``).
+
+    Returns the annotated tracks table and the audio fingerprints."""
     probe_path, fp_path = work / f"probe-{key}.csv", work / f"fingerprints-{key}.npz"
     if probe_path.is_file() and fp_path.is_file():
         probe = pd.read_csv(probe_path, keep_default_na=False, dtype={"sha1": str, "audio_sha1": str})
@@ -506,9 +562,14 @@ def _build_dataset(out, *, gtzan, fma, fma_subset, folders, profile, split_metho
         os.replace(work / "fingerprints.npz.part", fp_path)
         _write_csv(probe, probe_path)
     tracks = checks.annotate(pd.concat([tracks.reset_index(drop=True), probe], axis=1), params.sample_rate)
-    timings["probe"] = time.perf_counter() - t
+    return tracks, fps
 
-    # 2. split by track (identical recordings as one unit), 3. plan the windows
+
+def _split_and_plan(out, tracks, skipped, fps, profile, split_method, params):
+    """2. split by track (identical recordings as one unit), 3. plan the windows.
+
+    Returns ``(tracks, checked, manifest, meta, shortfall)``; a UserError (after writing
+    ``skipped.csv``) when no track is usable."""
     usable = tracks[tracks["problem"] == ""].copy()
     if usable.empty:  # write the promised skipped.csv, and name the first reasons in the message
         unusable = pd.DataFrame({"path": tracks["path"], "source": tracks["source"],
@@ -526,7 +587,17 @@ def _build_dataset(out, *, gtzan, fma, fma_subset, folders, profile, split_metho
                                 np.where(tracks["split"].isna(), "not in the official split", "used"))
     windows, shortfall = plan_windows(usable[usable["split"].notna()], n_train=profile.n_train,
                                       n_valid=profile.n_valid, test_segments=profile.test_segments_per_track,
-                                      segment_samples=params.segment_samples, seed=profile.seed)
+                                      segment_samples=params.segment_samples, seed=profile.seed,
+                                      split_method=split_method)
+    planned = usable[usable["split"].notna()]
+    checked = {
+        **checked,
+        "tracks_per_split_genre": {s: {g: int(((planned["split"] == s) & (planned["label"] == g)).sum())
+                                       for g in GENRES} for s in ("train", "valid", "test")},
+        "test_only_tracks": int(planned["test_only"].sum()) if "test_only" in planned else 0,
+        # test windows whose recording is also trained on: 0 under a track-level split, ~all under 'segment'
+        "leak": leak_summary(windows, params.segment_samples),
+    }
     meta = usable.set_index("track_id")
     windows["row"] = np.arange(len(windows))
     windows = windows.join(meta[["source", "label", "path", "artist"]], on="track_id")
@@ -536,9 +607,11 @@ def _build_dataset(out, *, gtzan, fma, fma_subset, folders, profile, split_metho
     windows["segment_id"] = windows["track_id"] + "@" + windows["start"].astype(str)
     manifest = windows[["row", "segment_id", "track_id", "source", "genre", "label", "split", "kind",
                         "start", "offset", "path", "artist"]]
+    return tracks, checked, manifest, meta, shortfall
 
-    # 4. extract, streaming into a memory map, resumable
-    t = time.perf_counter()
+
+def _extract_phase(out, work, key, manifest, meta, params, workers, progress):
+    """4. extract, streaming into a memory map (``features.npy.part``), resumable; returns the memory map."""
     part = out / "features.npy.part"
     state_path = work / "progress.json"
     state = json.loads(state_path.read_text()) if state_path.is_file() else {}
@@ -557,22 +630,28 @@ def _build_dataset(out, *, gtzan, fma, fma_subset, folders, profile, split_metho
                             workers, progress)
     for i, block in enumerate(blocks):
         rows = groups[done_tracks + i][1]
-        feats[rows[0]:rows[-1] + 1] = block
+        if rows[-1] - rows[0] + 1 == len(rows):
+            feats[rows[0]:rows[-1] + 1] = block
+        else:  # a track with windows in several splits (the segment split): one decode, scattered rows
+            feats[rows] = block
         finished = done_tracks + i + 1
         if finished % CHUNK_TRACKS == 0 or finished == len(groups):
             feats.flush()
             atomic_write_text(state_path, json.dumps({"key": key, "tracks_done": finished}))
-        if stop_after_tracks is not None and finished >= stop_after_tracks and finished < len(groups):
+        if _stop_after_tracks is not None and finished >= _stop_after_tracks and finished < len(groups):
             feats.flush()
             atomic_write_text(state_path, json.dumps({"key": key, "tracks_done": finished}))
-            raise KeyboardInterrupt(f"stopped after {finished} tracks (stop_after_tracks)")
+            raise KeyboardInterrupt(f"stopped after {finished} tracks (_stop_after_tracks)")
     feats.flush()
-    timings["extract"] = time.perf_counter() - t
+    return feats
 
-    # 5. statistics and the small tables, then the final rename and dataset.json last
-    n_train = int((manifest["split"] == "train").sum())
-    mean, std = _row_stats(feats, 0, n_train)
-    del feats
+
+def _write_store(out, work, key, stats, manifest, tracks, skipped, checked, shortfall, profile, params,
+                 split_method, sources, workers, timings, t0) -> Dataset:
+    """5. the final rename, the statistics and the small tables, and dataset.json last."""
+    gtzan, fma, fma_subset, folders = sources
+    (mean, std), part = stats, out / "features.npy.part"
+    state_path, done = work / "progress.json", out / "dataset.json"
     os.replace(part, out / "features.npy")
     with open(work / "stats.npz.part", "wb") as fh:
         np.savez(fh, mean=mean, std=std)

@@ -19,6 +19,7 @@ The monitoring functions keep the paper's names: :func:`get_accuracy`, :func:`ge
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -31,7 +32,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .config import check_schedule, num_threads
+from .config import N_GENRES, TrainConfig, check_schedule, num_threads, resume_differences
 from .errors import CheckpointError, RunMismatchError, UserError
 from .genres import GENRES
 from .models import build_model
@@ -48,19 +49,24 @@ __all__ = [
     "get_loss",
     "get_accuracy_per_genre",
     "fit",
+    "default_precision",
+    "Distributed",
+    "distributed",
     "read_history",
     "checkpoint_config",
     "load_checkpoint",
     "to_plain",
     "CHECKPOINT_FORMAT",
+    "TrainConfig",
 ]
 
 #: Tag stored in every checkpoint.
-CHECKPOINT_FORMAT = "genre_utils.checkpoint/1"
-
-#: Hyperparameters a resumed run must share with the run it continues (with a one-cycle schedule, the
-#: number of epochs too: it sets the length of the cycle).
-RESUME_KEYS = ("batch_size", "lr", "weight_decay", "seed", "n_train", "n_valid", "schedule")
+#: ``/2``: the training settings are one :class:`~genre_utils.config.TrainConfig` (``'train_config'``, a plain
+#: dict) and the data sizes ``'data'``; ``/1`` checkpoints (with ``'train_params'``) still load for evaluation
+#: and prediction, but are not resumed (run folders are caches: retrain, or ``--restart``).
+CHECKPOINT_FORMAT = "genre_utils.checkpoint/2"
+#: Formats :func:`load_checkpoint` reads.
+READABLE_FORMATS = ("genre_utils.checkpoint/1", CHECKPOINT_FORMAT)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -115,6 +121,77 @@ def set_threads(n: int | None = None) -> int:
     n = int(n or num_threads())
     torch.set_num_threads(n)
     return n
+
+
+def default_precision(device) -> str:
+    """``'bf16'`` on a CUDA device that supports bfloat16, else ``'fp32'`` (the CPU's and MPS's default)."""
+    device = torch.device(device)
+    if device.type == "cuda" and torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return "bf16"
+    return "fp32"
+
+
+def _autocast(device: torch.device, precision: str):
+    """The forward pass's context: nothing at all for fp32 (plain float32 numbers), autocast otherwise."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision == "fp16" and device.type != "cuda":
+        raise UserError("precision fp16 needs a CUDA device; use bf16 or fp32 on the CPU")
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+
+
+# ----------------------------------------------------------------------------------------------------
+# several processes (torchrun): DistributedDataParallel
+
+
+@dataclasses.dataclass(frozen=True)
+class Distributed:
+    """This process's place among the training processes: ``rank`` of ``world`` (``local_rank`` on its node)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    local_world: int = 1
+
+    @property
+    def active(self) -> bool:
+        return self.world > 1
+
+    @property
+    def main(self) -> bool:
+        """Whether this process writes checkpoints and results (rank 0)."""
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.active:
+            torch.distributed.barrier()
+
+    def broadcast(self, value):
+        """Rank 0's ``value`` (any picklable object), on every rank."""
+        if not self.active:
+            return value
+        box = [value]
+        torch.distributed.broadcast_object_list(box, src=0)
+        return box[0]
+
+
+def distributed(device=None) -> Distributed:
+    """The process group torchrun describes (``WORLD_SIZE`` > 1 in the environment), joined on first call.
+
+    The backend is NCCL when ``device`` is (or, unset, would be) CUDA, gloo otherwise. Without torchrun's
+    variables: a single process, ``Distributed()``.
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Distributed()
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        cuda = select_device(device).type == "cuda"
+        dist.init_process_group(backend="nccl" if cuda else "gloo")
+    return Distributed(rank=dist.get_rank(), world=dist.get_world_size(),
+                       local_rank=int(os.environ.get("LOCAL_RANK", "0")),
+                       local_world=int(os.environ.get("LOCAL_WORLD_SIZE", str(dist.get_world_size()))))
 
 
 def _model_device(model: nn.Module) -> torch.device:
@@ -260,25 +337,47 @@ def to_plain(obj, nan_to_none: bool = False):
 
 
 class _Batches:
-    """Training windows as one float32 tensor in memory, or rows read from an array/memmap per batch."""
+    """Training windows as one float32 tensor in memory, or rows read from an array/memmap per batch.
 
-    def __init__(self, X, in_memory: bool | None):
+    On a CUDA device the tensor is put on the device when it fits (half its free memory), and batches are
+    sliced there; otherwise batches are gathered on the host into pinned memory, so that the copy to the
+    device is asynchronous (``non_blocking``). On the CPU nothing changes.
+    """
+
+    def __init__(self, X, in_memory: bool | None, device: torch.device | None = None):
         nbytes = int(np.prod(X.shape)) * 4
+        cuda = device is not None and device.type == "cuda"
+        on_device = cuda and in_memory is not False and nbytes <= _device_budget(device)
         if in_memory is None:
-            in_memory = nbytes <= _memory_budget()
+            in_memory = on_device or nbytes <= _memory_budget()
         if in_memory:
-            self.data = torch.empty(tuple(X.shape), dtype=torch.float32)
+            self.data = torch.empty(tuple(X.shape), dtype=torch.float32, device=device if on_device else "cpu")
             for start in range(0, len(X), 4096):   # chunked: never holds two full copies in memory
                 block = np.asarray(X[start:start + 4096], dtype=np.float32)
-                self.data[start:start + len(block)] = torch.from_numpy(block)
+                self.data[start:start + len(block)] = torch.from_numpy(block).to(self.data.device)
         else:
             self.data = X
         self.in_memory = in_memory
+        self.on_device = on_device
+        self.pin = cuda and not on_device
 
     def __call__(self, idx: np.ndarray):
+        if self.on_device:
+            return self.data[torch.from_numpy(idx).to(self.data.device)]
         if self.in_memory:
-            return self.data[torch.from_numpy(idx)]
-        return self.data[idx]
+            batch = self.data[torch.from_numpy(idx)]
+        else:
+            batch = self.data[idx]
+            if not self.pin:
+                return batch
+            batch = torch.from_numpy(np.asarray(batch, dtype=np.float32))
+        return batch.pin_memory() if self.pin else batch
+
+
+def _device_budget(device: torch.device) -> int:
+    """Bytes the training set may take on a CUDA device: half its free memory."""
+    free, _ = torch.cuda.mem_get_info(device)
+    return int(free) // 2
 
 
 def _memory_budget() -> int:
@@ -317,11 +416,58 @@ def _best_epoch(history: dict) -> tuple[int | None, float]:
     return history["epoch"][i], float(accs[i])
 
 
-def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, *, epochs: int, batch_size: int,
-        lr: float, weight_decay: float, seed: int, out_dir, device=None, resume: bool = True,
-        schedule: str = "constant",
-        progress: bool = True, config: dict | None = None, in_memory: bool | None = None,
-        keep_epochs: bool = True, deterministic: bool = True, eval_batch_size: int = 256) -> dict:
+@dataclasses.dataclass
+class _Run:
+    """The state one training epoch works on (the settings are the :class:`TrainConfig`)."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    criterion: nn.Module
+    batches: "_Batches"
+    y_train: torch.Tensor
+    device: torch.device
+    progress: bool
+    net: nn.Module | None = None          # what the forward pass calls: the model, or its DDP wrapper
+    scaler: object | None = None          # torch.amp.GradScaler under fp16
+    dist: Distributed = Distributed()
+
+    def __post_init__(self):
+        if self.net is None:
+            self.net = self.model
+
+
+def _settings(model: nn.Module, train_config: TrainConfig | None, settings: dict) -> TrainConfig:
+    """The run's :class:`TrainConfig`: ``train_config`` with ``settings`` changed, or (without one) the
+    model's own name, classes and dropout with ``settings``; refused when it does not describe the model."""
+    spec = getattr(model, "spec", None)
+    if spec is None:
+        raise ValueError("model has no .spec; build it with genre_utils.models.build_model")
+    kwargs = spec.get("kwargs", {})
+    if train_config is None:
+        train_config = TrainConfig(model=spec["name"], n_classes=int(kwargs.get("n_classes", N_GENRES)),
+                                   dropout=float(kwargs.get("dropout", TrainConfig.dropout)),
+                                   window_norm=bool(kwargs.get("per_window", False)),
+                                   batchnorm=bool(kwargs.get("batchnorm", False)))
+    cfg = train_config.replace(**settings) if settings else train_config
+    mismatch = [f"{key} {getattr(cfg, key)} (settings) vs {value} (model)"
+                for key, value in (("model", spec["name"]), ("n_classes", kwargs.get("n_classes")),
+                                   ("dropout", kwargs.get("dropout")))
+                if value is not None and getattr(cfg, key) != value]
+    if mismatch:
+        raise ValueError(f"the training settings do not describe the model: {', '.join(mismatch)}")
+    return cfg
+
+
+def _resume_record(spec, cfg: TrainConfig | dict | None, n_train, n_valid) -> dict:
+    """What a resumed run must share with the run it continues (compared by :func:`resume_differences`)."""
+    return {"model_spec": to_plain(spec), "train": cfg.to_dict() if isinstance(cfg, TrainConfig) else cfg,
+            "data": {"n_train": n_train, "n_valid": n_valid}}
+
+
+def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, train_config: TrainConfig | None = None, *, out_dir,
+        device=None, resume: bool = True, progress: bool = True, config: dict | None = None,
+        in_memory: bool | None = None, keep_epochs: bool = True, deterministic: bool = True,
+        eval_batch_size: int = 256, **settings) -> dict:
     """Train with Adam and cross-entropy, checkpointing after every epoch.
 
     Parameters
@@ -332,27 +478,30 @@ def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, *, epochs: int, ba
     X_train, X_valid : array-like, shape (N, height, frames)
         float16/float32 arrays or memmaps.
     y_train, y_valid : array-like of int, shape (N,)
-        Class indices.
-    epochs : int
-        Total epochs of the run (a resumed run continues up to this number).
-    batch_size : int
-        Training windows per optimiser step (the last batch of an epoch may be smaller).
-    lr, weight_decay : float
-        Adam's learning rate (the peak of a one-cycle schedule) and L2 weight decay (paper: 2e-5 and
-        0.005).
-    seed : int
-        Seeds the batch order and dropout of every epoch.
+        Class indices in ``[0, train_config.n_classes)``.
+    train_config : TrainConfig, optional
+        Every training setting (:func:`genre_utils.config.train_config` builds it from a profile): ``epochs``
+        (a resumed run continues up to this number), ``batch_size`` (windows per optimiser step; the last
+        batch of an epoch may be smaller), ``lr`` and ``weight_decay`` (Adam's learning rate, the peak of a
+        one-cycle schedule, and L2 weight decay; paper: 2e-5 and 0.005), ``seed`` (batch order and dropout of
+        every epoch), ``schedule`` (:func:`learning_rate`), ``n_classes``. Stored in every checkpoint
+        (``'train_config'``, a plain dict). Its ``model``, ``n_classes`` and ``dropout`` must be the model's.
+    **settings
+        :class:`TrainConfig` fields that replace those of ``train_config``; without ``train_config`` they
+        complete a config whose ``model``, ``n_classes``, ``dropout``, ``window_norm`` and ``batchnorm`` are
+        the model's (``fit(model, ..., epochs=2, batch_size=20, lr=1e-3, weight_decay=0, seed=0, ...)``).
     out_dir : path-like
         Folder of the checkpoints ``epoch_{k:03d}.pt``, ``last.pt``, ``best.pt``.
     device : str or torch.device, optional
         Default: :func:`select_device` (cuda -> mps -> cpu). The model is moved there (channels_last).
         On the CPU, torch's thread count is set to the usable cores (:func:`set_threads`).
-    schedule : {'constant', 'onecycle'}
-        Learning rate per step (:func:`learning_rate`): ``'constant'`` (the paper) or ``'onecycle'``.
     resume : bool
-        Continue from ``out_dir/last.pt`` if it exists (its model and hyperparameters must match; only
-        ``epochs`` may grow, and not under a one-cycle schedule, whose cycle it sets). With False the run starts at epoch 1 and first deletes the checkpoints
-        (``epoch_*.pt``, ``last.pt``, ``best.pt``) an earlier run left in ``out_dir``.
+        Continue from ``out_dir/last.pt`` if it exists. Its model spec, training settings and training and
+        validation sizes must be these (:func:`genre_utils.config.resume_differences`); only ``epochs`` may
+        change, and not under a one-cycle schedule, whose cycle it sets. Checkpoints written before the
+        settings were one :class:`TrainConfig` (format ``genre_utils.checkpoint/1``) are not resumed. With
+        False the run starts at epoch 1 and first deletes the checkpoints (``epoch_*.pt``, ``last.pt``,
+        ``best.pt``) an earlier run left in ``out_dir``.
     progress : bool
         Show a tqdm bar per epoch.
     config : dict, optional
@@ -378,54 +527,66 @@ def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, *, epochs: int, ba
         (after the epoch, eval mode), ``train_seconds`` (the optimisation loop) and ``epoch_seconds``
         (including validation; checkpoint writing excluded); plus ``best_epoch`` and ``best_valid_acc``.
     """
-    if epochs < 1 or batch_size < 1:
-        raise ValueError("epochs and batch_size must be positive")
-    check_schedule(schedule)
+    cfg = _settings(model, train_config, settings)
+    dist = distributed(device)
     if len(X_train) != len(y_train) or len(X_valid) != len(y_valid):
         raise ValueError("X and y must have the same length")
     if len(y_train) == 0 or len(y_valid) == 0:
         raise ValueError("training and validation sets must not be empty")
-    spec = getattr(model, "spec", None)
-    if spec is None:
-        raise ValueError("model has no .spec; build it with genre_utils.models.build_model")
-    n_classes = model.fc3.out_features
     for name, labels in (("training", y_train), ("validation", y_valid)):
         labels = np.asarray(labels)
-        if labels.min() < 0 or labels.max() >= n_classes:
-            raise ValueError(f"{name} labels must lie in [0, {n_classes}), got {labels.min()}..{labels.max()}")
+        if labels.min() < 0 or labels.max() >= cfg.n_classes:
+            raise ValueError(f"{name} labels must lie in [0, {cfg.n_classes}), got {labels.min()}..{labels.max()}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     device = select_device(device)
+    if dist.active and device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", dist.local_rank)   # one GPU per process
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
     if device.type == "cpu":
-        set_threads()
-    train_params = {"epochs": int(epochs), "batch_size": int(batch_size), "lr": float(lr),
-                    "weight_decay": float(weight_decay), "seed": int(seed),
-                    "n_train": len(y_train), "n_valid": len(y_valid), "schedule": schedule}
+        set_threads(max(1, num_threads() // dist.local_world) if dist.active else None)
+    if cfg.precision == "fp16" and device.type != "cuda":
+        raise UserError("precision fp16 needs a CUDA device; use bf16 or fp32 on the CPU")
+    record = _resume_record(model.spec, cfg, len(y_train), len(y_valid))
     config = to_plain(config or {})
 
     model.to(device=device, memory_format=torch.channels_last)
-    optimizer = make_optimizer(model, lr, weight_decay)
-    criterion = nn.CrossEntropyLoss()
+    optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay)
     history = _empty_history()
     start_epoch = 0
+    scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" else None
     if resume and (out_dir / "last.pt").exists():
-        start_epoch, history = _restore(out_dir / "last.pt", model, optimizer, spec, train_params, device)
+        start_epoch, history = _restore(out_dir / "last.pt", model, optimizer, record, device, scaler)
     elif not resume:
-        for old in [*out_dir.glob("epoch_*.pt"), out_dir / "last.pt", out_dir / "best.pt"]:
-            old.unlink(missing_ok=True)
+        dist.barrier()   # every rank has looked at out_dir before rank 0 empties it
+        if dist.main:
+            for old in [*out_dir.glob("epoch_*.pt"), out_dir / "last.pt", out_dir / "best.pt"]:
+                old.unlink(missing_ok=True)
+    net = model
+    if dist.active:
+        from torch.nn.parallel import DistributedDataParallel
+
+        if device.type == "cuda" and cfg.batchnorm:
+            net = nn.SyncBatchNorm.convert_sync_batchnorm(model)   # same parameters, statistics over all ranks
+        net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
 
     y_train_t = torch.as_tensor(np.asarray(y_train, dtype=np.int64))
-    batches = _Batches(X_train, in_memory) if start_epoch < epochs else None
+    run = _Run(model=model, optimizer=optimizer, criterion=nn.CrossEntropyLoss(),
+               batches=_Batches(X_train, in_memory, device) if start_epoch < cfg.epochs else None,
+               y_train=y_train_t, device=device, progress=progress and dist.main, net=net, scaler=scaler, dist=dist)
+    progress = progress and dist.main
 
     previous_det = torch.are_deterministic_algorithms_enabled()
     previous_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    previous_benchmark = torch.backends.cudnn.benchmark
     torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
     try:
-        for epoch in range(start_epoch + 1, epochs + 1):
+        for epoch in range(start_epoch + 1, cfg.epochs + 1):
             t0 = time.perf_counter()
-            train_loss, train_acc = _train_one_epoch(model, optimizer, criterion, batches, y_train_t,
-                                                     batch_size, seed, epoch, epochs, device, progress,
-                                                     lr, schedule)
+            train_loss, train_acc = _train_one_epoch(cfg, run, epoch)
             train_seconds = time.perf_counter() - t0
             valid_loss, valid_acc = _loss_and_accuracy(model, X_valid, y_valid, eval_batch_size, device)
             for key, value in (("epoch", epoch), ("train_loss", train_loss), ("train_acc", train_acc),
@@ -434,11 +595,14 @@ def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, *, epochs: int, ba
                                ("epoch_seconds", time.perf_counter() - t0)):
                 history[key].append(value)
             if progress:
-                tqdm.write(f"epoch {epoch}/{epochs}: train loss {train_loss:.4f} acc {train_acc:.3f} | "
+                tqdm.write(f"epoch {epoch}/{cfg.epochs}: train loss {train_loss:.4f} acc {train_acc:.3f} | "
                            f"valid loss {valid_loss:.4f} acc {valid_acc:.3f} | {train_seconds:.1f} s")
-            _save_epoch(out_dir, model, optimizer, epoch, history, spec, train_params, config, keep_epochs)
+            if dist.main:
+                _save_epoch(out_dir, run, cfg, record, epoch, history, config, keep_epochs)
+            dist.barrier()
     finally:
         torch.use_deterministic_algorithms(previous_det, warn_only=previous_warn)
+        torch.backends.cudnn.benchmark = previous_benchmark
 
     best_epoch, best_acc = _best_epoch(history)
     return {**history, "best_epoch": best_epoch, "best_valid_acc": best_acc}
@@ -500,61 +664,81 @@ def _one_cycle(step, total_steps, start, peak, end) -> float:
     return float(b + (a - b) * (1 + math.cos(math.pi * frac)) / 2)
 
 
-def _train_one_epoch(model, optimizer, criterion, batches, y_train, batch_size, seed, epoch, epochs,
-                     device, progress, lr, schedule) -> tuple[float, float]:
+def _train_one_epoch(cfg: TrainConfig, run: _Run, epoch: int) -> tuple[float, float]:
     """One pass over the training set in a seeded order; returns the batch-averaged loss and accuracy."""
-    order_rng, torch_seed = _epoch_seeds(seed, epoch)
-    order = order_rng.permutation(len(y_train))
+    model, optimizer, device = run.model, run.optimizer, run.device
+    order_rng, torch_seed = _epoch_seeds(cfg.seed, epoch)
+    order = order_rng.permutation(len(run.y_train))
     torch.manual_seed(torch_seed)
     model.train()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
+    batch_size = cfg.batch_size
     n_batches = math.ceil(len(order) / batch_size)
-    first_step, total_steps = (epoch - 1) * n_batches, epochs * n_batches
-    bar = tqdm(range(n_batches), desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False,
-               disable=not progress)
+    first_step, total_steps = (epoch - 1) * n_batches, cfg.epochs * n_batches
+    bar = tqdm(range(n_batches), desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", leave=False,
+               disable=not run.progress)
+    dist = run.dist
     for b in bar:
         idx = order[b * batch_size:(b + 1) * batch_size]
-        xb = _to_input(batches(idx), device)
-        yb = y_train[torch.from_numpy(idx)].to(device)
+        weight = None
+        if dist.active:   # this rank's share of the global batch, its loss weighted by the share's size
+            shares = np.array_split(idx, dist.world)
+            weight = len(shares[dist.rank]) * dist.world / len(idx)
+            idx = shares[dist.rank] if len(shares[dist.rank]) else shares[0][:1]   # an empty share adds 0
+        xb = _to_input(run.batches(idx), device)
+        yb = run.y_train[torch.from_numpy(idx)].to(device, non_blocking=True)
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(first_step + b, total_steps, lr, schedule)
-            group["betas"] = (adam_beta1(first_step + b, total_steps, schedule), group["betas"][1])
-        logits = model(xb)
-        loss = criterion(logits, yb)
+            group["lr"] = learning_rate(first_step + b, total_steps, cfg.lr, cfg.schedule)
+            group["betas"] = (adam_beta1(first_step + b, total_steps, cfg.schedule), group["betas"][1])
+        with _autocast(device, cfg.precision):
+            logits = run.net(xb)
+            loss = run.criterion(logits.float(), yb) if cfg.precision != "fp32" else run.criterion(logits, yb)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        loss_sum += loss.detach() * len(idx)
-        correct += (logits.detach().argmax(dim=1) == yb).sum()
-        if progress and (b % 10 == 9 or b == n_batches - 1):
+        scaled = loss if weight is None else loss * weight
+        if run.scaler is not None:
+            run.scaler.scale(scaled).backward()
+            run.scaler.step(optimizer)
+            run.scaler.update()
+        else:
+            scaled.backward()
+            optimizer.step()
+        if weight != 0:
+            loss_sum += loss.detach().float() * len(idx)
+            correct += (logits.detach().argmax(dim=1) == yb).sum()
+        if run.progress and (b % 10 == 9 or b == n_batches - 1):
             bar.set_postfix(loss=f"{loss_sum.item() / min((b + 1) * batch_size, len(order)):.4f}")
+    if dist.active:   # the epoch's totals over all ranks
+        totals = torch.stack([loss_sum.double(), correct.double()])
+        torch.distributed.all_reduce(totals)
+        return totals[0].item() / len(order), totals[1].item() / len(order)
     return loss_sum.item() / len(order), correct.item() / len(order)
 
 
-def _checkpoint(model, optimizer, epoch, history, spec, train_params, config) -> dict:
+def _checkpoint(run: _Run, cfg: TrainConfig, record: dict, epoch, history, config) -> dict:
     best_epoch, best_acc = _best_epoch(history)
     return {
         "format": CHECKPOINT_FORMAT,
-        "model_spec": to_plain(spec),
-        "model_state": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-        "optimizer_state": optimizer.state_dict(),
+        "model_spec": record["model_spec"],
+        "model_state": {k: v.detach().cpu().contiguous() for k, v in run.model.state_dict().items()},
+        "optimizer_state": run.optimizer.state_dict(),
         "epoch": int(epoch),
         "history": to_plain(history),
         "best_epoch": best_epoch,
         "best_valid_acc": best_acc,
-        "train_params": dict(train_params),
+        "train_config": cfg.to_dict(),
+        "data": dict(record["data"]),
         # every epoch reseeds from (seed, epoch), so the seed is all a resumed run needs; the torch
         # generator state is kept for inspection
-        "rng": {"seed": int(train_params["seed"]), "next_epoch": int(epoch) + 1,
-                "torch_cpu": torch.get_rng_state()},
+        "rng": {"seed": int(cfg.seed), "next_epoch": int(epoch) + 1, "torch_cpu": torch.get_rng_state()},
+        **({"scaler_state": run.scaler.state_dict()} if run.scaler is not None else {}),
         "config": config,
         "versions": {"torch": str(torch.__version__)},
     }
 
 
-def _save_epoch(out_dir, model, optimizer, epoch, history, spec, train_params, config, keep_epochs):
-    ckpt = _checkpoint(model, optimizer, epoch, history, spec, train_params, config)
+def _save_epoch(out_dir, run: _Run, cfg: TrainConfig, record: dict, epoch, history, config, keep_epochs):
+    ckpt = _checkpoint(run, cfg, record, epoch, history, config)
     if keep_epochs:
         atomic_torch_save(ckpt, out_dir / f"epoch_{epoch:03d}.pt")
     atomic_torch_save(ckpt, out_dir / "last.pt")
@@ -562,22 +746,25 @@ def _save_epoch(out_dir, model, optimizer, epoch, history, spec, train_params, c
         atomic_torch_save(ckpt, out_dir / "best.pt")
 
 
-def _restore(path, model, optimizer, spec, train_params, device) -> tuple[int, dict]:
-    """Load weights, optimizer state and history of ``last.pt`` into a fresh run; checks compatibility."""
+def _restore(path, model, optimizer, record: dict, device, scaler=None) -> tuple[int, dict]:
+    """Load weights, optimizer state and history of ``last.pt`` into a fresh run, if it continues this one
+    (:func:`genre_utils.config.resume_differences`, the check the run-folder check of ``train_run`` uses)."""
     ckpt = _read_checkpoint(path)
-    if ckpt["model_spec"] != to_plain(spec):
-        raise RunMismatchError(f"{path}: checkpoint is of model {ckpt['model_spec']}, not {to_plain(spec)}; "
-                               "use another out_dir or resume=False")
-    stored = {"schedule": "constant", **ckpt.get("train_params", {})}
-    keys = RESUME_KEYS + (("epochs",) if train_params["schedule"] != "constant" else ())
-    changed = [k for k in keys if stored.get(k) != train_params[k]]
+    if ckpt["format"] != CHECKPOINT_FORMAT:
+        raise RunMismatchError(f"{path}: cannot resume a checkpoint of an earlier format ({ckpt['format']}, written "
+                               f"before the training settings were one TrainConfig); use another out_dir or "
+                               "resume=False")
+    stored = _resume_record(ckpt["model_spec"], ckpt.get("train_config"), *(
+        (ckpt.get("data") or {}).get(k) for k in ("n_train", "n_valid")))
+    changed = resume_differences(stored, record, more_epochs=True, ignore=())
     if changed:
-        detail = ", ".join(f"{k} {stored.get(k)} -> {train_params[k]}" for k in changed)
-        raise RunMismatchError(f"{path}: cannot resume, settings changed ({detail}); "
+        raise RunMismatchError(f"{path}: cannot resume, settings changed ({', '.join(changed)}); "
                                "use another out_dir or resume=False")
     model.load_state_dict(ckpt["model_state"])
     model.to(device=device, memory_format=torch.channels_last)
     optimizer.load_state_dict(ckpt["optimizer_state"])
+    if scaler is not None and "scaler_state" in ckpt:
+        scaler.load_state_dict(ckpt["scaler_state"])
     history = _empty_history()
     for key in history:
         history[key] = list(ckpt["history"].get(key, []))
@@ -613,7 +800,7 @@ def _read_checkpoint(path) -> dict:
         reason = ("an empty file" if size == 0 else "truncated or damaged"
                   if isinstance(err, (EOFError, RuntimeError, OSError)) else "not a torch file")
         raise CheckpointError(f"{path}: not a readable checkpoint ({reason}); {expected}") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+    if not isinstance(ckpt, dict) or ckpt.get("format") not in READABLE_FORMATS:
         what = "a plain state_dict" if isinstance(ckpt, dict) and ckpt and all(
             isinstance(v, torch.Tensor) for v in ckpt.values()) else f"a torch file holding {type(ckpt).__name__}"
         raise CheckpointError(f"{path}: not a genre_utils checkpoint ({what}); {expected}")
@@ -648,7 +835,7 @@ def load_checkpoint(path, device=None) -> tuple[nn.Module, dict]:
     model : nn.Module
         In eval mode, on ``device``, with the standardisation statistics restored.
     checkpoint : dict
-        The whole checkpoint (``model_spec``, ``epoch``, ``history``, ``best_epoch``, ``train_params``,
+        The whole checkpoint (``model_spec``, ``epoch``, ``history``, ``best_epoch``, ``train_config``,
         ``config``, ...).
     """
     path = Path(path)

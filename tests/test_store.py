@@ -112,10 +112,14 @@ def test_rebuild_is_a_cache_hit(built, corpus):
     assert (again.root / "features.npy").stat().st_mtime_ns == before
 
 
-def test_interrupted_build_resumes_to_the_same_result(built, corpus, tmp_path):
+def test_interrupted_build_resumes_to_the_same_result(built, corpus, tmp_path, monkeypatch):
+    from genre_utils import store
+
     out = tmp_path / "resumed"
-    with pytest.raises(KeyboardInterrupt):
-        build(corpus, out, stop_after_tracks=7)
+    with monkeypatch.context() as patch:  # the test hook: interrupted after 7 tracks
+        patch.setattr(store, "_stop_after_tracks", 7)
+        with pytest.raises(KeyboardInterrupt):
+            build(corpus, out)
     assert not (out / "dataset.json").exists() and not (out / "features.npy").exists()
     resumed = build(corpus, out)
     progress = json.loads((out / "dataset.json").read_text())

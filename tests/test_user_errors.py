@@ -403,7 +403,7 @@ def test_ctrl_c_during_predict_is_one_line_and_130(trained, tmp_path, monkeypatc
     monkeypatch.setattr(ev, "evaluate_files", interrupted)
     (tmp_path / "a.wav").write_bytes(b"")
     assert main(["predict", str(tmp_path / "a.wav"), "--checkpoint", str(trained / "run" / "best.pt"),
-                 "--device", "cpu"]) == 130
+                 "--device", "cpu", "--quiet"]) == 130  # --quiet: no note about the missing calibration first
     assert one_error_line(capsys) == "genre-utils predict: interrupted; no further files were classified"
 
 

@@ -1,0 +1,80 @@
+"""DistributedDataParallel over torch.distributed (gloo on the CPU): two processes, each taking its share of
+every global batch, end where one process with the same global batch ends (within float32 rounding), and a
+run interrupted after epoch 1 resumes under DDP to the same weights."""
+
+import os
+import socket
+
+import numpy as np
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from genre_utils.models import build_model
+from genre_utils.train import Distributed, distributed, fit
+
+SHAPE = (64, 60)
+# dropout 0 and no batch norm: with them each rank would draw its own masks and normalise over its own share,
+# so the runs would differ by design, not by rounding
+SETTINGS = dict(batch_size=15, lr=1e-3, weight_decay=0.005, seed=7, device="cpu", progress=False)
+
+
+def data():
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 10, 50)
+    X = rng.normal(size=(50, *SHAPE)).astype(np.float32)
+    for i, c in enumerate(y):
+        X[i, c * 6:(c + 1) * 6] += 0.5
+    return X.astype(np.float16), y.astype(np.int64)
+
+
+def model():
+    return build_model("crnn-temporal", input_shape=SHAPE, dropout=0.0, seed=1)
+
+
+def _worker(rank, world, port, out_dir):
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    X, y = data()
+    try:
+        # 36 training windows in global batches of 15: shares of 8 + 7, 8 + 7 and 3 + 3 windows
+        fit(model(), X[:36], y[:36], X[36:], y[36:], epochs=1, out_dir=out_dir, **SETTINGS)
+        history = fit(model(), X[:36], y[:36], X[36:], y[36:], epochs=2, out_dir=out_dir, **SETTINGS)
+        assert distributed().world == world and history["epoch"] == [1, 2]
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_single_process_is_not_distributed(monkeypatch):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert distributed() == Distributed() and Distributed().main and not Distributed().active
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_equal_one_with_the_same_global_batch(tmp_path):
+    X, y = data()
+    single = fit(model(), X[:36], y[:36], X[36:], y[36:], epochs=2, out_dir=tmp_path / "one", **SETTINGS)
+    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path / "two")), nprocs=2, join=True)
+    a = torch.load(tmp_path / "one" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "two" / "last.pt", weights_only=True)
+    assert b["epoch"] == 2 and b["history"]["epoch"] == [1, 2]
+    assert b["train_config"] == a["train_config"]   # the global batch is the run's, whatever the process count
+    # float32 all-reduce sums the two shares' gradients in another order than one process's backward pass (and
+    # each rank runs one thread instead of two): the weights agree to float32 rounding, amplified a little by
+    # Adam over 6 steps: 1e-5 of the largest weight is the tolerance
+    for name, wa in a["model_state"].items():
+        wb = b["model_state"][name]
+        if wa.is_floating_point():
+            scale = max(1.0, float(wa.abs().max()))
+            assert torch.allclose(wa, wb, rtol=0, atol=1e-5 * scale), (name, float((wa - wb).abs().max()))
+        else:
+            assert torch.equal(wa, wb), name
+    assert np.allclose(single["train_loss"], b["history"]["train_loss"], rtol=1e-5)
+    assert np.allclose(single["valid_loss"], b["history"]["valid_loss"], rtol=1e-5)
+    assert single["valid_acc"] == b["history"]["valid_acc"]
