@@ -31,6 +31,7 @@ from .provenance import atomic_write_bytes, versions
 from .train import iter_logits, to_plain
 
 __all__ = [
+    "predict_logits",
     "predict_proba",
     "majority_vote",
     "confusion",
@@ -61,11 +62,30 @@ def predict_proba(model: torch.nn.Module, X, batch_size: int = 256, device=None)
     probs : ndarray, shape (N, n_classes), float64
         Rows sum to 1.
     """
-    chunks = [torch.softmax(logits, dim=1).double().numpy() for logits in iter_logits(model, X, batch_size, device)]
+    return _softmax32(predict_logits(model, X, batch_size=batch_size, device=device))
+
+
+def predict_logits(model: torch.nn.Module, X, batch_size: int = 256, device=None) -> np.ndarray:
+    """Raw logits (the model's float32 outputs) of every window, as float64.
+
+    :func:`predict_proba` is their softmax; :mod:`genre_utils.confidence` divides them by a temperature.
+
+    Returns
+    -------
+    logits : ndarray, shape (N, n_classes), float64
+    """
+    chunks = [logits.double().numpy() for logits in iter_logits(model, X, batch_size, device)]
     if not chunks:
         n_classes = getattr(getattr(model, "fc3", None), "out_features", len(GENRES))
         return np.zeros((0, n_classes))
     return np.concatenate(chunks)
+
+
+def _softmax32(logits: np.ndarray) -> np.ndarray:
+    """Softmax computed in float32 like the model's own outputs, returned as float64 (rows sum to 1)."""
+    if not len(logits):
+        return np.zeros(logits.shape)
+    return torch.softmax(torch.from_numpy(np.asarray(logits, dtype=np.float32)), dim=1).double().numpy()
 
 
 def _prob_columns(n_classes: int, genres=GENRES) -> list[str]:
@@ -323,7 +343,7 @@ def evaluate_segments(model: torch.nn.Module, X, y, track_ids, *, segment_ids=No
 
 def evaluate_files(model: torch.nn.Module, paths, params: FeatureParams = FeatureParams(), labels=None, *,
                    max_segments: int | None = None, batch_size: int = 64, device=None, k: int | None = 3,
-                   progress: bool = True, genres=GENRES) -> pd.DataFrame:
+                   progress: bool = True, genres=GENRES, temperature: float | None = None) -> pd.DataFrame:
     """Predict the genre of whole audio files by majority vote over their 5-s windows (paper section 9).
 
     Every file is decoded (any format :func:`genre_utils.audio.load_audio` reads, any sampling rate and
@@ -352,6 +372,10 @@ def evaluate_files(model: torch.nn.Module, paths, params: FeatureParams = Featur
     progress : bool
         tqdm bar over the files.
     genres : sequence of str
+    temperature : float, optional
+        When given, a ``confidence`` column is added: the largest of the file's mean window probabilities
+        after dividing the logits by ``temperature`` (:mod:`genre_utils.confidence`; NaN on error). The
+        prediction, ``top3`` and ``line`` stay the model's own probabilities.
 
     Returns
     -------
@@ -360,7 +384,7 @@ def evaluate_files(model: torch.nn.Module, paths, params: FeatureParams = Featur
         int), ``pred_genre``, ``correct`` (nullable bool; NA without a label or a prediction), ``tied``,
         ``top3`` (``genre:prob`` entries of the mean probabilities), ``line`` (``label: top3`` when
         labelled, else ``top3``; empty on error), ``error`` (empty string when fine) and
-        ``prob_<genre>``.
+        ``prob_<genre>`` (and ``confidence`` with a ``temperature``).
     """
     from tqdm.auto import tqdm
 
@@ -381,6 +405,8 @@ def evaluate_files(model: torch.nn.Module, paths, params: FeatureParams = Featur
     for path, label in tqdm(list(zip(paths, labels)), desc="files", unit="file", disable=not progress):
         row = {"path": str(path), "label": label, "n_segments": 0, "pred": pd.NA, "pred_genre": None,
                "correct": pd.NA, "tied": pd.NA, "top3": "", "line": "", "error": ""}
+        if temperature is not None:
+            row["confidence"] = math.nan
         try:
             feats, _ = file_segments(path, params, max_segments=max_segments)
         except AudioError as err:
@@ -391,7 +417,12 @@ def evaluate_files(model: torch.nn.Module, paths, params: FeatureParams = Featur
             row["error"] = f"failed: {type(err).__name__}: {err}"[:240]
             rows.append(row)
             continue
-        probs = predict_proba(model, feats, batch_size=batch_size, device=device)
+        logits = predict_logits(model, feats, batch_size=batch_size, device=device)
+        probs = _softmax32(logits)
+        if temperature is not None:
+            from .confidence import softmax
+
+            row["confidence"] = float(softmax(logits, temperature).mean(axis=0).max())
         vote = majority_vote(np.zeros(len(probs), dtype=np.int64), probs, genres).iloc[0]
         mean_probs = vote[prob_cols].to_numpy(dtype=np.float64)
         top = top3_line(None, mean_probs, k=k, genres=genres)
@@ -403,7 +434,8 @@ def evaluate_files(model: torch.nn.Module, paths, params: FeatureParams = Featur
         rows.append(row)
 
     table = pd.DataFrame(rows, columns=["path", "label", "n_segments", "pred", "pred_genre", "correct",
-                                        "tied", "top3", "line", "error", *prob_cols])
+                                        "tied", "top3", "line", "error", *prob_cols]
+                         + (["confidence"] if temperature is not None else []))
     table["pred"] = table["pred"].astype("Int64")
     table["correct"] = table["correct"].astype("boolean")
     table["tied"] = table["tied"].astype("boolean")
@@ -411,7 +443,7 @@ def evaluate_files(model: torch.nn.Module, paths, params: FeatureParams = Featur
 
 
 def write_results(path, results: dict) -> Path:
-    """Write a run's results as strict JSON, atomically, with :func:`genre_utils.provenance.versions` under ``versions``.
+    """Write a run's results as strict JSON, atomically, with :func:`~genre_utils.provenance.versions` as ``versions``.
 
     numpy arrays and tensors become lists, numpy scalars numbers, DataFrames lists of records (a named
     index such as ``genre`` becomes a column), NaN/inf and missing values ``null``.

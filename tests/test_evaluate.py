@@ -11,8 +11,17 @@ from torch import nn
 
 from genre_utils.audio import write_mp3, write_wav
 from genre_utils.config import FeatureParams
-from genre_utils.evaluate import (confusion, evaluate_files, evaluate_segments, majority_vote, per_genre_table,
-                                  predict_proba, row_normalise, top3_line, write_results)
+from genre_utils.evaluate import (
+    confusion,
+    evaluate_files,
+    evaluate_segments,
+    majority_vote,
+    per_genre_table,
+    predict_proba,
+    row_normalise,
+    top3_line,
+    write_results,
+)
 from genre_utils.features import file_segments
 from genre_utils.genres import GENRES
 from genre_utils.models import build_model
