@@ -71,7 +71,7 @@ bench: $(STAMP)
 lock:
 	test -x $(LOCK_TOOLS)/bin/python || $(PYTHON) -m venv $(LOCK_TOOLS)
 	$(LOCK_TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(LOCK_TOOLS)/bin/python tools/lock.py --uv $(LOCK_TOOLS)/bin/uv --extras book,test \
+	$(LOCK_TOOLS)/bin/python tools/lock.py --uv $(LOCK_TOOLS)/bin/uv --extras book,test,live \
 		--output $(LOCK) $(if $(UPGRADE),--upgrade)
 
 REMOTE ?= origin
@@ -83,3 +83,12 @@ clean:
 
 distclean: clean  # never deletes a conda environment given as VENV (environment.yml)
 	rm -rf $(if $(and $(CONDA_PREFIX),$(filter $(CONDA_PREFIX),$(VENV))),,$(VENV)) *.egg-info
+
+# make explore: the error explorer as a live app on 127.0.0.1 (Voila), on the runs of the last `make book`
+# (trains the $(PROFILE) main run first when none is built); installs the `live` extra on first use; Ctrl-C stops it.
+PORT ?= 0
+.PHONY: explore
+explore: $(STAMP)
+	@$(PY) -c "import voila" 2>/dev/null || $(PIP) install --quiet -e ".[live]"
+	@$(PY) -m genre_utils.explore --build-dir $(BUILD) --port $(PORT) \
+		$(if $(filter command line,$(origin PROFILE)),--profile $(PROFILE))

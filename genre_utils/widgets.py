@@ -347,6 +347,10 @@ def clip_media(path, track_id: str, params: FeatureParams, *, dataset=None, seco
     problems : list of str
         Why the image or the audio is missing (empty when both are there).
     """
+    return _clip_media(path, track_id, params, dataset=dataset, seconds=seconds)[:3]
+
+
+def _clip_media(path, track_id: str, params: FeatureParams, *, dataset=None, seconds: float = 10.0):
     from .audio import check_audio, cut_segments, segment_starts
     from .features import extract
 
@@ -374,7 +378,7 @@ def clip_media(path, track_id: str, params: FeatureParams, *, dataset=None, seco
                                          f"window(s) ({source})")
     elif not problems:
         problems.append("clip shorter than one window: no features to show")
-    return png, wav, problems
+    return png, wav, problems, feats
 
 
 def _prob_table(record: dict, genres, k: int = 3) -> str:
@@ -395,7 +399,7 @@ def _prob_table(record: dict, genres, k: int = 3) -> str:
 class _Explorer:
     """State and callbacks behind :func:`explorer`; ``self.widget`` is what the notebook shows."""
 
-    def __init__(self, results: dict, dataset, max_audio_seconds: float):
+    def __init__(self, results: dict, dataset, max_audio_seconds: float, model=None, saliency_method="occlusion"):
         import ipywidgets as w
 
         self.genres = _genres(results)
@@ -406,6 +410,9 @@ class _Explorer:
         self.dataset = dataset
         self.seconds = float(max_audio_seconds)
         self.media = functools.lru_cache(maxsize=16)(self._media)
+        self.saliency_of = functools.lru_cache(maxsize=16)(self._saliency)
+        self.model = _load_model(model)
+        self.saliency_method = saliency_method
         self.muted = False
 
         true0, pred0 = largest_error_cell(self.counts, self.genres)
@@ -419,9 +426,11 @@ class _Explorer:
         self.message = w.HTML()
         self.image = w.Image(format="png")
         self.audio = w.Audio(format="wav", autoplay=False, loop=False, controls=True)
-        note = w.HTML(_note("Changing the selection needs a running Python kernel; a static page shows the "
-                            "clip selected when the notebook ran (the largest error cell)."))
-        right = w.VBox([self.details, self.message, self.image, self.audio])
+        self.saliency = w.Image(format="png")
+        self.saliency_note = w.HTML()
+        note = w.HTML(_note("Changing the selection needs a running Python kernel (<code>make explore</code>); a "
+                            "static page shows the clip selected when the notebook ran (the largest error cell)."))
+        right = w.VBox([self.details, self.message, self.image, self.audio, self.saliency_note, self.saliency])
         self.widget = w.VBox([w.HBox([self.true, self.pred]), self.summary,
                               w.HBox([self.clips, right]), note])
         self.widget.parts = self
@@ -468,7 +477,21 @@ class _Explorer:
 
     def _media(self, track_id):
         path = self.table.loc[self.table["track_id"] == track_id, "path"].iloc[0]
-        return clip_media(path, track_id, self.params, dataset=self.dataset, seconds=self.seconds)
+        return _clip_media(path, track_id, self.params, dataset=self.dataset, seconds=self.seconds)
+
+    def _saliency(self, track_id):
+        """PNG of the saliency of the clip's shown windows for its predicted genre (None without a model)."""
+        from .saliency import METHOD_NAMES, PATCH, clip_saliency, saliency_png
+
+        feats = self.media(track_id)[3]
+        if self.model is None or feats is None or not len(feats):
+            return None
+        pred = self.records[track_id]["pred_genre"]
+        # side-by-side patches (no overlap): 4x fewer forward passes than the default, about a second per window
+        extra = {"stride": PATCH} if self.saliency_method == "occlusion" else {}
+        sal = clip_saliency(self.model, feats, self.saliency_method, target=self.genres.index(pred), **extra)
+        return saliency_png(sal, self.params, np.concatenate(list(feats), axis=1),
+                            f"what the model listened to for '{pred}' ({METHOD_NAMES[self.saliency_method]})")
 
     def show(self, track_id) -> None:
         """Fill the details, image and audio player with one clip (None: clear them)."""
@@ -476,7 +499,7 @@ class _Explorer:
             png, wav, problems, self.details.value = None, None, ["no test clip in this cell"], ""
         else:
             record = self.records[track_id]
-            png, wav, problems = self.media(track_id)
+            png, wav, problems, _ = self.media(track_id)
             self.details.value = (f"<b>{html.escape(track_id)}</b>: true <b>{html.escape(record['true_genre'])}"
                                   f"</b>, predicted <b>{html.escape(record['pred_genre'])}</b>"
                                   f"{' (tie broken by summed probability)' if record.get('tied') else ''}"
@@ -486,9 +509,14 @@ class _Explorer:
         self.image.layout.display = "" if png else "none"
         self.audio.value = wav or b""
         self.audio.layout.display = "" if wav else "none"
+        sal = None if track_id is None else self.saliency_of(track_id)
+        self.saliency.value = sal or b""
+        self.saliency.layout.display = "" if sal else "none"
+        self.saliency_note.value = _note(SALIENCY_NOTE) if sal else ""
 
 
-def explorer(results: dict, *, dataset=None, max_audio_seconds: float = 10.0):
+def explorer(results: dict, *, dataset=None, max_audio_seconds: float = 10.0, model=None,
+             saliency_method: str = "occlusion"):
     """An interactive browser of a run's test clips by confusion cell (needs ipywidgets and a kernel).
 
     Two dropdowns choose the true and the predicted genre (labels show how many test clips each holds; the
@@ -511,16 +539,38 @@ def explorer(results: dict, *, dataset=None, max_audio_seconds: float = 10.0):
         (exactly the model's input) and needs no decoding, and survives a deleted audio file.
     max_audio_seconds : float
         Length of the audio excerpt in seconds.
+    model : torch.nn.Module or path-like, optional
+        The run's model (or its run folder / checkpoint). When given, the selected clip also shows what the
+        model listened to: a saliency map of the shown windows for the predicted genre
+        (:mod:`genre_utils.saliency`), on the same time axis as the feature image.
+    saliency_method : str
+        ``"occlusion"`` (default) or ``"gradient"`` (gradient x input, faster).
 
     Returns
     -------
     widget : ipywidgets.VBox
         ``widget.parts`` holds the pieces (``true``, ``pred``, ``clips``, ``image``, ``audio``, ``details``,
-        ``message``, ``summary``) and ``show(track_id)``.
+        ``message``, ``summary``, ``saliency``) and ``show(track_id)``.
     """
     if not max_audio_seconds > 0:
         raise ValueError(f"max_audio_seconds must be positive, got {max_audio_seconds}")
-    return _Explorer(results, dataset, max_audio_seconds).widget
+    return _Explorer(results, dataset, max_audio_seconds, model, saliency_method).widget
+
+
+#: Shown above the explorer's saliency image.
+SALIENCY_NOTE = ("Red: hiding this part of the image (coefficients x time, a small patch at a time) lowers the "
+                 "probability of the predicted genre, so the model relied on it; blue: hiding it raises that "
+                 "probability. It shows where the model's answer is sensitive, not what a listener would call the "
+                 "genre.")
+
+
+def _load_model(model):
+    """A model, a run folder or a checkpoint path -> a model in eval mode on the CPU (None stays None)."""
+    if model is None or hasattr(model, "forward"):
+        return model
+    from .train import load_checkpoint
+
+    return load_checkpoint(model, device="cpu")[0]
 
 
 # ------------------------------------------------------------------------------------- plotly views

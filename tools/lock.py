@@ -1,6 +1,6 @@
 """Write requirements.lock from pyproject.toml (run by ``make lock``; needs Python >= 3.11 and uv).
 
-Resolves the project with its ``book`` and ``test`` extras for CPython 3.11 on Linux x86-64 against PyPI
+Resolves the project with its ``book``, ``test`` and ``live`` extras for CPython 3.11 on Linux x86-64 against PyPI
 with ``uv pip compile --generate-hashes``, then writes the lock in two parts (see the header it writes):
 
 * unhashed: ``torch==X``, which ``make`` installs by that exact pin in a pip call of its own, so every
@@ -136,7 +136,7 @@ torch=={torch}
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--uv", default=shutil.which("uv") or "uv", help="the uv executable")
-    ap.add_argument("--extras", default="book,test", help="comma-separated extras of pyproject.toml")
+    ap.add_argument("--extras", default="book,test,live", help="comma-separated extras of pyproject.toml")
     ap.add_argument("--output", "-o", default=str(ROOT / "requirements.lock"))
     ap.add_argument("--upgrade", action="store_true", help="re-resolve to the newest releases")
     args = ap.parse_args(argv)
