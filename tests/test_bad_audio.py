@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
-
 from fixtures_audio import make_fma_tree, make_gtzan_tree, write_audio, write_bytes
+
 from genre_utils.audio import MAX_DECODE_SAMPLES, AudioError, container_problem, load_audio
 from genre_utils.config import get_profile
 from genre_utils.sources import probe_audio, scan_fma, scan_gtzan

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from fixtures_audio import make_gtzan_tree, make_folder_tree, tone, write_bytes
+from fixtures_audio import make_folder_tree, make_gtzan_tree, tone, write_bytes
 
 from genre_utils.audio import write_mp3, write_wav
 from genre_utils.cli import main
@@ -86,3 +86,117 @@ def test_a_stale_checkpoint_is_kept_unless_replacing_is_asked_for(pipeline, tmp_
     info = train_run(ds, "baseline", out, other, device="cpu", progress=False, other_run="replace")
     assert checkpoint_config(out / "last.pt")["train"]["lr"] == 5e-4
     assert len(info["history"]["train_loss"]) == 1
+
+
+# ---------------------------------------------------------------------------------------------------
+# predict's confidence, "outside" flag, synthetic note and output modes (genre_utils.confidence)
+
+
+def _copy_run(pipeline, dest, description=None):
+    import shutil
+
+    dest.mkdir()
+    for name in ("best.pt", "last.pt", "results.json"):
+        shutil.copy(pipeline / "run" / name, dest / name)
+    if description is not None:
+        res = json.loads((dest / "results.json").read_text())
+        res["data_description"] = description
+        (dest / "results.json").write_text(json.dumps(res))
+    return dest
+
+
+def _clips(folder):
+    folder.mkdir()
+    write_wav(folder / "a.wav", tone(6.0, 22050), 22050)
+    write_mp3(folder / "b.mp3", tone(11.0, 22050, channels=1), 22050)
+    return folder
+
+
+def test_calibrate_writes_t_and_threshold_and_predict_shows_confidence(pipeline, tmp_path, capsys):
+    from genre_utils.confidence import read_confidence_file
+
+    run = _copy_run(pipeline, tmp_path / "run")
+    assert main(["calibrate", "--data", str(pipeline / "ds"), "--run", str(run), "--device", "cpu", "--quiet"]) == 0
+    assert "T = " in capsys.readouterr().out
+    calib = read_confidence_file(run / "best.pt")
+    assert calib["temperature"] > 0 and 0 <= calib["threshold"] <= 1
+    stored = json.loads((run / "results.json").read_text())["confidence"]
+    assert stored["temperature"] == calib["temperature"] and stored["n_bins"] == 10
+    assert set(stored["ece"]) == {"segment", "track"}
+    assert stored["open_set"]["n_positive"] == 0  # a GTZAN-only store has no open-set tracks
+
+    clips = _clips(tmp_path / "clips")
+    assert main(["predict", str(clips), "--checkpoint", str(run / "best.pt"), "--device", "cpu"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and all(" | confidence " in line for line in lines)  # not synthetic: no note
+    for line in lines:
+        paper, conf = line.split(" | ")[:2]
+        assert 0 <= float(conf.split()[1]) <= 1
+        assert all(e.split(":")[0] in GENRES for e in paper.split(": ", 1)[1].split())
+
+
+def test_predict_quiet_and_json_modes(pipeline, tmp_path, capsys, monkeypatch):
+    import genre_utils.confidence as cf
+
+    run = _copy_run(pipeline, tmp_path / "run", description="the project's synthetic corpus (genre_utils.synth)")
+    clips = _clips(tmp_path / "clips")
+    monkeypatch.setattr(cf, "read_confidence_file", lambda ckpt: {"temperature": 1.0, "threshold": 0.0})
+    args = ["predict", str(clips), str(tmp_path / "missing.wav"), "--checkpoint", str(run), "--device", "cpu"]
+
+    assert main(args + ["--quiet"]) == 1  # the missing file
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 3 and "error:" in out[2]
+    for line in out[:2]:  # exactly the paper's format: `file: genre:p genre:p genre:p`
+        entries = line.split(": ", 1)[1].split()
+        assert 1 <= len(entries) <= 3 and all(e.split(":")[0] in GENRES and float(e.split(":")[1]) >= 0
+                                              for e in entries)
+
+    assert main(args + ["--json"]) == 1
+    objs = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert len(objs) == 3
+    ok, bad = objs[:2], objs[2]
+    for obj in ok:
+        assert obj["error"] is None and obj["genre"] in GENRES and len(obj["top3"]) == 3
+        assert sum(obj["probabilities"].values()) == pytest.approx(1.0)
+        assert 0 <= obj["confidence"] <= 1 and obj["outside_training"] is False and obj["trained_on_synthetic"] is True
+        assert obj["line"].endswith(" ".join(f"{g}:{p:.2f}" for g, p in obj["top3"] if round(p, 2) > 0))
+    assert bad["error"] and bad["confidence"] is None and bad["outside_training"] is None
+
+
+def test_predict_notes_synthetic_training_data_and_flags_with_the_threshold(pipeline, tmp_path, capsys, monkeypatch):
+    import genre_utils.confidence as cf
+
+    synth = _copy_run(pipeline, tmp_path / "synth", description="the project's synthetic corpus (genre_utils.synth)")
+    clips = _clips(tmp_path / "clips")
+    args = ["predict", str(clips), "--checkpoint", str(synth / "best.pt"), "--device", "cpu"]
+
+    # no confidence.json: a note on stderr, paper lines, and the synthetic note first
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
+    assert lines[0].startswith("note: this model was trained on the project's synthetic corpus")
+    assert len(lines) == 3 and " | " not in lines[1] and "no confidence.json" in captured.err
+
+    monkeypatch.setattr(cf, "read_confidence_file", lambda ckpt: {"temperature": 1.0, "threshold": 1.01})
+    assert main(args) == 0
+    lines = capsys.readouterr().out.strip().splitlines()[1:]
+    assert all(line.endswith("| outside what this model was trained on") for line in lines)
+
+    monkeypatch.setattr(cf, "read_confidence_file", lambda ckpt: {"temperature": 1.0, "threshold": 0.0})
+    assert main(args) == 0
+    lines = capsys.readouterr().out.strip().splitlines()[1:]
+    assert all(" | confidence " in line and "outside" not in line for line in lines)
+
+
+def test_predict_ignores_a_stale_confidence_file(pipeline, tmp_path, capsys):
+    from genre_utils.confidence import CONFIDENCE_FILE, write_confidence_file
+
+    run = _copy_run(pipeline, tmp_path / "run")
+    path = write_confidence_file(run / "best.pt", {"temperature": 2.0, "threshold": 1.01})
+    data = json.loads(path.read_text())
+    data["checkpoint_sha256"] = "0" * 64  # made for another checkpoint (an earlier training)
+    (run / CONFIDENCE_FILE).write_text(json.dumps(data))
+    clips = _clips(tmp_path / "clips")
+    assert main(["predict", str(clips), "--checkpoint", str(run / "best.pt"), "--device", "cpu"]) == 0
+    captured = capsys.readouterr()
+    assert "outside" not in captured.out and " | " not in captured.out and "no confidence.json" in captured.err

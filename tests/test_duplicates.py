@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
-
 from fixtures_audio import make_gtzan_tree
+
 from genre_utils import checks
 from genre_utils.audio import audio_digest, load_audio, write_mp3
 from genre_utils.config import get_profile
