@@ -18,13 +18,17 @@ Executed notebook (``<build>/executed/book/<name>.ipynb``, stamp ``<name>.key.js
     The stamp also holds the SHA-256 of the executed notebook and is written after it, so a half-written or
     altered notebook is never taken as done.
 Rendered book (``<build>/html``, stamp ``html/.build-key``)
-    The keys of the executed notebooks, ``_config.yml``, ``_toc.yml``, the Markdown pages, the vendored
+    The keys of the executed notebooks, ``_config.yml``, ``_toc.yml``, the Markdown pages, ``_static/``, the vendored
     widget JavaScript, the package's code, the ``book`` libraries and the strictness. Jupyter Book renders
     into ``executed/_build/html``; the result is copied to a temporary folder beside ``html`` and swapped in
     by renames, so an interrupted step never leaves a half ``html``.
 
 Execution
 ---------
+The notebooks get the build folder from ``$GENRE_UTILS_BUILD_DIR`` (their injected ``build_dir`` is None), and
+each executed notebook is tagged by :func:`genre_utils.build._hide_default_parameters`: code cells
+``remove-input`` unless tagged ``show-input``, the parameters cells ``remove-cell``; so neither a page nor an
+executed notebook holds an absolute path of the build machine.
 Kernels run over IPC sockets (no TCP warning) with ``PYDEVD_DISABLE_FILE_VALIDATION=1``; their own stderr
 goes to ``<name>.kernel.log`` beside the executed notebook, not to the terminal. What a notebook's Context
 does (an artefact built or reused, with its seconds) is written to a progress file that the build prints as
@@ -211,12 +215,16 @@ def _failed_cell(page: Path, preview: str) -> str:
     return f"a cell (`{first[:60]}`)"
 
 
-def _execute(page: Path, target: Path, parameters: dict, cwd: Path, timeout: int | None) -> list:
-    """Run one notebook with papermill into ``target`` (atomically); return the artefacts it recorded."""
+def _execute(page: Path, target: Path, parameters: dict, cwd: Path, timeout: int | None, build_dir=None) -> list:
+    """Run one notebook with papermill into ``target`` (atomically); return the artefacts it recorded.
+
+    ``build_dir`` reaches the kernel as ``$GENRE_UTILS_BUILD_DIR`` (the injected ``build_dir`` is None), and the
+    executed notebook is passed through :func:`genre_utils.build._hide_default_parameters`.
+    """
     import papermill as pm
     from nbclient.exceptions import CellTimeoutError
 
-    from .build import BuildError, _hide_default_parameters
+    from .build import BUILD_DIR_ENV, BuildError, _hide_default_parameters
 
     tmp = target.with_name(f".part-{target.name}")
     deps = target.with_name(f".deps-{target.stem}.jsonl")
@@ -224,6 +232,8 @@ def _execute(page: Path, target: Path, parameters: dict, cwd: Path, timeout: int
     for f in (deps, progress, target.with_suffix(".kernel.log")):
         f.unlink(missing_ok=True)
     env = {DEPS_ENV: str(deps), LOG_ENV: str(progress), "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    if build_dir is not None:
+        env[BUILD_DIR_ENV] = str(build_dir)
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     tail = _Tail(progress, f"    [{page.name}] ")
@@ -248,7 +258,7 @@ def _execute(page: Path, target: Path, parameters: dict, cwd: Path, timeout: int
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    _hide_default_parameters(tmp)
+    _hide_default_parameters(tmp, root=Path(cwd).parent)
     os.replace(tmp, target)
     recorded = []
     if deps.is_file():
@@ -280,7 +290,7 @@ def execute_notebooks(ctx, root: Path, pages: list[Path], params: dict, timeout:
         print(f"  notebook {page.name}: executing ...", flush=True)
         _stamp_path(target).unlink(missing_ok=True)
         t0 = time.perf_counter()
-        recorded = _execute(page, target, params, root / "book", timeout)
+        recorded = _execute(page, target, params, root / "book", timeout, build_dir=ctx.build_dir)
         seconds = round(time.perf_counter() - t0, 1)
         timings[page.name] = seconds
         everything = reads_build_dir(page)
@@ -301,6 +311,8 @@ def html_key(ctx, root: Path, pages: list[Path], vendored: Path | None, strict: 
                  for p in pages if p.suffix == ".ipynb"}
     markdown = {p.name: _sha256(p) for p in pages if p.suffix == ".md"}
     markdown.update({p.name: _sha256(p) for p in sorted((root / "book").glob("*.md"))})
+    markdown.update({f"_static/{p.relative_to(root / '_static').as_posix()}": _sha256(p)
+                     for p in sorted((root / "_static").rglob("*")) if p.is_file()})
     widgets = sorted((f.name, _sha256(f)) for f in vendored.iterdir()) if vendored is not None else None
     return fingerprint(notebooks, markdown, _sha256(root / "_config.yml"), _sha256(root / "_toc.yml"), widgets,
                        code_fingerprint(), library_key("book"), bool(strict))

@@ -70,16 +70,65 @@ def _toc_notebooks(root: Path) -> list[Path]:
     return pages
 
 
-def _hide_default_parameters(path: Path) -> None:
-    """Tag the notebook's own ``parameters`` cell ``remove-cell``: the page shows papermill's injected values."""
+#: Environment variable through which the build hands the notebooks its folder (see :func:`notebook_parameters`).
+BUILD_DIR_ENV = "GENRE_UTILS_BUILD_DIR"
+
+
+def notebook_parameters(ctx: Context) -> dict:
+    """The papermill parameters of every notebook: profile, data roots and device, but no build folder.
+
+    The build folder reaches the notebooks through ``$GENRE_UTILS_BUILD_DIR`` (``build_dir`` is injected as
+    None, which :func:`genre_utils.context.context` resolves from that variable), so no absolute path of the
+    build machine is written into an executed notebook or a page.
+    """
+    return {"profile": ctx.profile.name, "build_dir": None,
+            "gtzan": None if ctx.synthetic else (str(ctx.gtzan) if ctx.gtzan else None),
+            "fma": None if ctx.synthetic else (str(ctx.fma) if ctx.fma else None),
+            "device": ctx.device}
+
+
+def _hide_default_parameters(path: Path, root: Path | None = None) -> None:
+    """Hide the plumbing of an executed notebook: the one mechanism that decides what a page shows of its code.
+
+    * every code cell gets ``remove-input`` (its output stays) unless it is tagged ``show-input`` - code that
+      teaches, such as the CRNN's ``forward``;
+    * the notebook's own ``parameters`` cell and papermill's ``injected-parameters`` cell get ``remove-cell``;
+    * papermill's record of the run keeps paths relative to the repository root (``root``), never absolute.
+    """
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
-        tags = cell.metadata.get("tags", [])
-        if "parameters" in tags and "remove-cell" not in tags:
-            cell.metadata["tags"] = [*tags, "remove-cell"]
+        if cell.cell_type != "code":
+            continue
+        tags = list(cell.metadata.get("tags", []))
+        if "parameters" in tags or "injected-parameters" in tags:
+            wanted = ["remove-cell"]
+        elif "show-input" in tags:
+            wanted = []
+        else:
+            wanted = ["remove-input"]
+        tags += [t for t in wanted if t not in tags]
+        cell.metadata["tags"] = tags
+    meta = nb.metadata.get("papermill")
+    if meta is not None:
+        for key in ("input_path", "output_path", "cwd"):
+            value = meta.get(key)
+            if value:
+                meta[key] = _relative(value, root)
+        meta["environment_variables"] = {}
     nbformat.write(nb, path)
+
+
+def _relative(value: str, root: Path | None) -> str:
+    """``value`` relative to ``root`` when it lies under it, else only its file name."""
+    path = Path(value)
+    if root is not None:
+        try:
+            return path.resolve().relative_to(Path(root).resolve()).as_posix()
+        except ValueError:
+            pass
+    return path.name
 
 
 def _vendor_widget_js(cache: Path) -> Path | None:
@@ -165,6 +214,11 @@ def _stage(root: Path, executed: Path, vendored: Path | None) -> None:
     shutil.copy2(root / "_toc.yml", executed / "_toc.yml")
     for page in (root / "book").glob("*.md"):
         shutil.copy2(page, executed / "book" / page.name)
+    # the book's style sheet (wrapped table cells, text figures): Jupyter Book adds every .css under _static
+    if (executed / "_static").exists():
+        shutil.rmtree(executed / "_static")
+    if (root / "_static").is_dir():
+        shutil.copytree(root / "_static", executed / "_static")
 
 
 def prepare(ctx: Context) -> None:
@@ -238,10 +292,7 @@ def build_book(ctx: Context, root: Path | None = None, strict: bool = True, cell
     root = find_root(root)
     with build_lock(ctx.build_dir):
         prepare(ctx)
-        params = {"profile": ctx.profile.name, "build_dir": str(ctx.build_dir),
-                  "gtzan": None if ctx.synthetic else (str(ctx.gtzan) if ctx.gtzan else None),
-                  "fma": None if ctx.synthetic else (str(ctx.fma) if ctx.fma else None),
-                  "device": ctx.device}
+        params = notebook_parameters(ctx)
         pages = _toc_notebooks(root)
         timings = bookbuild.execute_notebooks(ctx, root, pages, params, bookbuild.cell_timeout(cell_timeout))
         vendored = _vendor_widget_js(ctx.build_dir / "vendor")

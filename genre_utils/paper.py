@@ -6,11 +6,31 @@ so that the book can set them beside this build's numbers; nothing here is a res
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from .config import Profile, get_profile
 
-__all__ = ["REPORTED", "reported_table", "deviations"]
+__all__ = ["SAMPLE_LINES", "WEB_TESTS", "WEB_TEST_LISTENERS", "REPORTED", "PAPER_COUNTS", "reported",
+           "reported_table", "deviations", "related_work", "reference_accuracy", "headline_rows", "paper_lr_factor"]
+
+#: Section 8, Figures 9-11: the paper's sample outputs, quoted as printed (true genre -> line).
+SAMPLE_LINES: dict[str, str] = {
+    "jazz": "jazz: jazz:0.86 classical:0.12 country:0.01",
+    "blues": "blues: country:0.52 jazz:0.22 blues:0.22 pop:0.04",
+    "pop": "pop: hiphop:0.79 pop:0.19 jazz:0.02",
+}
+
+#: Section 9: three tests of ten web songs; per test the model's accuracy and that of the two group members
+#: who labelled the same songs (65 % of ten songs read as 13 of their 20 answers), as given.
+WEB_TESTS: tuple[dict, ...] = (
+    {"test": 1, "songs": 10, "model": 0.60, "listeners": 0.65},
+    {"test": 2, "songs": 10, "model": 0.70, "listeners": 0.65},
+    {"test": 3, "songs": 10, "model": 0.60, "listeners": 0.70},
+)
+WEB_TEST_LISTENERS = 2
+
 
 #: The paper's reported values: key -> (value, where in the paper, what it measures).
 REPORTED: dict[str, tuple[float, str, str]] = {
@@ -48,13 +68,132 @@ def reported_table() -> pd.DataFrame:
                          for value, sec, what in REPORTED.values()], index=list(REPORTED))
 
 
-def deviations(profile: str | Profile) -> pd.DataFrame:
+#: How many items each of the paper's accuracies was measured on, where the paper says (None: not stated).
+PAPER_COUNTS: dict[str, int | None] = {
+    "segment_accuracy": 7428,          # section 4.4: 5-s test segments
+    "track_accuracy": 160,             # section 7: 16 pieces per genre, ten genres
+    "classical_accuracy": 16, "metal_accuracy": 16, "pop_accuracy": 16, "pop_as_rock": 16,
+    "newdata_accuracy": 30,            # section 9: three tests of ten songs
+    "human_accuracy": 60,              # section 9: two listeners, thirty songs each
+    "baseline_train_accuracy": None, "baseline_valid_accuracy": None,
+}
+
+
+def paper_lr_factor(profile: str | Profile) -> float:
+    """The profile's (peak) learning rate as a multiple of the paper's 2e-5 (150 for tiny and quick)."""
+    return get_profile(profile).lr / reported("lr")
+
+
+def related_work() -> pd.DataFrame:
+    """Published GTZAN accuracies with their split protocol and source (``genre_utils/data/related_work.csv``).
+
+    Citations, not results of this project; the fault-filtered rows are measured on the split of Kereliuk,
+    Sturm & Larsen (2015).
+    """
+    from importlib import resources
+
+    with resources.files("genre_utils").joinpath("data/related_work.csv").open() as fh:
+        return pd.read_csv(fh)
+
+
+def reference_accuracy(work: str) -> float:
+    """A cited accuracy as a fraction, by the start of its ``work`` entry (e.g. ``'Pons & Serra'``, ``'VGGish'``)."""
+    table = related_work()
+    rows = table[table["work"].str.startswith(work)]
+    if len(rows) != 1:
+        raise KeyError(f"{work!r} matches {len(rows)} rows of related_work.csv")
+    return float(rows["accuracy (%)"].iloc[0]) / 100
+
+
+def _track_counts(results: dict):
+    from .report import confusion_counts
+
+    return confusion_counts(results, "track")
+
+
+def headline_rows(results: dict, baseline: dict | None = None, include=None) -> list[tuple]:
+    """The paper's headline numbers beside a run's, as rows for :func:`genre_utils.report.compare_table`.
+
+    Every accuracy is a ``'acc'`` row: the paper's value with the number of items it was measured on (from
+    :data:`PAPER_COUNTS`, when the paper says) and this build's :class:`~genre_utils.stats.Accuracy`
+    (``k`` of ``n`` test items, 95 % Wilson interval), counted from the run's per-item tables.
+
+    Parameters
+    ----------
+    results : dict
+        The main run's results (:func:`genre_utils.experiments.load_results`).
+    baseline : dict, optional
+        The baseline's results; adds its training and validation accuracy at its best epoch.
+    include : iterable of str, optional
+        Keys of the rows to return, in this order (default: all that apply): ``segment_accuracy``,
+        ``track_accuracy``, ``classical_accuracy``, ``metal_accuracy``, ``pop_accuracy``, ``pop_as_rock``,
+        ``pop_false_positive_rate``, ``baseline_train_accuracy``, ``baseline_valid_accuracy``,
+        ``newdata_accuracy``, ``human_accuracy``, ``n_clips``, ``n_train_windows``, ``n_test_segments``.
+
+    Returns
+    -------
+    rows : list of (quantity, paper, this build, kind)
+    """
+    from .report import accuracy_of_results, genre_accuracies, per_genre_frame
+    from .stats import Accuracy
+
+    def paper_acc(key):
+        return (reported(key), PAPER_COUNTS.get(key))
+
+    rows: dict[str, tuple] = {}
+    rows["segment_accuracy"] = ("CRNN 5-s segment accuracy", paper_acc("segment_accuracy"),
+                                accuracy_of_results(results, "segment"), "acc")
+    rows["track_accuracy"] = ("CRNN 30-s accuracy (majority vote)", paper_acc("track_accuracy"),
+                              accuracy_of_results(results, "track"), "acc")
+    per = genre_accuracies(results, "track")
+    for g in ("classical", "metal", "pop"):
+        rows[f"{g}_accuracy"] = (f"{g} accuracy (30-s)", paper_acc(f"{g}_accuracy"), per[g], "acc")
+    counts = _track_counts(results)
+    n_pop = int(counts.loc["pop"].sum())
+    rows["pop_as_rock"] = ("pop pieces taken for rock", paper_acc("pop_as_rock"),
+                           Accuracy(int(counts.loc["pop", "rock"]), n_pop), "acc")
+    genre = per_genre_frame(results, "track")
+    rows["pop_false_positive_rate"] = ("pop false discovery rate (the paper's 'false positive rate')",
+                                       reported("pop_false_positive_rate"),
+                                       genre.loc["pop", "false_discovery_rate"], "pct")
+    if baseline is not None:
+        best = baseline["headline"]["best_epoch"] - 1
+        hist, windows = baseline["history"], baseline["dataset"]["n_windows"]
+        for key, split, hkey, label in (("baseline_train_accuracy", "train", "train_acc", "training"),
+                                        ("baseline_valid_accuracy", "valid", "valid_acc", "validation")):
+            n = int(windows[split])
+            rows[key] = (f"baseline {label} accuracy (5-s windows)", paper_acc(key),
+                         Accuracy(int(round(hist[hkey][best] * n)), n), "acc")
+    files = pd.DataFrame((results.get("newdata") or {}).get("files") or [])
+    if not files.empty:
+        ok = files[files["error"].fillna("").astype(str) == ""] if "error" in files else files
+        rows["newdata_accuracy"] = ("accuracy on new data (songs)", paper_acc("newdata_accuracy"),
+                                    Accuracy(int(ok["correct"].astype(bool).sum()), len(ok)), "acc")
+    rows["human_accuracy"] = ("human listeners on new data (two group members)", paper_acc("human_accuracy"),
+                              None, "acc")
+    ds = results["dataset"]
+    rows["n_clips"] = ("clips used (30-s in the paper)", reported("n_clips"),
+                       sum(ds["tracks_per_split"].values()), "num")
+    rows["n_train_windows"] = ("training windows", reported("n_train_windows"), ds["n_windows"]["train"], "num")
+    rows["n_test_segments"] = ("test segments", reported("n_test_segments"),
+                               results["headline"]["n_test_segments"], "num")
+    keys = list(include) if include is not None else list(rows)
+    missing = [k for k in keys if k not in rows and not k.startswith(("baseline_", "newdata"))]
+    if missing:
+        raise KeyError(f"unknown headline rows {missing}")
+    return [rows[k] for k in keys if k in rows]
+
+
+def deviations(profile: str | Profile, bench=None) -> pd.DataFrame:
     """Every deliberate difference between the paper's set-up and this build, with the reason.
 
     Parameters
     ----------
     profile : str or Profile
         The build's profile (its sizes and hyperparameters fill the "this build" column).
+    bench : path-like or dict, optional
+        The build's benchmark report (``<build>/bench/report.json``); the feature-storage row claims
+        "faster and smaller" only when it exists, and says no benchmark was run otherwise.
 
     Returns
     -------
@@ -63,6 +202,11 @@ def deviations(profile: str | Profile) -> pd.DataFrame:
     """
     p = get_profile(profile)
     f = p.features
+    if isinstance(bench, dict) or (bench is not None and Path(bench).is_file()):
+        storage_why = "faster to read and smaller on disk: the benchmarks in the appendix measure both"
+    else:
+        storage_why = ("meant to be faster to read and smaller on disk; no benchmark was run for this build "
+                       "(`make bench` measures both)")
     rows = [
         ("data", "GTZAN + FMA ('MFA'), 9,000 clips",
          "synthetic corpus in both layouts by default; real GTZAN/FMA with GTZAN_DIR/FMA_DIR",
@@ -73,11 +217,14 @@ def deviations(profile: str | Profile) -> pd.DataFrame:
          f"equal random windows per genre: {p.n_train:,} / {p.n_valid:,}",
          "same idea; every genre is drawn the same way, so no genre is favoured"),
         ("features", "librosa MFCC, parameters not stated",
-         f"{f.height} MFCCs from {f.n_mels} mel bands, n_fft {f.n_fft}, hop {f.hop_length} ({f.shape[0]}x{f.shape[1]}); "
+         f"{f.height} MFCCs from {f.n_mels} mel bands, n_fft {f.n_fft}, hop {f.hop_length} "
+         f"({f.shape[0]}x{f.shape[1]}); "
          "librosa's definition, computed in torch (equal per window, faster)",
-         "the only frame rate consistent with the stated GRU input 256x1x12"),
+         "the stated GRU input 256x1x12 needs {c[frames_min]}-{c[frames_max]} frames per 5-s window (a hop of "
+         "{c[hop_min]}-{c[hop_max]} samples) and {c[height_min]}-{c[height_max]} feature rows; n_mels and n_fft "
+         "are free".format(c=gru_input_constraints(f))),
         ("feature storage", "stringified arrays in a CSV", "float16 memory-mapped array + manifest",
-         "faster and smaller (see the benchmarks)"),
+         storage_why),
         ("weight initialisation", "not stated",
          "CRNN: LeCun normal for the convolutions, He normal for the linear layers",
          "PyTorch's default shrinks the signal to the GRU (stuck at chance); He grows it through the max-pools "
@@ -114,3 +261,86 @@ def deviations(profile: str | Profile) -> pd.DataFrame:
          "uses the evidence the votes discard"),
     ]
     return pd.DataFrame(rows, columns=["aspect", "paper", "this build", "why"])
+
+
+def gru_input_constraints(features=None, target=(256, 1, 12)) -> dict:
+    """What the paper's stated GRU input (``256 x 1 x 12``) fixes about the features, and what it leaves free.
+
+    Computed with :func:`genre_utils.models.conv_output_shape`: the feature heights and frame counts that the
+    four conv/pool blocks turn into exactly ``target``, and the hops that give those frame counts for the
+    profile's window (``1 + segment_samples // hop`` centred frames). The mel-band count and the FFT size do
+    not enter the shape at all.
+
+    Returns
+    -------
+    dict
+        ``height_min``, ``height_max``, ``frames_min``, ``frames_max``, ``hop_min``, ``hop_max``,
+        ``segment_samples``, ``sample_rate``, ``segment_seconds``.
+    """
+    from .config import FeatureParams
+    from .models import conv_output_shape
+
+    f = features or FeatureParams()
+
+    def out(h, w):
+        try:
+            return conv_output_shape((h, w))
+        except ValueError:
+            return None
+
+    heights = [h for h in range(1, 400) if (o := out(h, f.n_frames)) is not None and o[1] == target[1]]
+    frames = [w for w in range(1, 1000) if (o := out(f.height, w)) is not None and o[2] == target[2]]
+    hops = [hop for hop in range(1, f.segment_samples) if 1 + f.segment_samples // hop in frames]
+    return {"height_min": min(heights), "height_max": max(heights), "frames_min": min(frames),
+            "frames_max": max(frames), "hop_min": min(hops), "hop_max": max(hops),
+            "segment_samples": f.segment_samples, "sample_rate": f.sample_rate, "segment_seconds": f.segment_seconds}
+
+
+def as_written(profile: str | Profile) -> str:
+    """Markdown bullets: what of the paper this build implements as written, and what it trains as written.
+
+    The recipe sentence follows the profile: ``paper`` trains the paper's recipe; ``tiny`` and ``quick``
+    name their one-cycle peak rate (as a multiple of the paper's), batch normalisation, per-window
+    standardisation and epochs.
+    """
+    p = get_profile(profile)
+    implemented = ("**Implemented as written:** the twelve layers with the paper's filter counts and sizes, "
+                   "the GRU input of 256 x 1 x 12, 5-s windows cut from each clip, the 70/15/15 split, the "
+                   "balanced training windows and the majority vote over a piece's segments.")
+    paper_recipe = (f"Adam at a constant {reported('lr'):g}, weight decay {reported('weight_decay'):g}, batches of "
+                    f"{reported('batch_size'):.0f}, {reported('epochs'):.0f} epochs, no batch normalisation and "
+                    "one global standardisation")
+    if p.schedule == "constant" and not p.batchnorm and not p.window_norm and p.lr == reported("lr"):
+        trained = (f"**Trained as written:** yes - the `{p.name}` profile trains the paper's recipe ({paper_recipe}) "
+                   f"on {p.n_train:,} training windows.")
+    else:
+        extras = [f"a one-cycle schedule up to a peak learning rate of {p.lr:g}, "
+                  f"{paper_lr_factor(p):.0f} times the paper's" if p.schedule == "onecycle"
+                  else f"a constant learning rate of {p.lr:g}"]
+        if p.batchnorm:
+            extras.append("batch normalisation in each convolution block")
+        if p.window_norm:
+            extras.append("a standardisation of every window around its own mean")
+        trained = (f"**Trained as written:** no. This build (`{p.name}` profile) trains {p.epochs} epochs on "
+                   f"{p.n_train:,} windows with " + ", ".join(extras[:-1]) + (" and " if len(extras) > 1 else "")
+                   + extras[-1] + ". Only `make book PROFILE=paper` trains the paper's recipe "
+                   f"({paper_recipe}); that profile was not run for this book, so no number here shows what "
+                   "the recipe as written achieves.")
+    return f"* {implemented}\n* {trained}"
+
+
+def paper_run_cost(profile: str | Profile = "paper") -> dict:
+    """What a ``PROFILE=paper`` run needs, computed from the profile (nothing measured).
+
+    Returns
+    -------
+    dict
+        ``steps`` (optimiser steps), ``windows`` (training + validation windows), ``store_gb`` (float16
+        features of those windows, GB), ``epochs``, ``batch_size``.
+    """
+    p = get_profile(profile)
+    h, w = p.features.shape
+    windows = p.n_train + p.n_valid
+    steps = p.epochs * -(-p.n_train // p.batch_size)
+    return {"steps": steps, "windows": windows, "store_gb": windows * h * w * 2 / 1e9, "epochs": p.epochs,
+            "batch_size": p.batch_size}

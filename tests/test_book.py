@@ -14,6 +14,8 @@ import pytest
 
 from genre_utils import build, context
 
+pytestmark = pytest.mark.slow  # builds the whole book (minutes); `make test` runs it, `make test-fast` does not
+
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build" / "test-book"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -54,6 +56,28 @@ def test_executed_notebooks_keep_widget_state_and_glue(book):
     assert "66.5" in html  # the paper's value, glued from genre_utils.paper beside this build's
 
 
+def _machine_paths(ctx) -> list[str]:
+    """Absolute paths of this machine that must not appear in a page or an executed notebook."""
+    paths = {str(ctx.build_dir), str(ROOT), str(Path.home())}
+    return sorted(p for p in paths if len(p) > 1)
+
+
+def test_executed_notebooks_hide_plumbing_and_hold_no_absolute_path(book):
+    ctx, _ = book
+    for notebook in sorted((ctx.build_dir / "executed" / "book").glob("*.ipynb")):
+        text = notebook.read_text()
+        for path in _machine_paths(ctx):
+            assert path not in text, f"{notebook.name} holds the absolute path {path}"
+        for i, cell in enumerate(nbformat.read(notebook, as_version=4).cells):
+            if cell.cell_type != "code":
+                continue
+            tags = cell.metadata.get("tags", [])
+            if "parameters" in tags or "injected-parameters" in tags:
+                assert "remove-cell" in tags, f"{notebook.name} cell {i}: parameters cell not removed"
+            elif "show-input" not in tags:
+                assert "remove-input" in tags, f"{notebook.name} cell {i}: code shown without show-input"
+
+
 def test_no_figure_is_shown_twice(book):
     ctx, _ = book
     for notebook in sorted((ctx.build_dir / "executed" / "book").glob("*.ipynb")):
@@ -68,11 +92,56 @@ def _png_outputs(notebook: Path) -> int:
                for out in cell.outputs)
 
 
+#: Figures of the paper (1-13): each must appear in the book under a caption starting "Figure N".
+PAPER_FIGURES = 13
+
+#: Every figure caption of a page: its number (the paper's N of "Figure N", 'own' for the book's own figures,
+#: numbered "Figure <paper section>.<k>", None when it has none) and whether it holds an image, a plot or a text
+#: figure.
+FIGURES_JS = """
+return Array.from(document.querySelectorAll('figure')).map(f => {
+  const cap = f.querySelector('figcaption');
+  const text = cap ? cap.innerText.trim() : '';
+  const m = text.match(/^Figure\\s+(\\d+)(?![\\d.])/);        // the paper's Figure N
+  const own = /^Figure\\s+\\d+\\.\\d+\\b/.test(text);          // the book's own: Figure <section>.<k>
+  const imgs = Array.from(f.querySelectorAll('img')).filter(i => i.complete && i.naturalWidth > 0);
+  const plot = f.querySelector('.plotly-graph-div, .js-plotly-plot, svg.main-svg, canvas');
+  const pre = f.querySelector('pre.text-figure');
+  return {number: m ? parseInt(m[1]) : (own ? 'own' : null), text: text,
+          rendered: imgs.length > 0 || !!plot || !!(pre && pre.innerText.trim().length > 0)};
+}).filter(f => f.text.length > 0);
+"""
+
+#: Layout problems of one page: cut table cells, a content column wider than its box, machine paths.
+LAYOUT_JS = """
+const article = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+const cut = Array.from(document.querySelectorAll('table td, table th'))
+  .map(c => c.innerText.trim()).filter(t => /(\\.\\.\\.|\u2026)$/.test(t));
+return {scroll: article.scrollWidth, client: article.clientWidth, cut: cut.slice(0, 5),
+        text: document.documentElement.outerHTML};
+"""
+
+
+def _page_layout_problems(driver, name: str, paths) -> list[str]:
+    """No "..."-truncated table cell, no horizontal overflow of the text column, no absolute path of this machine."""
+    found = driver.execute_script(LAYOUT_JS)
+    problems = []
+    if found["cut"]:
+        problems.append(f"{name}: table cells cut with '...': {found['cut']}")
+    if found["scroll"] > found["client"] + 2:
+        problems.append(f"{name}: content runs off the text column (scrollWidth {found['scroll']} > "
+                        f"clientWidth {found['client']})")
+    for path in paths:
+        if path in found["text"]:
+            problems.append(f"{name}: the page shows the absolute path {path}")
+    return problems
+
+
 @pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
                     reason="headless Chromium and chromedriver are needed (Debian: apt-get install chromium "
                            "chromium-driver; .ci/run installs them)")
 def test_pages_render_offline_in_chromium(book):
-    selenium = pytest.importorskip("selenium", reason="selenium is needed to drive Chromium")
+    pytest.importorskip("selenium", reason="selenium is needed to drive Chromium")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.support.ui import WebDriverWait
@@ -91,6 +160,7 @@ def test_pages_render_offline_in_chromium(book):
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
     problems = []
+    figures: dict = {}
     try:
         for page in sorted((html / "book").glob("*.html")):
             driver.get(page.as_uri())
@@ -105,9 +175,13 @@ def test_pages_render_offline_in_chromium(book):
                 problems.append(f"{page.name}: broken images {broken}")
             notebook = ctx.build_dir / "executed" / "book" / f"{page.stem}.ipynb"
             if notebook.is_file():
-                shown = driver.execute_script("return document.querySelectorAll('.cell_output img').length")
+                shown = driver.execute_script(
+                    "return document.querySelectorAll('.cell_output img, figure img').length")
                 if shown < _png_outputs(notebook):
                     problems.append(f"{page.name}: {shown} images shown, notebook has {_png_outputs(notebook)}")
+            problems += _page_layout_problems(driver, page.name, _machine_paths(ctx))
+            for caption in driver.execute_script(FIGURES_JS):
+                figures.setdefault(caption["number"], []).append({**caption, "page": page.name})
             errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
             if errors:
                 problems.append(f"{page.name}: console errors {errors[:3]}")
@@ -122,6 +196,14 @@ def test_pages_render_offline_in_chromium(book):
             " failed: document.body.innerText.includes('Error rendering Jupyter widget')}")
     finally:
         driver.quit()
+    for n in range(1, PAPER_FIGURES + 1):
+        found = figures.get(n, [])
+        if not found:
+            problems.append(f"Figure {n} of the paper has no caption 'Figure {n} ...' in the book")
+        elif not any(f["rendered"] for f in found):
+            problems.append(f"Figure {n} ({found[0]['page']}) has a caption but no rendered image, plot or text figure")
+    for f in figures.get(None, []):
+        problems.append(f"{f['page']}: figure caption without a number: {f['text'][:80]!r}")
     assert not problems, "\n".join(problems)
     assert widgets["dropdowns"] == 2 and widgets["audio"] >= 1 and widgets["images"] >= 1 and not widgets["failed"]
     assert len(list(shots.glob("*.png"))) >= 10
