@@ -29,22 +29,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import paper
 from .audio import AudioError, load_audio
 from .genres import GENRES
 from .stats import Accuracy, wilson_interval
 
-__all__ = ["PAPER_LISTENING", "select_clips", "clip_mp3", "score", "listening_test", "listening_html",
+__all__ = ["select_clips", "clip_mp3", "score", "listening_test", "listening_html",
            "listening_widget", "write_listening_test"]
 
-#: Paper section 9: three tests of 10 web songs each; two authors and the model labelled every song.
-#: Per test, the listeners' accuracy (both authors' answers pooled: 20 per test) and the model's (10 per test).
-PAPER_LISTENING = {
-    "tests": 3,
-    "songs_per_test": 10,
-    "listeners": 2,
-    "listener_accuracy": (0.65, 0.65, 0.70),
-    "model_accuracy": (0.60, 0.70, 0.60),
-}
 
 #: Audio embedded per clip: seconds, sample rate (Hz) and MP3 bit rate (kbit/s), mono.
 CLIP_SECONDS, CLIP_RATE, CLIP_KBPS = 10.0, 22050, 32
@@ -174,16 +166,17 @@ def score(answers, clips: pd.DataFrame, genres=GENRES) -> dict:
 
 
 def _paper_rows() -> list[dict]:
-    p = PAPER_LISTENING
-    songs = p["tests"] * p["songs_per_test"]
-    listen_n = songs * p["listeners"]
-    listen_k = int(round(sum(a * p["songs_per_test"] * p["listeners"] for a in p["listener_accuracy"])))
-    model_k = int(round(sum(a * p["songs_per_test"] for a in p["model_accuracy"])))
-    per = lambda xs: ", ".join(f"{100 * a:.0f}" for a in xs)  # noqa: E731
+    tests = paper.WEB_TESTS
+    per_test = tests[0]["songs"]
+    songs = sum(t["songs"] for t in tests)
+    listeners = paper.WEB_TEST_LISTENERS
+    listen_k = int(round(sum(t["listeners"] * t["songs"] * listeners for t in tests)))
+    model_k = int(round(sum(t["model"] * t["songs"] for t in tests)))
+    per = lambda key: ", ".join(f"{100 * t[key]:.0f}" for t in tests)  # noqa: E731
     return [
-        {"who": f"Paper: its two authors ({songs} songs, tests of {p['songs_per_test']}: "
-                f"{per(p['listener_accuracy'])} %)", "k": listen_k, "n": listen_n},
-        {"who": f"Paper: its model (same songs: {per(p['model_accuracy'])} %)", "k": model_k, "n": songs},
+        {"who": f"Paper: its two authors ({songs} songs, tests of {per_test}: {per('listeners')} %)",
+         "k": listen_k, "n": songs * listeners},
+        {"who": f"Paper: its model (same songs: {per('model')} %)", "k": model_k, "n": songs},
     ]
 
 

@@ -20,7 +20,7 @@ from .genres import GENRES
 __all__ = [
     "draw_features",
     "pipeline_diagram", "layer_diagram", "training_curves", "confusion_heatmap", "genre_distribution",
-    "blues_scale", "feature_image", "per_genre_bars", "ablation_bars",
+    "blues_scale", "feature_image", "per_genre_bars", "ablation_bars", "accuracy_intervals",
 ]
 
 def _detached(draw):
@@ -159,32 +159,85 @@ def training_curves(history: dict, title: str = "", best_epoch: int | None = Non
 
 @_detached
 def confusion_heatmap(cm, labels=GENRES, normalise: bool = True, title: str = "") -> plt.Figure:
-    """Confusion matrix as a heat map (the paper's Figure 7): rows are true genres, columns predictions.
+    """Confusion matrix as a seaborn heat map (the paper's Figure 7): rows are true genres, columns predictions.
 
     Parameters
     ----------
     cm : array-like, shape (n, n)
         Counts.
     normalise : bool
-        Show row percentages (each true genre sums to 100 %), with counts in small print.
+        Colour by row percentage (each true genre sums to 100 %); each non-empty cell shows its percentage
+        and, below it, its count, so a 100 % of one track is not read as a 100 % of sixteen.
     """
+    import seaborn as sns
+
     cm = np.asarray(cm, dtype=float)
     rows = cm.sum(axis=1, keepdims=True)
     shown = np.divide(100 * cm, rows, out=np.zeros_like(cm), where=rows > 0) if normalise else cm
-    fig, ax = plt.subplots(figsize=(6.4, 5.4))
-    im = ax.imshow(shown, cmap="Blues", vmin=0, vmax=100 if normalise else None)
-    for i in range(cm.shape[0]):
-        for j in range(cm.shape[1]):
-            if cm[i, j] == 0:
-                continue
-            text = f"{shown[i, j]:.0f}" if normalise else f"{int(cm[i, j])}"
-            ax.text(j, i, text, ha="center", va="center", fontsize=7.5,
-                    color="white" if shown[i, j] > (60 if normalise else shown.max() * 0.6) else "black")
-    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
-    ax.set_yticks(range(len(labels)), labels)
+    annot = np.full(cm.shape, "", dtype=object)
+    for i, j in zip(*np.nonzero(cm)):
+        annot[i, j] = f"{shown[i, j]:.0f}\n({int(cm[i, j])})" if normalise else f"{int(cm[i, j])}"
+    ylabels = list(labels)
+    fig, ax = plt.subplots(figsize=(7.0, 5.8))
+    sns.heatmap(shown, ax=ax, cmap="Blues", vmin=0, vmax=100 if normalise else None, annot=annot, fmt="",
+                annot_kws={"fontsize": 7}, linewidths=0.5, linecolor="#e6e6e6", square=True,
+                xticklabels=list(labels), yticklabels=ylabels,
+                cbar_kws={"fraction": 0.046, "label": "% of the true genre (count below)" if normalise else "clips"})
+    ax.set_yticks(np.arange(len(labels)) + 0.5, ylabels, rotation=0)
+    ax.set_xticks(np.arange(len(labels)) + 0.5, list(labels), rotation=45, ha="right")
     ax.set_xlabel("predicted genre")
     ax.set_ylabel("true genre")
-    fig.colorbar(im, ax=ax, fraction=0.046, label="% of the true genre" if normalise else "clips")
+    if title:
+        ax.set_title(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+@_detached
+def accuracy_intervals(accuracies: dict, paper: dict | None = None, title: str = "",
+                       build_label: str = "this build", paper_label: str = "paper") -> plt.Figure:
+    """Per-genre accuracy with 95 % Wilson intervals (seaborn bars, error bars from the counts).
+
+    Parameters
+    ----------
+    accuracies : dict
+        ``genre -> stats.Accuracy`` for this build (genres without items are drawn empty and marked n=0).
+    paper : dict, optional
+        ``genre -> stats.Accuracy`` (or a fraction) for the genres the paper reports, drawn as diamonds
+        with their own interval when a count is given.
+    """
+    import seaborn as sns
+
+    genres = list(accuracies)
+    frame = pd.DataFrame({"genre": genres,
+                          "accuracy": [100 * a.value if a.n else np.nan for a in accuracies.values()]})
+    fig, ax = plt.subplots(figsize=(10.5, 3.8))
+    sns.barplot(data=frame, x="genre", y="accuracy", color="#9ec5ee", errorbar=None, ax=ax, label=build_label)
+    for x, a in enumerate(accuracies.values()):
+        if not a.n:
+            ax.text(x, 2, "n=0", ha="center", fontsize=7, color="#666666")
+            continue
+        low, high = a.interval
+        ax.errorbar(x, 100 * a.value, yerr=[[100 * (a.value - low)], [100 * (high - a.value)]], fmt="none",
+                    ecolor="#1f3f66", capsize=3, linewidth=1)
+        ax.text(x, 101, f"{a.k}/{a.n}", ha="center", va="bottom", fontsize=7)
+    for g, p in (paper or {}).items():
+        if g not in genres:
+            continue
+        x = genres.index(g) + 0.28
+        value = p.value if hasattr(p, "value") else float(p)
+        if hasattr(p, "interval"):
+            low, high = p.interval
+            ax.errorbar(x, 100 * value, yerr=[[100 * (value - low)], [100 * (high - value)]], fmt="none",
+                        ecolor="#b5651d", capsize=2, linewidth=1)
+        ax.plot(x, 100 * value, marker="D", color="#d9822b", linestyle="none",
+                label=paper_label if g == next(iter(paper)) else None)
+    ax.set_ylim(0, 112)
+    ax.set_yticks(range(0, 101, 20))
+    ax.set_ylabel("accuracy (%), 95 % interval")
+    ax.set_xlabel("")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     if title:
         ax.set_title(title, fontsize=11)
     fig.tight_layout()
@@ -267,7 +320,7 @@ def blues_scale(tonic: str = "C") -> plt.Figure:
     ax.set_xlim(0, 7)
     ax.set_ylim(0, 3)
     ax.axis("off")
-    ax.set_title(f"{tonic} blues scale (blue note b5 in red)", fontsize=11)
+    ax.set_title(f"{tonic} blues scale: 1, b3, 4, b5, 5, b7 (scale notes blue, the blue note b5 red)", fontsize=10)
     fig.tight_layout()
     return fig
 

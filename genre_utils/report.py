@@ -11,10 +11,15 @@ import math
 import numpy as np
 import pandas as pd
 
+from . import paper
 from .genres import GENRES
+from .stats import Accuracy
 
-__all__ = ["pct", "num", "glue_all", "glue_figure", "text_figure", "data_banner", "per_genre_frame", "compare_table",
-           "confusion_frame"]
+__all__ = ["pct", "num", "glue_sentences", "setup_page", "glue_all", "glue_figure", "text_figure", "data_banner",
+           "per_genre_frame", "compare_table", "confusion_frame", "build_column", "accuracy_of_results",
+           "genre_accuracies", "paper_accuracy", "acc_cell", "confusion_counts",
+           "web_tests_table", "per_genre_table", "newdata_accuracy", "newdata_files_table",
+           "paper_web_accuracies"]
 
 
 def pct(value, digits: int = 1) -> str:
@@ -39,6 +44,20 @@ def glue_all(**values) -> None:
         glue(name, value if isinstance(value, str) else str(value), display=False)
 
 
+def glue_sentences(**sentences) -> None:
+    """``myst_nb.glue`` each keyword as hidden Markdown, for a ``{glue:md}`key``` role in the prose.
+
+    Whole sentences chosen by :mod:`genre_utils.narrative` are pasted as ordinary text this way;
+    ``{glue:text}`` (for single numbers) would set them in bold like a number. An empty sentence is glued
+    as a single space, so the role never pastes nothing.
+    """
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    for name, text in sentences.items():
+        glue(name, Markdown(str(text) if str(text).strip() else " "), display=False)
+
+
 def glue_figure(name: str, obj) -> None:
     """Glue a figure (matplotlib, plotly, or :func:`text_figure`) for a ``{glue:figure}`` directive.
 
@@ -57,7 +76,7 @@ def glue_figure(name: str, obj) -> None:
     glue(name, obj, display=False)
 
 
-def text_figure(lines) -> "IPython.display.HTML":
+def text_figure(lines):
     """Lines of text (e.g. the paper's ``genre: genre:prob ...`` outputs) as a displayable block for a figure."""
     import html
 
@@ -67,9 +86,26 @@ def text_figure(lines) -> "IPython.display.HTML":
     return HTML(f'<pre class="text-figure">{body}</pre>')
 
 
+def setup_page() -> None:
+    """Display settings every page shares; called by each notebook's first cell (and by :func:`data_banner`).
+
+    pandas shows every character of a cell (``max_colwidth=None``: no cell is cut with "..."), up to 200 rows
+    and every column; the book's style sheet (``_static/genre-book.css``) wraps long cells inside the text
+    column.
+    """
+    pd.set_option("display.max_colwidth", None)
+    pd.set_option("display.max_rows", 200)
+    pd.set_option("display.min_rows", 200)
+    pd.set_option("display.max_columns", None)
+    pd.set_option("display.width", None)
+    pd.set_option("display.precision", 3)
+
+
 def data_banner(ctx):
-    """A Markdown note naming the data and profile behind the numbers of a page."""
+    """A Markdown note naming the data and profile behind the numbers of a page (after :func:`setup_page`)."""
     from IPython.display import Markdown
+
+    setup_page()
 
     kind = "synthetic data" if ctx.synthetic else "real data"
     return Markdown(f"```{{note}}\nThe results on this page were computed on **{kind}**: {ctx.data_description}; "
@@ -91,12 +127,171 @@ def confusion_frame(results: dict, level: str = "track", normalise: bool = False
     return pd.DataFrame(cm, index=pd.Index(GENRES, name="true"), columns=pd.Index(GENRES, name="predicted"))
 
 
-def compare_table(rows) -> pd.DataFrame:
+def build_column(ctx) -> str:
+    """The heading of a table column holding this build's numbers, naming its data.
+
+    ``'this build, synthetic data'`` on the project's synthetic corpus, ``'this build, real data'`` otherwise;
+    every page that sets the paper beside this build uses it, so the column says what it measures.
+    """
+    return "this build, " + ("synthetic data" if getattr(ctx, "synthetic", True) else "real data")
+
+
+def _level_table(results: dict, level: str) -> pd.DataFrame:
+    key = {"track": "tracks", "segment": "segments"}[level]
+    table = pd.DataFrame.from_records(results["test"].get(key) or [])
+    if table.empty:
+        return pd.DataFrame(columns=["true_genre", "pred_genre"])
+    return table
+
+
+def accuracy_of_results(results: dict, level: str = "track") -> Accuracy:
+    """A run's test accuracy as :class:`~genre_utils.stats.Accuracy`, counted from its per-item table.
+
+    ``k`` is the number of test tracks (``level='track'``) or segments (``'segment'``) whose predicted genre
+    is the true one, ``n`` the number of them; nothing is recovered from a rounded fraction.
+    """
+    table = _level_table(results, level)
+    right = (table["true_genre"].astype(str) == table["pred_genre"].astype(str)).to_numpy()
+    return Accuracy(int(right.sum()), int(len(table)))
+
+
+def genre_accuracies(results: dict, level: str = "track", genres=GENRES) -> dict[str, Accuracy]:
+    """Per-genre accuracy (recall) with its count, ``genre -> Accuracy(correct, test items of the genre)``."""
+    table = _level_table(results, level)
+    true, pred = table["true_genre"].astype(str), table["pred_genre"].astype(str)
+    return {g: Accuracy(int(((true == g) & (pred == g)).sum()), int((true == g).sum())) for g in genres}
+
+
+def confusion_counts(results: dict, level: str = "track") -> pd.DataFrame:
+    """A run's confusion counts as an integer frame (rows true genre, columns predicted genre)."""
+    return confusion_frame(results, level).astype(int)
+
+
+def paper_accuracy(value: float, n: int, digits: int = 3) -> Accuracy | None:
+    """The paper's accuracy ``value`` on ``n`` items as an :class:`Accuracy`, when its count is certain.
+
+    The paper gives percentages, not counts. When exactly one whole number ``k`` of ``n`` rounds to
+    ``value`` (e.g. 31.2 % of 16 = 5 pieces) that count is returned; when several do (66.5 % of 7,428
+    segments), None, so no interval is made up from a rounded number.
+    """
+    if not n:  # the paper does not say on how many items (e.g. the baseline's accuracies)
+        return None
+    ks = [k for k in range(n + 1) if round(k / n, digits) == round(value, digits)]
+    return Accuracy(ks[0], n) if len(ks) == 1 else None
+
+
+def acc_cell(acc: Accuracy | None, paper_value: float | None = None, n: int | None = None) -> str:
+    """A table cell: ``'87.5 % [73.9, 94.5], n = 40'``; a paper value without a certain count: ``'66.5 %, n = 7,428'``.
+    """
+    if acc is not None:
+        return acc.short()
+    if paper_value is None:
+        return "not reported"
+    return pct(paper_value) + (f", n = {n:,}" if n else "")
+
+
+def compare_table(rows, column: str = "this build") -> pd.DataFrame:
     """A paper-vs-this-build table from ``(quantity, paper value, build value, kind)`` tuples.
 
-    ``kind`` is ``'pct'`` (fractions shown as percentages) or ``'num'``; missing values show as ``n/a``.
+    ``kind`` is ``'pct'`` (fractions shown as percentages), ``'num'``, or ``'acc'``: then the paper value is
+    ``(fraction, n)`` (or None) and the build value an :class:`~genre_utils.stats.Accuracy`, and both cells show
+    ``n`` and, where the count is known, the 95 % Wilson interval in brackets. ``column`` heads this build's
+    column (use :func:`build_column`). Missing values show as ``n/a`` or ``not reported``.
     """
     fmt = {"pct": pct, "num": num}
-    out = [{"quantity": q, "paper": fmt[k](p) if p is not None else "not reported", "this build": fmt[k](b)}
-           for q, p, b, k in rows]
+    out = []
+    for q, p, b, k in rows:
+        if k == "acc":
+            paper_cell = "not reported" if p is None else acc_cell(paper_accuracy(*p), *p)
+            build_cell = acc_cell(b) if b is not None else "n/a"
+        else:
+            paper_cell = fmt[k](p) if p is not None else "not reported"
+            build_cell = fmt[k](b)
+        out.append({"quantity": q, "paper": paper_cell, column: build_cell})
     return pd.DataFrame(out).set_index("quantity")
+
+
+def web_tests_table(build: Accuracy | None = None, column: str = "this build") -> pd.DataFrame:
+    """The paper's three web tests as given (model and listeners per test), with this build's new-data result.
+
+    Parameters
+    ----------
+    build : Accuracy, optional
+        This build's accuracy on its new-data folder; adds a last row.
+    """
+    rows = [{"test": f"paper, web test {t['test']}", "songs": t["songs"], "model": pct(t["model"], 0),
+             "two group members": pct(t["listeners"], 0)} for t in paper.WEB_TESTS]
+    mean = lambda key: sum(t[key] for t in paper.WEB_TESTS) / len(paper.WEB_TESTS)  # noqa: E731
+    rows.append({"test": "paper, mean of the three", "songs": sum(t["songs"] for t in paper.WEB_TESTS),
+                 "model": pct(mean("model")), "two group members": pct(mean("listeners"))})
+    if build is not None:
+        rows.append({"test": f"{column}: new-data folder", "songs": build.n,
+                     "model": build.short(), "two group members": "no listening test"})
+    return pd.DataFrame(rows).set_index("test")
+
+
+def per_genre_table(results: dict, level: str = "track") -> pd.DataFrame:
+    """The per-genre table for display: counts, accuracy with its 95 % interval, precision and the two rates."""
+    frame = per_genre_frame(results, level)
+    accs = genre_accuracies(results, level, list(frame.index))
+    rate = lambda col: [pct(v) if v is not None and not (isinstance(v, float) and math.isnan(v)) else "n/a"  # noqa: E731
+                        for v in frame[col]]
+    unit = {"track": "tracks", "segment": "segments"}[level]
+    return pd.DataFrame({
+        f"test {unit}": frame["support"].astype(int),
+        "right": [accs[g].k for g in frame.index],
+        "accuracy [95 % interval]": [accs[g].short().rsplit(",", 1)[0] if accs[g].n else "n/a" for g in frame.index],
+        "predicted as the genre": frame["n_predicted"].astype(int),
+        "precision": rate("precision"),
+        "false discovery rate": rate("false_discovery_rate"),
+        "false positive rate": rate("false_positive_rate"),
+    }, index=frame.index)
+
+
+def _newdata_files(results: dict) -> pd.DataFrame:
+    files = pd.DataFrame.from_records((results.get("newdata") or {}).get("files") or [])
+    for col in ("path", "label", "pred_genre", "n_segments", "top3", "line", "error"):
+        if col not in files:
+            files[col] = pd.Series(dtype=object)
+    files["error"] = files["error"].fillna("").astype(str)
+    return files
+
+
+def newdata_accuracy(results: dict) -> Accuracy:
+    """Accuracy on the new-data folder, counted from the per-file table (unreadable files left out)."""
+    files = _newdata_files(results)
+    ok = files[files["error"] == ""]
+    return Accuracy(int((ok["pred_genre"].astype(str) == ok["label"].astype(str)).sum()), int(len(ok)))
+
+
+def newdata_files_table(results: dict) -> pd.DataFrame:
+    """One row per new-data file for display: file, label, the vote, the printed line and a note.
+
+    The note marks lines whose first genre (highest mean probability) is not the vote, and failed files.
+    """
+    files = _newdata_files(results)
+    first = files["top3"].fillna("").astype(str).str.split().str[0].fillna("").str.split(":").str[0]
+    note = ["unreadable: " + e if e else ("line's first genre is not the vote" if f and f != v else "")
+            for e, f, v in zip(files["error"], first, files["pred_genre"].astype(str))]
+    return pd.DataFrame({
+        "file": files["path"].map(lambda p: "/".join(str(p).split("/")[-2:])),
+        "label": files["label"],
+        "vote": files["pred_genre"].where(files["error"] == "", ""),
+        "right": [("yes" if lbl == v else "no") if not e else "" for lbl, v, e in
+                  zip(files["label"].astype(str), files["pred_genre"].astype(str), files["error"])],
+        "windows": files["n_segments"],
+        "line (mean probabilities)": files["line"],
+        "note": note,
+    })
+
+
+def paper_web_accuracies() -> tuple[Accuracy, Accuracy]:
+    """The paper's three web tests pooled: the model on 30 songs, the two listeners on 60 judgements.
+
+    The counts follow from the percentages as given: 60 % of 10 songs is 6, and 65 % for two listeners on
+    10 songs is 13 of 20 judgements.
+    """
+    model = sum(round(t["model"] * t["songs"]) for t in paper.WEB_TESTS)
+    listeners = sum(round(t["listeners"] * 2 * t["songs"]) for t in paper.WEB_TESTS)
+    songs = sum(t["songs"] for t in paper.WEB_TESTS)
+    return Accuracy(model, songs), Accuracy(listeners, 2 * songs)

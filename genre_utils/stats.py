@@ -90,6 +90,8 @@ class Accuracy:
         if not self.n:
             return f"n/a (no {unit})"
         low, high = self.interval
+        if self.n == 1 and unit.endswith("s"):
+            unit = unit[:-1]
         return (f"{100 * self.value:.{digits}f} % ({self.k:,} of {self.n:,} {unit}; "
                 f"{100 * self.level:.0f} % interval {100 * low:.{digits}f}-{100 * high:.{digits}f} %)")
 

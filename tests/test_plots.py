@@ -26,6 +26,8 @@ CASES = {
     "per_genre": lambda: plots.per_genre_bars(COUNTS),
     "ablation": lambda: plots.ablation_bars(pd.DataFrame({"run": ["x", "y"], "acc": [0.5, 0.7]}), "acc", "run"),
     "blues_scale": lambda: plots.blues_scale("A"),
+    "accuracy_intervals": lambda: plots.accuracy_intervals({g: __import__("genre_utils.stats").stats.Accuracy(2, 4)
+                                                            for g in GENRES}),
     "features": lambda: plots.feature_image(np.random.default_rng(0).normal(size=(64, 235)), FeatureParams()),
 }
 
@@ -48,3 +50,24 @@ def test_blues_scale_marks_six_notes():
     fig = plots.blues_scale("C")
     labels = {t.get_text() for t in fig.axes[0].texts}
     assert {"1", "b3", "4", "b5", "5", "b7"} <= labels
+
+
+def test_confusion_heatmap_shows_percentage_and_count():
+    cm = np.zeros((10, 10))
+    cm[0, 0], cm[0, 1], cm[1, 1] = 3, 1, 2
+    texts = [t.get_text() for t in plots.confusion_heatmap(cm).axes[0].texts]
+    assert "75\n(3)" in texts and "25\n(1)" in texts and "100\n(2)" in texts
+    assert not any(t.startswith("0\n") for t in texts)
+
+
+def test_accuracy_intervals_draws_counts_and_paper_points():
+    from genre_utils.stats import Accuracy
+
+    plt.close("all")
+    accs = {g: Accuracy(0, 0) if k == 3 else Accuracy(k % 5, 4) for k, g in enumerate(GENRES)}
+    fig = plots.accuracy_intervals(accs, paper={"pop": Accuracy(5, 16), "metal": 0.938})
+    ax = fig.axes[0]
+    labels = {t.get_text() for t in ax.texts}
+    assert "0/4" in labels and "n=0" in labels
+    assert plt.get_fignums() == []
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(GENRES)

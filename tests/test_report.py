@@ -1,0 +1,108 @@
+"""The report's formatters: counts from the per-item tables, n and intervals in every comparison cell."""
+
+import types
+
+import pytest
+
+from genre_utils import paper, report
+from genre_utils.genres import GENRES
+from genre_utils.stats import Accuracy
+
+
+def results(pairs, newdata=None):
+    """A minimal results dict: ``pairs`` of (true, predicted) genre per test track, two segments each."""
+    tracks = [{"track_id": f"t{i}", "true_genre": t, "pred_genre": p, "line": f"{t}: {p}:0.60"}
+              for i, (t, p) in enumerate(pairs)]
+    segments = [dict(s, segment_id=f"{s['track_id']}@{j}") for s in tracks for j in range(2)]
+    if segments:
+        segments[0] = dict(segments[0], pred_genre="pop" if segments[0]["true_genre"] != "pop" else "rock")
+    return {"test": {"tracks": tracks, "segments": segments}, "newdata": newdata or {"summary": None, "files": []}}
+
+
+RES = results([("blues", "blues"), ("blues", "jazz"), ("jazz", "jazz"), ("pop", "rock")])
+
+
+def test_build_column_names_the_data():
+    assert report.build_column(types.SimpleNamespace(synthetic=True)) == "this build, synthetic data"
+    assert report.build_column(types.SimpleNamespace(synthetic=False)) == "this build, real data"
+
+
+def test_accuracies_are_counted_from_the_items():
+    assert report.accuracy_of_results(RES, "track") == Accuracy(2, 4)
+    assert report.accuracy_of_results(RES, "segment") == Accuracy(3, 8)  # one blues segment flipped
+    accs = report.genre_accuracies(RES)
+    assert accs["blues"] == Accuracy(1, 2) and accs["pop"] == Accuracy(0, 1) and accs["metal"] == Accuracy(0, 0)
+    assert list(accs) == list(GENRES)
+    empty = report.accuracy_of_results({"test": {"tracks": []}})
+    assert empty.n == 0 and empty.text() == "n/a (no tracks)"
+
+
+def test_paper_accuracy_only_when_the_count_is_certain():
+    assert report.paper_accuracy(0.938, 16) == Accuracy(15, 16)
+    assert report.paper_accuracy(0.312, 16) == Accuracy(5, 16)
+    assert report.paper_accuracy(0.70, 160) == Accuracy(112, 160)
+    assert report.paper_accuracy(0.665, 7428) is None  # several counts round to 66.5 %
+
+
+def test_compare_table_shows_n_and_interval_under_the_builds_column():
+    table = report.compare_table([
+        ("30-s accuracy", (0.70, 160), Accuracy(2, 4), "acc"),
+        ("5-s accuracy", (0.665, 7428), Accuracy(3, 8), "acc"),
+        ("not in the paper", None, Accuracy(1, 1), "acc"),
+        ("segments", 7428, 8, "num"),
+        ("share", 0.5, 0.25, "pct"),
+    ], column="this build, synthetic data")
+    assert list(table.columns) == ["paper", "this build, synthetic data"]
+    assert table.loc["30-s accuracy", "paper"] == "70.0 % [62.5, 76.6], n = 160"
+    assert table.loc["30-s accuracy", "this build, synthetic data"] == "50.0 % [15.0, 85.0], n = 4"
+    assert table.loc["5-s accuracy", "paper"] == "66.5 %, n = 7,428"
+    assert table.loc["not in the paper", "paper"] == "not reported"
+    assert table.loc["segments", "paper"] == "7,428" and table.loc["share", "this build, synthetic data"] == "25.0 %"
+    old = report.compare_table([("x", 0.5, 0.25, "pct")])  # the plain form other pages use still works
+    assert list(old.columns) == ["paper", "this build"]
+
+
+def test_web_tests_as_given_and_pooled():
+    table = report.web_tests_table(Accuracy(1, 10), column="this build, synthetic data")
+    assert list(table["model"][:3]) == ["60 %", "70 %", "60 %"]
+    assert list(table["two group members"][:3]) == ["65 %", "65 %", "70 %"]
+    assert table.loc["paper, mean of the three", "model"] == "63.3 %"
+    assert table.iloc[-1]["model"] == "10.0 % [1.8, 40.4], n = 10"
+    assert report.paper_web_accuracies() == (Accuracy(19, 30), Accuracy(40, 60))
+    assert paper.SAMPLE_LINES["blues"] == "blues: country:0.52 jazz:0.22 blues:0.22 pop:0.04"
+
+
+def test_newdata_counts_and_notes():
+    files = [
+        {"path": "/x/jazz/a.wav", "label": "jazz", "pred_genre": "jazz", "n_segments": 3, "top3": "jazz:0.6 pop:0.3",
+         "line": "jazz: jazz:0.6 pop:0.3", "error": ""},
+        {"path": "/x/pop/b.wav", "label": "pop", "pred_genre": "pop", "n_segments": 3, "top3": "rock:0.5 pop:0.4",
+         "line": "pop: rock:0.5 pop:0.4", "error": ""},
+        {"path": "/x/rock/c.wav", "label": "rock", "pred_genre": None, "n_segments": 0, "top3": "", "line": "",
+         "error": "too short"},
+    ]
+    res = results([("jazz", "jazz")], {"summary": {"n_files": 3, "n_failed": 1}, "files": files})
+    assert report.newdata_accuracy(res) == Accuracy(2, 2)
+    table = report.newdata_files_table(res)
+    assert list(table["file"]) == ["jazz/a.wav", "pop/b.wav", "rock/c.wav"]
+    assert list(table["note"]) == ["", "line's first genre is not the vote", "unreadable: too short"]
+    assert list(table["right"]) == ["yes", "yes", ""]
+    assert report.newdata_accuracy(results([])).n == 0
+
+
+def test_per_genre_table_shows_interval_and_na():
+    res = dict(RES)
+    res["test"] = dict(RES["test"], track_per_genre=[
+        {"genre": g, "support": s, "n_predicted": m, "correct": c, "accuracy": c / s if s else None,
+         "precision": c / m if m else None, "false_discovery_rate": 1 - c / m if m else None,
+         "false_positive_rate": 0.0}
+        for g, s, m, c in [("blues", 2, 1, 1), ("jazz", 1, 2, 1), ("pop", 1, 0, 0), ("rock", 0, 1, 0)]])
+    table = report.per_genre_table(res)
+    assert table.loc["blues", "accuracy [95 % interval]"] == "50.0 % [9.5, 90.5]"
+    assert table.loc["pop", "precision"] == "n/a" and table.loc["rock", "accuracy [95 % interval]"] == "n/a"
+    assert table.loc["jazz", "right"] == 1
+
+
+@pytest.mark.parametrize("value,expect", [(None, "n/a"), (float("nan"), "n/a"), (0.665, "66.5 %")])
+def test_pct(value, expect):
+    assert report.pct(value) == expect
