@@ -17,13 +17,14 @@ import numpy as np
 import pandas as pd
 
 from .config import Profile, TrainConfig, fingerprint, get_profile, resume_differences, train_config
-from .evaluate import confusion
 from .errors import RunMismatchError, UserError
+from .evaluate import confusion
 from .genres import GENRES
 from .provenance import code_fingerprint, library_key
 
-__all__ = ["train_run", "build_profile_model", "evaluate_run", "check_run_matches_store", "config_differences", "run_experiment", "run_key", "load_results", "results_frames", "confusion_matrix",
-           "track_mean_features", "linear_probe", "compare_with_probe", "paired_comparison"]
+__all__ = ["train_run", "build_profile_model", "evaluate_run", "check_run_matches_store", "config_differences",
+           "run_experiment", "run_key", "load_results", "results_frames", "confusion_matrix", "track_mean_features",
+           "linear_probe", "compare_with_probe", "paired_comparison"]
 
 
 def load_results(path) -> dict:
@@ -513,8 +514,8 @@ def paired_comparison(correct_a, correct_b, n_boot: int = 10_000, seed: int = 0,
     -------
     dict
         ``difference`` (accuracy of A minus accuracy of B), ``low`` and ``high`` (the central ``level``
-        interval of the paired bootstrap), ``level``, ``a_only`` and ``b_only`` (tracks only A, or only B, gets right) and
-        ``p_value`` (two-sided exact McNemar test on those discordant tracks), ``n_tracks``.
+        interval of the paired bootstrap), ``level``, ``a_only`` and ``b_only`` (tracks only A, or only B,
+        gets right) and ``p_value`` (two-sided exact McNemar test on those discordant tracks), ``n_tracks``.
     """
     from scipy.stats import binomtest
 

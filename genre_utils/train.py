@@ -108,8 +108,9 @@ def select_device(preference=None) -> torch.device:
             raise UserError(f"device {preference!r} requested but CUDA is not available on this machine; "
                             "use --device cpu (or leave --device out to pick the first available)")
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise UserError(f"device {preference!r} requested but this machine has "
-                            f"{torch.cuda.device_count()} CUDA device(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+            n = torch.cuda.device_count()
+            raise UserError(f"device {preference!r} requested but this machine has {n} CUDA device(s), "
+                            f"cuda:0 to cuda:{n - 1}")
     if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise UserError(f"device {preference!r} requested but MPS is not available on this machine; "
                         "use --device cpu (or leave --device out to pick the first available)")

@@ -10,7 +10,7 @@ import textwrap
 import numpy as np
 import pandas as pd
 import pytest
-from fixtures_audio import fma_tracks_table, make_fma_tree, make_gtzan_tree, write_audio, write_bytes
+from fixtures_audio import make_fma_tree, make_gtzan_tree, write_audio, write_bytes
 
 from genre_utils.config import get_profile
 from genre_utils.genres import GENRES

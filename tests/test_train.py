@@ -10,8 +10,17 @@ from torch import nn
 
 from genre_utils.genres import GENRES
 from genre_utils.models import build_model
-from genre_utils.train import (adam_beta1, fit, get_accuracy, get_accuracy_per_genre, get_loss, learning_rate, load_checkpoint,
-                               select_device, to_plain)
+from genre_utils.train import (
+    adam_beta1,
+    fit,
+    get_accuracy,
+    get_accuracy_per_genre,
+    get_loss,
+    learning_rate,
+    load_checkpoint,
+    select_device,
+    to_plain,
+)
 
 SHAPE = (64, 60)   # smallest convenient input the four conv/pool blocks accept; keeps the tests fast
 
@@ -178,8 +187,9 @@ def test_fit_rejects_bad_input(tmp_path):
 
 
 def test_to_plain_gives_checkpoint_safe_values():
-    import pandas as pd
     from pathlib import Path
+
+    import pandas as pd
 
     value = to_plain({"a": (1, 2), "b": np.float32(0.5), "c": np.arange(3), "d": Path("x/y"),
                       "e": pd.DataFrame({"g": ["pop"], "n": [np.int64(3)]}), "f": float("nan")}, nan_to_none=True)

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from genre_utils import widgets as W
 from genre_utils.audio import write_wav
 from genre_utils.config import FeatureParams
 from genre_utils.evaluate import top3_line
 from genre_utils.genres import GENRES
-from genre_utils import widgets as W
 
 SR = 22050
 
