@@ -1,8 +1,8 @@
 """Decoding, checking, cutting and writing audio.
 
 Everything here works on 1-D ``float32`` arrays of mono samples in [-1, 1]. Decoding goes through
-libsndfile (``soundfile``: wav, au, flac, ogg, mp3) and falls back to ``librosa``/``audioread`` for
-anything libsndfile cannot open. Bad files raise :class:`AudioError` with a short, human-readable reason
+libsndfile (``soundfile``: wav, au, flac, ogg, mp3; what it cannot open is unreadable, there is no second
+decoder). Bad files raise :class:`AudioError` with a short, human-readable reason
 that callers record (in ``skipped.csv``, or in ``genre-utils predict``'s error line).
 
 Two checks run before any decoding:
@@ -104,22 +104,10 @@ def load_audio(path, sample_rate: int = 22050) -> np.ndarray:
             if not too_big:
                 data, sr = snd.read(dtype="float32", always_2d=True), snd.samplerate
                 y = data.mean(axis=1)
-    except Exception as first:  # libsndfile could not open it: try audioread through librosa
-        too_big = ""
-        try:
-            import warnings
-
-            import librosa
-
-            limit_s = MAX_DECODE_SAMPLES / (2 * 48_000)  # the limit as seconds of 48-kHz stereo
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                y, sr = librosa.load(path, sr=None, mono=True, duration=limit_s + 1.0)
-        except Exception:
-            raise AudioError(f"unreadable audio ({_short(first)})") from None
-        if y.size > limit_s * sr:
-            raise AudioError(f"longer than the decoding limit of {limit_s / 60:.0f} minutes "
-                             "(genre_utils.audio.MAX_DECODE_SAMPLES)") from None
+    except Exception as err:
+        # no second decoder: librosa's audioread fallback needs ffmpeg or GStreamer, which no supported
+        # install brings (and librosa deprecates it); libsndfile >= 1.1 reads every format listed above
+        raise AudioError(f"unreadable audio ({_short(err)})") from None
     if too_big:
         raise AudioError(too_big)
     if sr != sample_rate and y.size:

@@ -211,8 +211,8 @@ def probe_audio(path) -> tuple[float | None, str]:
     Checks the first bytes (:func:`genre_utils.audio.container_problem`: no known audio container,
     header-only or truncated WAV/AU), then reads only the header with ``soundfile.info``: a header that
     declares no frames, or more than :data:`genre_utils.audio.MAX_DECODE_SAMPLES` samples, is rejected. If
-    libsndfile cannot open the file, decodes it once with :func:`genre_utils.audio.load_audio`
-    (librosa/audioread fallback) before giving up.
+    libsndfile cannot read the header, decodes the file once with :func:`genre_utils.audio.load_audio`
+    (which reports why it is unreadable).
 
     libsndfile is handed an open file object rather than the path: given a path, it also opens a macOS
     ``._<name>`` twin next to the file as a resource fork, and then fails on perfectly good MP3s

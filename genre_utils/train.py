@@ -384,13 +384,11 @@ def _device_budget(device: torch.device) -> int:
 def _memory_budget() -> int:
     """Bytes the training set may take in memory: half of the available memory (2 GiB if unknown)."""
     try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024 // 2
-    except OSError:
-        pass
-    return 2 << 30
+        import psutil
+
+        return int(psutil.virtual_memory().available) // 2
+    except (ImportError, OSError):
+        return 2 << 30
 
 
 def _epoch_seeds(seed: int, epoch: int) -> tuple[np.random.Generator, int]:
