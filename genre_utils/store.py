@@ -40,10 +40,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import multiprocessing as mp
 import os
 import shutil
-import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -51,7 +49,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from . import checks
 from .audio import AudioError, audio_digest, check_audio, cut_segments, load_audio
@@ -62,6 +59,7 @@ from .errors import UserError
 from .features import extract
 from .genres import GENRES
 from .locks import folder_lock
+from .parallel import ignore_interrupts, ordered_map
 from .provenance import atomic_write_text, code_fingerprint, library_key, versions
 from .splits import leak_summary, plan_windows, split_tracks
 
@@ -167,7 +165,7 @@ def _init_worker():
     """
     from threadpoolctl import threadpool_limits
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent reports it once and ends the pool
+    ignore_interrupts()  # Ctrl-C: the parent reports it once and ends the pool
     if "torch" in sys.modules:   # a worker that imports torch itself starts with no inherited pool
         sys.modules["torch"].set_num_threads(1)
     threadpool_limits(1)
@@ -207,17 +205,6 @@ def _features_of_track(args):
     path, starts, params = args
     y = load_audio(path, params.sample_rate)
     return extract(cut_segments(y, starts, params.segment_samples), params).astype(FEATURE_DTYPE)
-
-
-def _pool_map(func, jobs, workers: int, desc: str, progress: bool):
-    """Ordered map over ``jobs`` with a process pool (fork, after warming up) and a progress bar."""
-    bar = dict(total=len(jobs), desc=desc, unit="track", disable=not progress or None, leave=False)
-    if workers <= 1 or len(jobs) < 4:
-        yield from tqdm(map(func, jobs), **bar)
-        return
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    with mp.get_context(method).Pool(workers, initializer=_init_worker) as pool:
-        yield from tqdm(pool.imap(func, jobs, chunksize=1), **bar)
 
 
 def _warm_up(params: FeatureParams) -> None:
@@ -266,7 +253,8 @@ def extract_tracks(paths, starts, params: FeatureParams = FeatureParams(), worke
     workers = num_threads() if workers is None else max(1, int(workers))
     jobs = [(path, np.asarray(s, dtype=np.int64), params) for path, s in zip(paths, starts)]
     _warm_up(params)
-    return _pool_map(_features_of_track, jobs, workers, desc, progress)
+    return ordered_map(_features_of_track, jobs, workers, initializer=_init_worker, desc=desc, unit="track",
+                       progress=progress, min_jobs=4)
 
 
 # ------------------------------------------------------------------------------------------- dataset
@@ -554,7 +542,8 @@ def _probe_phase(tracks, work, key, params, workers, progress):
     else:
         _warm_up(params)
         jobs = [(p, params.sample_rate, params.segment_samples) for p in tracks["path"]]
-        results = list(_pool_map(_probe, jobs, workers, "checking audio", progress))
+        results = list(ordered_map(_probe, jobs, workers, initializer=_init_worker, desc="checking audio",
+                                   unit="track", progress=progress, min_jobs=4))
         probe = pd.DataFrame([r[:4] for r in results], columns=["n_samples", "sha1", "audio_sha1", "problem"])
         fps = [r[4] for r in results]
         with open(work / "fingerprints.npz.part", "wb") as fh:

@@ -9,7 +9,6 @@ import hashlib
 import io
 import json
 import shutil
-import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import numpy as np
 from ..audio import write_mp3, write_wav
 from ..config import TEST_ONLY_LIST, Profile, fingerprint, get_profile, num_threads
 from ..genres import GENRES, load_fma_genres, map_fma_track
+from ..parallel import ignore_interrupts, ordered_map
 from ..provenance import atomic_write_bytes, code_fingerprint, library_key
 from .compose import compose
 from .fma_meta import FMA_KBPS, fma_tracks_table, plan_fma
@@ -249,7 +249,7 @@ def check_corpus(out_dir, verify: bool = False) -> list[str]:
 
 def _init_worker() -> None:
     """Worker start-up: ignore Ctrl-C (the parent reports it, once) and warm up."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ignore_interrupts()
     _warm_up()
 
 
@@ -267,35 +267,13 @@ def _warm_up() -> None:
 
 
 def _run(out: Path, jobs: list[Job], workers: int | None, progress: bool) -> None:
-    from tqdm.auto import tqdm
-
     _warm_up()
 
     workers = max(1, min(workers or num_threads(), len(jobs)))
-    bar = tqdm(total=len(jobs), desc="synth corpus", unit="clip", disable=None if progress else True)
-    try:
-        if workers == 1 or len(jobs) < 2:
-            for job in jobs:
-                _render_job(str(out), job)
-                bar.update()
-        else:
-            from concurrent.futures import ProcessPoolExecutor
-
-            pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker)
-            try:
-                for _ in pool.map(_render_job_args, [(str(out), j) for j in jobs], chunksize=1):
-                    bar.update()
-            except BaseException:
-                # Ctrl-C or a failed job: drop the queued jobs and stop the workers now (they ignore SIGINT;
-                # every file is written atomically, so a killed worker leaves no half file)
-                procs = list((pool._processes or {}).values())
-                pool.shutdown(wait=False, cancel_futures=True)
-                for proc in procs:
-                    proc.terminate()
-                raise
-            pool.shutdown()
-    finally:
-        bar.close()
+    # every file is written atomically, so a worker stopped by Ctrl-C or a failed job leaves no half file
+    for _ in ordered_map(_render_job_args, [(str(out), j) for j in jobs], workers, initializer=_init_worker,
+                         desc="synth corpus", unit="clip", progress=progress):
+        pass
 
 
 def render_corpus(out_dir, profile: str | Profile = "quick", seed: int | None = None, progress: bool = True,

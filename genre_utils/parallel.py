@@ -1,0 +1,68 @@
+"""One way to spread independent jobs over processes: an ordered map with a progress bar.
+
+Used by the feature store (decoding and extracting tracks) and the synthetic corpus (rendering clips).
+Workers are forked where the platform allows it (they inherit what the parent imported and warmed up) and
+started afresh otherwise. Each user passes an ``initializer`` that makes its workers ignore Ctrl-C (the
+parent reports an interruption once; leaving the ``with`` block terminates the pool) and sets whatever
+else they need (one thread each, warmed-up caches).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import signal
+from collections.abc import Callable, Iterable, Iterator
+
+from tqdm.auto import tqdm
+
+__all__ = ["ordered_map", "ignore_interrupts"]
+
+
+def ignore_interrupts() -> None:
+    """For worker initialisers: Ctrl-C goes to the whole process group; only the parent should report it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def ordered_map(func: Callable, jobs: Iterable, workers: int, *, initializer: Callable | None = None,
+                desc: str = "", unit: str = "job", progress: bool = True, min_jobs: int = 2) -> Iterator:
+    """Yield ``func(job)`` for every job, in the order of ``jobs``, in a pool of ``workers`` processes.
+
+    Parameters
+    ----------
+    func : callable
+        A module-level function (it is pickled to the workers).
+    jobs : iterable
+        Its arguments, one per call.
+    workers : int
+        Processes; with 1, or fewer than ``min_jobs`` jobs, everything runs here in this process (the
+        initializer is then not called: it is meant for workers).
+    initializer : callable, optional
+        Run once in each worker before its first job.
+    desc, unit : str
+        Progress bar label and unit.
+    progress : bool
+        Show the bar (tqdm hides it anyway when the output is not a terminal).
+    min_jobs : int
+        Fewer jobs than this are not worth starting processes for.
+
+    Yields
+    ------
+    The results, in the order of ``jobs``. Leaving the generator early (an exception, Ctrl-C, ``close()``)
+    terminates the pool.
+    """
+    jobs = list(jobs)
+    bar = tqdm(total=len(jobs), desc=desc, unit=unit, disable=None if progress else True, leave=False)
+    try:
+        if workers <= 1 or len(jobs) < min_jobs:
+            for job in jobs:
+                result = func(job)
+                bar.update()
+                yield result
+            return
+        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+        with mp.get_context(method).Pool(workers, initializer=initializer) as pool:
+            for result in pool.imap(func, jobs, chunksize=1):
+                bar.update()
+                yield result
+    finally:
+        bar.close()
