@@ -290,7 +290,7 @@ class TrainConfig:
     precision : {'fp32', 'bf16', 'fp16'}
         Arithmetic of the forward pass and loss: ``'fp32'`` (the default, and the CPU's: no autocast at all, so
         the numbers are those of plain float32), or autocast to bfloat16 / float16 (weights and Adam stay
-        float32; ``'fp16'`` scales the loss, CUDA only). :func:`genre_utils.train.default_precision` picks
+        float32; ``'fp16'`` scales the loss, CUDA only). :func:`genre_utils.devices.default_precision` picks
         bf16 on CUDA devices that support it.
     """
 

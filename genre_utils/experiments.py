@@ -154,7 +154,7 @@ def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None
         Default: cuda, then mps, then cpu.
     precision : {'fp32', 'bf16', 'fp16'}, optional
         Arithmetic of the forward pass (:attr:`genre_utils.config.TrainConfig.precision`); default
-        :func:`genre_utils.train.default_precision` of the device (bf16 on a CUDA device that supports it,
+        :func:`genre_utils.devices.default_precision` of the device (bf16 on a CUDA device that supports it,
         fp32 elsewhere).
     other_run : {'refuse', 'move', 'replace'}
         What to do when ``out_dir`` holds a run of another configuration (or an unreadable checkpoint):

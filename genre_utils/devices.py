@@ -1,0 +1,161 @@
+"""Where training and prediction run: device choice, threads, mixed precision and the distributed group.
+
+:func:`select_device` picks CUDA, then Apple's MPS, then the CPU (or checks the user's choice);
+:func:`default_precision` and the autocast context decide the arithmetic; :func:`distributed` joins the
+process group ``torchrun`` sets up (NCCL on GPUs, gloo on CPUs) and returns this process's rank and share.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+
+import numpy as np
+import torch
+from torch import nn
+
+from .config import num_threads
+from .errors import UserError
+
+__all__ = ["select_device", "set_threads", "default_precision", "Distributed", "distributed"]
+
+
+# ----------------------------------------------------------------------------------------------------
+# device and threads
+
+
+def select_device(preference=None) -> torch.device:
+    """The device to compute on: CUDA if available, else Apple's MPS, else the CPU.
+
+    Parameters
+    ----------
+    preference : str or torch.device, optional
+        ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ``'mps'``; None or ``'auto'`` picks automatically.
+
+    Raises
+    ------
+    genre_utils.errors.UserError
+        If ``preference`` names no device this package computes on (``cpu``, ``cuda``, ``cuda:N``, ``mps``),
+        or one this machine does not have (a ValueError).
+    """
+    if isinstance(preference, torch.device):
+        preference = str(preference)
+    if preference in (None, "", "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    expected = "expected cpu, cuda, cuda:N, mps or auto"
+    try:
+        device = torch.device(str(preference).strip().lower())
+    except (RuntimeError, TypeError, ValueError):
+        raise UserError(f"unknown device {preference!r}; {expected}") from None
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise UserError(f"device {preference!r} is not supported; {expected}")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError(f"device {preference!r} requested but CUDA is not available on this machine; "
+                            "use --device cpu (or leave --device out to pick the first available)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            n = torch.cuda.device_count()
+            raise UserError(f"device {preference!r} requested but this machine has {n} CUDA device(s), "
+                            f"cuda:0 to cuda:{n - 1}")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise UserError(f"device {preference!r} requested but MPS is not available on this machine; "
+                        "use --device cpu (or leave --device out to pick the first available)")
+    return device
+
+
+def set_threads(n: int | None = None) -> int:
+    """Set torch's intra-op thread count (default: the cores this process may use) and return it."""
+    n = int(n or num_threads())
+    torch.set_num_threads(n)
+    return n
+
+
+def default_precision(device) -> str:
+    """``'bf16'`` on a CUDA device that supports bfloat16, else ``'fp32'`` (the CPU's and MPS's default)."""
+    device = torch.device(device)
+    if device.type == "cuda" and torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return "bf16"
+    return "fp32"
+
+
+def _autocast(device: torch.device, precision: str):
+    """The forward pass's context: nothing at all for fp32 (plain float32 numbers), autocast otherwise."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision == "fp16" and device.type != "cuda":
+        raise UserError("precision fp16 needs a CUDA device; use bf16 or fp32 on the CPU")
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+
+
+# ----------------------------------------------------------------------------------------------------
+# several processes (torchrun): DistributedDataParallel
+
+
+@dataclasses.dataclass(frozen=True)
+class Distributed:
+    """This process's place among the training processes: ``rank`` of ``world`` (``local_rank`` on its node)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    local_world: int = 1
+
+    @property
+    def active(self) -> bool:
+        return self.world > 1
+
+    @property
+    def main(self) -> bool:
+        """Whether this process writes checkpoints and results (rank 0)."""
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.active:
+            torch.distributed.barrier()
+
+    def broadcast(self, value):
+        """Rank 0's ``value`` (any picklable object), on every rank."""
+        if not self.active:
+            return value
+        box = [value]
+        torch.distributed.broadcast_object_list(box, src=0)
+        return box[0]
+
+
+def distributed(device=None) -> Distributed:
+    """The process group torchrun describes (``WORLD_SIZE`` > 1 in the environment), joined on first call.
+
+    The backend is NCCL when ``device`` is (or, unset, would be) CUDA, gloo otherwise. Without torchrun's
+    variables: a single process, ``Distributed()``.
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Distributed()
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        cuda = select_device(device).type == "cuda"
+        dist.init_process_group(backend="nccl" if cuda else "gloo")
+    return Distributed(rank=dist.get_rank(), world=dist.get_world_size(),
+                       local_rank=int(os.environ.get("LOCAL_RANK", "0")),
+                       local_world=int(os.environ.get("LOCAL_WORLD_SIZE", str(dist.get_world_size()))))
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _to_input(batch, device) -> torch.Tensor:
+    """numpy/torch (B, H, W) batch -> float32 (B, 1, H, W) channels_last tensor on ``device``."""
+    if not isinstance(batch, torch.Tensor):
+        batch = torch.from_numpy(np.asarray(batch, dtype=np.float32))
+    x = batch.to(device=device, dtype=torch.float32, non_blocking=True)
+    if x.dim() == 3:
+        x = x.unsqueeze(1)
+    return x.contiguous(memory_format=torch.channels_last)
