@@ -210,15 +210,25 @@ def _stage(root: Path, executed: Path, vendored: Path | None) -> None:
         sphinx_config["nb_ipywidgets_js"] = {"require.js": {},
                                              "embed-amd.js": {"data-jupyter-widgets-cdn": "./"}}
     # else: _vendor_widget_js has said why (one warning line); the widgets load their JavaScript from a CDN
+    # The book's style sheets (wrapped table cells, text figures, no Sphinx figure numbers: the captions carry
+    # the paper's) go to a folder of their own, named explicitly. Not to _static: when the source has one,
+    # Jupyter Book puts every .js of every static folder on every page, the widget bundles included, which
+    # then run before RequireJS ("define is not defined").
+    css = executed / "_book_css"
+    if css.exists():
+        shutil.rmtree(css)
+    css.mkdir()
+    sheets = sorted(p.name for p in (root / "_static").glob("*.css")) if (root / "_static").is_dir() else []
+    for name in sheets:
+        shutil.copy2(root / "_static" / name, css / name)
+    if sheets:
+        sphinx_config["html_static_path"] = [*sphinx_config.get("html_static_path", []), "_book_css"]
+        sphinx_config["html_css_files"] = [*sphinx_config.get("html_css_files", []), *sheets]
+    shutil.rmtree(executed / "_static", ignore_errors=True)  # left by an earlier build
     (executed / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     shutil.copy2(root / "_toc.yml", executed / "_toc.yml")
     for page in (root / "book").glob("*.md"):
         shutil.copy2(page, executed / "book" / page.name)
-    # the book's style sheet (wrapped table cells, text figures): Jupyter Book adds every .css under _static
-    if (executed / "_static").exists():
-        shutil.rmtree(executed / "_static")
-    if (root / "_static").is_dir():
-        shutil.copytree(root / "_static", executed / "_static")
 
 
 def prepare(ctx: Context) -> None:

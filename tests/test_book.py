@@ -118,13 +118,19 @@ const article = document.querySelector('article.bd-article') || document.querySe
 const cut = Array.from(document.querySelectorAll('table td, table th'))
   .map(c => c.innerText.trim()).filter(t => /(\\.\\.\\.|\u2026)$/.test(t));
 return {scroll: article.scrollWidth, client: article.clientWidth, cut: cut.slice(0, 5),
-        text: document.documentElement.outerHTML};
+        text: document.body.innerText};
 """
 
 
-def _page_layout_problems(driver, name: str, paths) -> list[str]:
-    """No "..."-truncated table cell, no horizontal overflow of the text column, no absolute path of this machine."""
+def _page_layout_problems(driver, name: str, paths, source: str = "") -> list[str]:
+    """No "..."-truncated table cell, no horizontal overflow of the text column, no absolute path of this machine.
+
+    Paths are looked for in the page's file (``source``) and in the text the browser shows once the widgets
+    have rendered; not in the live DOM's attributes, where the browser itself writes the page's own
+    ``file://`` address into URLs it resolves.
+    """
     found = driver.execute_script(LAYOUT_JS)
+    found["text"] += "\n" + source
     problems = []
     if found["cut"]:
         problems.append(f"{name}: table cells cut with '...': {found['cut']}")
@@ -179,7 +185,7 @@ def test_pages_render_offline_in_chromium(book):
                     "return document.querySelectorAll('.cell_output img, figure img').length")
                 if shown < _png_outputs(notebook):
                     problems.append(f"{page.name}: {shown} images shown, notebook has {_png_outputs(notebook)}")
-            problems += _page_layout_problems(driver, page.name, _machine_paths(ctx))
+            problems += _page_layout_problems(driver, page.name, _machine_paths(ctx), page.read_text())
             for caption in driver.execute_script(FIGURES_JS):
                 figures.setdefault(caption["number"], []).append({**caption, "page": page.name})
             errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
