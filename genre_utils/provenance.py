@@ -69,6 +69,28 @@ def _publish(tmp: str, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _atomic(path, write) -> None:
+    """Call ``write(temporary_path)``, then rename the temporary file to ``path``; clean up on any failure.
+
+    A full disk becomes :class:`DiskFullError` (torch's zip writer reports a short write as
+    "unexpected pos", so that counts too).
+    """
+    path = Path(path)
+    tmp = None
+    try:
+        tmp = _temporary(path)
+        write(tmp)
+        _publish(tmp, path)
+    except BaseException as err:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            _raise_if_full(err, path)
+        if isinstance(err, RuntimeError) and "unexpected pos" in str(err):
+            raise DiskFullError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None
+        raise
+
+
 def atomic_write_bytes(path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename.
 
@@ -77,21 +99,13 @@ def atomic_write_bytes(path, data: bytes) -> None:
     DiskFullError
         The file system is full; nothing is left under ``path`` or beside it.
     """
-    path = Path(path)
-    tmp = None
-    try:
-        tmp = _temporary(path)
+    def write(tmp):
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        _publish(tmp, path)
-    except BaseException as err:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            _raise_if_full(err, path)
-        raise
+
+    _atomic(path, write)
 
 
 def atomic_write_text(path, text: str) -> None:
@@ -103,21 +117,7 @@ def atomic_torch_save(obj, path) -> None:
     """``torch.save`` to ``path`` atomically; see :func:`atomic_write_bytes`."""
     import torch
 
-    path = Path(path)
-    tmp = None
-    try:
-        tmp = _temporary(path)
-        torch.save(obj, tmp)
-        _publish(tmp, path)
-    except BaseException as err:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            _raise_if_full(err, path)
-        if isinstance(err, RuntimeError) and "unexpected pos" in str(err):
-            # torch's zip writer reports a short write (a full disk) as 'unexpected pos'
-            raise DiskFullError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None
-        raise
+    _atomic(path, lambda tmp: torch.save(obj, tmp))
 
 
 def _version(name: str) -> str | None:
