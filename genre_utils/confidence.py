@@ -423,7 +423,7 @@ def read_confidence_file(checkpoint) -> dict | None:
 
 
 def _plain(obj):
-    from .train import to_plain
+    from .provenance import to_plain
 
     return to_plain(obj, nan_to_none=True)
 

@@ -27,8 +27,8 @@ from .audio import AudioError
 from .config import FeatureParams
 from .features import file_segments
 from .genres import GENRES
-from .provenance import atomic_write_bytes, versions
-from .train import iter_logits, to_plain
+from .provenance import atomic_write_bytes, to_plain, versions
+from .train import iter_logits
 
 __all__ = [
     "predict_logits",

@@ -11,14 +11,17 @@ The pieces of such a key that are not the artefact's own inputs live here:
 * :func:`atomic_write_bytes` / :func:`atomic_write_text` / :func:`atomic_torch_save` write through a
   temporary file in the same folder and an atomic rename, so an interrupted write never leaves a half file
   under the final name. A full disk raises :class:`DiskFullError` with one readable line.
+* :func:`to_plain` turns results (numpy, torch, pandas, paths, dataclasses) into plain JSON values.
 """
 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import errno
 import hashlib
 import importlib.metadata as md
+import math
 import os
 import platform
 import tempfile
@@ -26,7 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 
 __all__ = ["PACKAGE_DIR", "DiskFullError", "atomic_write_bytes", "atomic_write_text", "atomic_torch_save",
-           "versions", "library_key", "code_fingerprint", "module_closure", "STAGE_LIBRARIES"]
+           "versions", "library_key", "code_fingerprint", "module_closure", "STAGE_LIBRARIES", "to_plain"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -314,3 +317,54 @@ def corpus_tools() -> dict:
 
 
 __all__ += ["LOCK_FILE", "lock_fingerprint", "dependency_digest", "corpus_tools"]
+
+
+def to_plain(obj, nan_to_none: bool = False):
+    """Recursively convert to JSON-like Python values (dict, list, str, int, float, bool, None).
+
+    numpy arrays and tensors become (nested) lists, numpy scalars Python scalars, tuples lists, paths
+    strings, dataclasses dicts, pandas DataFrames lists of records (a named or non-default index is
+    kept as a column), Series dicts; ``nan_to_none`` turns NaN/inf and pandas' NA into None (strict JSON).
+    Anything else becomes ``str(obj)``.
+    """
+    import sys
+
+    import numpy as np
+    import pandas as pd
+
+    torch = sys.modules.get("torch")  # only objects of a loaded torch can be tensors or devices
+
+    def rec(o):
+        if o is None or isinstance(o, (bool, str)):
+            return o
+        if isinstance(o, (int, np.integer)):
+            return int(o)
+        if isinstance(o, (float, np.floating)):
+            o = float(o)
+            return None if nan_to_none and not math.isfinite(o) else o
+        if isinstance(o, np.bool_):
+            return bool(o)
+        if isinstance(o, dict):
+            return {str(k): rec(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple, set, frozenset)):
+            return [rec(v) for v in o]
+        if torch is not None and isinstance(o, torch.Tensor):
+            return rec(o.detach().cpu().numpy())
+        if isinstance(o, np.ndarray):
+            return [rec(v) for v in o.tolist()] if o.ndim else rec(o.item())
+        if isinstance(o, pd.DataFrame):
+            frame = o if isinstance(o.index, pd.RangeIndex) and o.index.name is None else o.reset_index()
+            return [rec(r) for r in frame.to_dict(orient="records")]
+        if isinstance(o, pd.Series):
+            return {str(k): rec(v) for k, v in o.items()}
+        if o is pd.NA or o is pd.NaT:
+            return None
+        if isinstance(o, os.PathLike):
+            return os.fspath(o)
+        if dataclasses.is_dataclass(o) and not isinstance(o, type):
+            return rec(dataclasses.asdict(o))
+        if torch is not None and isinstance(o, torch.device):
+            return str(o)
+        return str(o)
+
+    return rec(obj)

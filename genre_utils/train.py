@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import pickle
 import time
 from pathlib import Path
@@ -45,7 +44,7 @@ from .devices import (
 from .errors import CheckpointError, RunMismatchError, UserError
 from .genres import GENRES
 from .models import build_model
-from .provenance import atomic_torch_save
+from .provenance import atomic_torch_save, to_plain
 
 __all__ = [
     "select_device",
@@ -154,52 +153,6 @@ def get_accuracy_per_genre(model: nn.Module, X, y, batch_size: int = 256, device
 
 # ----------------------------------------------------------------------------------------------------
 # plain values for checkpoints and JSON
-
-
-def to_plain(obj, nan_to_none: bool = False):
-    """Recursively convert to JSON-like Python values (dict, list, str, int, float, bool, None).
-
-    numpy arrays and tensors become (nested) lists, numpy scalars Python scalars, tuples lists, paths
-    strings, dataclasses dicts, pandas DataFrames lists of records (a named or non-default index is
-    kept as a column), Series dicts; ``nan_to_none`` turns NaN/inf and pandas' NA into None (strict JSON).
-    Anything else becomes ``str(obj)``.
-    """
-    import pandas as pd
-
-    def rec(o):
-        if o is None or isinstance(o, (bool, str)):
-            return o
-        if isinstance(o, (int, np.integer)):
-            return int(o)
-        if isinstance(o, (float, np.floating)):
-            o = float(o)
-            return None if nan_to_none and not math.isfinite(o) else o
-        if isinstance(o, np.bool_):
-            return bool(o)
-        if isinstance(o, dict):
-            return {str(k): rec(v) for k, v in o.items()}
-        if isinstance(o, (list, tuple, set, frozenset)):
-            return [rec(v) for v in o]
-        if isinstance(o, torch.Tensor):
-            return rec(o.detach().cpu().numpy())
-        if isinstance(o, np.ndarray):
-            return [rec(v) for v in o.tolist()] if o.ndim else rec(o.item())
-        if isinstance(o, pd.DataFrame):
-            frame = o if isinstance(o.index, pd.RangeIndex) and o.index.name is None else o.reset_index()
-            return [rec(r) for r in frame.to_dict(orient="records")]
-        if isinstance(o, pd.Series):
-            return {str(k): rec(v) for k, v in o.items()}
-        if o is pd.NA or o is pd.NaT:
-            return None
-        if isinstance(o, os.PathLike):
-            return os.fspath(o)
-        if dataclasses.is_dataclass(o) and not isinstance(o, type):
-            return rec(dataclasses.asdict(o))
-        if isinstance(o, torch.device):
-            return str(o)
-        return str(o)
-
-    return rec(obj)
 
 
 # ----------------------------------------------------------------------------------------------------
