@@ -18,7 +18,7 @@ line and exit status 130. Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
-import argparse
+import argparse  # the standard library's: five subcommands need no click/typer dependency
 import json
 import sys
 from pathlib import Path

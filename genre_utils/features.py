@@ -22,6 +22,11 @@ the benchmark checks whole clips). Only log-mel bands more than about 100 dB bel
 FFT bin, which a pure synthetic tone has and recorded audio does not, reach the float32 FFT's rounding
 floor and can differ by a few tenths of a dB; MFCCs never keep such bands (80-dB floor).
 
+Why not torchaudio's ``MFCC`` transform, which does the same in torch: its decibel floor (``top_db``) is
+taken over the whole batch, not per window, so a window's MFCCs would depend on the other windows it is
+batched with (the bug this module once had); it would also add a dependency that must match torch's
+version exactly. librosa itself (float64, one window per call) is 3-4x slower through the store.
+
 The filter bank, window and DCT matrix are built once per parameter set and kept (a process forked after
 the first call inherits them). :func:`extract` computes in one thread whatever ``torch.set_num_threads``
 says (the work per call is too small to share; see :func:`one_torch_thread`) and restores the setting.
