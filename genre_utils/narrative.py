@@ -364,7 +364,7 @@ def sample_lines(tracks: pd.DataFrame, genres=("jazz", "blues", "pop")) -> dict:
     Parameters
     ----------
     tracks : DataFrame
-        :func:`genre_utils.widgets.error_table` rows (``track_id``, ``true_genre``, ``pred_genre``, ``line``).
+        :func:`genre_utils.tracks.error_table` rows (``track_id``, ``true_genre``, ``pred_genre``, ``line``).
     """
     out = {}
     for g in genres:

@@ -262,7 +262,7 @@ def saliency_examples(results: dict, seed: int = 0):
         ``kind`` is ``"correct"`` or ``"wrong"``; genres in the run's class order.
     """
     from .genres import GENRES
-    from .widgets import error_table
+    from .tracks import error_table
 
     genres = list(results.get("genres") or GENRES)
     table = error_table(results)

@@ -1,17 +1,13 @@
-"""Probing a run's errors: a live explorer (ipywidgets), kernel-free maps (plotly) and audio players.
+"""Probing a run's errors live: the ipywidgets explorer, audio players and feature images.
 
-Two views of the same per-track errors of a run's ``results.json`` (:func:`genre_utils.experiments.evaluate_run`):
+:func:`explorer` needs a Jupyter kernel to react: pick a cell of the confusion matrix (true genre, predicted
+genre), pick one of its test clips, see its features and what the model listened to, hear it and read its
+top-3 probabilities. It opens on the largest error cell, so the widget state a notebook executor saves (and a
+static book embeds) already shows a real error, with its image and sound. The kernel-free views of the same
+errors (plotly maps) are in :mod:`genre_utils.plots`; the per-track table they all read is
+:func:`genre_utils.tracks.error_table`.
 
-:func:`explorer`
-    Needs a Jupyter kernel to react: pick a cell of the confusion matrix (true genre, predicted genre), pick
-    one of its test clips, see its features, hear it and read its top-3 probabilities. It opens on the largest
-    error cell, so the widget state a notebook executor saves (and a static book embeds) already shows a real
-    error, with its image and sound.
-:func:`error_map` and :func:`error_scatter`
-    plotly figures whose hover texts carry the clips themselves, interactive without any kernel;
-    :func:`figure_html` and :func:`show_offline` embed plotly.js inline, so the static book needs no CDN.
-
-Small helpers for the notebooks: :func:`error_table`, :func:`clip_player` and :func:`examples_per_genre`.
+Small helpers for the notebooks: :func:`clip_player` and :func:`examples_per_genre`.
 
 ``ipywidgets``, ``plotly`` and ``IPython`` are imported inside the functions that need them, so the rest of
 the package works without the book's extra dependencies.
@@ -20,7 +16,6 @@ the package works without the book's extra dependencies.
 from __future__ import annotations
 
 import functools
-import hashlib
 import html
 import io
 import math
@@ -31,112 +26,16 @@ import pandas as pd
 from .audio import AudioError, load_audio
 from .config import FeatureParams
 from .genres import GENRES
+from .plots import _CORRECT_COLOR, _WRONG_COLOR
+from .tracks import _genres, _largest_error_in_row, cell_clips, confusion_counts, error_table, largest_error_cell
 
-__all__ = [
-    "error_table", "confusion_counts", "largest_error_cell", "cell_clips", "clip_wav", "feature_png",
-    "clip_media", "clip_player", "examples_per_genre", "explorer", "error_map", "error_scatter", "figure_html",
-    "show_offline",
-]
+__all__ = ["clip_wav", "feature_png", "clip_media", "clip_player", "examples_per_genre", "explorer"]
 
 #: Audio of the players: 22,050 Hz mono 16-bit PCM WAV.
 PLAYER_RATE = 22050
 
-#: Clips listed in one hover box of :func:`error_map` before "+N more".
-HOVER_CLIPS = 12
-
-#: Script tags that hide an AMD loader (RequireJS, as used by widget pages) while plotly.js runs inline, so
-#: its UMD header registers a global ``Plotly`` instead of an anonymous AMD module.
-AMD_GUARD = "<script>window.__define = window.define; window.define = undefined;</script>"
-AMD_RESTORE = "<script>window.define = window.__define; window.__define = undefined;</script>"
-
-_CORRECT_COLOR, _WRONG_COLOR = "#2c7fb8", "#d95f02"
-
 
 # ------------------------------------------------------------------------------------------- tables
-def _genres(results: dict) -> list[str]:
-    return list(results.get("genres") or GENRES)
-
-
-def error_table(results: dict) -> pd.DataFrame:
-    """One row per test track of a run: what it is, what the model said, and where its audio lives.
-
-    Parameters
-    ----------
-    results : dict
-        A run's results (``results.json`` as read by :func:`genre_utils.experiments.load_results`).
-
-    Returns
-    -------
-    table : DataFrame
-        In the order of ``results["test"]["tracks"]``, columns ``track_id``, ``true_genre``, ``pred_genre``,
-        ``correct`` (bool), ``n_segments`` (windows voted), ``votes`` (windows voting for the prediction),
-        ``confidence`` (mean probability of the predicted genre, 0-1), ``line`` (the top-3 line) and
-        ``path`` (audio file; None when the results do not record it).
-    """
-    tracks = pd.DataFrame(results["test"]["tracks"])
-    columns = ["track_id", "true_genre", "pred_genre", "correct", "n_segments", "votes", "confidence", "line",
-               "path"]
-    if tracks.empty:
-        return pd.DataFrame(columns=columns)
-    pred = tracks["pred_genre"].astype(str)
-    records = tracks.to_dict("records")
-
-    def of_prediction(prefix):  # the value of column <prefix><predicted genre> in every row
-        return [row.get(f"{prefix}{g}") for row, g in zip(records, pred)]
-
-    table = pd.DataFrame({
-        "track_id": tracks["track_id"].astype(str),
-        "true_genre": tracks["true_genre"].astype(str),
-        "pred_genre": pred,
-        "correct": tracks["true_genre"].astype(str) == pred,
-        "n_segments": tracks["n_segments"].astype(int),
-        "votes": pd.array(of_prediction("votes_"), dtype="Int64"),
-        "confidence": pd.to_numeric(pd.Series(of_prediction("prob_")), errors="coerce").to_numpy(),
-        "line": tracks["line"].astype(str),
-        "path": tracks["path"] if "path" in tracks else None,
-    })
-    return table[columns]
-
-
-def confusion_counts(table: pd.DataFrame, genres=GENRES) -> np.ndarray:
-    """Track-level confusion counts from an :func:`error_table` (rows true, columns predicted).
-
-    Returns
-    -------
-    counts : ndarray, shape (len(genres), len(genres)), int64
-    """
-    index = {g: k for k, g in enumerate(genres)}
-    counts = np.zeros((len(genres), len(genres)), dtype=np.int64)
-    for t, p in zip(table["true_genre"], table["pred_genre"]):
-        counts[index[t], index[p]] += 1
-    return counts
-
-
-def largest_error_cell(counts, genres=GENRES) -> tuple[str, str]:
-    """The (true, predicted) genre pair with the most errors; the first in row-major order on ties.
-
-    Without any error the largest cell of all (a diagonal one) is returned, so a view still opens on clips.
-    """
-    counts = np.asarray(counts)
-    off = np.where(np.eye(len(counts), dtype=bool), -1, counts)
-    grid = off if off.max() > 0 else counts
-    i, j = np.unravel_index(int(np.argmax(grid)), grid.shape)
-    return genres[i], genres[j]
-
-
-def _largest_error_in_row(row_counts, row: int) -> int:
-    """Column of the largest off-diagonal count of one confusion row (the diagonal when it has no error)."""
-    errors = np.asarray(row_counts).copy()
-    errors[row] = -1
-    return int(np.argmax(errors)) if errors.max() > 0 else row
-
-
-def cell_clips(table: pd.DataFrame, true_genre: str, pred_genre: str) -> pd.DataFrame:
-    """Test tracks of one confusion cell, the most confident predictions first (ties keep table order)."""
-    cell = table[(table["true_genre"] == true_genre) & (table["pred_genre"] == pred_genre)]
-    return cell.sort_values("confidence", ascending=False, kind="stable", na_position="last")
-
-
 # -------------------------------------------------------------------------------------- audio, images
 def clip_wav(path, seconds: float = 10.0, sample_rate: int = PLAYER_RATE) -> bytes:
     """The first ``seconds`` of an audio file as an in-memory 16-bit mono WAV.
@@ -574,152 +473,3 @@ def _load_model(model):
 
 
 # ------------------------------------------------------------------------------------- plotly views
-def _hover_list(clips: pd.DataFrame, limit: int = HOVER_CLIPS) -> str:
-    lines = [f"{html.escape(r.track_id)}: {html.escape(r.line)}" for r in clips.head(limit).itertuples()]
-    if len(clips) > limit:
-        lines.append(f"+{len(clips) - limit} more")
-    return "<br>".join(lines) if lines else "no clips"
-
-
-def error_map(results: dict, title: str | None = None):
-    """Track-level confusion heat map whose hover lists the clips of every cell.
-
-    Colour is the row-normalised share (% of the true genre's test clips), the text in each cell the count;
-    hovering shows the clips of the cell (up to :data:`HOVER_CLIPS`, most confident first, then "+N more")
-    with their top-3 lines.
-
-    Parameters
-    ----------
-    results : dict
-    title : str, optional
-
-    Returns
-    -------
-    fig : plotly.graph_objects.Figure
-    """
-    import plotly.graph_objects as go
-
-    genres = _genres(results)
-    table = error_table(results)
-    counts = confusion_counts(table, genres)
-    totals = counts.sum(axis=1, keepdims=True)
-    share = np.where(totals > 0, 100.0 * counts / np.maximum(totals, 1), np.nan)
-    hover = [[_hover_list(cell_clips(table, t, p)) for p in genres] for t in genres]
-    text = [[str(c) if c else "" for c in row] for row in counts]
-    accuracy = table["correct"].mean() if len(table) else float("nan")
-    fig = go.Figure(go.Heatmap(
-        z=share.round(1).tolist(), x=genres, y=genres, text=text, texttemplate="%{text}", customdata=hover,
-        colorscale="Blues", zmin=0, zmax=100, xgap=1, ygap=1,
-        colorbar={"title": {"text": "% of true genre"}},
-        hovertemplate=("true <b>%{y}</b>, predicted <b>%{x}</b>: %{z:.0f}% of the true genre<br>"
-                       "%{customdata}<extra></extra>")))
-    fig.update_layout(
-        title=title or f"Test clips by true and predicted genre ({len(table)} tracks, accuracy {100 * accuracy:.1f} %)"
-                       " - hover a cell for its clips",
-        xaxis={"title": {"text": "predicted genre"}, "tickangle": -45, "constrain": "domain"},
-        yaxis={"title": {"text": "true genre"}, "autorange": "reversed", "scaleanchor": "x"},
-        width=720, height=640, template="plotly_white", hoverlabel={"align": "left", "font": {"size": 11}},
-        margin={"l": 90, "r": 30, "t": 70, "b": 90})
-    return fig
-
-
-def _cell_offsets(k: int, n: int, radius: float = 0.36) -> tuple[float, float]:
-    """Deterministic jitter: point ``k`` of ``n`` in a cell on a sunflower spiral (no two points coincide)."""
-    r = radius * math.sqrt((k + 0.5) / n)
-    angle = k * math.pi * (3 - math.sqrt(5))
-    return r * math.cos(angle), r * math.sin(angle)
-
-
-def error_scatter(results: dict, title: str | None = None):
-    """One point per test track at (predicted genre, true genre), spread out within each cell.
-
-    Same axes as every confusion view of the book (:func:`error_map`,
-    :func:`genre_utils.plots.confusion_heatmap`): predicted genre on x, true genre on y, top to bottom.
-
-    Points of a cell lie on a small deterministic spiral around the cell centre (most confident at the
-    centre), blue circles when correct (on the diagonal) and orange crosses when not. Hover shows the track
-    id, its top-3 line and how many of its windows voted for the prediction.
-
-    Parameters
-    ----------
-    results : dict
-    title : str, optional
-
-    Returns
-    -------
-    fig : plotly.graph_objects.Figure
-        Two traces, ``correct`` and ``misclassified``; together one point per test track.
-    """
-    import plotly.graph_objects as go
-
-    genres = _genres(results)
-    index = {g: k for k, g in enumerate(genres)}
-    table = error_table(results)
-    points = []
-    for (t, p), _ in table.groupby(["true_genre", "pred_genre"], sort=False):
-        clips = cell_clips(table, t, p)
-        for k, r in enumerate(clips.itertuples()):
-            dx, dy = _cell_offsets(k, len(clips))
-            votes = "?" if pd.isna(r.votes) else int(r.votes)
-            points.append({"x": index[p] + dx, "y": index[t] + dy, "correct": bool(r.correct),
-                           "hover": f"<b>{html.escape(r.track_id)}</b><br>{html.escape(r.line)}<br>"
-                                    f"{votes} of {r.n_segments} windows voted {html.escape(p)}"})
-    frame = pd.DataFrame(points, columns=["x", "y", "correct", "hover"])
-    fig = go.Figure()
-    for correct, name, color, symbol in ((True, "correct", _CORRECT_COLOR, "circle"),
-                                         (False, "misclassified", _WRONG_COLOR, "x")):
-        part = frame[frame["correct"] == correct]
-        fig.add_trace(go.Scatter(x=part["x"].round(4).tolist(), y=part["y"].round(4).tolist(), mode="markers",
-                                 name=f"{name} ({len(part)})", customdata=part["hover"].tolist(),
-                                 marker={"color": color, "symbol": symbol, "size": 8, "opacity": 0.85},
-                                 hovertemplate="%{customdata}<extra></extra>"))
-    n = len(genres)
-    grid = [{"type": "line", "x0": i - 0.5, "x1": i - 0.5, "y0": -0.5, "y1": n - 0.5} for i in range(1, n)]
-    grid += [{"type": "line", "y0": i - 0.5, "y1": i - 0.5, "x0": -0.5, "x1": n - 0.5} for i in range(1, n)]
-    for shape in grid:
-        shape["line"] = {"color": "#dddddd", "width": 1}
-    axis = {"tickmode": "array", "tickvals": list(range(n)), "ticktext": genres, "range": [-0.5, n - 0.5],
-            "showgrid": False, "zeroline": False}
-    fig.update_layout(
-        title=title or f"Every test clip: true vs predicted genre ({len(table)} tracks) - hover a point",
-        xaxis={**axis, "title": {"text": "predicted genre"}, "tickangle": -45, "constrain": "domain"},
-        yaxis={**axis, "title": {"text": "true genre"}, "scaleanchor": "x", "range": [n - 0.5, -0.5]},
-        shapes=grid, width=720, height=680, template="plotly_white", hoverlabel={"align": "left"},
-        legend={"orientation": "h", "y": 1.02, "x": 0, "yanchor": "bottom"},
-        margin={"l": 90, "r": 30, "t": 90, "b": 90})
-    return fig
-
-
-def figure_html(fig, include_plotlyjs: bool = True, div_id: str | None = None) -> str:
-    """A plotly figure as an HTML fragment that works offline (plotly.js inline, no CDN).
-
-    The fragment is wrapped in :data:`AMD_GUARD` / :data:`AMD_RESTORE`: while the inline library runs,
-    ``window.define`` is hidden, so on a page that also loads RequireJS (e.g. for widgets) a UMD header
-    sets the global ``Plotly`` instead of calling ``define()``.
-
-    Parameters
-    ----------
-    fig : plotly.graph_objects.Figure
-    include_plotlyjs : bool
-        Embed plotly.js (about 4.8 MB). Pass False for later figures on a page that already embedded it.
-    div_id : str, optional
-        Default: derived from the figure's JSON, so the same figure gives the same HTML.
-
-    Returns
-    -------
-    html : str
-    """
-    import plotly.io as pio
-
-    if div_id is None:
-        div_id = "gu-plot-" + hashlib.sha1(fig.to_json().encode("utf-8")).hexdigest()[:12]
-    body = pio.to_html(fig, include_plotlyjs=bool(include_plotlyjs), full_html=False, div_id=div_id,
-                       config={"displaylogo": False, "responsive": True})
-    return AMD_GUARD + body + AMD_RESTORE
-
-
-def show_offline(fig, include_plotlyjs: bool = True):
-    """:func:`figure_html` wrapped for display in a notebook (``IPython.display.HTML``)."""
-    from IPython.display import HTML
-
-    return HTML(figure_html(fig, include_plotlyjs=include_plotlyjs))

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from genre_utils import plots, tracks
 from genre_utils import widgets as W
 from genre_utils.audio import write_wav
 from genre_utils.config import FeatureParams
@@ -68,30 +69,30 @@ def results(tmp_path_factory):
 
 # ------------------------------------------------------------------------------------------- tables
 def test_error_table_has_one_row_per_track_with_the_documented_columns(results):
-    table = W.error_table(results)
+    table = tracks.error_table(results)
     assert list(table.columns) == ["track_id", "true_genre", "pred_genre", "correct", "n_segments", "votes",
                                    "confidence", "line", "path"]
     assert len(table) == len(SPEC)
     assert table["correct"].tolist() == [t == p for t, p, _ in SPEC]
     assert table["votes"].tolist() == [3] * len(SPEC)
     np.testing.assert_allclose(table["confidence"], [c for _, _, c in SPEC])
-    np.testing.assert_array_equal(W.confusion_counts(table), results["test"]["track_confusion"])
+    np.testing.assert_array_equal(tracks.confusion_counts(table), results["test"]["track_confusion"])
 
 
 def test_largest_error_cell_ignores_the_diagonal_and_breaks_ties_row_major():
     counts = np.diag([9, 9, 9])
     counts[2, 0] = counts[1, 2] = 2
-    assert W.largest_error_cell(counts, ["a", "b", "c"]) == ("b", "c")
-    assert W.largest_error_cell(np.diag([1, 5, 2]), ["a", "b", "c"]) == ("b", "b")  # no error at all
+    assert tracks.largest_error_cell(counts, ["a", "b", "c"]) == ("b", "c")
+    assert tracks.largest_error_cell(np.diag([1, 5, 2]), ["a", "b", "c"]) == ("b", "b")  # no error at all
 
 
 def test_cell_clips_lists_the_most_confident_first(results):
-    clips = W.cell_clips(W.error_table(results), "blues", "jazz")
+    clips = tracks.cell_clips(tracks.error_table(results), "blues", "jazz")
     assert clips["confidence"].tolist() == [0.70, 0.60, 0.50]
 
 
 def test_examples_per_genre_is_deterministic_and_takes_n_per_genre(results):
-    table = W.error_table(results)
+    table = tracks.error_table(results)
     one = W.examples_per_genre(table, n=2, seed=3)
     assert one.equals(W.examples_per_genre(table, n=2, seed=3))
     assert one.groupby("genre").size().to_dict() == {"blues": 2, "jazz": 1, "metal": 1, "pop": 2, "rock": 2}
@@ -183,7 +184,7 @@ def test_explorer_draws_the_store_features_of_a_clip_whose_audio_is_gone(tmp_pat
 # ---------------------------------------------------------------------------------------- plotly
 def test_error_map_hover_lists_the_clips_of_each_cell(results):
     pytest.importorskip("plotly")
-    heat = W.error_map(results).data[0]
+    heat = plots.error_map(results).data[0]
     hover = np.asarray(heat.customdata, dtype=object)
     assert list(heat.x) == list(GENRES) and list(heat.y) == list(GENRES)
     for i, true in enumerate(GENRES):
@@ -196,15 +197,15 @@ def test_error_map_hover_lists_the_clips_of_each_cell(results):
 
 def test_error_map_hover_truncates_long_cells(tmp_path):
     pytest.importorskip("plotly")
-    results = make_results(tmp_path, spec=[("pop", "disco", 0.5)] * (W.HOVER_CLIPS + 3), seconds=0.1)
-    heat = W.error_map(results).data[0]
+    results = make_results(tmp_path, spec=[("pop", "disco", 0.5)] * (plots.HOVER_CLIPS + 3), seconds=0.1)
+    heat = plots.error_map(results).data[0]
     cell = heat.customdata[GENRES.index("pop")][GENRES.index("disco")]
-    assert cell.count("test:pop.") == W.HOVER_CLIPS and cell.endswith("+3 more")
+    assert cell.count("test:pop.") == plots.HOVER_CLIPS and cell.endswith("+3 more")
 
 
 def test_error_scatter_has_one_distinct_point_per_track(results):
     pytest.importorskip("plotly")
-    fig = W.error_scatter(results)
+    fig = plots.error_scatter(results)
     correct, wrong = fig.data
     assert len(correct.x) + len(wrong.x) == len(SPEC)
     assert len(wrong.x) == sum(t != p for t, p, _ in SPEC)
@@ -221,20 +222,20 @@ def test_error_scatter_has_one_distinct_point_per_track(results):
         assert round(x) == r["pred"] and round(y) == r["y_true"]
         assert r["line"] in h and "3 of 4 windows" in h
     assert list(fig.layout.xaxis.ticktext) == list(GENRES)
-    assert fig.to_json() == W.error_scatter(results).to_json()  # deterministic
+    assert fig.to_json() == plots.error_scatter(results).to_json()  # deterministic
 
 
 def test_figure_html_embeds_plotly_inline_behind_the_amd_guard(results):
     pytest.importorskip("plotly")
     pytest.importorskip("IPython")
-    fig = W.error_map(results)
-    text = W.figure_html(fig)
-    assert text.startswith(W.AMD_GUARD) and text.endswith(W.AMD_RESTORE)
+    fig = plots.error_map(results)
+    text = plots.figure_html(fig)
+    assert text.startswith(plots.AMD_GUARD) and text.endswith(plots.AMD_RESTORE)
     assert "window.define = undefined" in text
     assert "plotly.js v" in text and len(text) > 1_000_000  # the library itself, inline
     sources = re.findall(r"<script[^>]*\bsrc\s*=", text)
     assert sources == []  # no external script at all (no cdn.plot.ly, no https://)
-    assert text == W.figure_html(W.error_map(results))  # same results, same HTML (no random div id)
-    light = W.figure_html(fig, include_plotlyjs=False)
+    assert text == plots.figure_html(plots.error_map(results))  # same results, same HTML (no random div id)
+    light = plots.figure_html(fig, include_plotlyjs=False)
     assert "plotly.js v" not in light and len(light) < 100_000
-    assert W.show_offline(fig)._repr_html_() == text
+    assert plots.show_offline(fig)._repr_html_() == text
