@@ -255,26 +255,13 @@ def build_lock(build_dir):
 
     Raises
     ------
-    BuildError
-        Another process holds it (the message names the folder and its pid).
+    genre_utils.locks.FolderLocked
+        Another process holds it (a :class:`~genre_utils.errors.UserError`: one line naming the folder and
+        the holder's pid).
     """
-    from contextlib import contextmanager
+    from .locks import folder_lock
 
-    from .locks import FolderLocked, folder_lock
-
-    @contextmanager
-    def lock():
-        try:
-            held = folder_lock(build_dir, "build")
-            held.__enter__()
-        except FolderLocked as err:
-            raise BuildError(str(err)) from None
-        try:
-            yield
-        finally:
-            held.__exit__(None, None, None)
-
-    return lock()
+    return folder_lock(build_dir, "build")
 
 
 def build_book(ctx: Context, root: Path | None = None, strict: bool = True, cell_timeout=None) -> Path:

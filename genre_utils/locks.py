@@ -13,13 +13,15 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import UserError
+
 __all__ = ["FolderLocked", "folder_lock"]
 
 _HELD: dict[str, int] = {}  # folders this process holds, with their nesting depth (re-entrant)
 
 
-class FolderLocked(RuntimeError):
-    """Another process holds the lock of ``folder``."""
+class FolderLocked(UserError):
+    """Another process holds the lock of ``folder`` (two builds of one folder at once: the user's to sort out)."""
 
     def __init__(self, folder, pid, what: str = "build"):
         self.folder, self.pid = Path(folder), pid

@@ -424,3 +424,29 @@ def test_sigint_during_train_exits_130_without_a_traceback(tmp_path):
     assert err.strip().splitlines()[-1] == ("genre-utils train: interrupted; run the same command again to resume "
                                             "from the last finished epoch")
     assert len(err.strip().splitlines()) == 1, err
+
+
+HOLD_STORE = """
+import sys, time
+from genre_utils.locks import folder_lock
+with folder_lock(sys.argv[1], "dataset"):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_two_dataset_builds_into_one_folder_are_one_line(tmp_path, capsys):
+    from fixtures_audio import make_gtzan_tree
+
+    make_gtzan_tree(tmp_path / "gtzan")
+    out = tmp_path / "store"
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_STORE, str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        assert main(["dataset", "--gtzan", str(tmp_path / "gtzan"), "--profile", "tiny", "--out", str(out),
+                     "--quiet"]) == 2
+        line = one_error_line(capsys)
+        assert str(out) in line and str(proc.pid) in line
+    finally:
+        proc.kill()
+        proc.wait()
