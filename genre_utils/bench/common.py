@@ -12,8 +12,13 @@ import numpy as np
 
 from ..config import FeatureParams, get_profile, num_threads
 
-E2E_TARGETS_MINUTES = {"tiny": 4.0, "quick": 15.0}
+E2E_TARGETS_MINUTES = {"tiny": 4.0, "quick": 15.0, "paper-data": None}
 E2E_RSS_TARGET_GB = 4.0
+#: What each ``--end-to-end`` choice builds (make target, profile) and its memory target (GB): the two books,
+#: and the paper profile's data (corpus and feature store at the paper's sizes), which must fit the 24 GB of
+#: the project's machines.
+E2E_RUNS = {"tiny": ("book", "tiny", E2E_RSS_TARGET_GB), "quick": ("book", "quick", E2E_RSS_TARGET_GB),
+            "paper-data": ("data", "paper", 24.0)}
 
 
 # ------------------------------------------------------------------------------------------ settings

@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from .common import E2E_RSS_TARGET_GB, E2E_TARGETS_MINUTES, CpuMeter, _log, _row
+from .common import E2E_RUNS, E2E_TARGETS_MINUTES, CpuMeter, _log, _row
 
 # ------------------------------------------------------------------------------------ 5. end to end
 _RUSAGE_WRAPPER = """
@@ -40,7 +40,11 @@ def _tree_rss_bytes(root_pid: int) -> int:
 
 
 def bench_end_to_end(profile: str, work_dir: Path, poll_seconds: float = 1.0) -> list[dict]:
-    """Wall time and peak memory of ``python -m genre_utils.build book`` in a fresh build folder.
+    """Wall time and peak memory of ``python -m genre_utils.build book|data`` in a fresh build folder.
+
+    ``profile`` is a key of :data:`~genre_utils.bench.common.E2E_RUNS`: ``tiny`` and ``quick`` time the whole
+    book, ``paper-data`` the paper profile's corpus and feature store (100,000 training windows; tens of
+    minutes on 2 cores).
 
     The build runs under a small wrapper process whose ``getrusage(RUSAGE_CHILDREN).ru_maxrss`` after
     the wait is the peak RSS of the largest single process of the tree; a poller also sums the RSS of
@@ -48,7 +52,7 @@ def bench_end_to_end(profile: str, work_dir: Path, poll_seconds: float = 1.0) ->
 
     Parameters
     ----------
-    profile : {'tiny', 'quick'}
+    profile : {'tiny', 'quick', 'paper-data'}
     work_dir : Path
         The temporary build folder goes here and is deleted afterwards; the build's log is kept as
         ``<work_dir>/e2e-<profile>.log``.
@@ -63,9 +67,11 @@ def bench_end_to_end(profile: str, work_dir: Path, poll_seconds: float = 1.0) ->
     build_dir = Path(tempfile.mkdtemp(prefix=f"e2e-{profile}-", dir=work_dir))
     log_path = work_dir / f"e2e-{profile}.log"
     usage_path = build_dir / "rusage.json"
+    target_name, build_profile, rss_target = E2E_RUNS[profile]
     cmd = [sys.executable, "-c", _RUSAGE_WRAPPER, str(usage_path), sys.executable, "-m", "genre_utils.build",
-           "book", "--profile", profile, "--build-dir", str(build_dir / "build")]
-    _log(f"end to end: make book --profile {profile} (log: {log_path})")
+           target_name, "--profile", build_profile, "--build-dir", str(build_dir / "build")]
+    what = f"make {target_name} PROFILE={build_profile}"
+    _log(f"end to end: {what} (log: {log_path})")
     peak = [0]
     try:
         with open(log_path, "w") as log:
@@ -93,15 +99,15 @@ def bench_end_to_end(profile: str, work_dir: Path, poll_seconds: float = 1.0) ->
     tree_gb = peak[0] / 1e9
     raw = {"profile": profile, "returncode": code, "wall_s": wall, "max_single_process_rss_gb": max_single_gb,
            "tree_rss_peak_gb_polled": tree_gb, "poll_seconds": poll_seconds, "log": str(log_path),
-           "command": "python -m genre_utils.build book --profile " + profile}
+           "command": f"python -m genre_utils.build {target_name} --profile {build_profile}"}
     note = "" if ok else f"build FAILED (exit {code}), see {log_path}; "
     target = E2E_TARGETS_MINUTES.get(profile)
     return [
-        _row(f"e2e_{profile}_wall", f"end to end: make book PROFILE={profile}, wall time", wall / 60, "min",
+        _row(f"e2e_{profile}_wall", f"end to end: {what}, wall time", wall / 60, "min",
              None if target is None else "<=", target, note + f"{wall:.0f} s, fresh build folder", raw,
              status=None if ok else "fail", other_cores=busy),
-        _row(f"e2e_{profile}_rss", f"end to end: make book PROFILE={profile}, peak RSS", max(max_single_gb, tree_gb),
-             "GB", "<=", E2E_RSS_TARGET_GB, f"largest process {max_single_gb:.2f} GB (ru_maxrss), "
+        _row(f"e2e_{profile}_rss", f"end to end: {what}, peak RSS", max(max_single_gb, tree_gb),
+             "GB", "<=", rss_target, f"largest process {max_single_gb:.2f} GB (ru_maxrss), "
              f"whole tree {tree_gb:.2f} GB (polled every {poll_seconds:g} s)", raw, status=None if ok else "fail",
              other_cores=busy),
     ]

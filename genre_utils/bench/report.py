@@ -160,7 +160,8 @@ def main(argv=None) -> int:
                         help="feature parameters and training-set size (n_train windows) for the storage test")
     parser.add_argument("--quick", action="store_true", help="fewer clips, windows, steps and files")
     parser.add_argument("--end-to-end", action="append", default=[], choices=sorted(E2E_TARGETS_MINUTES),
-                        metavar="PROFILE", help="also time a full `make book` at this profile (slow; repeatable)")
+                        metavar="RUN", help="also time a whole build in a fresh folder: tiny or quick (make book), "
+                        "paper-data (make data at the paper's sizes, tens of minutes); slow; repeatable")
     parser.add_argument("--profile-training", action="store_true", help="always profile one training step")
     parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                         help="before each benchmark wait up to SECONDS for other processes to leave the cores idle")
