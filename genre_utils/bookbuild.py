@@ -38,7 +38,6 @@ it comes. Every cell has a time limit (``--cell-timeout`` / ``$GENRE_UTILS_CELL_
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -51,7 +50,7 @@ import time
 from pathlib import Path
 
 from .config import fingerprint
-from .provenance import atomic_write_text, code_fingerprint, library_key
+from .provenance import atomic_write_text, code_fingerprint, file_sha256, library_key
 
 __all__ = ["DEFAULT_CELL_TIMEOUT", "cell_timeout", "execute_notebooks", "render_html", "notebook_key", "html_key"]
 
@@ -72,10 +71,6 @@ def cell_timeout(value=None) -> int | None:
         value = os.environ.get("GENRE_UTILS_CELL_TIMEOUT") or DEFAULT_CELL_TIMEOUT
     value = int(float(value))
     return value if value > 0 else None
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _read_json(path: Path):
@@ -110,12 +105,12 @@ def _everything(ctx) -> dict:
         keys[f"run {model}-{kind}-{split}"] = ctx.key_of("run", [model, kind, split])
     name = ctx.profile.name
     for info in sorted((ctx.build_dir / "data").glob(f"{name}-*/dataset.json")):
-        keys[f"file {info.parent.name}/dataset.json"] = _sha256(info)
+        keys[f"file {info.parent.name}/dataset.json"] = file_sha256(info)
     for res in sorted((ctx.build_dir / "runs" / name).glob("*/results.json")):
         st = res.stat()
         keys[f"file {res.parent.name}/results.json"] = [st.st_size, st.st_mtime_ns]
     bench = ctx.build_dir / "bench" / "report.json"
-    keys["file bench/report.json"] = _sha256(bench) if bench.is_file() else None
+    keys["file bench/report.json"] = file_sha256(bench) if bench.is_file() else None
     return keys
 
 
@@ -128,7 +123,7 @@ def current_deps(ctx, recorded: list, everything: bool) -> dict:
 
 def notebook_key(page: Path, params: dict, deps: dict) -> str:
     """Key of one executed notebook (see the module docstring)."""
-    return fingerprint(_sha256(page), params, code_fingerprint(), library_key("book"), deps)
+    return fingerprint(file_sha256(page), params, code_fingerprint(), library_key("book"), deps)
 
 
 def _stamp_path(target: Path) -> Path:
@@ -140,7 +135,7 @@ def up_to_date(ctx, page: Path, target: Path, params: dict) -> bool:
     stamp = _read_json(_stamp_path(target))
     if not isinstance(stamp, dict) or not target.is_file():
         return False
-    if stamp.get("sha256") != _sha256(target):
+    if stamp.get("sha256") != file_sha256(target):
         return False  # half-written, or changed since: not trusted
     deps = current_deps(ctx, stamp.get("recorded", []), stamp.get("everything", False))
     return stamp.get("key") == notebook_key(page, params, deps)
@@ -295,7 +290,7 @@ def execute_notebooks(ctx, root: Path, pages: list[Path], params: dict, timeout:
         timings[page.name] = seconds
         everything = reads_build_dir(page)
         deps = current_deps(ctx, recorded, everything)
-        stamp = {"key": notebook_key(page, params, deps), "sha256": _sha256(target), "recorded": recorded,
+        stamp = {"key": notebook_key(page, params, deps), "sha256": file_sha256(target), "recorded": recorded,
                  "everything": everything, "deps": deps, "seconds": seconds}
         atomic_write_text(_stamp_path(target), json.dumps(stamp, indent=1))
         target.with_suffix(".key").unlink(missing_ok=True)  # the stamp of older versions
@@ -309,12 +304,11 @@ def html_key(ctx, root: Path, pages: list[Path], vendored: Path | None, strict: 
     book = ctx.build_dir / "executed" / "book"
     notebooks = {p.name: (_read_json(_stamp_path(book / p.name)) or {}).get("key")
                  for p in pages if p.suffix == ".ipynb"}
-    markdown = {p.name: _sha256(p) for p in pages if p.suffix == ".md"}
-    markdown.update({p.name: _sha256(p) for p in sorted((root / "book").glob("*.md"))})
-    markdown.update({f"_static/{p.relative_to(root / '_static').as_posix()}": _sha256(p)
+    markdown = {p.name: file_sha256(p) for p in sorted((root / "book").glob("*.md"))}  # what _stage copies
+    markdown.update({f"_static/{p.relative_to(root / '_static').as_posix()}": file_sha256(p)
                      for p in sorted((root / "_static").rglob("*")) if p.is_file()})
-    widgets = sorted((f.name, _sha256(f)) for f in vendored.iterdir()) if vendored is not None else None
-    return fingerprint(notebooks, markdown, _sha256(root / "_config.yml"), _sha256(root / "_toc.yml"), widgets,
+    widgets = sorted((f.name, file_sha256(f)) for f in vendored.iterdir()) if vendored is not None else None
+    return fingerprint(notebooks, markdown, file_sha256(root / "_config.yml"), file_sha256(root / "_toc.yml"), widgets,
                        code_fingerprint(), library_key("book"), bool(strict))
 
 

@@ -42,13 +42,14 @@ checkpoint is never used: :func:`read_confidence_file`) and into the run's ``res
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .provenance import file_sha256
 
 __all__ = [
     "N_BINS", "RECALL", "CONFIDENCE_FILE", "CONFIDENCE_FORMAT", "OPEN_SET_REASON",
@@ -299,11 +300,7 @@ def checkpoint_sha256(path) -> str:
     path = Path(path)
     if path.is_dir():
         path = path / "best.pt"
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_sha256(path)
 
 
 def checkpoint_field(ckpt: dict, *names, default=None):

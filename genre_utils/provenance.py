@@ -29,7 +29,8 @@ from functools import lru_cache
 from pathlib import Path
 
 __all__ = ["PACKAGE_DIR", "DiskFullError", "atomic_write_bytes", "atomic_write_text", "atomic_torch_save",
-           "versions", "library_key", "code_fingerprint", "module_closure", "STAGE_LIBRARIES", "to_plain"]
+           "file_sha256", "versions", "library_key", "code_fingerprint", "module_closure", "STAGE_LIBRARIES",
+           "to_plain"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -121,6 +122,15 @@ def atomic_torch_save(obj, path) -> None:
     import torch
 
     _atomic(path, lambda tmp: torch.save(obj, tmp))
+
+
+def file_sha256(path, chunk: int = 1 << 22) -> str:
+    """SHA-256 (hex) of a file's bytes, read in chunks of ``chunk`` bytes (large stores never sit in memory)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _version(name: str) -> str | None:
@@ -252,7 +262,7 @@ def lock_fingerprint(root=None) -> str | None:
     if base is None:
         return None
     try:
-        return hashlib.sha256((base / LOCK_FILE).read_bytes()).hexdigest()[:16]
+        return file_sha256(base / LOCK_FILE)[:16]
     except FileNotFoundError:
         return None
 

@@ -60,7 +60,7 @@ from .features import extract
 from .genres import GENRES
 from .locks import folder_lock
 from .parallel import ignore_interrupts, ordered_map
-from .provenance import atomic_write_text, code_fingerprint, library_key, versions
+from .provenance import atomic_write_text, code_fingerprint, file_sha256, library_key, versions
 from .splits import leak_summary, plan_windows, split_tracks
 
 __all__ = ["Dataset", "build_dataset", "open_dataset", "scan_sources", "extract_tracks", "reuse_problem"]
@@ -344,14 +344,6 @@ def _cache_key(tracks: pd.DataFrame, profile: Profile, split_method: str, fma_su
 CHECKSUMMED = ("manifest.csv", "tracks.csv", "skipped.csv", "stats.npz")
 
 
-def _sha256_file(path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _sha1_file(path) -> str:
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()
 
@@ -362,7 +354,7 @@ def _features_record(path: Path) -> dict:
     shape, dtype = list(arr.shape), arr.dtype.name
     del arr
     return {"shape": shape, "dtype": dtype, "bytes": st.st_size, "mtime_ns": st.st_mtime_ns,
-            "sha256": _sha256_file(path)}
+            "sha256": file_sha256(path)}
 
 
 def reuse_problem(out, key: str, verify: bool = False) -> str | None:
@@ -389,7 +381,7 @@ def reuse_problem(out, key: str, verify: bool = False) -> str | None:
     for name, digest in files.items():
         if not (out / name).is_file():
             return f"{name} is missing"
-        if _sha256_file(out / name) != digest:
+        if file_sha256(out / name) != digest:
             return f"{name} does not match its checksum in dataset.json"
     rec = info.get("features_file") or {}
     path = out / "features.npy"
@@ -409,7 +401,7 @@ def reuse_problem(out, key: str, verify: bool = False) -> str | None:
     if st.st_mtime_ns != rec.get("mtime_ns"):
         return "features.npy was rewritten after dataset.json (another build?)"
     if verify:
-        if _sha256_file(path) != rec.get("sha256"):
+        if file_sha256(path) != rec.get("sha256"):
             return "features.npy does not match its SHA-256 in dataset.json"
         tracks = pd.read_csv(out / "tracks.csv", keep_default_na=False)
         for path_, sha1 in zip(tracks["path"], tracks["sha1"]):
@@ -678,7 +670,7 @@ def _write_store(out, work, key, stats, manifest, tracks, skipped, checked, shor
         "workers": workers,
         **checked,  # duplicates, artist_split, notes (genre_utils.checks)
         # what reuse_problem checks before the store is trusted again
-        "files": {name: _sha256_file(out / name) for name in CHECKSUMMED},
+        "files": {name: file_sha256(out / name) for name in CHECKSUMMED},
         "features_file": _features_record(out / "features.npy"),
     }
     atomic_write_text(done, json.dumps(info, indent=2))

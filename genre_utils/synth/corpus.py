@@ -5,7 +5,6 @@ See the package docstring (:mod:`genre_utils.synth`) for the layout, the broken 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import shutil
@@ -21,7 +20,7 @@ from ..audio import write_mp3, write_wav
 from ..config import TEST_ONLY_LIST, Profile, fingerprint, get_profile, num_threads
 from ..genres import GENRES, load_fma_genres, map_fma_track
 from ..parallel import ignore_interrupts, ordered_map
-from ..provenance import atomic_write_bytes, code_fingerprint, library_key
+from ..provenance import atomic_write_bytes, code_fingerprint, file_sha256, library_key
 from .compose import compose
 from .fma_meta import FMA_KBPS, fma_tracks_table, plan_fma
 from .render import _soundfont, render
@@ -223,7 +222,7 @@ def _corpus_files(out: Path) -> list[Path]:
 
 def _file_record(out: Path) -> dict:
     """``relpath -> [size, sha256]`` of every file of the corpus (stored in ``corpus.json``)."""
-    return {p.relative_to(out).as_posix(): [p.stat().st_size, hashlib.sha256(p.read_bytes()).hexdigest()]
+    return {p.relative_to(out).as_posix(): [p.stat().st_size, file_sha256(p)]
             for p in _corpus_files(out)}
 
 
@@ -242,7 +241,7 @@ def check_corpus(out_dir, verify: bool = False) -> list[str]:
         path = out / rel
         if not path.is_file() or path.stat().st_size != size:
             bad.append(rel)
-        elif verify and hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+        elif verify and file_sha256(path) != digest:
             bad.append(rel)
     return bad
 
