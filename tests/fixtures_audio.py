@@ -191,3 +191,13 @@ def make_folder_tree(root, counts: dict[str, int], ext: str = ".wav", seconds: f
 def all_files(folder) -> set[str]:
     """Absolute paths (as str) of every file under ``folder``."""
     return {os.path.abspath(p) for p in Path(folder).rglob("*") if p.is_file()}
+
+
+def corpus_hashes(root) -> dict[str, str]:
+    """sha256 of every file under a rendered corpus ``root`` by relative path, ``corpus.json`` left out (it
+    records timings and the code fingerprint, so it differs between two renders of the same audio)."""
+    from genre_utils.provenance import file_sha256
+
+    root = Path(root)
+    return {str(p.relative_to(root)): file_sha256(p)
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != "corpus.json"}

@@ -7,7 +7,6 @@ The store and training have their own tests (tests/test_store.py, tests/test_tra
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from fixtures_audio import corpus_hashes
 
 from genre_utils import bookbuild, build, synth
 from genre_utils.config import get_profile
@@ -26,10 +26,6 @@ from genre_utils.config import get_profile
 MINI = get_profile("tiny").replace(synth_tracks_per_genre=1, synth_fma_tracks=2, synth_newdata_per_genre=0,
                                    clip_seconds=5.0)
 
-
-def _hashes(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name != "corpus.json"}
 
 
 RENDER = """
@@ -58,7 +54,7 @@ def test_corpus_killed_mid_render_resumes_to_the_same_bytes(tmp_path, workers):
     assert resumed["files_resumed"] >= 3
     whole = synth.render_corpus(tmp_path / "whole", MINI, progress=False, workers=1)
     assert resumed["fingerprint"] == whole["fingerprint"]
-    assert _hashes(out) == _hashes(tmp_path / "whole")
+    assert corpus_hashes(out) == corpus_hashes(tmp_path / "whole")
     assert not [p for p in out.rglob("*.part")]
 
 
@@ -122,6 +118,19 @@ def test_a_hung_cell_fails_naming_the_notebook_and_cell(tmp_path):
     assert not (ctx.build_dir / "executed/book/b.key.json").exists()
 
 
+def _interrupt_reports_once(proc, what: str) -> None:
+    """Ctrl-C the process group of ``proc``: it must stop, fail, and report the interruption once (the parent's
+    one report; a worker's would start "Process ForkPoolWorker-N:" / "Process SpawnProcess-N:")."""
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail(f"the {what} did not stop after Ctrl-C")
+    assert proc.returncode != 0
+    assert err.count("KeyboardInterrupt") == 1 and "Process " not in err, err[-3000:]
+
+
 CTRL_C = """
 import sys
 from genre_utils import synth
@@ -142,15 +151,7 @@ def test_ctrl_c_during_a_parallel_render_reports_once(tmp_path):
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not list(out.rglob("*.wav")):
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGINT)
-    try:
-        _, err = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        pytest.fail("the render did not stop after Ctrl-C")
-    assert proc.returncode != 0
-    # the parent's one report; a worker's would start "Process ForkPoolWorker-N:" / "Process SpawnProcess-N:"
-    assert err.count("KeyboardInterrupt") == 1 and "Process " not in err, err[-3000:]
+    _interrupt_reports_once(proc, "render")
 
 
 EXTRACT = """
@@ -174,12 +175,4 @@ def test_ctrl_c_during_extraction_reports_once(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "start"
     time.sleep(2.0)
-    os.killpg(proc.pid, signal.SIGINT)
-    try:
-        _, err = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        pytest.fail("the extraction did not stop after Ctrl-C")
-    assert proc.returncode != 0
-    # the parent's one report; a worker's would start "Process ForkPoolWorker-N:" / "Process SpawnProcess-N:"
-    assert err.count("KeyboardInterrupt") == 1 and "Process " not in err, err[-3000:]
+    _interrupt_reports_once(proc, "extraction")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import hashlib
 import json
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+from fixtures_audio import corpus_hashes
 
 from genre_utils import synth
 from genre_utils.config import get_profile
@@ -23,10 +23,6 @@ SMALL = get_profile("tiny").replace(synth_tracks_per_genre=1, synth_fma_tracks=2
 #: Even smaller, for the tests that render more than once.
 MINI = SMALL.replace(synth_fma_tracks=2, synth_newdata_per_genre=0)
 
-
-def _hashes(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name != "corpus.json"}
 
 
 @pytest.fixture(scope="module")
@@ -210,13 +206,13 @@ def test_same_seed_gives_identical_files_whatever_the_worker_count(tmp_path):
     a = synth.render_corpus(tmp_path / "a", MINI, progress=False, workers=1)
     b = synth.render_corpus(tmp_path / "b", MINI, progress=False, workers=2)
     assert a["fingerprint"] == b["fingerprint"] and not a["cached"] and not b["cached"]
-    ha, hb = _hashes(tmp_path / "a"), _hashes(tmp_path / "b")
+    ha, hb = corpus_hashes(tmp_path / "a"), corpus_hashes(tmp_path / "b")
     assert ha == hb and len(ha) > 15
 
     # another seed is another corpus: re-rendered in place, old files gone
     c = synth.render_corpus(tmp_path / "b", MINI, seed=1, progress=False)
     assert c["fingerprint"] != a["fingerprint"] and not c["cached"]
-    hc = _hashes(tmp_path / "b")
+    hc = corpus_hashes(tmp_path / "b")
     assert hc["gtzan/genres_original/pop/pop.00000.wav"] != ha["gtzan/genres_original/pop/pop.00000.wav"]
     mp3s = {p for p in hc if p.endswith(".mp3")}  # seed 0's FMA ids are gone, seed 1's are there
     missing = {b["path"] for b in c["broken"] if b["kind"] == "missing"}
