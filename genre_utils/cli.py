@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse  # the standard library's: five subcommands need no click/typer dependency
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -90,7 +91,8 @@ def _cmd_train(args) -> int:
     if not args.restart:  # with --restart the folder is moved aside first; check the fresh one later
         _writable_folder(args.out)
     info = train_run(ds, args.model, args.out, args.profile, device=args.device, progress=not args.quiet,
-                     other_run="move" if args.restart else "refuse", precision=args.precision)
+                     other_run="move" if args.restart else "refuse", precision=args.precision,
+                     max_steps=args.max_steps, time_limit=args.time_limit, eval_every=args.eval_every)
     from .train import distributed
 
     if not distributed(args.device).main:   # under torchrun, rank 0 reports
@@ -98,7 +100,17 @@ def _cmd_train(args) -> int:
     if info.get("moved_to"):
         print(f"{args.out}: the earlier run of another configuration was moved to {info['moved_to']}")
     h = info["history"]
-    print(f"{args.out}: {len(h['train_loss'])} epochs, best epoch {h.get('best_epoch')} "
+    stopped, epochs = h.get("stopped"), info["config"]["train"]["epochs"]
+    if stopped:
+        why = (f"--max-steps {args.max_steps}" if stopped["reason"] == "max_steps"
+               else f"--time-limit {args.time_limit:g} s")
+        print(f"{args.out}: stopped by {why} after step {stopped['step']:,} "
+              f"(epoch {stopped['epoch']:.2f} of {epochs}); run the same command again (with a larger limit, or "
+              "none) to continue from there")
+    if h.get("best_epoch") is None:
+        print(f"{args.out}: no epoch finished yet, so there is no best.pt to evaluate")
+        return 0
+    print(f"{args.out}: {len(h['train_loss'])} of {epochs} epochs, best epoch {h.get('best_epoch')} "
           f"(validation accuracy {h.get('best_valid_acc', float('nan')):.3f}); checkpoint {Path(args.out) / 'best.pt'}")
     return 0
 
@@ -273,6 +285,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--restart", action="store_true",
                    help="when --out holds a run of another configuration, move it aside to <out>.old-<n> and "
                         "start afresh (without this flag such a run is kept and train refuses)")
+    p.add_argument("--max-steps", type=_positive(int), metavar="N",
+                   help="stop once the run has taken N optimiser steps in all (its checkpoint keeps the epoch's "
+                        "progress; the same command with a larger or no limit continues exactly)")
+    p.add_argument("--time-limit", type=_duration, metavar="TIME",
+                   help="stop after this much training, e.g. 90, 90s, 30m or 2h (checkpointed as --max-steps)")
+    p.add_argument("--eval-every", type=_positive(int), metavar="N",
+                   help="evaluate the validation set every N steps and keep the curve in the checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_train)
 
@@ -303,6 +322,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_calibrate)
     return parser
+
+
+def _positive(kind):
+    """argparse type: a positive ``kind`` (one line naming the value otherwise)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value > 0:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, not {text!r}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _duration(text: str) -> float:
+    """argparse type: seconds from ``90``, ``90s``, ``30m``, ``1.5h``."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    number, unit = (text[:-1], units[text[-1]]) if text and text[-1] in units else (text, 1)
+    try:
+        seconds = float(number) * unit
+    except ValueError:
+        seconds = math.nan
+    if not seconds > 0 or math.isinf(seconds):
+        raise argparse.ArgumentTypeError(f"expected a duration such as 90, 90s, 30m or 2h, not {text!r}")
+    return seconds
 
 
 #: What an interrupted command tells the user.

@@ -119,6 +119,15 @@ class Distributed:
         if self.active:
             torch.distributed.barrier()
 
+    def agree(self, flag: bool) -> bool:
+        """True on every process when ``flag`` is true on any (so all of them stop at the same step)."""
+        if not self.active:
+            return bool(flag)
+        on = "cuda" if torch.distributed.get_backend() == "nccl" else "cpu"   # NCCL reduces device tensors only
+        box = torch.tensor([1.0 if flag else 0.0], device=on)
+        torch.distributed.all_reduce(box, op=torch.distributed.ReduceOp.MAX)
+        return bool(box.item())
+
     def broadcast(self, value):
         """Rank 0's ``value`` (any picklable object), on every rank."""
         if not self.active:

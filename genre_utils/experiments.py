@@ -99,13 +99,13 @@ def _aside_name(out_dir: Path) -> Path:
 def _existing_run(out_dir: Path):
     """``(checkpoint, config, problem)`` of the run a folder already holds (``last.pt``, else ``best.pt``);
     None when it holds none."""
-    from .train import CHECKPOINT_FORMAT, _read_checkpoint
+    from .checkpoints import CHECKPOINT_FORMAT, read_checkpoint
 
     for name in ("last.pt", "best.pt"):
         path = out_dir / name
         if path.is_file():
             try:
-                ckpt = _read_checkpoint(path)
+                ckpt = read_checkpoint(path)
             except UserError as err:
                 return path, None, f"an unreadable checkpoint ({err})"
             if ckpt["format"] != CHECKPOINT_FORMAT:
@@ -137,7 +137,8 @@ def _settle_run_folder(out_dir: Path, plain: dict, other_run: str) -> tuple[Path
 
 
 def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None, *, device=None,
-              progress: bool = True, other_run: str = "refuse", precision: str | None = None) -> dict:
+              progress: bool = True, other_run: str = "refuse", precision: str | None = None,
+              max_steps: int | None = None, time_limit: float | None = None, eval_every: int | None = None) -> dict:
     """Train ``model_name`` on the store's train split, validating on its valid split (resumable).
 
     Parameters
@@ -162,6 +163,9 @@ def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None
         everything; ``'move'`` renames the folder to ``<out_dir>.old-<n>`` and starts afresh;
         ``'replace'`` deletes its checkpoints and starts afresh (the build's own run folders, which are
         caches).
+    max_steps, time_limit, eval_every : optional
+        Stop early and log validation every so many steps (:func:`genre_utils.train.fit`); the same call
+        without them continues the run.
 
     Returns
     -------
@@ -204,7 +208,8 @@ def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None
     model = build_profile_model(model_name, cfg, X_train, ds.params.shape, ds.mean, ds.std)
     t0 = time.perf_counter()
     history = fit(model, X_train, y_train, X_valid, y_valid, cfg, out_dir=out_dir, device=device, progress=progress,
-                  config=config, keep_epochs=False, resume=resume)
+                  config=config, keep_epochs=False, resume=resume, max_steps=max_steps, time_limit=time_limit,
+                  eval_every=eval_every)
     return {"history": history, "train_seconds": time.perf_counter() - t0, "config": config, "moved_to": moved_to}
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import pickle
 import time
 from pathlib import Path
 
@@ -30,6 +29,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .checkpoints import (
+    CHECKPOINT_FORMAT,
+    checkpoint_config,
+    load_checkpoint,
+    read_checkpoint,
+    read_history,
+)
 from .config import N_GENRES, TrainConfig, check_schedule, num_threads, resume_differences
 from .devices import (
     Distributed,
@@ -41,9 +47,8 @@ from .devices import (
     select_device,
     set_threads,
 )
-from .errors import CheckpointError, RunMismatchError, UserError
+from .errors import RunMismatchError, UserError
 from .genres import GENRES
-from .models import build_model
 from .provenance import atomic_torch_save, to_plain
 
 __all__ = [
@@ -68,13 +73,6 @@ __all__ = [
     "TrainConfig",
 ]
 
-#: Tag stored in every checkpoint.
-#: ``/2``: the training settings are one :class:`~genre_utils.config.TrainConfig` (``'train_config'``, a plain
-#: dict) and the data sizes ``'data'``; ``/1`` checkpoints (with ``'train_params'``) still load for evaluation
-#: and prediction, but are not resumed (run folders are caches: retrain, or ``--restart``).
-CHECKPOINT_FORMAT = "genre_utils.checkpoint/2"
-#: Formats :func:`load_checkpoint` reads.
-READABLE_FORMATS = ("genre_utils.checkpoint/1", CHECKPOINT_FORMAT)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -251,10 +249,83 @@ class _Run:
     net: nn.Module | None = None          # what the forward pass calls: the model, or its DDP wrapper
     scaler: object | None = None          # torch.amp.GradScaler under fp16
     dist: Distributed = Distributed()
+    budget: "_Budget | None" = None       # when to stop early, and the step log (None: run every epoch)
 
     def __post_init__(self):
         if self.net is None:
             self.net = self.model
+
+
+class _Budget:
+    """A training run's optional stopping point and its step log.
+
+    ``max_steps`` counts the run's optimiser steps in all (a resumed run's earlier steps included);
+    ``time_limit`` the seconds of training of this call. Both are checked after every step; the run stops
+    after the step that reaches either. Every ``eval_every`` steps (and at a stop) the validation set is
+    evaluated and a row appended to ``log`` (the first at step 0, before training): ``step``, ``epoch``
+    (fractional), ``train_loss`` and ``train_acc`` (averaged over the steps since the last row, in training
+    mode), ``valid_loss``, ``valid_acc``, ``seconds`` (training seconds of the whole run, evaluation
+    excluded) and ``windows_per_s``.
+    Neither changes what a step computes: evaluation runs in eval mode without gradients or random draws.
+    """
+
+    def __init__(self, max_steps=None, time_limit=None, eval_every=None, log=None, seconds=0.0, X_valid=None,
+                 y_valid=None, eval_batch_size=256):
+        for name, value in (("max_steps", max_steps), ("time_limit", time_limit), ("eval_every", eval_every)):
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be positive, not {value!r}")
+        self.max_steps, self.time_limit, self.eval_every = max_steps, time_limit, eval_every
+        self.log = list(log or [])
+        self.seconds = float(seconds)            # training seconds of the run before this call
+        self.valid = (X_valid, y_valid, eval_batch_size)
+        self.started = time.perf_counter()
+        self.reason = None
+        self._interval = None                    # [loss sum, correct, windows] since the last row (tensors)
+        self._interval_seconds = 0.0
+        self._clock = None
+
+    def start_step(self):
+        self._clock = time.perf_counter()
+
+    def first_row(self, run: "_Run", n_batches: int) -> None:
+        """The starting point of a logged run: validation before the first step (no training numbers yet)."""
+        if self.eval_every is not None and not self.log:
+            X_valid, y_valid, batch_size = self.valid
+            valid_loss, valid_acc = _loss_and_accuracy(run.model, X_valid, y_valid, batch_size, run.device)
+            self.log.append({"step": 0, "epoch": 0.0, "train_loss": None, "train_acc": None,
+                             "valid_loss": valid_loss, "valid_acc": valid_acc, "seconds": 0.0, "windows_per_s": None})
+
+    def end_step(self, run: "_Run", step: int, n_batches: int, loss, correct, n: int) -> bool:
+        """Account for optimiser step ``step`` (1-based, of the whole run); True when the run stops here."""
+        elapsed = time.perf_counter() - self._clock
+        self.seconds += elapsed
+        self._interval_seconds += elapsed
+        done = torch.stack([loss.detach().float() * n, correct.float(), torch.tensor(float(n), device=loss.device)])
+        self._interval = done if self._interval is None else self._interval + done
+        if self.max_steps is not None and step >= self.max_steps:
+            self.reason = "max_steps"
+        elif self.time_limit is not None and run.dist.agree(time.perf_counter() - self.started >= self.time_limit):
+            self.reason = "time_limit"
+        if self.eval_every is not None and (step % self.eval_every == 0 or self.reason):
+            self._write_row(run, step, n_batches)
+        return self.reason is not None
+
+    def _write_row(self, run: "_Run", step: int, n_batches: int) -> None:
+        totals = self._interval
+        if run.dist.active:
+            totals = totals.double()
+            torch.distributed.all_reduce(totals)
+        loss_sum, correct, windows = (float(v) for v in totals)
+        X_valid, y_valid, batch_size = self.valid
+        valid_loss, valid_acc = _loss_and_accuracy(run.model, X_valid, y_valid, batch_size, run.device)
+        self.log.append({"step": int(step), "epoch": step / n_batches, "train_loss": loss_sum / windows,
+                         "train_acc": correct / windows, "valid_loss": valid_loss, "valid_acc": valid_acc,
+                         "seconds": self.seconds, "windows_per_s": windows / max(self._interval_seconds, 1e-9)})
+        if run.progress:
+            row = self.log[-1]
+            tqdm.write(f"step {step} (epoch {row['epoch']:.2f}): train loss {row['train_loss']:.4f} | valid loss "
+                       f"{valid_loss:.4f} acc {valid_acc:.3f} | {row['windows_per_s']:.0f} windows/s")
+        self._interval, self._interval_seconds = None, 0.0
 
 
 def _settings(model: nn.Module, train_config: TrainConfig | None, settings: dict) -> TrainConfig:
@@ -288,7 +359,8 @@ def _resume_record(spec, cfg: TrainConfig | dict | None, n_train, n_valid) -> di
 def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, train_config: TrainConfig | None = None, *, out_dir,
         device=None, resume: bool = True, progress: bool = True, config: dict | None = None,
         in_memory: bool | None = None, keep_epochs: bool = True, deterministic: bool = True,
-        eval_batch_size: int = 256, **settings) -> dict:
+        eval_batch_size: int = 256, max_steps: int | None = None, time_limit: float | None = None,
+        eval_every: int | None = None, **settings) -> dict:
     """Train with Adam and cross-entropy, checkpointing after every epoch.
 
     Parameters
@@ -339,6 +411,18 @@ def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, train_config: Trai
         Ask torch for deterministic algorithms during the run (``warn_only``; restored afterwards).
     eval_batch_size : int
         Batch size of the validation pass.
+    max_steps : int, optional
+        Stop once the run has taken this many optimiser steps in all (counting the steps of the runs it
+        resumes). Not a training setting: the same call with a larger (or no) limit continues the run.
+    time_limit : float, optional
+        Stop after the first step that ends this many seconds after training started in this call.
+        A stop inside an epoch writes ``last.pt`` with the epoch's progress (``'partial'``: steps done, the
+        loss and accuracy sums so far, the torch random state of every process), and the next call resumes
+        at the following step with the same batch order and dropout draws, so a run stopped and resumed
+        ends with the weights of one that never stopped (same machine; under torchrun, the same number of
+        processes). ``best.pt`` and the per-epoch history change only at the end of an epoch.
+    eval_every : int, optional
+        Evaluate the validation set every this many steps (and at a stop) and log a row (``step_log``).
 
     Returns
     -------
@@ -346,7 +430,10 @@ def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, train_config: Trai
         Lists per epoch: ``epoch`` (1-based), ``train_loss``, ``train_acc`` (averaged over the epoch's
         batches, in training mode with dropout, while the weights change), ``valid_loss``, ``valid_acc``
         (after the epoch, eval mode), ``train_seconds`` (the optimisation loop) and ``epoch_seconds``
-        (including validation; checkpoint writing excluded); plus ``best_epoch`` and ``best_valid_acc``.
+        (including validation; checkpoint writing excluded); plus ``best_epoch`` and ``best_valid_acc``,
+        ``step_log`` (the rows of ``eval_every``, kept in the checkpoints across resumes) and ``stopped``
+        (None after the last epoch; else ``{'reason': 'max_steps' or 'time_limit', 'step': steps taken,
+        'epoch': steps / steps per epoch}``).
     """
     cfg = _settings(model, train_config, settings)
     dist = distributed(device)
@@ -375,10 +462,11 @@ def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, train_config: Trai
     model.to(device=device, memory_format=torch.channels_last)
     optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay)
     history = _empty_history()
-    start_epoch = 0
+    start_epoch, partial, log, seconds = 0, None, [], 0.0
     scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" else None
     if resume and (out_dir / "last.pt").exists():
-        start_epoch, history = _restore(out_dir / "last.pt", model, optimizer, record, device, scaler)
+        start_epoch, history, partial, log = _restore(out_dir / "last.pt", model, optimizer, record, device, scaler)
+        seconds = log[-1]["seconds"] if log else sum(history["train_seconds"]) + (partial or {}).get("seconds", 0)
     elif not resume:
         dist.barrier()   # every rank has looked at out_dir before rank 0 empties it
         if dist.main:
@@ -395,8 +483,13 @@ def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, train_config: Trai
     y_train_t = torch.as_tensor(np.asarray(y_train, dtype=np.int64))
     run = _Run(model=model, optimizer=optimizer, criterion=nn.CrossEntropyLoss(),
                batches=_Batches(X_train, in_memory, device) if start_epoch < cfg.epochs else None,
-               y_train=y_train_t, device=device, progress=progress and dist.main, net=net, scaler=scaler, dist=dist)
+               y_train=y_train_t, device=device, progress=progress and dist.main, net=net, scaler=scaler, dist=dist,
+               budget=_Budget(max_steps, time_limit, eval_every, log, seconds, X_valid, y_valid, eval_batch_size))
     progress = progress and dist.main
+    n_batches = math.ceil(len(y_train_t) / cfg.batch_size)
+    stopped = None
+    if start_epoch == 0 and partial is None:
+        run.budget.first_row(run, n_batches)
 
     previous_det = torch.are_deterministic_algorithms_enabled()
     previous_warn = torch.is_deterministic_algorithms_warn_only_enabled()
@@ -406,9 +499,22 @@ def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, train_config: Trai
         torch.backends.cudnn.benchmark = True
     try:
         for epoch in range(start_epoch + 1, cfg.epochs + 1):
-            t0 = time.perf_counter()
-            train_loss, train_acc = _train_one_epoch(cfg, run, epoch)
-            train_seconds = time.perf_counter() - t0
+            steps = (epoch - 1) * n_batches + (partial or {}).get("steps", 0)
+            if max_steps is not None and steps >= max_steps:
+                stopped = {"reason": "max_steps", "step": steps, "epoch": steps / n_batches}
+                break
+            t0, earlier = time.perf_counter(), (partial or {}).get("seconds", 0.0)
+            train_loss, train_acc, state = _train_one_epoch(cfg, run, epoch, partial)
+            partial = None
+            if state is not None:   # stopped inside the epoch: keep its progress, resume at the next step
+                stopped = {"reason": run.budget.reason, "step": (epoch - 1) * n_batches + state["steps"],
+                           "epoch": epoch - 1 + state["steps"] / n_batches}
+                if dist.main:
+                    atomic_torch_save({**_checkpoint(run, cfg, record, epoch - 1, history, config),
+                                       "partial": state}, out_dir / "last.pt")
+                dist.barrier()
+                break
+            train_seconds = time.perf_counter() - t0 + earlier
             valid_loss, valid_acc = _loss_and_accuracy(model, X_valid, y_valid, eval_batch_size, device)
             for key, value in (("epoch", epoch), ("train_loss", train_loss), ("train_acc", train_acc),
                                ("valid_loss", valid_loss), ("valid_acc", valid_acc),
@@ -421,12 +527,16 @@ def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, train_config: Trai
             if dist.main:
                 _save_epoch(out_dir, run, cfg, record, epoch, history, config, keep_epochs)
             dist.barrier()
+            if run.budget.reason and epoch < cfg.epochs:   # the limit fell on the epoch's last step
+                stopped = {"reason": run.budget.reason, "step": epoch * n_batches, "epoch": float(epoch)}
+                break
     finally:
         torch.use_deterministic_algorithms(previous_det, warn_only=previous_warn)
         torch.backends.cudnn.benchmark = previous_benchmark
 
     best_epoch, best_acc = _best_epoch(history)
-    return {**history, "best_epoch": best_epoch, "best_valid_acc": best_acc}
+    return {**history, "best_epoch": best_epoch, "best_valid_acc": best_acc, "step_log": run.budget.log,
+            "stopped": stopped}
 
 
 def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Adam:
@@ -485,22 +595,34 @@ def _one_cycle(step, total_steps, start, peak, end) -> float:
     return float(b + (a - b) * (1 + math.cos(math.pi * frac)) / 2)
 
 
-def _train_one_epoch(cfg: TrainConfig, run: _Run, epoch: int) -> tuple[float, float]:
-    """One pass over the training set in a seeded order; returns the batch-averaged loss and accuracy."""
-    model, optimizer, device = run.model, run.optimizer, run.device
+def _train_one_epoch(cfg: TrainConfig, run: _Run, epoch: int, partial: dict | None = None):
+    """One pass over the training set in a seeded order.
+
+    Returns the batch-averaged loss and accuracy, and None; or, when ``run.budget`` stops the run inside
+    the epoch, NaNs and the epoch's progress (what ``partial`` takes to resume it at the next step).
+    """
+    model, optimizer, device, dist = run.model, run.optimizer, run.device, run.dist
     order_rng, torch_seed = _epoch_seeds(cfg.seed, epoch)
     order = order_rng.permutation(len(run.y_train))
     torch.manual_seed(torch_seed)
     model.train()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
+    first_batch, t0 = 0, time.perf_counter()
+    if partial is not None:   # resume after the steps an earlier call took (their sums are on rank 0)
+        first_batch = int(partial["steps"])
+        _set_rng_state(partial["rng"][dist.rank % len(partial["rng"])], device)
+        if dist.main:
+            loss_sum += float(partial["loss_sum"])
+            correct += int(partial["correct"])
+        t0 -= float(partial["seconds"])
     batch_size = cfg.batch_size
     n_batches = math.ceil(len(order) / batch_size)
     first_step, total_steps = (epoch - 1) * n_batches, cfg.epochs * n_batches
-    bar = tqdm(range(n_batches), desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", leave=False,
-               disable=not run.progress)
-    dist = run.dist
+    bar = tqdm(range(first_batch, n_batches), desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", leave=False,
+               disable=not run.progress, initial=first_batch, total=n_batches)
     for b in bar:
+        run.budget.start_step()
         idx = order[b * batch_size:(b + 1) * batch_size]
         weight = None
         if dist.active:   # this rank's share of the global batch, its loss weighted by the share's size
@@ -524,16 +646,45 @@ def _train_one_epoch(cfg: TrainConfig, run: _Run, epoch: int) -> tuple[float, fl
         else:
             scaled.backward()
             optimizer.step()
-        if weight != 0:
-            loss_sum += loss.detach().float() * len(idx)
-            correct += (logits.detach().argmax(dim=1) == yb).sum()
+        hits = (logits.detach().argmax(dim=1) == yb).sum() if weight != 0 else torch.zeros_like(correct)
+        n_used = len(idx) if weight != 0 else 0
+        loss_sum += loss.detach().float() * n_used
+        correct += hits
         if run.progress and (b % 10 == 9 or b == n_batches - 1):
             bar.set_postfix(loss=f"{loss_sum.item() / min((b + 1) * batch_size, len(order)):.4f}")
-    if dist.active:   # the epoch's totals over all ranks
-        totals = torch.stack([loss_sum.double(), correct.double()])
+        if run.budget.end_step(run, first_step + b + 1, n_batches, loss, hits, n_used) and b < n_batches - 1:
+            bar.close()
+            totals = _rank_sum(dist, loss_sum, correct)
+            return math.nan, math.nan, {"steps": b + 1, "loss_sum": totals[0], "correct": int(round(totals[1])),
+                                        "seconds": time.perf_counter() - t0, "rng": _gather_rng_states(dist, device)}
+    totals = _rank_sum(dist, loss_sum, correct)
+    return totals[0] / len(order), totals[1] / len(order), None
+
+
+def _rank_sum(dist: Distributed, loss_sum, correct) -> tuple[float, float]:
+    """The loss and correct-answer sums over all processes (this process's alone when not distributed)."""
+    totals = torch.stack([loss_sum.double(), correct.double()])
+    if dist.active:
         torch.distributed.all_reduce(totals)
-        return totals[0].item() / len(order), totals[1].item() / len(order)
-    return loss_sum.item() / len(order), correct.item() / len(order)
+    return float(totals[0]), float(totals[1])
+
+
+def _gather_rng_states(dist: Distributed, device) -> list:
+    """Every process's torch random state (CPU, and the CUDA device's), in rank order."""
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    if not dist.active:
+        return [state]
+    states = [None] * dist.world
+    torch.distributed.all_gather_object(states, state)
+    return states
+
+
+def _set_rng_state(state: dict, device) -> None:
+    torch.set_rng_state(state["cpu"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
 
 
 def _checkpoint(run: _Run, cfg: TrainConfig, record: dict, epoch, history, config) -> dict:
@@ -554,6 +705,7 @@ def _checkpoint(run: _Run, cfg: TrainConfig, record: dict, epoch, history, confi
         "rng": {"seed": int(cfg.seed), "next_epoch": int(epoch) + 1, "torch_cpu": torch.get_rng_state()},
         **({"scaler_state": run.scaler.state_dict()} if run.scaler is not None else {}),
         "config": config,
+        "step_log": to_plain(run.budget.log) if run.budget is not None else [],
         "versions": {"torch": str(torch.__version__)},
     }
 
@@ -567,10 +719,13 @@ def _save_epoch(out_dir, run: _Run, cfg: TrainConfig, record: dict, epoch, histo
         atomic_torch_save(ckpt, out_dir / "best.pt")
 
 
-def _restore(path, model, optimizer, record: dict, device, scaler=None) -> tuple[int, dict]:
+def _restore(path, model, optimizer, record: dict, device, scaler=None) -> tuple[int, dict, dict | None, list]:
     """Load weights, optimizer state and history of ``last.pt`` into a fresh run, if it continues this one
-    (:func:`genre_utils.config.resume_differences`, the check the run-folder check of ``train_run`` uses)."""
-    ckpt = _read_checkpoint(path)
+    (:func:`genre_utils.config.resume_differences`, the check the run-folder check of ``train_run`` uses).
+
+    Returns the finished epochs, the history, the progress of an epoch stopped inside (or None) and the
+    step log."""
+    ckpt = read_checkpoint(path)
     if ckpt["format"] != CHECKPOINT_FORMAT:
         raise RunMismatchError(f"{path}: cannot resume a checkpoint of an earlier format ({ckpt['format']}, written "
                                f"before the training settings were one TrainConfig); use another out_dir or "
@@ -589,100 +744,4 @@ def _restore(path, model, optimizer, record: dict, device, scaler=None) -> tuple
     history = _empty_history()
     for key in history:
         history[key] = list(ckpt["history"].get(key, []))
-    return int(ckpt["epoch"]), history
-
-
-def _read_checkpoint(path) -> dict:
-    """The checkpoint dict at ``path``, loaded with ``weights_only=True`` (never anything else).
-
-    Raises
-    ------
-    FileNotFoundError
-        Nothing at ``path``.
-    genre_utils.errors.CheckpointError
-        The file is not a genre_utils checkpoint: not a torch file, truncated, holding Python objects
-        other than tensors and plain values (refused, never executed), or another kind of torch file.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    expected = "expected a checkpoint written by `genre-utils train` (best.pt or last.pt of a run folder)"
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (PermissionError, IsADirectoryError):
-        raise
-    except pickle.UnpicklingError as err:
-        if "weights only load failed" in str(err).lower() or "unsupported global" in str(err).lower():
-            raise CheckpointError(f"{path}: refused to load, the file holds Python objects other than tensors "
-                                  f"and plain values (loading it could run code); {expected}") from None
-        raise CheckpointError(f"{path}: not a readable checkpoint; {expected}") from None
-    except Exception as err:  # torch reports a damaged file as KeyError, EOFError, RuntimeError, ...
-        size = path.stat().st_size
-        reason = ("an empty file" if size == 0 else "truncated or damaged"
-                  if isinstance(err, (EOFError, RuntimeError, OSError)) else "not a torch file")
-        raise CheckpointError(f"{path}: not a readable checkpoint ({reason}); {expected}") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") not in READABLE_FORMATS:
-        what = "a plain state_dict" if isinstance(ckpt, dict) and ckpt and all(
-            isinstance(v, torch.Tensor) for v in ckpt.values()) else f"a torch file holding {type(ckpt).__name__}"
-        raise CheckpointError(f"{path}: not a genre_utils checkpoint ({what}); {expected}")
-    missing = [k for k in ("model_spec", "model_state", "epoch", "history") if k not in ckpt]
-    if missing:
-        raise CheckpointError(f"{path}: incomplete genre_utils checkpoint (no {', '.join(missing)}); {expected}")
-    return ckpt
-
-
-def checkpoint_config(path) -> dict | None:
-    """The ``config`` dict stored in a checkpoint (None if it has none)."""
-    return _read_checkpoint(path).get("config")
-
-
-def read_history(run_dir) -> dict:
-    """The full training history of a run (from its ``last.pt``; ``best.pt`` stops at the best epoch)."""
-    return _read_checkpoint(Path(run_dir) / "last.pt")["history"]
-
-
-def load_checkpoint(path, device=None) -> tuple[nn.Module, dict]:
-    """Rebuild a trained model from a checkpoint (loaded with ``weights_only=True``).
-
-    Parameters
-    ----------
-    path : path-like
-        A ``.pt`` file written by :func:`fit`, or a run folder (then its ``best.pt``).
-    device : str or torch.device, optional
-        Default: :func:`select_device`.
-
-    Returns
-    -------
-    model : nn.Module
-        In eval mode, on ``device``, with the standardisation statistics restored.
-    checkpoint : dict
-        The whole checkpoint (``model_spec``, ``epoch``, ``history``, ``best_epoch``, ``train_config``,
-        ``config``, ...).
-    """
-    path = Path(path)
-    if path.is_dir():
-        path = path / "best.pt"
-    ckpt = _read_checkpoint(path)
-    spec = ckpt["model_spec"]
-    try:
-        model = build_model(spec["name"], **spec["kwargs"])
-        model.load_state_dict(ckpt["model_state"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"{path}: the weights do not fit the model the checkpoint names "
-                              f"({spec.get('name') if isinstance(spec, dict) else spec}: {first}); "
-                              "expected a checkpoint written by `genre-utils train`") from None
-    feats = (ckpt.get("config") or {}).get("features")
-    if feats:
-        from .config import FeatureParams
-
-        try:
-            shape = FeatureParams(**feats).shape
-        except (TypeError, ValueError) as err:
-            raise CheckpointError(f"{path}: the checkpoint's feature parameters are not valid ({err})") from None
-        if list(shape) != list(getattr(model, "input_shape", shape)):
-            raise CheckpointError(f"{path}: the checkpoint's features give windows of shape {tuple(shape)}, but its "
-                                  f"model takes {tuple(model.input_shape)}")
-    model.to(device=select_device(device), memory_format=torch.channels_last)
-    model.eval()
-    return model, ckpt
+    return int(ckpt["epoch"]), history, ckpt.get("partial"), list(ckpt.get("step_log") or [])

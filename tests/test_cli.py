@@ -40,6 +40,25 @@ def test_dataset_train_evaluate_write_their_files(pipeline):
     assert len(res["history"]["train_loss"]) == 2  # the whole history, not the one stored with best.pt
 
 
+def test_train_stops_at_max_steps_and_the_same_command_continues(pipeline, tmp_path, capsys):
+    run = tmp_path / "run"
+    cmd = ["train", "--data", str(pipeline / "ds"), "--out", str(run), "--device", "cpu", "--quiet"]
+    assert main([*cmd, "--max-steps", "1", "--eval-every", "1"]) == 0
+    out = capsys.readouterr().out
+    assert f"{run}: stopped by --max-steps 1 after step 1 (epoch 0." in out and "no epoch finished yet" in out
+    assert not (run / "best.pt").exists()
+    assert main(cmd) == 0
+    out = capsys.readouterr().out
+    assert "stopped" not in out and "2 of 2 epochs" in out
+    import torch
+
+    ckpt = torch.load(run / "last.pt", weights_only=True)
+    assert ckpt["step_log"][0]["step"] == 1 and ckpt["history"]["epoch"] == [1, 2]
+    # the same two epochs as the uninterrupted run of the fixture (same machine and code: exact)
+    straight = torch.load(pipeline / "run" / "last.pt", weights_only=True)
+    assert ckpt["history"]["train_loss"] == straight["history"]["train_loss"]
+
+
 def test_predict_prints_one_line_per_file_and_reports_failures(pipeline, tmp_path, capsys):
     sr = 48_000
     write_wav(tmp_path / "stereo48k.wav", tone(6.0, sr, channels=2), sr)

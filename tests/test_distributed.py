@@ -1,9 +1,12 @@
 """DistributedDataParallel over torch.distributed (gloo on the CPU): two processes, each taking its share of
 every global batch, end where one process with the same global batch ends (within float32 rounding), and a
-run interrupted after epoch 1 resumes under DDP to the same weights."""
+run interrupted after epoch 1 and inside epoch 2 resumes under DDP to the same weights; ``torchrun`` itself
+launches ``genre-utils train`` on two processes."""
 
 import os
 import socket
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -37,10 +40,13 @@ def _worker(rank, world, port, out_dir):
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     X, y = data()
     try:
-        # 36 training windows in global batches of 15: shares of 8 + 7, 8 + 7 and 3 + 3 windows
+        # 36 training windows in global batches of 15: shares of 8 + 7, 8 + 7 and 3 + 3 windows. Three calls:
+        # one epoch; then a stop inside epoch 2 (after its first step, --max-steps 4); then the rest
         fit(model(), X[:36], y[:36], X[36:], y[36:], epochs=1, out_dir=out_dir, **SETTINGS)
+        stopped = fit(model(), X[:36], y[:36], X[36:], y[36:], epochs=2, out_dir=out_dir, max_steps=4, **SETTINGS)
+        assert stopped["stopped"]["step"] == 4 and stopped["epoch"] == [1]
         history = fit(model(), X[:36], y[:36], X[36:], y[36:], epochs=2, out_dir=out_dir, **SETTINGS)
-        assert distributed().world == world and history["epoch"] == [1, 2]
+        assert distributed().world == world and history["epoch"] == [1, 2] and history["stopped"] is None
     finally:
         torch.distributed.destroy_process_group()
 
@@ -78,3 +84,33 @@ def test_two_gloo_processes_equal_one_with_the_same_global_batch(tmp_path):
     assert np.allclose(single["train_loss"], b["history"]["train_loss"], rtol=1e-5)
     assert np.allclose(single["valid_loss"], b["history"]["valid_loss"], rtol=1e-5)
     assert single["valid_acc"] == b["history"]["valid_acc"]
+
+
+@pytest.mark.slow
+def test_torchrun_launches_genre_utils_train_on_two_processes(tmp_path):
+    """The README's command, on the CPU with gloo: rank 0 alone reports and writes; a stop and a resume."""
+    from fixtures_audio import make_gtzan_tree
+
+    from genre_utils.cli import main
+    from genre_utils.config import get_profile
+    from genre_utils.genres import GENRES
+
+    make_gtzan_tree(tmp_path / "gtzan", "tarball", GENRES, range(4), seconds=10.5)
+    assert main(["dataset", "--gtzan", str(tmp_path / "gtzan"), "--profile", "tiny", "--out", str(tmp_path / "ds"),
+                 "--workers", "1", "--quiet"]) == 0
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "genre_utils.cli", "train", "--data", str(tmp_path / "ds"), "--out", str(run), "--device", "cpu",
+           "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    first = subprocess.run([*cmd, "--max-steps", "3"], capture_output=True, text=True, timeout=600, env=env)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert first.stdout.count("stopped by --max-steps 3 after step 3") == 1   # rank 0 alone reports
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert second.returncode == 0, second.stderr[-2000:]
+    profile = get_profile("tiny")
+    assert second.stdout.count(f"{profile.epochs} of {profile.epochs} epochs") == 1
+    ckpt = torch.load(run / "last.pt", weights_only=True)
+    assert ckpt["history"]["epoch"] == list(range(1, profile.epochs + 1)) and "partial" not in ckpt
+    assert ckpt["train_config"]["batch_size"] == profile.batch_size   # the global batch, not a share of it
+    assert sorted(p.name for p in run.iterdir()) == ["best.pt", "last.pt"]

@@ -161,6 +161,60 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     assert other["train_loss"] != straight["train_loss"]
 
 
+def test_a_run_stopped_inside_epochs_resumes_to_the_uninterrupted_weights(tmp_path):
+    """--max-steps stops after a step inside an epoch (3 steps per epoch here: 16 + 16 + 4 windows); the
+    resumed runs continue at the next step with the same batches and dropout draws."""
+    straight = run(tmp_path / "a", epochs=2, init_seed=1)
+    first = run(tmp_path / "b", epochs=2, init_seed=1, max_steps=2)
+    assert first["stopped"] == {"reason": "max_steps", "step": 2, "epoch": pytest.approx(2 / 3)}
+    assert first["epoch"] == [] and not (tmp_path / "b" / "best.pt").exists()
+    stored = torch.load(tmp_path / "b" / "last.pt", weights_only=True)
+    assert stored["epoch"] == 0 and stored["partial"]["steps"] == 2
+    second = run(tmp_path / "b", epochs=2, init_seed=99, max_steps=4)   # through epoch 1, stops inside epoch 2
+    assert second["epoch"] == [1] and second["stopped"]["step"] == 4
+    last = run(tmp_path / "b", epochs=2, init_seed=99, in_memory=False)
+    assert last["stopped"] is None
+    # exact equality: same process, CPU, code and numbers (see test_resumed_run_equals_uninterrupted_run)
+    for key in ("epoch", "train_loss", "train_acc", "valid_loss", "valid_acc", "best_epoch"):
+        assert last[key] == straight[key], key
+    a = torch.load(tmp_path / "a" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "b" / "last.pt", weights_only=True)
+    assert "partial" not in b
+    for name, tensor in a["model_state"].items():
+        assert torch.equal(tensor, b["model_state"][name]), name
+    # a limit the run has already reached takes no step and changes nothing
+    saved = (tmp_path / "b" / "last.pt").read_bytes()
+    assert run(tmp_path / "b", epochs=3, init_seed=1, max_steps=6)["stopped"] == {
+        "reason": "max_steps", "step": 6, "epoch": 2.0}
+    assert (tmp_path / "b" / "last.pt").read_bytes() == saved
+
+
+def test_a_stop_on_an_epochs_last_step_and_the_time_limit(tmp_path):
+    at_end = run(tmp_path / "a", epochs=2, init_seed=1, max_steps=3)
+    assert at_end["epoch"] == [1] and at_end["stopped"] == {"reason": "max_steps", "step": 3, "epoch": 1.0}
+    assert "partial" not in torch.load(tmp_path / "a" / "last.pt", weights_only=True)
+    timed = run(tmp_path / "b", epochs=2, init_seed=1, time_limit=1e-9)   # any step reaches it
+    assert timed["stopped"]["reason"] == "time_limit" and timed["stopped"]["step"] == 1
+    with pytest.raises(ValueError, match="max_steps must be positive"):
+        run(tmp_path / "c", epochs=1, init_seed=1, max_steps=0)
+
+
+def test_the_step_log_survives_a_resume(tmp_path):
+    run(tmp_path, epochs=2, init_seed=1, eval_every=2, max_steps=3)
+    done = run(tmp_path, epochs=2, init_seed=1, eval_every=2)
+    log = done["step_log"]
+    # before training, every 2 steps, and at the stop after step 3
+    assert [row["step"] for row in log] == [0, 2, 3, 4, 6]
+    assert [row["epoch"] for row in log] == pytest.approx([0, 2 / 3, 1, 4 / 3, 2])
+    assert log[0]["train_loss"] is None and log[0]["seconds"] == 0
+    assert all(0 <= row["valid_acc"] <= 1 for row in log)
+    assert all(row["windows_per_s"] > 0 for row in log[1:])
+    assert all(b["seconds"] > a["seconds"] for a, b in zip(log, log[1:]))
+    # the last row's validation is the one after the last epoch (both in eval mode on the same weights)
+    assert log[-1]["valid_loss"] == pytest.approx(done["valid_loss"][-1], rel=1e-6)
+    assert torch.load(tmp_path / "last.pt", weights_only=True)["step_log"] == log
+
+
 def test_resume_refuses_changed_settings_and_resume_false_restarts(tmp_path):
     run(tmp_path, epochs=1, init_seed=1)
     with pytest.raises(ValueError, match="lr"):
