@@ -6,6 +6,8 @@
 #   make book PROFILE=paper GTZAN_DIR=/data/gtzan FMA_DIR=/data/fma   the paper's sizes on the real data (GPU)
 #   make data                         only the corpus and the feature store
 #   make bench                        benchmarks -> _build/bench/report.json
+#   make bench BENCH_ARGS="--skip-micro --paper-recipe STORE --time-limit 45m"   the paper's recipe at paper
+#                                     size (STORE from `make data PROFILE=paper`) -> _build/bench/paper_recipe.json
 #   make lock                         regenerate requirements.lock from pyproject.toml (needs PyPI)
 #   make lint                         ruff (pyflakes, import order, line length) over the package and the tests
 #   make publish                      push _build/html to the gh-pages branch of REMOTE (default origin)
@@ -66,7 +68,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check genre_utils tests tools
 
 bench: $(STAMP)
-	$(PY) -m genre_utils.bench --build-dir $(BUILD)
+	$(PY) -m genre_utils.bench --build-dir $(BUILD) $(BENCH_ARGS)
 
 lock:
 	test -x $(LOCK_TOOLS)/bin/python || $(PYTHON) -m venv $(LOCK_TOOLS)

@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from .provenance import file_sha256
+from .store import built_from_synthetic
 
 __all__ = [
     "N_BINS", "RECALL", "CONFIDENCE_FILE", "CONFIDENCE_FORMAT", "OPEN_SET_REASON",
@@ -364,8 +365,7 @@ def trained_on(checkpoint_path, ckpt: dict | None = None) -> dict:
     if isinstance(store, str) and store:
         try:
             info = json.loads((Path(store) / "dataset.json").read_text())
-            roots = [v for k, v in (info.get("sources") or {}).items() if k in ("gtzan", "fma") and v]
-            synthetic = any((Path(r).parent / "corpus.json").is_file() for r in roots)
+            synthetic = built_from_synthetic(info)
             what = ("the project's synthetic corpus (rendered by genre_utils.synth)" if synthetic
                     else "the data of the feature store " + store)
             return {"synthetic": synthetic, "description": what, "source": str(Path(store) / "dataset.json")}

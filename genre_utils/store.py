@@ -310,6 +310,13 @@ class Dataset:
         return pd.read_csv(self.root / "tracks.csv", keep_default_na=False)
 
 
+def built_from_synthetic(info: dict) -> bool:
+    """Whether a store's ``dataset.json`` (``info``) names GTZAN/FMA roots of the project's synthetic corpus
+    (a ``corpus.json`` written by :mod:`genre_utils.synth` beside them)."""
+    roots = [v for k, v in (info.get("sources") or {}).items() if k in ("gtzan", "fma") and v]
+    return any((Path(r).parent / "corpus.json").is_file() for r in roots)
+
+
 def open_dataset(root) -> Dataset:
     """Open a dataset folder written by :func:`build_dataset`.
 

@@ -24,7 +24,8 @@ TINY = bench.BenchConfig(profile="tiny", n_clips=2, clip_seconds=10.0, clip_sour
                          profile_training=True)
 ROW_IDS = ["features_batched", "features_store_parallel", "features_equal",
            "storage_load", "storage_size", "matmul", "training_channels_last", "training_channels_last_cpu",
-           "training_nchw", "prediction"]
+           "training_nchw", "prediction", "gpu_paper_training", "gpu_paper_flops"]
+GPU_ROWS = ("gpu_paper_training", "gpu_paper_flops")
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +49,13 @@ def test_report_files_are_written_and_complete(bench_run, capsys):
     report = json.loads((bench_run / "bench" / "report.json").read_text())
     rows = rows_by_id(report)
     assert list(rows) == ROW_IDS
+    for row_id in GPU_ROWS:   # never estimated: without a GPU measurement the row holds no value
+        assert rows[row_id]["status"] == "not measured" and rows[row_id]["value"] is None
+        assert "not run" in rows[row_id]["detail"]
     for row in report["rows"]:
         assert set(row) >= {"id", "what", "value", "unit", "target", "status", "detail", "other_cores", "raw"}
+        if row["id"] in GPU_ROWS:
+            continue
         assert row["status"] in ("pass", "fail", "report"), row["id"]
         assert row["value"] is not None and row["value"] > 0, row["id"]
         assert (row["target"] is None) == (row["status"] == "report"), row["id"]
@@ -61,6 +67,9 @@ def test_report_files_are_written_and_complete(bench_run, capsys):
     assert machine["versions"]["torch"] and machine["versions"]["librosa"]
     # the scratch files are gone; only the report stays
     assert sorted(p.name for p in (bench_run / "bench").iterdir()) == ["report.json", "report.md"]
+    table = bench.report.rows_table(report)
+    assert list(table.index) == [row["what"] for row in report["rows"]]
+    assert table.loc[rows["gpu_paper_training"]["what"], "value"] == "-"   # not measured: no value shown
     markdown = (bench_run / "bench" / "report.md").read_text()
     assert "| measure | value | target | status | busy | detail |" in markdown
     for row in report["rows"]:
@@ -208,3 +217,38 @@ def test_cpu_meter_counts_this_process_and_others():
     assert 0.1 < reading["cpu_s"] < 2.0
     # the spinning child kept (up to) one core busy; other load on a shared machine only adds to it
     assert reading["other_cores"] is not None and reading["other_cores"] > 0.3
+
+
+@pytest.mark.slow
+def test_paper_recipe_records_its_curve_and_refuses_a_small_store(tmp_path, capsys):
+    """The paper recipe's benchmark on a tiny store (any profile allowed here): one step, its curve, its rows."""
+    from fixtures_audio import make_gtzan_tree
+
+    from genre_utils.bench.paper_recipe import bench_paper_recipe
+    from genre_utils.cli import main as cli_main
+    from genre_utils.genres import GENRES
+
+    make_gtzan_tree(tmp_path / "gtzan", "tarball", GENRES, range(4), seconds=10.5)
+    assert cli_main(["dataset", "--gtzan", str(tmp_path / "gtzan"), "--profile", "tiny", "--out",
+                     str(tmp_path / "ds"), "--workers", "1", "--quiet"]) == 0
+    capsys.readouterr()
+    build = tmp_path / "build"
+    assert bench.main(["--build-dir", str(build), "--skip-micro", "--paper-recipe", str(tmp_path / "ds"),
+                       "--time-limit", "1s"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (f"python -m genre_utils.bench: {tmp_path / 'ds'} was built with the 'tiny' profile; the paper "
+                       "recipe is measured on the paper's sizes: build one with `make data PROFILE=paper`")
+    rows, record = bench_paper_recipe(tmp_path / "ds", build / "bench", time_limit=1e-9, eval_every=1, device="cpu",
+                                      require_profile=None, command="test")
+    assert json.loads((build / "bench" / "paper_recipe.json").read_text()) == json.loads(json.dumps(record))
+    assert [r["step"] for r in record["step_log"]] == [0, 1]   # before training, and at the stop
+    assert record["stopped"]["reason"] == "time_limit" and record["train_config"]["lr"] == 2e-5
+    assert record["train_config"]["batchnorm"] is False and record["store"]["synthetic"] is False
+    by_id = {r["id"]: r for r in rows}
+    first_batch = min(200, record["store"]["n_windows"]["train"])
+    assert by_id["paper_recipe_rate"]["value"] == pytest.approx(first_batch / record["step_log"][-1]["seconds"])
+    assert by_id["paper_recipe_projection"]["value"] == pytest.approx(
+        15 * record["store"]["n_windows"]["train"] / by_id["paper_recipe_rate"]["value"] / 3600)
+    assert "projection" in by_id["paper_recipe_projection"]["detail"]
+    assert "n = " in by_id["paper_recipe_valid_acc"]["detail"]
+    assert by_id["gpu_paper_training"]["status"] == "not measured" and by_id["gpu_paper_training"]["value"] is None

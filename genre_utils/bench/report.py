@@ -4,12 +4,14 @@ import dataclasses
 import datetime
 import json
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import UserError, one_line
 from .clips import make_clips
 from .common import (
     E2E_TARGETS_MINUTES,
@@ -21,13 +23,15 @@ from .common import (
 )
 from .end_to_end import _notebook_timings, bench_end_to_end
 from .features import bench_features
+from .paper_recipe import bench_paper_recipe, gpu_rows
 from .prediction import bench_prediction
 from .storage import bench_storage
 from .training import bench_training
 
 
 # ------------------------------------------------------------------------------------------ the run
-def run(build_dir, config: BenchConfig = BenchConfig(), end_to_end=()) -> dict:
+def run(build_dir, config: BenchConfig = BenchConfig(), end_to_end=(), paper_recipe: dict | None = None,
+        micro: bool = True) -> dict:
     """Run every benchmark and return the report (not written; see :func:`write_report`).
 
     Parameters
@@ -37,6 +41,11 @@ def run(build_dir, config: BenchConfig = BenchConfig(), end_to_end=()) -> dict:
     config : BenchConfig
     end_to_end : iterable of str
         Profiles whose full ``make book`` is timed (slow; none by default).
+    paper_recipe : dict, optional
+        Keyword arguments of :func:`~genre_utils.bench.paper_recipe.bench_paper_recipe` (``store_dir``,
+        ``time_limit``, ``eval_every``, ...): train the paper's recipe on a paper-size store (slow).
+    micro : bool
+        Run the feature, storage, training-step and prediction benchmarks (minutes).
 
     Returns
     -------
@@ -60,26 +69,33 @@ def run(build_dir, config: BenchConfig = BenchConfig(), end_to_end=()) -> dict:
         if config.wait_quiet > 0:
             waited[section] = round(wait_until_quiet(config.wait_quiet), 1)
 
-    with tempfile.TemporaryDirectory(prefix="scratch-", dir=bench_dir) as tmp:
-        tmp = Path(tmp)
-        _log(f"clips: {config.n_clips} x {config.clip_seconds:g} s ({config.clip_source})")
-        clips, source = make_clips(config.n_clips, config.clip_seconds, params.sample_rate, config.seed,
-                                   config.clip_source)
-        quiet("features")
-        feature_rows, features = bench_features(clips, params, tmp, config.repeat)
-        rows += feature_rows
-        quiet("storage")
-        rows += bench_storage(features, config.n_windows, tmp / "storage", config.repeat)
-        shutil.rmtree(tmp / "storage", ignore_errors=True)
-        quiet("training")
-        training_rows, training_profile = bench_training(features, params, config)
-        rows += training_rows
-        quiet("prediction")
-        rows += bench_prediction(clips[:config.n_files], params, tmp, repeat=max(1, config.repeat - 1),
-                                 seed=config.seed)
+    source, training_profile = None, {}
+    if micro:
+        with tempfile.TemporaryDirectory(prefix="scratch-", dir=bench_dir) as tmp:
+            tmp = Path(tmp)
+            _log(f"clips: {config.n_clips} x {config.clip_seconds:g} s ({config.clip_source})")
+            clips, source = make_clips(config.n_clips, config.clip_seconds, params.sample_rate, config.seed,
+                                       config.clip_source)
+            quiet("features")
+            feature_rows, features = bench_features(clips, params, tmp, config.repeat)
+            rows += feature_rows
+            quiet("storage")
+            rows += bench_storage(features, config.n_windows, tmp / "storage", config.repeat)
+            shutil.rmtree(tmp / "storage", ignore_errors=True)
+            quiet("training")
+            training_rows, training_profile = bench_training(features, params, config)
+            rows += training_rows
+            quiet("prediction")
+            rows += bench_prediction(clips[:config.n_files], params, tmp, repeat=max(1, config.repeat - 1),
+                                     seed=config.seed)
     for profile in end_to_end:
         quiet(f"end_to_end_{profile}")
         rows += bench_end_to_end(profile, bench_dir)
+    if paper_recipe:
+        quiet("paper_recipe")
+        rows += bench_paper_recipe(bench_dir=bench_dir, **paper_recipe)[0]
+    else:
+        rows += gpu_rows(None)
     machine["load_average_end"] = _load_average()
     machine["waited_for_quiet_s"] = waited
     return {"created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -97,6 +113,18 @@ def _fmt(value, unit: str) -> str:
     if unit == "%":
         return f"{value:.1f} %"
     return f"{value:.3g} {unit}" if abs(value) < 100 else f"{value:.0f} {unit}"
+
+
+def rows_table(report: dict):
+    """The report's rows as a DataFrame for the book: measure, value (with its unit), target, status, detail.
+
+    A row without a value (``not measured``) shows "-" and its status; nothing is estimated.
+    """
+    import pandas as pd
+
+    return pd.DataFrame([{"measure": row["what"], "value": _fmt(row["value"], row["unit"]),
+                          "target": row["target"]["text"] if row["target"] else "-", "status": row["status"],
+                          "detail": row["detail"]} for row in report["rows"]]).set_index("measure")
 
 
 def to_markdown(report: dict) -> str:
@@ -123,6 +151,8 @@ def to_markdown(report: dict) -> str:
         secs = ", ".join(f"{k} {v:g} s" for k, v in book["notebook_seconds"].items())
         lines += ["", f"Last `make book` ({book.get('profile')}) notebook times: {secs}."]
     cfg = report["config"]
+    if not cfg.get("clip_source_used"):   # --skip-micro
+        return "\n".join(lines + ["", f"Benchmark time {report['seconds']:.0f} s. Raw values: report.json."]) + "\n"
     lines += ["", f"Clips: {cfg['n_clips']} x {cfg['clip_seconds']:g} s ({cfg['clip_source_used']}); storage: "
                   f"{cfg['n_windows']} windows; best of {cfg['repeat']} runs; training {cfg['warmup_steps']} warm-up + "
                   f"{cfg['train_steps']} timed steps at batch {cfg['batch_size']}. Benchmark time "
@@ -162,6 +192,16 @@ def main(argv=None) -> int:
     parser.add_argument("--end-to-end", action="append", default=[], choices=sorted(E2E_TARGETS_MINUTES),
                         metavar="RUN", help="also time a whole build in a fresh folder: tiny or quick (make book), "
                         "paper-data (make data at the paper's sizes, tens of minutes); slow; repeatable")
+    parser.add_argument("--paper-recipe", type=Path, metavar="STORE",
+                        help="also train the paper's recipe on STORE (built by `make data PROFILE=paper`) for "
+                             "--time-limit and record its curve in <build-dir>/bench/paper_recipe.json; slow")
+    parser.add_argument("--time-limit", default="30m", metavar="TIME",
+                        help="training time of --paper-recipe, e.g. 1800, 30m, 2h (default 30m)")
+    parser.add_argument("--eval-every", type=int, default=150, metavar="N",
+                        help="--paper-recipe: validation every N optimiser steps (default 150)")
+    parser.add_argument("--device", help="--paper-recipe: cuda, mps or cpu (default: the first available)")
+    parser.add_argument("--skip-micro", action="store_true",
+                        help="skip the feature, storage, training-step and prediction benchmarks")
     parser.add_argument("--profile-training", action="store_true", help="always profile one training step")
     parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                         help="before each benchmark wait up to SECONDS for other processes to leave the cores idle")
@@ -169,7 +209,23 @@ def main(argv=None) -> int:
     config = BenchConfig.default(args.profile, args.quick)
     config = dataclasses.replace(config, wait_quiet=max(0.0, args.wait_quiet),
                                  profile_training=True if args.profile_training else config.profile_training)
-    report = run(args.build_dir, config, end_to_end=args.end_to_end)
+    recipe = None
+    if args.paper_recipe:
+        from ..cli import _duration
+
+        try:
+            limit = _duration(args.time_limit)
+        except argparse.ArgumentTypeError as err:
+            parser.error(f"argument --time-limit: {err}")
+        recipe = {"store_dir": args.paper_recipe, "time_limit": limit, "eval_every": args.eval_every,
+                  "device": args.device, "command": "python -m genre_utils.bench " + " ".join(
+                      "STORE" if Path(a) == args.paper_recipe else a for a in (argv or sys.argv[1:]))}
+    try:
+        report = run(args.build_dir, config, end_to_end=args.end_to_end, paper_recipe=recipe,
+                     micro=not args.skip_micro)
+    except UserError as err:
+        print(f"python -m genre_utils.bench: {one_line(err)}", file=sys.stderr)
+        return 2
     json_path, md_path = write_report(report, args.build_dir / "bench")
     print(to_markdown(report))
     _log(f"wrote {json_path} and {md_path}")

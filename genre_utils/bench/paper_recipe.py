@@ -1,0 +1,210 @@
+"""The paper's training recipe at the paper's size: how fast it trains on this machine, and whether it learns.
+
+``python -m genre_utils.bench --paper-recipe STORE --time-limit 45m`` trains the ``paper`` profile's CRNN
+(no batch norm, global standardisation, Adam at a constant 2e-5, batch 200, fp32 on the CPU) on a feature
+store built with ``make data PROFILE=paper`` (100,000 training and 10,000 validation windows), stops after
+the time limit, and evaluates the 10,000 validation windows every ``--eval-every`` steps. It writes:
+
+- report rows: the measured training rate (windows/s), the full run's time *projected* from it (labelled a
+  projection; the 15 epochs are not run), the last validation accuracy with its interval, and the GPU rows
+  (measured only on a CUDA device, otherwise "not measured");
+- ``<build>/bench/paper_recipe.json``: the step log (the curve of the book's training page) with the machine,
+  versions, commit, store fingerprint and command that produced it.
+
+The run folder ``<build>/bench/paper-recipe-run`` is kept, so the same command continues the run (the
+curve grows; the rate is that of the last call).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import subprocess
+from pathlib import Path
+
+from .common import _log, _row, machine_info
+
+#: The GPU goal of the project (issue 15): the paper's 15 epochs over 100,000 windows in at most 5 minutes.
+GPU_TARGET_MINUTES = 5.0
+#: Name of the record the training page reads.
+RECORD_NAME = "paper_recipe.json"
+
+
+def _commit() -> str | None:
+    root = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def bf16_matmul_tflops(device, n: int = 8192, repeat: int = 10) -> float:
+    """bf16 ``torch.mm`` of two n x n matrices on a CUDA ``device``: its practical matrix rate (TFLOP/s)."""
+    import torch
+
+    a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    best = float("inf")
+    for _ in range(repeat + 2):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        torch.mm(a, b)
+        end.record()
+        torch.cuda.synchronize(device)
+        best = min(best, start.elapsed_time(end) / 1e3)
+    return 2 * n ** 3 / best / 1e12
+
+
+def bench_paper_recipe(store_dir, bench_dir, time_limit: float, eval_every: int = 150, device=None,
+                       precision: str | None = None, command: str = "",
+                       require_profile: str | None = "paper") -> tuple[list[dict], dict]:
+    """Train the paper's recipe on a paper-size store for ``time_limit`` seconds; rows and the curve's record.
+
+    Parameters
+    ----------
+    store_dir : path-like
+        A feature store built with the ``paper`` profile (refused otherwise: the recipe's sizes are the
+        point of the measurement).
+    bench_dir : Path
+        ``<build>/bench``: the run folder and the record go here.
+    time_limit : float
+        Seconds of training of this call (``fit(time_limit=...)``).
+    eval_every : int
+        Optimiser steps between two evaluations of the validation set (each row of the curve).
+    device, precision : optional
+        As ``genre-utils train`` (default: the best device, fp32 on the CPU, bf16 on a CUDA device with bf16).
+    command : str
+        The command line, kept in the record.
+    require_profile : str or None
+        The profile the store must have been built with (None: any; for tests on small stores).
+
+    Returns
+    -------
+    rows : list of dict
+    record : dict
+        Written to ``<bench_dir>/paper_recipe.json`` as well.
+    """
+    from ..config import get_profile
+    from ..errors import UserError
+    from ..experiments import train_run
+    from ..provenance import atomic_write_bytes, versions
+    from ..stats import wilson_interval
+    from ..store import built_from_synthetic, open_dataset
+    from ..train import default_precision, select_device
+
+    ds = open_dataset(store_dir)
+    profile = get_profile("paper")
+    if require_profile is not None and ds.info.get("profile") != require_profile:
+        raise UserError(f"{store_dir} was built with the {ds.info.get('profile')!r} profile; the paper recipe is "
+                        "measured on the paper's sizes: build one with `make data PROFILE=paper`")
+    dev = select_device(device)
+    precision = precision or default_precision(dev)
+    run_dir = Path(bench_dir) / "paper-recipe-run"
+    _log(f"paper recipe: CRNN on {store_dir}, {dev.type} {precision}, {time_limit:g} s, validation every "
+         f"{eval_every} steps (run folder {run_dir})")
+    info = train_run(ds, "crnn", run_dir, "paper", device=device, precision=precision, time_limit=time_limit,
+                     eval_every=eval_every, other_run="move")
+    history, cfg = info["history"], info["config"]["train"]
+    log = history["step_log"]
+    n_train = ds.info["n_windows"]["train"]
+    steps_per_epoch = -(-n_train // cfg["batch_size"])
+    # the rate: windows trained per second of training over the whole run (evaluation excluded)
+    seconds = log[-1]["seconds"] if log else 0.0
+    epochs_done, steps_left = divmod(log[-1]["step"] if log else 0, steps_per_epoch)
+    windows = epochs_done * n_train + min(steps_left * cfg["batch_size"], n_train)
+    rate = windows / seconds if seconds else None
+    full_windows = cfg["epochs"] * ds.info["n_windows"]["train"]
+    projected_h = full_windows / rate / 3600 if rate else None
+    last = log[-1] if log else None
+    n_valid = ds.info["n_windows"]["valid"]
+    where = f"{dev.type}{' ' + machine_info()['cpu_model'] if dev.type == 'cpu' else ''}"
+    record = {
+        "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": command, "commit": _commit(), "device": str(dev), "precision": precision,
+        "machine": machine_info(), "versions": versions(),
+        "store": {"profile": ds.info.get("profile"), "n_windows": ds.info["n_windows"],
+                  "data_fingerprint": ds.info.get("data_fingerprint"), "synthetic": built_from_synthetic(ds.info)},
+        "train_config": cfg, "steps_per_epoch": steps_per_epoch, "full_run_windows": full_windows,
+        "step_log": log, "windows_per_s": rate, "projected_full_run_h": projected_h,
+        "stopped": history.get("stopped"), "epochs_finished": len(history["epoch"]),
+        "profile_lr": profile.lr,
+    }
+    Path(bench_dir).mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(Path(bench_dir) / RECORD_NAME, json.dumps(record, indent=1).encode())
+
+    what = (f"paper recipe at paper size (CRNN, no batch norm, batch {cfg['batch_size']}, Adam {cfg['lr']:g}, "
+            f"{precision}) on {where}")
+    rows = [_row("paper_recipe_rate", f"{what}: training windows per second", rate, "windows/s",
+                 detail=f"{windows:,} windows in {seconds:.0f} s of training (evaluation excluded), "
+                        f"{log[-1]['step'] if log else 0:,} steps of {steps_per_epoch:,} per epoch",
+                 raw={"record": str(Path(bench_dir) / RECORD_NAME)}),
+            _row("paper_recipe_projection", f"{what}: the paper's {cfg['epochs']} epochs "
+                 f"({full_windows:,} windows), projected", projected_h, "h",
+                 detail="a projection from the measured rate, not a measured run")]
+    if last is not None:
+        low, high = wilson_interval(round(last["valid_acc"] * n_valid), n_valid)
+        rows.append(_row("paper_recipe_valid_acc", f"{what}: validation accuracy after {last['step']:,} steps "
+                         f"(epoch {last['epoch']:.2f} of {cfg['epochs']})", 100 * last["valid_acc"], "%",
+                         detail=f"n = {n_valid:,} windows, 95 % Wilson [{100 * low:.1f}, {100 * high:.1f}] %; "
+                                f"chance 10 %{'; synthetic corpus' if record['store']['synthetic'] else ''}"))
+    rows += gpu_rows(dev, record)
+    return rows, record
+
+
+def gpu_rows(dev, record: dict | None = None) -> list[dict]:
+    """The GPU rows of the report: measured on a CUDA device by :func:`bench_paper_recipe`, else "not measured".
+
+    The wall time of the full run is a measurement only when the run finished its epochs in the call;
+    otherwise the row says so and shows nothing.
+    """
+    what = (f"the paper's full training (15 epochs x 100,000 windows) on one GPU, wall time "
+            f"(goal <= {GPU_TARGET_MINUTES:g} min)")
+    if dev is None or getattr(dev, "type", None) != "cuda" or record is None:
+        why = ("not run: `--paper-recipe STORE` on a CUDA device measures it" if dev is None
+               else "no CUDA device in this run")
+        return [_row("gpu_paper_training", what, None, "min", status="not measured", detail=f"{why}; never estimated"),
+                _row("gpu_paper_flops", "the same run: achieved FLOP/s / bf16 matmul FLOP/s", None, "%",
+                     status="not measured", detail=why)]
+    import torch
+
+    from ..models import build_model
+    from .training import count_flops
+
+    name = torch.cuda.get_device_name(dev)
+    finished = record["stopped"] is None and record["epochs_finished"] == record["train_config"]["epochs"]
+    seconds = record["step_log"][-1]["seconds"] if record["step_log"] else None
+    flops = count_flops(build_model("crnn", input_shape=(64, 235)), (64, 235))["train_total"]
+    achieved = record["windows_per_s"] * flops / 1e12 if record["windows_per_s"] else None
+    peak = bf16_matmul_tflops(dev)
+    return [_row("gpu_paper_training", f"{what}, {name}", seconds / 60 if finished and seconds else None, "min",
+                 "<=", GPU_TARGET_MINUTES, status=None if finished else "not measured",
+                 detail=(f"{record['windows_per_s']:.0f} windows/s, {record['precision']}" if finished else
+                         f"stopped at epoch {record['step_log'][-1]['epoch']:.2f}: no full run measured")),
+            _row("gpu_paper_flops", f"the same run on {name}: achieved FLOP/s / bf16 matmul FLOP/s",
+                 100 * achieved / peak if achieved else None, "%",
+                 detail=f"{achieved or 0:.1f} TFLOP/s of training vs {peak:.0f} TFLOP/s bf16 torch.mm (same run)")]
+
+
+#: The record shipped with the package: the paper recipe as measured by the project on its own machine.
+SHIPPED_RECORD = Path(__file__).resolve().parents[1] / "data" / "measured" / RECORD_NAME
+
+
+def paper_recipe_record(build_dir=None) -> tuple[dict | None, str]:
+    """The measured paper-recipe curve the book shows, and where it comes from.
+
+    ``<build_dir>/bench/paper_recipe.json`` (this machine's own measurement, if ``make bench`` ran it) is
+    preferred; otherwise the record shipped in the package (measured by the project; its ``created``,
+    ``machine``, ``commit`` and ``command`` say when, where and how). ``(None, '')`` when neither is readable.
+    """
+    candidates = ([(Path(build_dir) / "bench" / RECORD_NAME, "this build folder's benchmark")]
+                  if build_dir is not None else []) + [(SHIPPED_RECORD, "the record shipped with genre_utils")]
+    for path, source in candidates:
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and record.get("step_log"):
+            return record, source
+    return None, ""
