@@ -1,0 +1,60 @@
+"""Sentences about results, chosen by the results.
+
+The book glues numbers into prose. A fixed sentence with a number in it can come out false ("the
+best-recognised genre is blues (100 %)" while six genres tie at 100 %; "jazz's most frequent wrong answer is
+blues (0.0 %)" when jazz has no wrong answer at all). Each function here looks at the result first - ties,
+zeros, signs, empty cells - and returns the sentence that is true for it. They are unit-tested on fixtures
+with ties, zero confusions and negative margins (``tests/test_narrative.py``).
+
+All functions return plain Markdown strings; the notebooks glue them."""
+
+from .common import (
+    counted,
+    join_names,
+)
+from .pipeline import (
+    artist_share_sentence,
+    best_epoch_sentence,
+    failed_files_sentence,
+    near_duplicates_sentence,
+    paper_cost_sentence,
+    paper_recipe_provenance,
+    paper_recipe_sentence,
+    split_sentence,
+    windows_per_genre_phrase,
+)
+from .results import (
+    accuracy_sentence,
+    auroc_sentence,
+    collapse_sentence,
+    confusion_sentence,
+    ece_sentence,
+    explorer_opening_sentence,
+    extremes_sentence,
+    fdr_sentence,
+    focus_genre_sentence,
+    largest_confusion,
+    margin_reading_sentence,
+    margin_sentence,
+    misclassified_sentence,
+    neighbours_sentence,
+    newdata_sentence,
+    pair_sentence,
+    precision_sentence,
+    protocol_sentence,
+    sample_lines,
+    sample_sentence,
+    versus_paper_sentence,
+    vote_mean_disagreements,
+    weakest_sentence,
+    web_tests_sentence,
+)
+
+__all__ = ["join_names", "counted", "extremes_sentence", "confusion_sentence", "pair_sentence", "margin_sentence",
+           "largest_confusion", "explorer_opening_sentence", "vote_mean_disagreements", "collapse_sentence",
+           "accuracy_sentence", "versus_paper_sentence", "precision_sentence", "weakest_sentence",
+           "focus_genre_sentence", "neighbours_sentence", "sample_lines", "sample_sentence",
+           "misclassified_sentence", "fdr_sentence", "web_tests_sentence", "newdata_sentence", "protocol_sentence",
+           "auroc_sentence", "ece_sentence", "margin_reading_sentence", "windows_per_genre_phrase", "split_sentence",
+           "near_duplicates_sentence", "artist_share_sentence", "failed_files_sentence", "best_epoch_sentence",
+           "paper_recipe_sentence", "paper_recipe_provenance", "paper_cost_sentence"]

@@ -1,0 +1,32 @@
+"""Small wording helpers shared by the sentence modules (names, percentages, counts)."""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["join_names", "counted"]
+
+
+def join_names(names) -> str:
+    """``['a'] -> 'a'``, ``['a', 'b'] -> 'a and b'``, ``['a', 'b', 'c'] -> 'a, b and c'``."""
+    names = [str(n) for n in names]
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _pct(x: float, digits: int = 1) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.{digits}f} %"
+
+
+def _tracks(n: int, unit: str = "track") -> str:
+    return f"{n:,} {unit}" + ("" if n == 1 else "s")
+
+
+def counted(n: int, singular: str, plural: str | None = None) -> str:
+    """``counted(1, 'ambiguous one') -> '1 ambiguous one'``, ``counted(3, 'file') -> '3 files'``."""
+    word = singular if n == 1 else (plural or singular + "s")
+    return f"{n:,} {word}"
+
+
+_NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five"}
