@@ -8,8 +8,10 @@ process group ``torchrun`` sets up (NCCL on GPUs, gloo on CPUs) and returns this
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import os
+import platform
 
 import numpy as np
 import torch
@@ -74,6 +76,35 @@ def set_threads(n: int | None = None) -> int:
     n = int(n or num_threads())
     torch.set_num_threads(n)
     return n
+
+
+#: glibc's ``mallopt`` parameters (``<malloc.h>``).
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+
+
+def reuse_freed_memory() -> bool:
+    """Ask glibc to keep freed memory for the next allocation instead of handing it back (Linux with glibc).
+
+    A CPU training step allocates and frees hundreds of MB of activations. By default glibc serves each
+    large block with a fresh ``mmap`` and unmaps it when it is freed, so every step touches all of that
+    memory anew: measured on the quick profile's CRNN (batch 50, 2 cores), about 80,000 page faults and
+    0.16-0.20 s of system time a step, 0.50 s a step in all. With ``mmap`` off and the trim threshold at
+    2 GiB, freed blocks stay in the heap and the next step reuses them: 2,000 page faults, 0.40 s a step.
+    The arithmetic is unchanged (the same kernels on the same numbers); what changes is that the process's
+    resident memory stays near its peak instead of shrinking between steps.
+
+    Returns
+    -------
+    applied : bool
+        False where there is no glibc (macOS, Windows, musl), and nothing was changed.
+    """
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    return libc.mallopt(_M_MMAP_MAX, 0) == 1 and libc.mallopt(_M_TRIM_THRESHOLD, 2 ** 31 - 1) == 1
 
 
 def default_precision(device) -> str:

@@ -44,6 +44,7 @@ from .devices import (
     _to_input,
     default_precision,
     distributed,
+    reuse_freed_memory,
     select_device,
     set_threads,
 )
@@ -454,6 +455,7 @@ def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, train_config: Trai
         torch.cuda.set_device(device)
     if device.type == "cpu":
         set_threads(max(1, num_threads() // dist.local_world) if dist.active else None)
+        reuse_freed_memory()
     if cfg.precision == "fp16" and device.type != "cuda":
         raise UserError("precision fp16 needs a CUDA device; use bf16 or fp32 on the CPU")
     record = _resume_record(model.spec, cfg, len(y_train), len(y_valid))
