@@ -219,7 +219,8 @@ def _execute(page: Path, target: Path, parameters: dict, cwd: Path, timeout: int
     import papermill as pm
     from nbclient.exceptions import CellTimeoutError
 
-    from .build import BUILD_DIR_ENV, BuildError, _hide_default_parameters
+    from .build import BUILD_DIR_ENV, _hide_default_parameters
+    from .errors import BuildError
 
     tmp = target.with_name(f".part-{target.name}")
     deps = target.with_name(f".deps-{target.stem}.jsonl")
@@ -314,7 +315,7 @@ def html_key(ctx, root: Path, pages: list[Path], vendored: Path | None, strict: 
 
 def _jupyter_book(executed: Path, strict: bool) -> Path:
     """Run ``jupyter-book build`` on ``executed``; return its HTML folder."""
-    from .build import BuildError
+    from .errors import BuildError
 
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(executed), "--builder", "html"]
     if strict:

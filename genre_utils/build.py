@@ -40,6 +40,7 @@ from pathlib import Path
 
 from .config import PROFILES
 from .context import BOOK_RUNS, Context, context, find_root, main_run_dir, run_dir
+from .errors import BuildError
 
 __all__ = ["prepare", "build_data", "build_book", "build_lock", "summarise", "main"]
 
@@ -47,10 +48,6 @@ __all__ = ["prepare", "build_data", "build_book", "build_lock", "summarise", "ma
 WIDGET_JS = {"@jupyter-widgets/html-manager": "1.0.15", "requirejs": "2.3.8"}
 
 # ------------------------------------------------------------------------------------------ the book
-class BuildError(RuntimeError):
-    """A step of ``make book`` failed; the message names the notebook and the cell."""
-
-
 def _toc_notebooks(root: Path) -> list[Path]:
     """Pages of ``_toc.yml`` in reading order, as paths (``.ipynb`` or ``.md``)."""
     import yaml

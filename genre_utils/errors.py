@@ -21,6 +21,14 @@ class UserError(ValueError):
     """
 
 
+class BuildError(RuntimeError):
+    """A step of ``make book`` failed (not the user's mistake); the message names the notebook and the cell.
+
+    Defined here, not in :mod:`genre_utils.build`: ``python -m genre_utils.build`` runs that module as
+    ``__main__``, and an exception class defined there would be a second class that ``except`` does not match.
+    """
+
+
 class CheckpointError(UserError):
     """A file that is not a usable genre_utils checkpoint (unreadable, truncated, unsafe, another model)."""
 
