@@ -25,7 +25,7 @@ __all__ = [
     "draw_features",
     "pipeline_diagram", "layer_diagram", "training_curves", "confusion_heatmap", "genre_distribution",
     "blues_scale", "feature_image", "per_genre_bars", "ablation_bars", "accuracy_intervals",
-    "error_map", "error_scatter", "figure_html", "show_offline",
+    "error_map", "error_scatter", "figure_html", "show_offline", "paper_recipe_curve",
 ]
 
 def _detached(draw):
@@ -542,3 +542,39 @@ def show_offline(fig, include_plotlyjs: bool = True):
     from IPython.display import HTML
 
     return HTML(figure_html(fig, include_plotlyjs=include_plotlyjs))
+
+
+@_detached
+def paper_recipe_curve(record: dict) -> plt.Figure:
+    """The measured run of the paper's recipe (a :mod:`genre_utils.bench.paper_recipe` record) against epochs.
+
+    Left: validation accuracy of every logged step with its 95 % Wilson band (n = validation windows)
+    and chance (10 %). Right: the training loss averaged over the steps between two rows, and the
+    validation loss.
+    """
+    from .stats import wilson_interval
+
+    log = record["step_log"]
+    n = int(record["store"]["n_windows"]["valid"])
+    epoch = np.array([row["epoch"] for row in log], dtype=float)
+    acc = np.array([row["valid_acc"] for row in log], dtype=float)
+    band = np.array([wilson_interval(round(a * n), n) for a in acc])
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.3))
+    ax1.fill_between(epoch, 100 * band[:, 0], 100 * band[:, 1], alpha=0.25, label="95 % interval")
+    ax1.plot(epoch, 100 * acc, "s-", markersize=3, label=f"validation ({n:,} windows)")
+    ax1.axhline(10, color="#888888", linestyle=":", linewidth=1, label="chance")
+    ax1.set_ylim(0, max(40.0, float(np.nanmax(100 * band[:, 1])) + 5))
+    ax1.set_ylabel("accuracy (%)")
+    trained = [(row["epoch"], row["train_loss"]) for row in log if row["train_loss"] is not None]
+    if trained:
+        ax2.plot(*zip(*trained), "o-", markersize=3, label="training (mean since the last point)")
+    ax2.plot(epoch, [row["valid_loss"] for row in log], "s-", markersize=3, label="validation")
+    ax2.axhline(math.log(10), color="#888888", linestyle=":", linewidth=1, label="ln 10 (uniform guess)")
+    ax2.set_ylabel("cross-entropy loss")
+    for ax in (ax1, ax2):
+        ax.set_xlabel(f"epoch (of {record['train_config']['epochs']}; "
+                      f"{record['steps_per_epoch']:,} steps of {record['train_config']['batch_size']})")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

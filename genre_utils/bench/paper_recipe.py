@@ -31,13 +31,16 @@ RECORD_NAME = "paper_recipe.json"
 
 
 def _commit() -> str | None:
+    """The repository's short HEAD, with ``+dirty`` when the working tree has uncommitted changes."""
     root = Path(__file__).resolve().parents[2]
     try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, timeout=10)
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=30).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None
+    return (head + ("+dirty" if dirty else "")) or None
 
 
 def bf16_matmul_tflops(device, n: int = 8192, repeat: int = 10) -> float:
@@ -104,16 +107,19 @@ def bench_paper_recipe(store_dir, bench_dir, time_limit: float, eval_every: int 
     run_dir = Path(bench_dir) / "paper-recipe-run"
     _log(f"paper recipe: CRNN on {store_dir}, {dev.type} {precision}, {time_limit:g} s, validation every "
          f"{eval_every} steps (run folder {run_dir})")
+    earlier = _logged_rows(run_dir / "last.pt")
     info = train_run(ds, "crnn", run_dir, "paper", device=device, precision=precision, time_limit=time_limit,
                      eval_every=eval_every, other_run="move")
     history, cfg = info["history"], info["config"]["train"]
     log = history["step_log"]
     n_train = ds.info["n_windows"]["train"]
     steps_per_epoch = -(-n_train // cfg["batch_size"])
-    # the rate: windows trained per second of training over the whole run (evaluation excluded)
-    seconds = log[-1]["seconds"] if log else 0.0
-    epochs_done, steps_left = divmod(log[-1]["step"] if log else 0, steps_per_epoch)
-    windows = epochs_done * n_train + min(steps_left * cfg["batch_size"], n_train)
+    # the rate: windows trained per second of training in this call (evaluation excluded); an earlier call
+    # may have run other code or on a busier machine
+    start = log[earlier - 1] if 0 < earlier <= len(log) else {"step": 0, "seconds": 0.0}
+    seconds = (log[-1]["seconds"] - start["seconds"]) if log else 0.0
+    windows = _windows(log[-1]["step"] if log else 0, steps_per_epoch, n_train, cfg["batch_size"]) - _windows(
+        start["step"], steps_per_epoch, n_train, cfg["batch_size"])
     rate = windows / seconds if seconds else None
     full_windows = cfg["epochs"] * ds.info["n_windows"]["train"]
     projected_h = full_windows / rate / 3600 if rate else None
@@ -128,6 +134,7 @@ def bench_paper_recipe(store_dir, bench_dir, time_limit: float, eval_every: int 
                   "data_fingerprint": ds.info.get("data_fingerprint"), "synthetic": built_from_synthetic(ds.info)},
         "train_config": cfg, "steps_per_epoch": steps_per_epoch, "full_run_windows": full_windows,
         "step_log": log, "windows_per_s": rate, "projected_full_run_h": projected_h,
+        "rate_from_step": int(start["step"]),
         "stopped": history.get("stopped"), "epochs_finished": len(history["epoch"]),
         "profile_lr": profile.lr,
     }
@@ -137,8 +144,8 @@ def bench_paper_recipe(store_dir, bench_dir, time_limit: float, eval_every: int 
     what = (f"paper recipe at paper size (CRNN, no batch norm, batch {cfg['batch_size']}, Adam {cfg['lr']:g}, "
             f"{precision}) on {where}")
     rows = [_row("paper_recipe_rate", f"{what}: training windows per second", rate, "windows/s",
-                 detail=f"{windows:,} windows in {seconds:.0f} s of training (evaluation excluded), "
-                        f"{log[-1]['step'] if log else 0:,} steps of {steps_per_epoch:,} per epoch",
+                 detail=f"{windows:,} windows in {seconds:.0f} s of training (evaluation excluded), steps "
+                        f"{start['step']:,} to {log[-1]['step'] if log else 0:,} ({steps_per_epoch:,} per epoch)",
                  raw={"record": str(Path(bench_dir) / RECORD_NAME)}),
             _row("paper_recipe_projection", f"{what}: the paper's {cfg['epochs']} epochs "
                  f"({full_windows:,} windows), projected", projected_h, "h",
@@ -151,6 +158,24 @@ def bench_paper_recipe(store_dir, bench_dir, time_limit: float, eval_every: int 
                                 f"chance 10 %{'; synthetic corpus' if record['store']['synthetic'] else ''}"))
     rows += gpu_rows(dev, record)
     return rows, record
+
+
+def _windows(step: int, steps_per_epoch: int, n_train: int, batch_size: int) -> int:
+    """Training windows seen after ``step`` optimiser steps (the last batch of an epoch may be smaller)."""
+    epochs, steps = divmod(int(step), steps_per_epoch)
+    return epochs * n_train + min(steps * batch_size, n_train)
+
+
+def _logged_rows(checkpoint: Path) -> int:
+    """Rows of the step log a run folder's ``last.pt`` already holds (0 without one)."""
+    if not checkpoint.is_file():
+        return 0
+    from ..checkpoints import read_checkpoint
+
+    try:
+        return len(read_checkpoint(checkpoint).get("step_log") or [])
+    except Exception:   # an unreadable checkpoint: train_run moves the folder aside and starts afresh
+        return 0
 
 
 def gpu_rows(dev, record: dict | None = None) -> list[dict]:

@@ -53,6 +53,7 @@ def run(build_dir, config: BenchConfig = BenchConfig(), end_to_end=(), paper_rec
         ``created``, ``machine`` (also ``load_average_end``), ``config``, ``rows`` (list of report rows),
         ``training_profile``, ``last_book`` and ``seconds`` (the benchmark's own run time).
     """
+    from ..devices import reuse_freed_memory
     from ..train import set_threads
 
     t_start = time.perf_counter()
@@ -60,6 +61,7 @@ def run(build_dir, config: BenchConfig = BenchConfig(), end_to_end=(), paper_rec
     bench_dir = build_dir / "bench"
     bench_dir.mkdir(parents=True, exist_ok=True)
     set_threads()
+    reuse_freed_memory()   # what fit() does: the training rows measure the loop as it runs
     machine = machine_info()
     params = config.params
     rows: list[dict] = []
@@ -219,7 +221,8 @@ def main(argv=None) -> int:
             parser.error(f"argument --time-limit: {err}")
         recipe = {"store_dir": args.paper_recipe, "time_limit": limit, "eval_every": args.eval_every,
                   "device": args.device, "command": "python -m genre_utils.bench " + " ".join(
-                      "STORE" if Path(a) == args.paper_recipe else a for a in (argv or sys.argv[1:]))}
+                      "STORE" if Path(a) == args.paper_recipe else "BUILD" if Path(a) == args.build_dir else a
+                      for a in (argv or sys.argv[1:]))}   # no machine paths in the record
     try:
         report = run(args.build_dir, config, end_to_end=args.end_to_end, paper_recipe=recipe,
                      micro=not args.skip_micro)
