@@ -45,7 +45,7 @@ class FeatureParams:
     returns ``1 + 110250 // 470 = 235`` frames. Four blocks of [conv without padding, 2x2 max-pool] with
     kernels 5, 5, 3, 3 map the 64 x 235 input to 256 x 1 x 12 (height 64->60->30->26->13->11->5->3->1,
     width 235->231->115->111->55->53->26->24->12). Any hop from 454 to 485 samples gives the same
-    output shape; 470 is the value nearest the frame rate that a 64 x ~235 input implies.
+    output shape; 470 lies near the middle of that range.
 
     Attributes
     ----------
@@ -232,7 +232,7 @@ PROFILES: dict[str, Profile] = {
         window_norm=True,
         batchnorm=True,
     ),
-    "quick": Profile(name="quick", test_tracks_per_genre=16, epochs=5, lr=3e-3, schedule="onecycle", window_norm=True,
+    "quick": Profile(name="quick", test_tracks_per_genre=16, epochs=4, lr=3e-3, schedule="onecycle", window_norm=True,
                      batchnorm=True),
     "paper": Profile(
         name="paper",
