@@ -129,8 +129,8 @@ def artist_sentence(ds) -> str:
     Returns
     -------
     sentence : str
-        E.g. ``'40 of 140 tracks have no artist (gtzan: 40); the artist split splits them as their own units
-        ...'``.
+        E.g. ``'40 of 140 tracks have no artist (gtzan: 40). The artist split treats each of them as its own
+        artist ...'``.
     """
     entry = ds.info.get("artist_split")
     if entry is None:  # a store built before this was recorded: count from tracks.csv

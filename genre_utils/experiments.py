@@ -22,9 +22,9 @@ from .evaluate import confusion
 from .genres import GENRES
 from .provenance import code_fingerprint, library_key
 
-__all__ = ["train_run", "build_profile_model", "evaluate_run", "check_run_matches_store", "config_differences",
-           "run_experiment", "run_key", "load_results", "results_frames", "confusion_matrix", "track_mean_features",
-           "linear_probe", "compare_with_probe", "paired_comparison"]
+__all__ = ["train_run", "build_profile_model", "evaluate_run", "scan_skipped_records", "check_run_matches_store",
+           "config_differences", "run_experiment", "run_key", "load_results", "results_frames", "confusion_matrix",
+           "track_mean_features", "linear_probe", "compare_with_probe", "paired_comparison"]
 
 
 def load_results(path) -> dict:
@@ -258,6 +258,29 @@ def check_run_matches_store(ckpt: dict, ds, run_dir) -> None:
             "this store")
 
 
+def scan_skipped_records(skipped, root) -> list[dict]:
+    """The files a new-data folder scan left out, as ``{"file", "reason"}`` records for ``results.json``.
+
+    Parameters
+    ----------
+    skipped : list of genre_utils.sources.Skipped
+        From :func:`genre_utils.sources.scan_folder` (absolute ``path`` and ``reason``).
+    root : path-like
+        The scanned folder; ``file`` is the path relative to it (``reggae/cut.wav``), or the path as given
+        when it lies outside.
+    """
+    root = Path(root).resolve()
+    out = []
+    for item in skipped:
+        path = Path(str(item.path))
+        try:
+            name = path.resolve().relative_to(root).as_posix()
+        except ValueError:
+            name = path.as_posix()
+        out.append({"file": name, "reason": str(item.reason)})
+    return sorted(out, key=lambda r: r["file"])
+
+
 def evaluate_run(ds, run_dir, *, newdata=None, max_segments: int | None = None, device=None,
                  progress: bool = True, data_description: str = "", key: str | None = None) -> dict:
     """Evaluate a run's ``best.pt`` on the store's test split (and a labelled folder); write ``results.json``.
@@ -314,6 +337,7 @@ def evaluate_run(ds, run_dir, *, newdata=None, max_segments: int | None = None, 
         newdata_table = table
         newdata_summary = {
             "n_files": int(len(table)), "n_failed": int(len(table) - len(ok)), "n_skipped_by_scan": len(skipped),
+            "skipped": scan_skipped_records(skipped, newdata),
             "accuracy": float(ok["correct"].mean()) if len(ok) else None,
             "confusion": confusion(ok["label"].map(GENRES.index), ok["pred"], len(GENRES)) if len(ok) else None,
         }
@@ -624,8 +648,11 @@ def ablation_table(ctx, runs=None, numeric: bool = False) -> pd.DataFrame:
     -------
     table : DataFrame
         Index ``run`` (the label of :func:`run_label`); columns "5-s segments", "30-s tracks (vote)",
-        "new data" (``'87.5 % [73.9, 94.5], n = 40'``) and "training minutes".
+        "new data" (``'87.5 % [73.9, 94.5], n = 40'``) and "training time" (``'2.4 s'`` under a minute, else
+        ``'2.0 min'``).
     """
+    from .report import seconds_or_minutes
+
     rows = []
     for r in ablation_results(ctx, runs):
         if numeric:
@@ -634,7 +661,7 @@ def ablation_table(ctx, runs=None, numeric: bool = False) -> pd.DataFrame:
         else:
             rows.append({"run": r["label"], "5-s segments": r["segment"].short(),
                          "whole tracks (vote)": r["track"].short(), "new data": r["newdata"].short(),
-                         "training minutes": f"{r['train_minutes']:.1f}"})
+                         "training time": seconds_or_minutes(60 * r["train_minutes"])})
     return pd.DataFrame(rows).set_index("run")
 
 

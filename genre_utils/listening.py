@@ -191,6 +191,7 @@ _CSS = """
 #{id} {{font-family: inherit; font-size: 0.95em}}
 #{id} .gu-clip {{display: flex; align-items: center; gap: 0.8em; margin: 0.25em 0}}
 #{id} .gu-clip audio {{height: 2.2em; width: 20em}}
+#{id} .gu-clip > span:first-child {{min-width: 4em}}
 #{id} .gu-clip.gu-right {{background: #e6f2e6}}
 #{id} .gu-clip.gu-wrong {{background: #fbe9e0}}
 #{id} table {{border-collapse: collapse; margin: 0.5em 0}}

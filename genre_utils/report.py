@@ -19,7 +19,7 @@ __all__ = ["pct", "num", "glue_sentences", "setup_page", "glue_all", "glue_figur
            "per_genre_frame", "compare_table", "confusion_frame", "build_column", "accuracy_of_results",
            "genre_accuracies", "paper_accuracy", "acc_cell", "confusion_counts",
            "web_tests_table", "per_genre_table", "newdata_accuracy", "newdata_files_table",
-           "paper_web_accuracies"]
+           "paper_web_accuracies", "pvalue", "newdata_skipped_table", "seconds_or_minutes"]
 
 
 def pct(value, digits: int = 1) -> str:
@@ -212,18 +212,26 @@ def compare_table(rows, column: str = "this build") -> pd.DataFrame:
 
 
 def web_tests_table(build: Accuracy | None = None, column: str = "this build") -> pd.DataFrame:
-    """The paper's three web tests as given (model and listeners per test), with this build's new-data result.
+    """The paper's three web tests (model and listeners per test) with n and 95 % intervals, pooled, and this build.
+
+    Each test's counts follow from its percentages (:func:`paper_web_accuracies`): the model on 10 songs, the
+    two listeners on 20 judgements; the pooled row adds them up.
 
     Parameters
     ----------
     build : Accuracy, optional
         This build's accuracy on its new-data folder; adds a last row.
     """
-    rows = [{"test": f"paper, web test {t['test']}", "songs": t["songs"], "model": pct(t["model"], 0),
-             "two group members": pct(t["listeners"], 0)} for t in paper.WEB_TESTS]
-    mean = lambda key: sum(t[key] for t in paper.WEB_TESTS) / len(paper.WEB_TESTS)  # noqa: E731
-    rows.append({"test": "paper, mean of the three", "songs": sum(t["songs"] for t in paper.WEB_TESTS),
-                 "model": pct(mean("model")), "two group members": pct(mean("listeners"))})
+    listeners = paper.WEB_TEST_LISTENERS
+    rows = []
+    for t in paper.WEB_TESTS:
+        model = Accuracy(round(t["model"] * t["songs"]), t["songs"])
+        people = Accuracy(round(t["listeners"] * listeners * t["songs"]), listeners * t["songs"])
+        rows.append({"test": f"paper, web test {t['test']}", "songs": t["songs"], "model": model.short(),
+                     "two group members": people.short()})
+    model, people = paper_web_accuracies()
+    rows.append({"test": "paper, three tests pooled", "songs": sum(t["songs"] for t in paper.WEB_TESTS),
+                 "model": model.short(), "two group members": people.short()})
     if build is not None:
         rows.append({"test": f"{column}: new-data folder", "songs": build.n,
                      "model": build.short(), "two group members": "no listening test"})
@@ -283,6 +291,37 @@ def newdata_files_table(results: dict) -> pd.DataFrame:
         "line (mean probabilities)": files["line"],
         "note": note,
     })
+
+
+def newdata_skipped_table(results: dict) -> pd.DataFrame:
+    """The new-data files the folder scan left out before decoding, with the reason (``file``, ``reason``).
+
+    Read from the run's new-data summary (``skipped``, written by
+    :func:`genre_utils.experiments.evaluate_run`); empty for a run without a new-data folder or one
+    evaluated before the skipped files were recorded.
+    """
+    summary = (results.get("newdata") or {}).get("summary") or {}
+    return pd.DataFrame.from_records(summary.get("skipped") or [], columns=["file", "reason"])
+
+
+def pvalue(p) -> str:
+    """A p-value for prose: ``'0.04'``, ``'0.003'``, ``'6 × 10⁻⁸'`` (two significant digits above 0.001)."""
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "n/a"
+    p = float(p)
+    if p >= 0.001 or p == 0:
+        return f"{p:.2g}"
+    mantissa, exponent = f"{p:.0e}".split("e")
+    sup = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+    return f"{mantissa} × 10{str(int(exponent)).translate(sup)}"
+
+
+def seconds_or_minutes(seconds) -> str:
+    """A training time for a table: ``'2.4 s'`` under a minute, else minutes with one decimal (``'2.0 min'``)."""
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return "n/a"
+    seconds = float(seconds)
+    return f"{seconds:.1f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
 
 
 def paper_web_accuracies() -> tuple[Accuracy, Accuracy]:

@@ -18,7 +18,8 @@ Four split methods:
     The dataset's own split: for GTZAN the artist- and fault-filtered lists of Kereliuk, Sturm & Larsen
     (2015), for FMA the ``set.split`` column. Tracks outside the lists are left out and recorded.
 ``segment``
-    The mistake of many genre repositories (and probably of the paper): 5-s segments are split at random,
+    The mistake of many genre repositories (the paper splits whole clips; it does not say whether repeated
+    recordings or an artist's clips were kept together): 5-s segments are split at random,
     so the windows of one recording land in training *and* test. To keep its test set comparable with
     ``random``, the test tracks are exactly those of ``random`` and are tested on the same consecutive
     segments; the training and validation windows are drawn from *every* track, the test tracks included
@@ -229,22 +230,22 @@ def artist_note(coverage: dict, method: str | None = None) -> str:
     Returns
     -------
     note : str
-        E.g. ``'1,000 of 1,000 tracks (gtzan: 1,000) have no artist; under the artist split they are split as
-        their own units, so for them it is a track split.'``
+        E.g. ``'330 of 399 tracks have no artist (gtzan: 330). The artist split treats each of them as its own
+        artist and keeps each named artist's tracks together in one split.'``
     """
     n, k = coverage["n_tracks"], coverage["n_without_artist"]
     where = coverage.get("without_artist_by_source") or {}
     detail = f" ({', '.join(f'{s}: {c:,}' for s, c in where.items())})" if where else ""
-    which = "the artist split (used here)" if method == "artist" else "the artist split"
+    which = "The artist split used for these tracks" if method == "artist" else "The artist split"
     if n == 0:
         return "There are no tracks, so the artist split has nothing to group."
     if k == 0:
-        return f"All {n:,} tracks have an artist; {which} keeps each artist's tracks in one split."
+        return f"All {n:,} tracks have an artist. {which} keeps each artist's tracks together in one split."
     if k == n:
-        return (f"None of the {n:,} tracks has an artist{detail}; {which} therefore splits every track as its "
-                "own unit: it is a track split.")
-    return (f"{k:,} of {n:,} tracks have no artist{detail}; {which} splits them as their own units (a track "
-            "split for them) and keeps each named artist's tracks in one split.")
+        return (f"None of the {n:,} tracks has an artist{detail}. {which} therefore treats each track as its own "
+                "artist: here it is a track split.")
+    return (f"{k:,} of {n:,} tracks have no artist{detail}. {which} treats each of them as its own artist and "
+            "keeps each named artist's tracks together in one split.")
 
 
 def balanced_windows(tracks: pd.DataFrame, n_windows: int, segment_samples: int, seed: int,

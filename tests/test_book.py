@@ -117,7 +117,15 @@ LAYOUT_JS = """
 const article = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
 const cut = Array.from(document.querySelectorAll('table td, table th'))
   .map(c => c.innerText.trim()).filter(t => /(\\.\\.\\.|\u2026)$/.test(t));
-return {scroll: article.scrollWidth, client: article.clientWidth, cut: cut.slice(0, 5),
+// a table wider than the text column even when wrapped scrolls inside its own box: legal CSS, but the reader
+// sees it cut at the column's edge, so it counts as running off the column too
+const boxed = Array.from(document.querySelectorAll('table')).map(t => {
+  const box = t.closest('div.output, .output.text_html, .cell_output') || t.parentElement;
+  const heads = Array.from(t.querySelectorAll('th')).map(h => h.innerText.trim()).filter(x => x);
+  return {wide: t.scrollWidth > box.clientWidth + 2,
+          what: heads.slice(0, 4).join(' | ') + ' (' + t.scrollWidth + ' px in ' + box.clientWidth + ')'};
+}).filter(t => t.wide).map(t => t.what);
+return {scroll: article.scrollWidth, client: article.clientWidth, cut: cut.slice(0, 5), wide: boxed.slice(0, 5),
         text: document.body.innerText};
 """
 
@@ -134,6 +142,8 @@ def _page_layout_problems(driver, name: str, paths, source: str = "") -> list[st
     problems = []
     if found["cut"]:
         problems.append(f"{name}: table cells cut with '...': {found['cut']}")
+    if found["wide"]:
+        problems.append(f"{name}: tables wider than the text column (they scroll in their box): {found['wide']}")
     if found["scroll"] > found["client"] + 2:
         problems.append(f"{name}: content runs off the text column (scrollWidth {found['scroll']} > "
                         f"clientWidth {found['client']})")

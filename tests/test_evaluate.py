@@ -326,3 +326,25 @@ def test_track_summaries_average_windows_and_see_movement_only_with_dynamics():
     np.testing.assert_allclose(dyn[1, 6:], 2.0)                     # ... and a change of 2 per frame
     with pytest.raises(ValueError, match="summary"):
         track_mean_features(FakeStore(), "test", summary="median")
+
+
+def test_scan_skipped_records_name_each_left_out_file_relative_to_the_folder(tmp_path):
+    """The files a new-data scan leaves out before decoding are kept by name and reason (results.json)."""
+    from genre_utils.experiments import scan_skipped_records
+    from genre_utils.sources import scan_folder
+
+    root = tmp_path / "newdata"
+    (root / "jazz").mkdir(parents=True)
+    (root / "polka").mkdir()
+    write_wav(root / "jazz" / "ok.wav", tone(6, 22050), 22050)
+    (root / "jazz" / "notes.txt").write_text("not audio")
+    (root / "jazz" / ".DS_Store").write_bytes(b"\0")
+    write_wav(root / "polka" / "x.wav", tone(6, 22050), 22050)
+    found, skipped = scan_folder(root, progress=False)
+    assert [t.label for t in found] == ["jazz"]
+    records = scan_skipped_records(skipped, root)
+    assert [r["file"] for r in records] == ["jazz/.DS_Store", "jazz/notes.txt", "polka/x.wav"]
+    reasons = {r["file"]: r["reason"] for r in records}
+    assert "not an audio file" in reasons["jazz/notes.txt"] and "unknown genre folder" in reasons["polka/x.wav"]
+    assert json.loads(json.dumps(records)) == records            # plain JSON, as results.json stores it
+    assert scan_skipped_records([], root) == []

@@ -57,7 +57,7 @@ def test_extremes_names_every_tied_genre():
     assert "3 genres share the highest accuracy: blues, jazz and rock (each 100.0 %)" in text
     assert "the lowest accuracy is pop, 50.0 % (2 of 4 tracks)" in text
     assert "best-recognised genre is" not in text
-    assert "moves its accuracy by 25 points" in text
+    assert "moves its accuracy by about 25 points" in text
 
 
 def test_extremes_single_best_and_all_equal():
@@ -80,8 +80,8 @@ def test_confusion_sentence_zero_one_and_tied():
     assert "no single favourite: pop and rock get 1 each" in N.confusion_sentence(cm, "jazz")
     assert N.confusion_sentence(cm, "pop") == "Pop's only wrong answer is rock: 3 of 4 tracks (75.0 %)."
     spread = counts([[1, 2, 1, 0], [0, 4, 0, 0], [0, 0, 4, 0], [0, 0, 0, 4]])
-    assert N.confusion_sentence(spread, "blues") == ("Blues is most often taken for jazz: 2 of 4 tracks (50.0 %); "
-                                                     "3 of 4 are wrong in all.")
+    assert N.confusion_sentence(spread, "blues") == ("Blues's most frequent wrong answer is jazz (2 of 4 tracks, "
+                                                     "50.0 %); 3 of its 4 tracks are wrong in all.")
     assert N.confusion_sentence(cm, "rock") == "There is no rock track in the test set."
     assert N.pair_sentence(cm, "jazz", "blues") == "No jazz track is called blues (of 4 tracks)."
     assert N.pair_sentence(cm, "pop", "rock") == "3 of 4 pop tracks (75.0 %) are called rock."
@@ -190,10 +190,11 @@ def test_neighbours_sentence_zero_within_and_outside():
     within = N.neighbours_sentence(counts([[2, 1, 0, 0], [0, 1, 1, 0], [0, 0, 2, 0], [0, 0, 0, 2]]), "jazz", "blues",
                                    ("pop",))
     assert "1 of 3 blues tracks (33.3 %) is called jazz." in within
-    assert "All of these 2 errors stay among jazz, blues and pop" in within
+    assert "All of these 2 errors (jazz → pop, blues → jazz) stay within jazz, blues and pop" in within
+    assert "says nothing about how the real genres relate" in within and "reflect" not in within
     one_of = N.neighbours_sentence(counts([[2, 1, 0, 0], [0, 1, 0, 1], [0, 0, 2, 0], [0, 0, 0, 2]]), "jazz", "blues",
                                    ("pop",))
-    assert "1 of these 2 errors stays among" in one_of
+    assert "1 of these 2 errors (blues → jazz) stays within" in one_of
     outside = N.neighbours_sentence(counts([[1, 0, 0, 1], [0, 2, 0, 0], [0, 0, 2, 0], [0, 0, 0, 2]]), "jazz", "blues",
                                     ("pop",))
     assert "This error falls outside jazz, blues and pop, although" in outside
@@ -243,3 +244,210 @@ def test_collapse_sentence_says_none_when_asked():
                            "1 of 20 (jazz)")
     one = N.collapse_sentence(["pop"] + ["rock"] * 9, ["pop"] * 10)
     assert "although only 1 is:" in one
+
+
+def recipe_record(accs, steps=None, rate=100.0):
+    steps = steps if steps is not None else [150 * i for i in range(len(accs))]
+    log = [{"step": s, "epoch": s / 500, "train_loss": None if s == 0 else 2.3, "train_acc": None,
+            "valid_loss": 2.3, "valid_acc": a, "seconds": 2.0 * s, "windows_per_s": None} for s, a in zip(steps, accs)]
+    return {"step_log": log, "store": {"n_windows": {"valid": 10_000}},
+            "train_config": {"epochs": 15, "batch_size": 200}, "windows_per_s": rate,
+            "projected_full_run_h": None if rate is None else 1_500_000 / rate / 3600, "full_run_windows": 1_500_000}
+
+
+def test_paper_recipe_sentence_is_chosen_by_the_curve():
+    from genre_utils.narrative import paper_recipe_sentence
+
+    rose = paper_recipe_sentence(recipe_record([0.10, 0.12, 0.31]))
+    assert "validation accuracy rose from 10.0 % before the first step to 31.0 %" in rose
+    assert "above chance (10 %)" in rose and "300 optimiser steps (0.60 of the 15 epochs) in 10 minutes" in rose
+    assert "about 4.2 hours on this machine: a projection from the rate, not a measured run" in rose
+    # within noise: 10,000 windows give intervals about +-0.6 points wide at 10 %
+    flat = paper_recipe_sentence(recipe_record([0.100, 0.104]))
+    assert "did not change beyond noise: 10.0 % before the first step" in flat
+    assert "not distinguishable from chance (10 %)" in flat
+    fell = paper_recipe_sentence(recipe_record([0.30, 0.05], steps=[150, 300], rate=None))
+    assert "fell from 30.0 % at step 150" in fell and "below chance (10 %)" in fell and "projection" not in fell
+    single = paper_recipe_sentence(recipe_record([0.11]))
+    assert single.startswith("In 0 optimiser steps") and "validation accuracy was 11.0 %" in single
+
+
+def test_paper_cost_sentence_says_projection_and_where():
+    from genre_utils.narrative import paper_cost_sentence
+
+    assert paper_cost_sentence(None) == "Its training time has not been measured here."
+    record = recipe_record([0.1, 0.2])
+    record.update(device="cpu", machine={"cores": 2}, created="2026-11-30T03:00:00+00:00")
+    text = paper_cost_sentence(record)
+    assert text.startswith("The project measured 5 minutes of one such run on 2 CPU cores (2026-11-30)")
+    assert "about 4.2 hours there, a projection" in text and text.endswith("No GPU run has been measured.")
+    record["device"] = "cuda:0"
+    assert "on cuda:0" in paper_cost_sentence(record) and "No GPU" not in paper_cost_sentence(record)
+
+
+# ------------------------------------------------------------------------------ added for the review
+def test_margin_sentence_says_small_and_one_seed():
+    small = N.margin_sentence({"difference": 0.088, "low": 0.012, "high": 0.165, "n_tracks": 170}, "CRNN", "probe")
+    assert "a small advantage only just beyond the test set's noise" in small and "one seed" in small
+    big = N.margin_sentence({"difference": 0.25, "low": 0.18, "high": 0.32, "n_tracks": 170}, "CRNN", "probe")
+    assert "an advantage beyond the test set's noise" in big and "small" not in big
+    short = N.margin_sentence({"difference": -0.1, "low": -0.15, "high": -0.01, "n_tracks": 170}, "CRNN", "probe")
+    assert "a small shortfall only just beyond" in short
+    noise = N.margin_sentence({"difference": 0.02, "low": -0.03, "high": 0.07, "n_tracks": 170}, "CRNN", "probe")
+    assert "within the noise" in noise and "seed" not in noise
+
+
+@pytest.mark.parametrize("lo,hi,expect", [
+    (-0.20, -0.05, "Here the regression beats the CRNN"),           # negative
+    (-0.05, 0.10, "does not clearly beat"),                          # interval crosses zero
+    (0.0, 0.10, "does not clearly beat"),                            # touches zero
+    (0.01, 0.15, "real but not large"),                              # small positive
+    (0.18, 0.32, "lead is large (at least 18 points"),               # large
+])
+def test_margin_reading_sentence_follows_sign_and_size(lo, hi, expect):
+    text = N.margin_reading_sentence({"difference": (lo + hi) / 2, "low": lo, "high": hi})
+    assert text.startswith("Here") and expect in text and text.endswith(":")
+
+
+def test_versus_paper_caveat_names_the_data():
+    text = N.versus_paper_sentence(Accuracy(10, 10), 0.2, caveat=True)
+    assert text.startswith("The paper's 20.0 % lies below this build's 95 % interval.")
+    assert "synthetic music here" in text and "no test of the paper's model" in text
+    inside = N.versus_paper_sentence(Accuracy(7, 10), 0.7, caveat=True, synthetic=False)
+    assert "cannot be told apart" in inside and "a different test set" in inside
+
+
+def test_sample_sentence_all_correct_and_grouped():
+    rows = pd.DataFrame({"track_id": ["j", "b", "p"], "true_genre": ["jazz", "blues", "pop"],
+                         "pred_genre": ["jazz", "blues", "pop"],
+                         "line": ["jazz: jazz:0.9", "blues: blues:0.6 jazz:0.3", "pop: pop:0.5"]})
+    samples = N.sample_lines(rows, ("jazz", "blues", "pop"))
+    assert N.sample_sentence(samples) == "All three tracks are classified correctly."
+    rows.loc[1, "pred_genre"] = "country"
+    text = N.sample_sentence(N.sample_lines(rows, ("jazz", "blues", "pop")))
+    assert text.startswith("In this build the jazz and pop tracks are classified correctly; the blues track is "
+                           "taken for country (the vote of its windows; its line starts with blues")
+    one = N.sample_sentence({"jazz": rows.iloc[0]})
+    assert one == "The jazz track is classified correctly."
+
+
+def test_failed_files_sentence_counts_files_the_scan_left_out():
+    assert N.failed_files_sentence(0, 40, 0) == "All 40 files could be read."
+    one = N.failed_files_sentence(0, 40, 1)
+    assert one == ("The scan of the folder left out 1 of its 41 files before decoding (listed below with its "
+                   "reason); the other 40 could all be read.")
+    both = N.failed_files_sentence(2, 40, 3)
+    assert both.startswith("The scan of the folder left out 3 of its 43 files before decoding (listed below with "
+                           "their reasons); of the other 40, 2 were unreadable and are left out")
+    assert N.failed_files_sentence(0, 0, 2).endswith("all 2 of its files before decoding (listed below with their "
+                                                     "reasons), so no file was classified.")
+    assert N.failed_files_sentence(0, 0, 0) == "There are no new-data files."
+
+
+def test_counted_and_windows_per_genre():
+    assert N.counted(1, "ambiguous one") == "1 ambiguous one" and N.counted(3, "ambiguous one") == "3 ambiguous ones"
+    assert N.counted(0, "entry", "entries") == "0 entries" and N.counted(1_000, "file") == "1,000 files"
+    assert N.windows_per_genre_phrase({"a": 200, "b": 200}) == "200 per genre (400 in all)"
+    assert N.windows_per_genre_phrase(pd.Series({"a": 201, "b": 200})) == "200 to 201 per genre (401 in all)"
+
+
+def test_split_sentence_with_and_without_test_only_clips():
+    text = N.split_sentence((0.7, 0.15, 0.15), {"train": 189, "valid": 40, "test": 170}, 20, 13, 16)
+    assert "split 70/15/15 by track, as the paper splits its clips" in text
+    assert "adds 13 test-only clips per genre" in text and "meant to give every genre at least 16 test tracks" in text
+    assert "(here each genre has 14 to 20)" in N.split_sentence((0.7, 0.15, 0.15), {"train": 1, "valid": 1, "test": 1},
+                                                                20, 13, 16, test_range=(14, 20))
+    assert "(here every genre has 16)" in N.split_sentence((0.7, 0.15, 0.15), {"train": 1, "valid": 1, "test": 1},
+                                                           20, 13, 16, test_range=(16, 16))
+    assert "holds 33 clips per genre" in text and "189 training, 40 validation and 170 test tracks (399 in all)" in text
+    assert "47/10/43 % rather than 70/15/15" in text
+    one = N.split_sentence((0.7, 0.15, 0.15), {"train": 14, "valid": 3, "test": 4}, 20, 1, 4)
+    assert "adds 1 test-only clip per genre" in one
+    plain = N.split_sentence((0.7, 0.15, 0.15), {"train": 14, "valid": 3, "test": 3}, 20, 0, 0)
+    assert plain == ("The tracks are split 70/15/15 by track, as the paper splits its clips: 14 training, 3 "
+                     "validation and 3 test tracks (20 in all).")
+    real = N.split_sentence((0.7, 0.15, 0.15), {"train": 14, "valid": 3, "test": 3}, 20, 13, 16, synthetic=False)
+    assert "test-only" not in real
+
+
+def test_protocol_sentence_overlap_and_separation():
+    def table(rows):
+        return pd.DataFrame(rows, columns=["split protocol", "accuracy (%)"])
+
+    overlap = N.protocol_sentence(table([("random split", 61.0), ("random split", 89.3),
+                                         ("fault-filtered (KSL 2015)", 53.4), ("fault-filtered (KSL 2015)", 77.6)]))
+    assert overlap.startswith("The random-split rows reach 61.0 to 89.3 %, the fault-filtered rows 53.4 to 77.6 %.")
+    assert "1 of the 2 fault-filtered rows lies above at least one random-split row" in overlap
+    assert "cannot show what the split itself costs" in overlap
+    apart = N.protocol_sentence(table([("random split", 80.0), ("fault-filtered", 50.0), ("fault-filtered", 60.0)]))
+    assert "Every fault-filtered row lies below every random-split row" in apart and "cannot show" in apart
+    shared = pd.DataFrame({"split protocol": ["random split", "fault-filtered", "fault-filtered"],
+                           "accuracy (%)": [80.0, 50.0, 60.0], "model": ["SVM", "SVM", "CNN"]})
+    both = N.protocol_sentence(shared)
+    assert "Only SVM is reported under both protocols" in both and "cannot show" not in both
+    assert "does not hold both protocols" in N.protocol_sentence(table([("random split", 80.0)]))
+
+
+def test_auroc_sentence_by_interval_and_data():
+    sep = {"auroc": 0.66, "low": 0.57, "high": 0.74, "n_positive": 50, "n_negative": 170}
+    above = N.auroc_sentence(sep, synthetic=True, in_genre_layout=(157, 170))
+    assert "more often than a coin would (AUROC 0.66, 95 % bootstrap interval 0.57-0.74" in above
+    assert "This is not the detection of unfamiliar music" in above and "157 of the 170 in-genre" in above
+    assert "not the detection" not in N.auroc_sentence(sep, synthetic=False)
+    around = N.auroc_sentence(dict(sep, low=0.45), synthetic=True)
+    assert "does not separate" in around and "includes 0.5" in around and "what this corpus leads" in around
+    below = N.auroc_sentence(dict(sep, auroc=0.3, low=0.2, high=0.4), synthetic=True)
+    assert "*below*" in below and "says nothing about unfamiliar music" in below
+    assert "not measured" in N.auroc_sentence({"auroc": None, "n_positive": 0})
+
+
+def test_ece_sentence_direction_n_and_under_confidence():
+    rel = pd.DataFrame({"count": [10, 30, 0], "confidence": [0.45, 0.6, float("nan")], "accuracy": [0.7, 0.9, None]})
+    raised = N.ece_sentence(0.102, 0.150, 170, "test tracks", rel, track_means=True)
+    assert raised.startswith("On the 170 test tracks, temperature scaling raised the ECE from 10.2 % to 15.0 %.")
+    assert "under-confident (mean confidence 56.2 % against an accuracy of 85.0 %)" in raised
+    assert "mean of its windows'" in raised
+    assert "windows'" not in N.ece_sentence(0.102, 0.150, 170, "test tracks", rel)
+    over = N.ece_sentence(0.1, 0.2, 40, "tracks", pd.DataFrame({"count": [4], "confidence": [0.9],
+                                                                 "accuracy": [0.5]}))
+    assert "still over-confident" in over
+    assert N.ece_sentence(0.066, 0.038, 1_020, "5-s test windows") == (
+        "On the 1,020 5-s test windows, temperature scaling lowered the ECE from 6.6 % to 3.8 %.")
+    assert "left the ECE at 5.0 %" in N.ece_sentence(0.0501, 0.0499, 10, "tracks")
+    assert "could not be measured" in N.ece_sentence(None, 0.1, 10, "tracks")
+
+
+def test_best_epoch_sentence_last_earlier_ties_and_single():
+    last = N.best_epoch_sentence({"epoch": [1, 2, 3, 4, 5], "valid_acc": [0.3, 0.5, 0.6, 0.628, 0.762]}, 5, 400)
+    assert last.startswith("Epoch 5 is the last epoch: validation accuracy had not yet stopped rising")
+    assert "(on 400 validation windows, 62.8 % in epoch 4, 76.2 % in epoch 5)" in last
+    assert "longer training might do better" in last
+    earlier = N.best_epoch_sentence({"valid_acc": [0.3, 0.7, 0.6, 0.65]}, 2)
+    assert earlier.startswith("Epoch 2 is not the last of the 4 epochs: the 2 later epochs did not improve on it")
+    assert "epoch 4 reached 65.0 %, against 70.0 %" in earlier and "not the last one's" in earlier
+    tied = N.best_epoch_sentence({"valid_acc": [0.3, 0.7, 0.6, 0.7]})   # ties go to the earliest epoch
+    assert tied.startswith("Epoch 2 is not the last of the 4 epochs; epoch 4 matched it, and the earliest is kept")
+    one_later = N.best_epoch_sentence({"valid_acc": [0.7, 0.6]})
+    assert "the 1 later epoch did not improve" in one_later
+    single = N.best_epoch_sentence({"valid_acc": [0.4]}, 1)
+    assert single.startswith("Training ran a single epoch") and "rising" not in single
+    assert "No epoch was validated" in N.best_epoch_sentence({"valid_acc": []})
+
+
+def test_near_duplicates_sentence_pairs_and_splits():
+    assert N.near_duplicates_sentence(0, 0).endswith("finds no candidate pair.")
+    assert N.near_duplicates_sentence(1, 0).endswith("the 1 near-duplicate candidate pair listed on the data page is "
+                                                    "not grouped, but it lies within one split.")
+    assert "are not grouped, but each lies within one split" in N.near_duplicates_sentence(3, 0)
+    cross = N.near_duplicates_sentence(10, 4, 3)
+    assert cross.endswith("the 10 near-duplicate candidate pairs listed on the data page are not grouped, and 4 of "
+                          "them span two splits, 3 of them with one track in training and the other in test.")
+    assert "none of them between training and test" in N.near_duplicates_sentence(10, 1, 0)
+
+
+def test_artist_share_sentence():
+    assert N.artist_share_sentence(330, 399) == ("Those 330 tracks (83 %) are each their own unit, as under the "
+                                                 "track split, so this ablation tests little here.")
+    assert "only the grouping of the other 90 differs" in N.artist_share_sentence(10, 100)
+    assert "tests nothing" in N.artist_share_sentence(5, 5)
+    assert "Every track has an artist" in N.artist_share_sentence(0, 5) and N.artist_share_sentence(0, 0) == ""

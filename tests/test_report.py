@@ -64,9 +64,13 @@ def test_compare_table_shows_n_and_interval_under_the_builds_column():
 
 def test_web_tests_as_given_and_pooled():
     table = report.web_tests_table(Accuracy(1, 10), column="this build, synthetic data")
-    assert list(table["model"][:3]) == ["60 %", "70 %", "60 %"]
-    assert list(table["two group members"][:3]) == ["65 %", "65 %", "70 %"]
-    assert table.loc["paper, mean of the three", "model"] == "63.3 %"
+    assert [c.split(" [")[0] for c in table["model"][:3]] == ["60.0 %", "70.0 %", "60.0 %"]
+    assert all(c.endswith("n = 10") for c in table["model"][:3])          # each test: ten songs
+    assert [c.split(" [")[0] for c in table["two group members"][:3]] == ["65.0 %", "65.0 %", "70.0 %"]
+    assert all(c.endswith("n = 20") for c in table["two group members"][:3])  # two listeners x ten songs
+    assert table.loc["paper, web test 1", "model"] == Accuracy(6, 10).short()
+    assert table.loc["paper, three tests pooled", "model"] == Accuracy(19, 30).short() == "63.3 % [45.5, 78.1], n = 30"
+    assert table.loc["paper, three tests pooled", "two group members"] == "66.7 % [54.1, 77.3], n = 60"
     assert table.iloc[-1]["model"] == "10.0 % [1.8, 40.4], n = 10"
     assert report.paper_web_accuracies() == (Accuracy(19, 30), Accuracy(40, 60))
     assert paper.SAMPLE_LINES["blues"] == "blues: country:0.52 jazz:0.22 blues:0.22 pop:0.04"
@@ -106,3 +110,37 @@ def test_per_genre_table_shows_interval_and_na():
 @pytest.mark.parametrize("value,expect", [(None, "n/a"), (float("nan"), "n/a"), (0.665, "66.5 %")])
 def test_pct(value, expect):
     assert report.pct(value) == expect
+
+
+def test_newdata_skipped_table_reads_the_summary():
+    res = {"newdata": {"summary": {"n_files": 40, "n_failed": 0, "n_skipped_by_scan": 1,
+                                   "skipped": [{"file": "reggae/reggae-new-cut.wav", "reason": "too short"}]}}}
+    table = report.newdata_skipped_table(res)
+    assert list(table.columns) == ["file", "reason"] and table.iloc[0]["file"] == "reggae/reggae-new-cut.wav"
+    assert report.newdata_skipped_table({"newdata": {"summary": {"n_files": 1}}}).empty   # run from before
+    assert report.newdata_skipped_table({}).empty
+
+
+@pytest.mark.parametrize("p,expect", [(0.04, "0.04"), (0.0031, "0.0031"), (6.2e-8, "6 × 10⁻⁸"), (1e-12, "1 × 10⁻¹²"),
+                                      (None, "n/a")])
+def test_pvalue_is_written_for_prose(p, expect):
+    assert report.pvalue(p) == expect
+
+
+def test_seconds_or_minutes():
+    assert report.seconds_or_minutes(2.44) == "2.4 s" and report.seconds_or_minutes(120.6) == "2.0 min"
+    assert report.seconds_or_minutes(None) == "n/a"
+
+
+def test_paper_tables_say_what_the_paper_states():
+    related = paper.related_work_table()
+    assert related.loc["Hsiang et al. (the paper)", "accuracy"] == "70.0 % [62.5, 76.6], n = 160"
+    assert related.loc["Pons & Serra (2019)", "accuracy"] == "53.4 %"
+    dev = paper.deviations("quick").set_index("aspect")
+    assert "30-s clip, split at random" in dev.loc["split unit", "paper"]
+    assert "`" not in " ".join(dev.to_numpy().ravel().astype(str))          # table cells show no Markdown
+    assert "intended to keep the CRNN" in dev.loc["normalisation", "why"]
+    text = paper.as_written("quick")
+    assert "the 70/15/15 split of the clips (over the regular clips; the synthetic corpus adds 13 test-only" in text
+    assert "a global standardisation, which the paper does not specify" in text
+    assert "test-only" not in paper.as_written("quick", synthetic=False)
