@@ -665,6 +665,28 @@ def ablation_table(ctx, runs=None, numeric: bool = False) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("run")
 
 
+def compare_runs(results_a: dict, results_b: dict, seed: int = 0) -> tuple[dict, bool]:
+    """Run A against run B on their whole test tracks (majority vote).
+
+    Paired (:func:`paired_comparison`: bootstrap over the tracks and McNemar) when both were tested on the
+    same tracks, as the leaky segment split is, by construction, with the track split; otherwise
+    :func:`unpaired_comparison` of the two accuracies.
+
+    Returns
+    -------
+    comparison : dict
+        In the form :func:`genre_utils.narrative.margin_sentence` reads.
+    paired : bool
+    """
+    from .stats import accuracy_of
+
+    a = pd.DataFrame(results_a["test"]["tracks"]).set_index("track_id")["correct"].astype(bool)
+    b = pd.DataFrame(results_b["test"]["tracks"]).set_index("track_id")["correct"].astype(bool)
+    if a.index.is_unique and b.index.is_unique and set(a.index) == set(b.index):
+        return paired_comparison(a.loc[b.index].to_numpy(), b.to_numpy(), seed=seed), True
+    return unpaired_comparison(accuracy_of(a.to_numpy()), accuracy_of(b.to_numpy())), False
+
+
 def unpaired_comparison(a, b, level: float = 0.95) -> dict:
     """Difference of two accuracies measured on different test items, with Newcombe's interval.
 

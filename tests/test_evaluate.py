@@ -348,3 +348,22 @@ def test_scan_skipped_records_name_each_left_out_file_relative_to_the_folder(tmp
     assert "not an audio file" in reasons["jazz/notes.txt"] and "unknown genre folder" in reasons["polka/x.wav"]
     assert json.loads(json.dumps(records)) == records            # plain JSON, as results.json stores it
     assert scan_skipped_records([], root) == []
+
+
+def test_compare_runs_pairs_the_same_tracks_and_falls_back_to_newcombe():
+    from genre_utils.experiments import compare_runs
+
+    def results(correct, ids=None):
+        ids = ids or [f"t{i}" for i in range(len(correct))]
+        return {"test": {"tracks": [{"track_id": t, "correct": c} for t, c in zip(ids, correct)]}}
+
+    a = results([True] * 8 + [False] * 2)
+    b = results([True] * 5 + [False] * 5)
+    paired_cmp, paired = compare_runs(a, b)
+    assert paired and paired_cmp["n_tracks"] == 10 and paired_cmp["difference"] == pytest.approx(0.3)
+    assert paired_cmp["a_only"] == 3 and paired_cmp["b_only"] == 0
+    # the same tracks in another order pair up by id
+    shuffled = results([False] * 5 + [True] * 5, ids=[f"t{i}" for i in range(9, -1, -1)])
+    assert compare_runs(a, shuffled)[0]["difference"] == pytest.approx(0.3)
+    other, paired = compare_runs(a, results([True] * 5 + [False] * 5, ids=[f"u{i}" for i in range(10)]))
+    assert not paired and other["n_tracks"] is None and other["low"] < 0.3 < other["high"]
