@@ -19,10 +19,6 @@ def _pct(x: float, digits: int = 1) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.{digits}f} %"
 
 
-def _tracks(n: int, unit: str = "track") -> str:
-    return f"{n:,} {unit}" + ("" if n == 1 else "s")
-
-
 def counted(n: int, singular: str, plural: str | None = None) -> str:
     """``counted(1, 'ambiguous one') -> '1 ambiguous one'``, ``counted(3, 'file') -> '3 files'``."""
     word = singular if n == 1 else (plural or singular + "s")

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..stats import Accuracy
-from .common import _NUMBER_WORDS, _pct, _tracks, join_names
+from .common import _NUMBER_WORDS, _pct, counted, join_names
 
 __all__ = ["extremes_sentence", "confusion_sentence", "pair_sentence", "margin_sentence", "largest_confusion",
            "explorer_opening_sentence", "vote_mean_disagreements", "collapse_sentence", "accuracy_sentence",
@@ -46,7 +46,7 @@ def extremes_sentence(per_genre: pd.DataFrame, unit: str = "track") -> str:
         if len(rows) == 1:
             g = rows.index[0]
             k, n = int(rows.loc[g, "correct"]), int(rows.loc[g, "support"])
-            return f"{g}, {_pct(value)} ({k} of {_tracks(n, unit)})"
+            return f"{g}, {_pct(value)} ({k} of {counted(n, unit)})"
         return f"{join_names(rows.index)} (each {_pct(value)})"
 
     if top == bottom:
@@ -60,7 +60,7 @@ def extremes_sentence(per_genre: pd.DataFrame, unit: str = "track") -> str:
     second = (f"the lowest accuracy is {worst}" if n_bottom == 1
               else f"{n_bottom} genres share the lowest: {worst}")
     small = int(table["support"].min())
-    note = (f" With as few as {_tracks(small, unit)} of a genre, one {unit} moves its accuracy by about "
+    note = (f" With as few as {counted(small, unit)} of a genre, one {unit} moves its accuracy by about "
             f"{100 / small:.0f} points, so these rankings are fragile." if small < 20 else "")
     return f"{first}; {second}.{note}"
 
@@ -82,17 +82,17 @@ def confusion_sentence(counts: pd.DataFrame, genre: str, unit: str = "track") ->
     wrong = row.drop(genre)
     n_wrong = int(wrong.sum())
     if n_wrong == 0:
-        return f"No {genre} {unit} is mistaken for another genre (all {_tracks(n, unit)} right)."
+        return f"No {genre} {unit} is mistaken for another genre (all {counted(n, unit)} right)."
     top = int(wrong.max())
     leaders = list(wrong[wrong == top].index)
     if int((wrong > 0).sum()) == 1:
-        return (f"{genre.capitalize()}'s only wrong answer is {leaders[0]}: {top} of {_tracks(n, unit)} "
+        return (f"{genre.capitalize()}'s only wrong answer is {leaders[0]}: {top} of {counted(n, unit)} "
                 f"({_pct(top / n)}).")
     if len(leaders) == 1:
-        return (f"{genre.capitalize()}'s most frequent wrong answer is {leaders[0]} ({top} of {_tracks(n, unit)}, "
+        return (f"{genre.capitalize()}'s most frequent wrong answer is {leaders[0]} ({top} of {counted(n, unit)}, "
                 f"{_pct(top / n)}); {n_wrong} of its {n} {unit}s {'is' if n_wrong == 1 else 'are'} wrong in all.")
     return (f"{genre.capitalize()}'s {n_wrong} wrong answers have no single favourite: {join_names(leaders)} "
-            f"get {top} each (of {_tracks(n, unit)}).")
+            f"get {top} each (of {counted(n, unit)}).")
 
 
 def pair_sentence(counts: pd.DataFrame, true: str, predicted: str, unit: str = "track") -> str:
@@ -102,8 +102,8 @@ def pair_sentence(counts: pd.DataFrame, true: str, predicted: str, unit: str = "
     if n == 0:
         return f"There is no {true} {unit} in the test set."
     if k == 0:
-        return f"No {true} {unit} is called {predicted} (of {_tracks(n, unit)})."
-    return (f"{k} of {_tracks(n, true + ' ' + unit)} ({_pct(k / n)}) {'is' if k == 1 else 'are'} called "
+        return f"No {true} {unit} is called {predicted} (of {counted(n, unit)})."
+    return (f"{k} of {counted(n, true + ' ' + unit)} ({_pct(k / n)}) {'is' if k == 1 else 'are'} called "
             f"{predicted}.")
 
 
@@ -170,8 +170,8 @@ def explorer_opening_sentence(counts, genres, unit: str = "track") -> str:
     t, p = big["cells"][0]
     if len(big["cells"]) == 1:
         return (f"The explorer opens on the most frequent confusion: {genres[t]} taken for {genres[p]} "
-                f"({_tracks(big['count'], unit)}).")
-    return (f"No confusion stands out: {len(big['cells'])} cells hold {_tracks(big['count'], unit)} each; the "
+                f"({counted(big['count'], unit)}).")
+    return (f"No confusion stands out: {len(big['cells'])} cells hold {counted(big['count'], unit)} each; the "
             f"explorer opens on the first of them ({genres[t]} taken for {genres[p]}).")
 
 
@@ -256,7 +256,7 @@ def versus_paper_sentence(acc: Accuracy, paper_value: float | None, paper_name: 
                 "model.")
     if low <= paper_value <= high:
         return (f"{paper_name.capitalize()} {_pct(paper_value)} lies inside this build's {level} interval, so on "
-                f"{_tracks(acc.n, unit)} the two numbers cannot be told apart.{note}")
+                f"{counted(acc.n, unit)} the two numbers cannot be told apart.{note}")
     side = "above" if paper_value > high else "below"
     return f"{paper_name.capitalize()} {_pct(paper_value)} lies {side} this build's {level} interval.{note}"
 
@@ -284,7 +284,7 @@ def precision_sentence(per_genre: pd.DataFrame, unit: str = "track") -> str:
     if len(rows) == 1:
         g = rows.index[0]
         k, n = int(rows.loc[g, "correct"]), int(rows.loc[g, "n_predicted"])
-        head = (f"The least reliable answer is {g}: of the {_tracks(n, unit)} called {g}, {k} "
+        head = (f"The least reliable answer is {g}: of the {counted(n, unit)} called {g}, {k} "
                 f"{'is' if k == 1 else 'are'} {g} (precision {_pct(low)}).")
     else:
         each = [f"{g} ({int(rows.loc[g, 'correct'])} of {int(rows.loc[g, 'n_predicted'])})" for g in rows.index]
@@ -410,8 +410,8 @@ def misclassified_sentence(n_wrong: int, n: int, shown: int, unit: str = "track"
     if n == 0:
         return f"There are no test {unit}s."
     if n_wrong == 0:
-        return f"None of the {_tracks(n, 'test ' + unit)} is misclassified, so there is no mistake to listen to."
-    head = f"{n_wrong} of {_tracks(n, 'test ' + unit)} {'is' if n_wrong == 1 else 'are'} misclassified"
+        return f"None of the {counted(n, 'test ' + unit)} is misclassified, so there is no mistake to listen to."
+    head = f"{n_wrong} of {counted(n, 'test ' + unit)} {'is' if n_wrong == 1 else 'are'} misclassified"
     if shown >= n_wrong:
         return head + ("; it is listed below." if n_wrong == 1 else f"; all {n_wrong} are listed below.")
     return head + f"; the first {shown} (by true genre and track) are listed below."
@@ -432,7 +432,7 @@ def fdr_sentence(row, genre: str, unit: str = "track") -> str:
     if m == 0:
         return (f"Here the model never answers {genre}, so {genre} has no false discovery rate; its false "
                 f"positive rate is {fpr_text}.")
-    return (f"Here {m - k} of the {_tracks(m, unit)} called {genre} are something else, a false discovery rate of "
+    return (f"Here {m - k} of the {counted(m, unit)} called {genre} are something else, a false discovery rate of "
             f"{_pct((m - k) / m)}; the false positive rate is {fpr_text}.")
 
 
