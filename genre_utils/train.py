@@ -277,22 +277,26 @@ class _Budget:
                 raise ValueError(f"{name} must be positive, not {value!r}")
         self.max_steps, self.time_limit, self.eval_every = max_steps, time_limit, eval_every
         self.log = list(log or [])
+        self.log_from = len(self.log)            # the first row this call writes (earlier calls wrote the rest)
         self.seconds = float(seconds)            # training seconds of the run before this call
         self.valid = (X_valid, y_valid, eval_batch_size)
         self.started = time.perf_counter()
         self.reason = None
-        self._interval = None                    # [loss sum, correct, windows] since the last row (tensors)
-        self._interval_seconds = 0.0
+        self._loss = self._correct = None        # sums since the last row (tensors on the device)
+        self._windows, self._interval_seconds = 0, 0.0
         self._clock = None
 
     def start_step(self):
         self._clock = time.perf_counter()
 
-    def first_row(self, run: "_Run", n_batches: int) -> None:
+    def _validate(self, run: "_Run") -> tuple[float, float]:
+        X_valid, y_valid, batch_size = self.valid
+        return _loss_and_accuracy(run.model, X_valid, y_valid, batch_size, run.device)
+
+    def first_row(self, run: "_Run") -> None:
         """The starting point of a logged run: validation before the first step (no training numbers yet)."""
         if self.eval_every is not None and not self.log:
-            X_valid, y_valid, batch_size = self.valid
-            valid_loss, valid_acc = _loss_and_accuracy(run.model, X_valid, y_valid, batch_size, run.device)
+            valid_loss, valid_acc = self._validate(run)
             self.log.append({"step": 0, "epoch": 0.0, "train_loss": None, "train_acc": None,
                              "valid_loss": valid_loss, "valid_acc": valid_acc, "seconds": 0.0, "windows_per_s": None})
 
@@ -301,8 +305,11 @@ class _Budget:
         elapsed = time.perf_counter() - self._clock
         self.seconds += elapsed
         self._interval_seconds += elapsed
-        done = torch.stack([loss.detach().float() * n, correct.float(), torch.tensor(float(n), device=loss.device)])
-        self._interval = done if self._interval is None else self._interval + done
+        if self.eval_every is not None:   # the interval's sums, kept on the device (no copy, no sync)
+            step_loss, step_correct = loss.detach().float() * n, correct.float()
+            self._loss = step_loss if self._loss is None else self._loss + step_loss
+            self._correct = step_correct if self._correct is None else self._correct + step_correct
+            self._windows += n
         if self.max_steps is not None and step >= self.max_steps:
             self.reason = "max_steps"
         elif self.time_limit is not None and run.dist.agree(time.perf_counter() - self.started >= self.time_limit):
@@ -312,13 +319,12 @@ class _Budget:
         return self.reason is not None
 
     def _write_row(self, run: "_Run", step: int, n_batches: int) -> None:
-        totals = self._interval
+        totals = torch.stack([self._loss.double(), self._correct.double(),
+                              torch.tensor(float(self._windows), dtype=torch.float64, device=self._loss.device)])
         if run.dist.active:
-            totals = totals.double()
             torch.distributed.all_reduce(totals)
         loss_sum, correct, windows = (float(v) for v in totals)
-        X_valid, y_valid, batch_size = self.valid
-        valid_loss, valid_acc = _loss_and_accuracy(run.model, X_valid, y_valid, batch_size, run.device)
+        valid_loss, valid_acc = self._validate(run)
         self.log.append({"step": int(step), "epoch": step / n_batches, "train_loss": loss_sum / windows,
                          "train_acc": correct / windows, "valid_loss": valid_loss, "valid_acc": valid_acc,
                          "seconds": self.seconds, "windows_per_s": windows / max(self._interval_seconds, 1e-9)})
@@ -326,7 +332,8 @@ class _Budget:
             row = self.log[-1]
             tqdm.write(f"step {step} (epoch {row['epoch']:.2f}): train loss {row['train_loss']:.4f} | valid loss "
                        f"{valid_loss:.4f} acc {valid_acc:.3f} | {row['windows_per_s']:.0f} windows/s")
-        self._interval, self._interval_seconds = None, 0.0
+        self._loss = self._correct = None
+        self._windows, self._interval_seconds = 0, 0.0
 
 
 def _settings(model: nn.Module, train_config: TrainConfig | None, settings: dict) -> TrainConfig:
@@ -432,7 +439,8 @@ def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, train_config: Trai
         batches, in training mode with dropout, while the weights change), ``valid_loss``, ``valid_acc``
         (after the epoch, eval mode), ``train_seconds`` (the optimisation loop) and ``epoch_seconds``
         (including validation; checkpoint writing excluded); plus ``best_epoch`` and ``best_valid_acc``,
-        ``step_log`` (the rows of ``eval_every``, kept in the checkpoints across resumes) and ``stopped``
+        ``step_log`` (the rows of ``eval_every``, kept in the checkpoints across resumes), ``step_log_from``
+        (the index of the first row this call wrote; the rows before it come from the run it resumed) and ``stopped``
         (None after the last epoch; else ``{'reason': 'max_steps' or 'time_limit', 'step': steps taken,
         'epoch': steps / steps per epoch}``).
     """
@@ -491,7 +499,7 @@ def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, train_config: Trai
     n_batches = math.ceil(len(y_train_t) / cfg.batch_size)
     stopped = None
     if start_epoch == 0 and partial is None:
-        run.budget.first_row(run, n_batches)
+        run.budget.first_row(run)
 
     previous_det = torch.are_deterministic_algorithms_enabled()
     previous_warn = torch.is_deterministic_algorithms_warn_only_enabled()
@@ -538,7 +546,7 @@ def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, train_config: Trai
 
     best_epoch, best_acc = _best_epoch(history)
     return {**history, "best_epoch": best_epoch, "best_valid_acc": best_acc, "step_log": run.budget.log,
-            "stopped": stopped}
+            "step_log_from": run.budget.log_from, "stopped": stopped}
 
 
 def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Adam:

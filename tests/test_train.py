@@ -205,6 +205,7 @@ def test_the_step_log_survives_a_resume(tmp_path):
     log = done["step_log"]
     # before training, every 2 steps, and at the stop after step 3
     assert [row["step"] for row in log] == [0, 2, 3, 4, 6]
+    assert done["step_log_from"] == 3   # rows 0, 2 and 3 came from the first call
     assert [row["epoch"] for row in log] == pytest.approx([0, 2 / 3, 1, 4 / 3, 2])
     assert log[0]["train_loss"] is None and log[0]["seconds"] == 0
     assert all(0 <= row["valid_acc"] <= 1 for row in log)

@@ -89,7 +89,6 @@ def bench_paper_recipe(store_dir, bench_dir, time_limit: float, eval_every: int 
     record : dict
         Written to ``<bench_dir>/paper_recipe.json`` as well.
     """
-    from ..config import get_profile
     from ..errors import UserError
     from ..experiments import train_run
     from ..provenance import atomic_write_bytes, versions
@@ -98,7 +97,6 @@ def bench_paper_recipe(store_dir, bench_dir, time_limit: float, eval_every: int 
     from ..train import default_precision, select_device
 
     ds = open_dataset(store_dir)
-    profile = get_profile("paper")
     if require_profile is not None and ds.info.get("profile") != require_profile:
         raise UserError(f"{store_dir} was built with the {ds.info.get('profile')!r} profile; the paper recipe is "
                         "measured on the paper's sizes: build one with `make data PROFILE=paper`")
@@ -107,7 +105,6 @@ def bench_paper_recipe(store_dir, bench_dir, time_limit: float, eval_every: int 
     run_dir = Path(bench_dir) / "paper-recipe-run"
     _log(f"paper recipe: CRNN on {store_dir}, {dev.type} {precision}, {time_limit:g} s, validation every "
          f"{eval_every} steps (run folder {run_dir})")
-    earlier = _logged_rows(run_dir / "last.pt")
     info = train_run(ds, "crnn", run_dir, "paper", device=device, precision=precision, time_limit=time_limit,
                      eval_every=eval_every, other_run="move")
     history, cfg = info["history"], info["config"]["train"]
@@ -116,27 +113,28 @@ def bench_paper_recipe(store_dir, bench_dir, time_limit: float, eval_every: int 
     steps_per_epoch = -(-n_train // cfg["batch_size"])
     # the rate: windows trained per second of training in this call (evaluation excluded); an earlier call
     # may have run other code or on a busier machine
+    earlier = history["step_log_from"]
     start = log[earlier - 1] if 0 < earlier <= len(log) else {"step": 0, "seconds": 0.0}
     seconds = (log[-1]["seconds"] - start["seconds"]) if log else 0.0
     windows = _windows(log[-1]["step"] if log else 0, steps_per_epoch, n_train, cfg["batch_size"]) - _windows(
         start["step"], steps_per_epoch, n_train, cfg["batch_size"])
     rate = windows / seconds if seconds else None
-    full_windows = cfg["epochs"] * ds.info["n_windows"]["train"]
+    full_windows = cfg["epochs"] * n_train
     projected_h = full_windows / rate / 3600 if rate else None
     last = log[-1] if log else None
     n_valid = ds.info["n_windows"]["valid"]
-    where = f"{dev.type}{' ' + machine_info()['cpu_model'] if dev.type == 'cpu' else ''}"
+    machine = machine_info()
+    where = f"{dev.type}{' ' + machine['cpu_model'] if dev.type == 'cpu' else ''}"
     record = {
         "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "command": command, "commit": _commit(), "device": str(dev), "precision": precision,
-        "machine": machine_info(), "versions": versions(),
+        "machine": machine, "versions": versions(),
         "store": {"profile": ds.info.get("profile"), "n_windows": ds.info["n_windows"],
                   "data_fingerprint": ds.info.get("data_fingerprint"), "synthetic": built_from_synthetic(ds.info)},
         "train_config": cfg, "steps_per_epoch": steps_per_epoch, "full_run_windows": full_windows,
         "step_log": log, "windows_per_s": rate, "projected_full_run_h": projected_h,
         "rate_from_step": int(start["step"]),
         "stopped": history.get("stopped"), "epochs_finished": len(history["epoch"]),
-        "profile_lr": profile.lr,
     }
     Path(bench_dir).mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(Path(bench_dir) / RECORD_NAME, json.dumps(record, indent=1).encode())
@@ -164,18 +162,6 @@ def _windows(step: int, steps_per_epoch: int, n_train: int, batch_size: int) -> 
     """Training windows seen after ``step`` optimiser steps (the last batch of an epoch may be smaller)."""
     epochs, steps = divmod(int(step), steps_per_epoch)
     return epochs * n_train + min(steps * batch_size, n_train)
-
-
-def _logged_rows(checkpoint: Path) -> int:
-    """Rows of the step log a run folder's ``last.pt`` already holds (0 without one)."""
-    if not checkpoint.is_file():
-        return 0
-    from ..checkpoints import read_checkpoint
-
-    try:
-        return len(read_checkpoint(checkpoint).get("step_log") or [])
-    except Exception:   # an unreadable checkpoint: train_run moves the folder aside and starts afresh
-        return 0
 
 
 def gpu_rows(dev, record: dict | None = None) -> list[dict]:

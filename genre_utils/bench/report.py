@@ -186,6 +186,8 @@ def write_report(report: dict, out_dir) -> tuple[Path, Path]:
 
 def main(argv=None) -> int:
     """``python -m genre_utils.bench``: run the benchmarks, write and print the report."""
+    from ..cli import _duration, _positive  # the train command's argument types: one home
+
     parser = argparse.ArgumentParser(prog="python -m genre_utils.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--build-dir", default="_build", type=Path, help="report goes to <build-dir>/bench")
     parser.add_argument("--profile", default="quick", choices=["tiny", "quick"],
@@ -197,9 +199,9 @@ def main(argv=None) -> int:
     parser.add_argument("--paper-recipe", type=Path, metavar="STORE",
                         help="also train the paper's recipe on STORE (built by `make data PROFILE=paper`) for "
                              "--time-limit and record its curve in <build-dir>/bench/paper_recipe.json; slow")
-    parser.add_argument("--time-limit", default="30m", metavar="TIME",
+    parser.add_argument("--time-limit", type=_duration, default="30m", metavar="TIME",
                         help="training time of --paper-recipe, e.g. 1800, 30m, 2h (default 30m)")
-    parser.add_argument("--eval-every", type=int, default=150, metavar="N",
+    parser.add_argument("--eval-every", type=_positive(int), default=150, metavar="N",
                         help="--paper-recipe: validation every N optimiser steps (default 150)")
     parser.add_argument("--device", help="--paper-recipe: cuda, mps or cpu (default: the first available)")
     parser.add_argument("--skip-micro", action="store_true",
@@ -213,13 +215,7 @@ def main(argv=None) -> int:
                                  profile_training=True if args.profile_training else config.profile_training)
     recipe = None
     if args.paper_recipe:
-        from ..cli import _duration
-
-        try:
-            limit = _duration(args.time_limit)
-        except argparse.ArgumentTypeError as err:
-            parser.error(f"argument --time-limit: {err}")
-        recipe = {"store_dir": args.paper_recipe, "time_limit": limit, "eval_every": args.eval_every,
+        recipe = {"store_dir": args.paper_recipe, "time_limit": args.time_limit, "eval_every": args.eval_every,
                   "device": args.device, "command": "python -m genre_utils.bench " + " ".join(
                       "STORE" if Path(a) == args.paper_recipe else "BUILD" if Path(a) == args.build_dir else a
                       for a in (argv or sys.argv[1:]))}   # no machine paths in the record
