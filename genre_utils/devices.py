@@ -20,7 +20,8 @@ from torch import nn
 from .config import num_threads
 from .errors import UserError
 
-__all__ = ["select_device", "set_threads", "default_precision", "Distributed", "distributed"]
+__all__ = ["select_device", "set_threads", "default_precision", "Distributed", "distributed", "model_device",
+           "model_dtype", "to_input"]
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -187,15 +188,27 @@ def distributed(device=None) -> Distributed:
                        local_world=int(os.environ.get("LOCAL_WORLD_SIZE", str(dist.get_world_size()))))
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's parameters (the CPU for a model without any)."""
+    try:
+        return next(model.parameters()).device
+    except StopIteration:
+        return torch.device("cpu")
 
 
-def _to_input(batch, device) -> torch.Tensor:
-    """numpy/torch (B, H, W) batch -> float32 (B, 1, H, W) channels_last tensor on ``device``."""
+def model_dtype(model: nn.Module) -> torch.dtype:
+    """The floating dtype of the model's parameters: float32 normally, float64 for a model made ``.double()``."""
+    for p in model.parameters():
+        if p.is_floating_point():
+            return p.dtype
+    return torch.float32
+
+
+def to_input(batch, device, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """numpy/torch (B, H, W) batch -> (B, 1, H, W) channels_last tensor of ``dtype`` on ``device``."""
     if not isinstance(batch, torch.Tensor):
         batch = torch.from_numpy(np.asarray(batch, dtype=np.float32))
-    x = batch.to(device=device, dtype=torch.float32, non_blocking=True)
+    x = batch.to(device=device, dtype=dtype, non_blocking=True)
     if x.dim() == 3:
         x = x.unsqueeze(1)
     return x.contiguous(memory_format=torch.channels_last)

@@ -32,6 +32,8 @@ import contextlib
 import numpy as np
 import torch
 
+from .devices import model_device
+
 __all__ = ["occlusion", "gradient_x_input", "saliency", "clip_saliency", "frame_seconds", "draw_saliency",
            "saliency_png", "saliency_examples", "saliency_figure"]
 
@@ -44,20 +46,13 @@ PATCH = (8, 20)
 STRIDE = (4, 10)
 
 
-def _model_device(model) -> torch.device:
-    try:
-        return next(model.parameters()).device
-    except StopIteration:
-        return torch.device("cpu")
-
-
 def _as_batch(x: np.ndarray, device) -> torch.Tensor:
     return torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32), device=device)
 
 
 @torch.no_grad()
 def _probs(model, X: np.ndarray, batch_size: int) -> np.ndarray:
-    device = _model_device(model)
+    device = model_device(model)
     out = []
     for start in range(0, len(X), batch_size):
         logits = model(_as_batch(X[start:start + batch_size], device))
@@ -138,7 +133,7 @@ def occlusion(model, window, target: int | None = None, patch=PATCH, stride=STRI
 @contextlib.contextmanager
 def _gradients_in_eval_mode(model):
     """cuDNN's GRU has no backward pass in eval mode: run the gradient with cuDNN off (CPU is unaffected)."""
-    if _model_device(model).type == "cuda":
+    if model_device(model).type == "cuda":
         with torch.backends.cudnn.flags(enabled=False):
             yield
     else:
@@ -164,7 +159,7 @@ def gradient_x_input(model, window, target: int | None = None) -> np.ndarray:
     """
     x = _check_window(window)
     target = _target(model, x, target)
-    inp = _as_batch(x[None], _model_device(model)).requires_grad_(True)
+    inp = _as_batch(x[None], model_device(model)).requires_grad_(True)
     with torch.enable_grad(), _gradients_in_eval_mode(model):
         logp = torch.log_softmax(model(inp).float(), dim=1)[0, target]
         (grad,) = torch.autograd.grad(logp, inp)

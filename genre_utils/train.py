@@ -40,13 +40,14 @@ from .config import N_GENRES, TrainConfig, check_schedule, num_threads, resume_d
 from .devices import (
     Distributed,
     _autocast,
-    _model_device,
-    _to_input,
     default_precision,
     distributed,
+    model_device,
+    model_dtype,
     reuse_freed_memory,
     select_device,
     set_threads,
+    to_input,
 )
 from .errors import RunMismatchError, UserError
 from .genres import GENRES
@@ -96,13 +97,14 @@ def iter_logits(model: nn.Module, X, batch_size: int = 256, device=None):
     ------
     logits : Tensor, shape (b, n_classes), float32, on the CPU
     """
-    device = _model_device(model) if device is None else torch.device(device)
+    device = model_device(model) if device is None else torch.device(device)
+    dtype = model_dtype(model)
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
             for start in range(0, len(X), batch_size):
-                yield model(_to_input(X[start:start + batch_size], device)).float().cpu()
+                yield model(to_input(X[start:start + batch_size], device, dtype)).float().cpu()
     finally:
         model.train(was_training)
 
@@ -616,6 +618,7 @@ def _train_one_epoch(cfg: TrainConfig, run: _Run, epoch: int, partial: dict | No
     order = order_rng.permutation(len(run.y_train))
     torch.manual_seed(torch_seed)
     model.train()
+    dtype = model_dtype(model)   # float32, or float64 for a model made .double() (the multi-process test)
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     first_batch, t0 = 0, time.perf_counter()
@@ -639,7 +642,7 @@ def _train_one_epoch(cfg: TrainConfig, run: _Run, epoch: int, partial: dict | No
             shares = np.array_split(idx, dist.world)
             weight = len(shares[dist.rank]) * dist.world / len(idx)
             idx = shares[dist.rank] if len(shares[dist.rank]) else shares[0][:1]   # an empty share adds 0
-        xb = _to_input(run.batches(idx), device)
+        xb = to_input(run.batches(idx), device, dtype)
         yb = run.y_train[torch.from_numpy(idx)].to(device, non_blocking=True)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(first_step + b, total_steps, cfg.lr, cfg.schedule)
