@@ -134,6 +134,33 @@ class CpuMeter:
         return self.read()["other_cores"]
 
 
+def check_cpu_meter(spin_seconds: float = 0.5) -> dict:
+    """The report row that checks :class:`CpuMeter` on this machine: does it see another process's work?
+
+    A child process spins for ``spin_seconds + 1`` s while this one spins for ``spin_seconds`` of the same
+    wall time; the meter should count about ``spin_seconds`` of own CPU time and at least one other busy
+    core's share. Scheduling decides the exact numbers, so this lives in ``make bench`` (a row with a
+    target), not in a timed test.
+    """
+    import subprocess
+
+    child = subprocess.Popen([sys.executable, "-c", "import time\nt = time.perf_counter() + %r\n"
+                              "while time.perf_counter() < t: pass" % (spin_seconds + 1.0)])
+    try:
+        time.sleep(0.3)   # let it start
+        meter = CpuMeter().start()
+        t_end = time.perf_counter() + spin_seconds
+        while time.perf_counter() < t_end:
+            pass
+        reading = meter.read()
+    finally:
+        child.wait()
+    other = reading["other_cores"]
+    return _row("cpu_meter", "CPU meter: cores it saw busy in another process (one was spinning)", other,
+                "cores", ">=", 0.3, detail=f"own CPU {reading['cpu_s']:.2f} s of {spin_seconds:g} s spun",
+                raw=reading, status=None if other is not None else "not measured")
+
+
 def wait_until_quiet(max_seconds: float, threshold: float = 0.25, window: float = 2.0) -> float:
     """Wait (up to ``max_seconds``) until other processes use fewer than ``threshold`` cores.
 

@@ -18,6 +18,7 @@ from .common import (
     BenchConfig,
     _load_average,
     _log,
+    check_cpu_meter,
     machine_info,
     wait_until_quiet,
 )
@@ -73,6 +74,7 @@ def run(build_dir, config: BenchConfig = BenchConfig(), end_to_end=(), paper_rec
 
     source, training_profile = None, {}
     if micro:
+        rows.append(check_cpu_meter())
         with tempfile.TemporaryDirectory(prefix="scratch-", dir=bench_dir) as tmp:
             tmp = Path(tmp)
             _log(f"clips: {config.n_clips} x {config.clip_seconds:g} s ({config.clip_source})")
