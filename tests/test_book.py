@@ -20,6 +20,21 @@ ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build" / "test-book"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 CHROMEDRIVER = shutil.which("chromedriver")
+NOTEBOOK_PAGES = sorted((ROOT / "book").glob("*.ipynb"))
+
+
+def pages(html: Path) -> list[Path]:
+    """The rendered chapter pages; a loop over none would pass vacuously, so none is a failure."""
+    found = sorted((html / "book").glob("*.html"))
+    assert len(found) >= len(NOTEBOOK_PAGES), f"{len(found)} pages under {html / 'book'}"
+    return found
+
+
+def executed(ctx) -> list[Path]:
+    """The executed notebooks (as many as the book has), never an empty list."""
+    found = sorted((ctx.build_dir / "executed" / "book").glob("*.ipynb"))
+    assert len(found) == len(NOTEBOOK_PAGES), f"{len(found)} executed notebooks, {len(NOTEBOOK_PAGES)} in book/"
+    return found
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +57,7 @@ def test_book_builds_and_writes_headline_results(book):
 
 def test_every_results_page_names_its_data(book):
     ctx, html = book
-    for page in (html / "book").glob("*.html"):
+    for page in pages(html):
         if page.stem in ("ethics", "api", "related_work", "architecture"):
             continue
         assert "synthetic data" in page.read_text(), f"{page.name} does not say which data it shows"
@@ -64,7 +79,7 @@ def _machine_paths(ctx) -> list[str]:
 
 def test_executed_notebooks_hide_plumbing_and_hold_no_absolute_path(book):
     ctx, _ = book
-    for notebook in sorted((ctx.build_dir / "executed" / "book").glob("*.ipynb")):
+    for notebook in executed(ctx):
         text = notebook.read_text()
         for path in _machine_paths(ctx):
             assert path not in text, f"{notebook.name} holds the absolute path {path}"
@@ -80,7 +95,7 @@ def test_executed_notebooks_hide_plumbing_and_hold_no_absolute_path(book):
 
 def test_no_figure_is_shown_twice(book):
     ctx, _ = book
-    for notebook in sorted((ctx.build_dir / "executed" / "book").glob("*.ipynb")):
+    for notebook in executed(ctx):
         for i, cell in enumerate(nbformat.read(notebook, as_version=4).cells):
             pngs = [out["data"]["image/png"] for out in cell.get("outputs", []) if "image/png" in out.get("data", {})]
             assert len(pngs) == len(set(pngs)), f"{notebook.name} cell {i} shows the same figure twice"
@@ -178,7 +193,7 @@ def test_pages_render_offline_in_chromium(book):
     problems = []
     figures: dict = {}
     try:
-        for page in sorted((html / "book").glob("*.html")):
+        for page in pages(html):
             driver.get(page.as_uri())
             WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
             if page.stem == "explorer":
