@@ -482,7 +482,6 @@ def calibrate_run(ds, run_dir, *, device=None, n_bins: int = N_BINS, recall: flo
         ``rejected_open``, ``rejected_test``, ``rejected_valid`` as ``{k, n}``), ``tracks`` (per-track
         confidences of the three groups, records), ``checkpoint_sha256``, ``n_open_set_failed``.
     """
-    from .config import get_profile
     from .evaluate import evaluate_files, predict_logits
     from .genres import GENRES
     from .train import load_checkpoint
@@ -497,7 +496,7 @@ def calibrate_run(ds, run_dir, *, device=None, n_bins: int = N_BINS, recall: flo
     if check_run_matches_store is not None:
         check_run_matches_store(ckpt, ds, run_dir)
     prob_cols = [f"prob_{g}" for g in GENRES]
-    max_segments = get_profile(ds.info["profile"]).test_segments_per_track
+    max_segments = ds.profile.test_segments_per_track
 
     # 1. temperature on the validation windows
     X_valid, y_valid, _ = ds.split("valid")

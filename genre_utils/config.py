@@ -93,174 +93,6 @@ class FeatureParams:
         return (self.height, self.n_frames)
 
 
-@dataclass(frozen=True)
-class Profile:
-    """Sizes and hyperparameters of one build profile.
-
-    Attributes
-    ----------
-    name : str
-        Profile name (``tiny``, ``quick`` or ``paper``).
-    seed : int
-        Seed of every random choice (corpus, splits, window offsets, weight init, batch order).
-    synth_tracks_per_genre : int
-        Synthetic GTZAN-layout clips per genre.
-    synth_fma_tracks : int
-        Synthetic FMA-layout tracks in all (unbalanced, including genres outside the 10).
-    synth_newdata_per_genre : int
-        Synthetic "new data" clips per genre (paper section 9), used only for evaluation.
-    clip_seconds : float
-        Length of the synthetic clips (the real datasets' clips are 30 s).
-    split_fractions : tuple of float
-        Train/valid/test fractions of the track-level split.
-    test_tracks_per_genre : int
-        GTZAN-layout test tracks per genre the synthetic corpus guarantees (0: none added). The split gives
-        ``split_counts(synth_tracks_per_genre, split_fractions)[2]`` of the balanced clips to test; the corpus
-        renders the difference (:attr:`test_only_per_genre`) as extra clips that the splitter sends to test
-        only, so training and validation keep their tracks and windows and only the test set grows. FMA-layout
-        tracks of a genre add to it. No effect on real data.
-    n_train, n_valid : int
-        Balanced numbers of 5-s training and validation windows (paper: 100,000 and 10,000).
-    test_segments_per_track : int
-        Non-overlapping 5-s test segments per track (6 for a 30-s clip).
-    epochs, batch_size, lr, weight_decay, dropout : training hyperparameters
-        Paper: 15, 200, 2e-5, 0.005; dropout is not stated in the paper.
-    schedule : {'constant', 'onecycle'}
-        Learning-rate schedule (:func:`genre_utils.train.learning_rate`); ``lr`` is its peak. The paper
-        trains at a constant rate.
-    window_norm : bool
-        Standardise every window around its own mean (cepstral mean normalisation,
-        :class:`genre_utils.models.Standardize`) instead of around the training set's mean; the CRNN
-        only (the baseline keeps the global standardisation). Not in the paper.
-    batchnorm : bool
-        Batch normalisation in each of the CRNN's conv blocks (after the pool). Not in the paper.
-
-    features : FeatureParams
-        Audio and feature parameters.
-
-    Notes
-    -----
-    The paper's recipe (constant rate, no batch normalisation, global standardisation) needs many more
-    optimiser steps than the ``quick`` budget allows: measured on the quick synthetic corpus, 5 epochs of
-    it leave the CRNN at 40-50 % track accuracy with training accuracy no higher, i.e. still fitting.
-    ``quick`` and ``tiny`` therefore train with a one-cycle schedule, batch normalisation and per-window
-    standardisation (the book's deviation table lists each); ``paper`` keeps the paper's recipe.
-    """
-
-    name: str
-    seed: int = 0
-    synth_tracks_per_genre: int = 20
-    synth_fma_tracks: int = 120
-    synth_newdata_per_genre: int = 4
-    clip_seconds: float = 30.0
-    split_fractions: tuple[float, float, float] = (0.70, 0.15, 0.15)
-    test_tracks_per_genre: int = 0
-    n_train: int = 2000
-    n_valid: int = 400
-    test_segments_per_track: int = 6
-    epochs: int = 6
-    batch_size: int = 50
-    lr: float = 1e-3
-    weight_decay: float = 0.005
-    dropout: float = 0.3
-    schedule: str = "constant"
-    window_norm: bool = False
-    batchnorm: bool = False
-    features: FeatureParams = field(default_factory=FeatureParams)
-
-    def __post_init__(self):
-        check_schedule(self.schedule)
-
-    def replace(self, **changes) -> "Profile":
-        """Return a copy with some fields changed (``features`` accepts a dict of FeatureParams fields)."""
-        feats = changes.pop("features", None)
-        if isinstance(feats, dict):
-            changes["features"] = dataclasses.replace(self.features, **feats)
-        elif feats is not None:
-            changes["features"] = feats
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        """Plain-JSON form of the profile (for results and fingerprints)."""
-        return dataclasses.asdict(self)
-
-    @property
-    def test_only_per_genre(self) -> int:
-        """Extra synthetic GTZAN clips per genre rendered for the test split only (see ``test_tracks_per_genre``)."""
-        base_test = split_counts(self.synth_tracks_per_genre, self.split_fractions)[2]
-        return max(0, int(self.test_tracks_per_genre) - base_test)
-
-
-#: The list of test-only track ids (``blues.00021``, one per line; ``#`` starts a comment) that a GTZAN root may
-#: hold next to its genre folders: the synthetic corpus writes one for its test-only clips
-#: (:attr:`Profile.test_only_per_genre`), and the store sends the tracks it names to the test split.
-TEST_ONLY_LIST = "test_only.txt"
-
-
-def split_counts(n: int, fractions) -> tuple[int, int, int]:
-    """Split ``n`` items by train/valid/test ``fractions``, keeping at least one item per split when ``n >= 3``.
-
-    The track counts of one stratum of :func:`genre_utils.splits.split_tracks`.
-
-    Returns
-    -------
-    n_train, n_valid, n_test : int
-    """
-    n_valid = int(round(n * fractions[1]))
-    n_test = int(round(n * fractions[2]))
-    if n >= 3:
-        n_valid, n_test = max(n_valid, 1), max(n_test, 1)
-    n_train = n - n_valid - n_test
-    return n_train, n_valid, n_test
-
-
-PROFILES: dict[str, Profile] = {
-    "tiny": Profile(
-        name="tiny",
-        synth_tracks_per_genre=4,
-        synth_fma_tracks=24,
-        synth_newdata_per_genre=1,
-        clip_seconds=10.0,
-        n_train=200,
-        n_valid=60,
-        test_segments_per_track=2,
-        test_tracks_per_genre=2,
-        epochs=2,
-        batch_size=25,
-        lr=3e-3,
-        schedule="onecycle",
-        window_norm=True,
-        batchnorm=True,
-    ),
-    "quick": Profile(name="quick", test_tracks_per_genre=16, epochs=4, lr=3e-3, schedule="onecycle", window_norm=True,
-                     batchnorm=True),
-    "paper": Profile(
-        name="paper",
-        synth_tracks_per_genre=100,
-        synth_fma_tracks=900,
-        synth_newdata_per_genre=10,
-        test_tracks_per_genre=16,
-        n_train=100_000,
-        n_valid=10_000,
-        epochs=15,
-        batch_size=200,
-        lr=2e-5,
-        weight_decay=0.005,
-        dropout=0.3,
-    ),
-}
-
-
-def get_profile(name: str | Profile) -> Profile:
-    """Look a profile up by name (a :class:`Profile` passes through unchanged)."""
-    if isinstance(name, Profile):
-        return name
-    try:
-        return PROFILES[name]
-    except KeyError:
-        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}") from None
-
-
 #: Arithmetic precisions training may run in (:attr:`TrainConfig.precision`).
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -283,10 +115,21 @@ class TrainConfig:
         The model trained.
     n_classes : int
         Output classes of the model (the labels must lie in ``[0, n_classes)``).
-    epochs, batch_size, lr, weight_decay, dropout, seed, schedule, window_norm, batchnorm
-        As in :class:`Profile` (``batch_size`` is the global batch of one optimiser step). ``window_norm`` and
-        ``batchnorm`` are the profile's; :func:`genre_utils.experiments.build_profile_model` applies them to
-        the CRNN variants only.
+    epochs, batch_size, lr, weight_decay, dropout : int, int, float, float, float
+        Training hyperparameters; ``batch_size`` is the global batch of one optimiser step. Paper: 15, 200,
+        2e-5, 0.005; dropout is not stated in the paper.
+    seed : int
+        Weight initialisation and batch order (a profile's training settings take the profile's seed).
+    schedule : {'constant', 'onecycle'}
+        Learning-rate schedule (:func:`genre_utils.train.learning_rate`); ``lr`` is its peak. The paper
+        trains at a constant rate.
+    window_norm : bool
+        Standardise every window around its own mean (cepstral mean normalisation,
+        :class:`genre_utils.models.Standardize`) instead of around the training set's mean. Not in the paper.
+    batchnorm : bool
+        Batch normalisation in each of the CRNN's conv blocks (after the pool). Not in the paper.
+        :func:`genre_utils.experiments.build_profile_model` applies ``window_norm`` and ``batchnorm`` to the
+        CRNN variants only (the baseline keeps the global standardisation).
     precision : {'fp32', 'bf16', 'fp16'}
         Arithmetic of the forward pass and loss: ``'fp32'`` (the default, and the CPU's: no autocast at all, so
         the numbers are those of plain float32), or autocast to bfloat16 / float16 (weights and Adam stay
@@ -335,14 +178,194 @@ class TrainConfig:
         return cls(**d)
 
 
+#: The training settings a :class:`Profile` holds in its ``train`` (and reads through, ``profile.epochs``).
+TRAIN_FIELDS = frozenset(f.name for f in dataclasses.fields(TrainConfig)) - {"seed"}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes and hyperparameters of one build profile.
+
+    Attributes
+    ----------
+    name : str
+        Profile name (``tiny``, ``quick`` or ``paper``).
+    seed : int
+        Seed of every random choice (corpus, splits, window offsets, weight init, batch order).
+    synth_tracks_per_genre : int
+        Synthetic GTZAN-layout clips per genre.
+    synth_fma_tracks : int
+        Synthetic FMA-layout tracks in all (unbalanced, including genres outside the 10).
+    synth_newdata_per_genre : int
+        Synthetic "new data" clips per genre (paper section 9), used only for evaluation.
+    clip_seconds : float
+        Length of the synthetic clips (the real datasets' clips are 30 s).
+    split_fractions : tuple of float
+        Train/valid/test fractions of the track-level split.
+    test_tracks_per_genre : int
+        GTZAN-layout test tracks per genre the synthetic corpus guarantees (0: none added). The split gives
+        ``split_counts(synth_tracks_per_genre, split_fractions)[2]`` of the balanced clips to test; the corpus
+        renders the difference (:attr:`test_only_per_genre`) as extra clips that the splitter sends to test
+        only, so training and validation keep their tracks and windows and only the test set grows. FMA-layout
+        tracks of a genre add to it. No effect on real data.
+    n_train, n_valid : int
+        Balanced numbers of 5-s training and validation windows (paper: 100,000 and 10,000).
+    test_segments_per_track : int
+        Non-overlapping 5-s test segments per track (6 for a 30-s clip).
+    train : TrainConfig
+        The training settings, the one object that goes on to :func:`genre_utils.train.fit` and into every
+        checkpoint (its ``model`` and ``precision`` are filled in per run by :func:`train_config`; its
+        ``seed`` is always the profile's). Paper: 15 epochs, batch 200, Adam at lr 2e-5 with weight decay
+        0.005; dropout is not stated in the paper. For reading, ``profile.epochs`` is ``profile.train.epochs``
+        (likewise every training field), and :meth:`replace` routes training fields into ``train``.
+    features : FeatureParams
+        Audio and feature parameters.
+
+    Notes
+    -----
+    The paper's recipe (constant rate, no batch normalisation, global standardisation) needs many more
+    optimiser steps than the ``quick`` budget allows: measured on the quick synthetic corpus, 5 epochs of
+    it leave the CRNN at 40-50 % track accuracy with training accuracy no higher, i.e. still fitting.
+    ``quick`` and ``tiny`` therefore train with a one-cycle schedule, batch normalisation and per-window
+    standardisation (the book's deviation table lists each); ``paper`` keeps the paper's recipe.
+    """
+
+    name: str
+    seed: int = 0
+    synth_tracks_per_genre: int = 20
+    synth_fma_tracks: int = 120
+    synth_newdata_per_genre: int = 4
+    clip_seconds: float = 30.0
+    split_fractions: tuple[float, float, float] = (0.70, 0.15, 0.15)
+    test_tracks_per_genre: int = 0
+    n_train: int = 2000
+    n_valid: int = 400
+    test_segments_per_track: int = 6
+    train: TrainConfig = field(default_factory=TrainConfig)
+    features: FeatureParams = field(default_factory=FeatureParams)
+
+    def __post_init__(self):
+        if isinstance(self.train, dict):
+            object.__setattr__(self, "train", TrainConfig.from_dict(self.train))
+        if isinstance(self.features, dict):
+            object.__setattr__(self, "features", FeatureParams(**self.features))
+        if self.train.seed != self.seed:   # one seed for the data and the training
+            object.__setattr__(self, "train", self.train.replace(seed=self.seed))
+
+    def __getattr__(self, name):
+        # only reached for names that are not fields: the training settings read through the profile
+        if name in TRAIN_FIELDS:
+            return getattr(self.train, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def replace(self, **changes) -> "Profile":
+        """Return a copy with some fields changed.
+
+        ``features`` accepts a dict of FeatureParams fields, ``train`` a dict of TrainConfig fields, and the
+        training fields may also be given directly (``replace(epochs=1, lr=5e-4)``)."""
+        feats = changes.pop("features", None)
+        if isinstance(feats, dict):
+            changes["features"] = dataclasses.replace(self.features, **feats)
+        elif feats is not None:
+            changes["features"] = feats
+        train = changes.pop("train", None)
+        train = dict(train) if isinstance(train, dict) else ({} if train is None else train.to_dict())
+        train.update({k: changes.pop(k) for k in list(changes) if k in TRAIN_FIELDS})
+        if train:
+            changes["train"] = self.train.replace(**train)
+        if "seed" in changes:
+            changes["train"] = changes.get("train", self.train).replace(seed=changes["seed"])
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """Plain-JSON form of the whole profile (what a store records; :meth:`from_dict` reads it back)."""
+        return {**dataclasses.asdict(self), "train": self.train.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Profile":
+        """The profile a :meth:`to_dict` dict describes (also the flat form stores wrote before ``train``)."""
+        d = dict(d)
+        if "train" not in d:
+            d["train"] = {k: d.pop(k) for k in list(d) if k in TRAIN_FIELDS}
+        if isinstance(d.get("split_fractions"), list):
+            d["split_fractions"] = tuple(d["split_fractions"])
+        return cls(**d)
+
+    def data_dict(self) -> dict:
+        """The profile without its training settings: what a feature store depends on (its cache key)."""
+        return {k: v for k, v in self.to_dict().items() if k != "train"}
+
+    @property
+    def test_only_per_genre(self) -> int:
+        """Extra synthetic GTZAN clips per genre rendered for the test split only (see ``test_tracks_per_genre``)."""
+        base_test = split_counts(self.synth_tracks_per_genre, self.split_fractions)[2]
+        return max(0, int(self.test_tracks_per_genre) - base_test)
+
+
+#: The list of test-only track ids (``blues.00021``, one per line; ``#`` starts a comment) that a GTZAN root may
+#: hold next to its genre folders: the synthetic corpus writes one for its test-only clips
+#: (:attr:`Profile.test_only_per_genre`), and the store sends the tracks it names to the test split.
+TEST_ONLY_LIST = "test_only.txt"
+
+
+def split_counts(n: int, fractions) -> tuple[int, int, int]:
+    """Split ``n`` items by train/valid/test ``fractions``, keeping at least one item per split when ``n >= 3``.
+
+    The track counts of one stratum of :func:`genre_utils.splits.split_tracks`.
+
+    Returns
+    -------
+    n_train, n_valid, n_test : int
+    """
+    n_valid = int(round(n * fractions[1]))
+    n_test = int(round(n * fractions[2]))
+    if n >= 3:
+        n_valid, n_test = max(n_valid, 1), max(n_test, 1)
+    n_train = n - n_valid - n_test
+    return n_train, n_valid, n_test
+
+
+PROFILES: dict[str, Profile] = {
+    "tiny": Profile(
+        name="tiny",
+        synth_tracks_per_genre=4,
+        synth_fma_tracks=24,
+        synth_newdata_per_genre=1,
+        clip_seconds=10.0,
+        n_train=200,
+        n_valid=60,
+        test_segments_per_track=2,
+        test_tracks_per_genre=2,
+        train=TrainConfig(epochs=2, batch_size=25, lr=3e-3, schedule="onecycle", window_norm=True, batchnorm=True),
+    ),
+    "quick": Profile(name="quick", test_tracks_per_genre=16,
+                     train=TrainConfig(epochs=4, lr=3e-3, schedule="onecycle", window_norm=True, batchnorm=True)),
+    "paper": Profile(
+        name="paper",
+        synth_tracks_per_genre=100,
+        synth_fma_tracks=900,
+        synth_newdata_per_genre=10,
+        test_tracks_per_genre=16,
+        n_train=100_000,
+        n_valid=10_000,
+        train=TrainConfig(epochs=15, batch_size=200, lr=2e-5, weight_decay=0.005, dropout=0.3),
+    ),
+}
+
+
+def get_profile(name: str | Profile) -> Profile:
+    """Look a profile up by name (a :class:`Profile` passes through unchanged)."""
+    if isinstance(name, Profile):
+        return name
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}") from None
+
+
 def train_config(profile: "str | Profile", model: str, precision: str = "fp32") -> TrainConfig:
-    """The training settings of ``model`` under ``profile`` (the one place they are read from a profile), in
-    arithmetic ``precision``."""
-    profile = get_profile(profile)
-    return TrainConfig(model=model, n_classes=N_GENRES, epochs=profile.epochs, batch_size=profile.batch_size,
-                       lr=profile.lr, weight_decay=profile.weight_decay, dropout=profile.dropout, seed=profile.seed,
-                       schedule=profile.schedule, window_norm=profile.window_norm, batchnorm=profile.batchnorm,
-                       precision=precision)
+    """The profile's training settings (:attr:`Profile.train`) for ``model``, in arithmetic ``precision``."""
+    return get_profile(profile).train.replace(model=model, precision=precision)
 
 
 def _flatten(d, prefix=""):

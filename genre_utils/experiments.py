@@ -179,12 +179,12 @@ def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None
         The store has no training or no validation windows; or (``other_run='refuse'``) the folder holds
         another run.
     """
-    from .train import default_precision, distributed, fit, select_device
+    from .train import distributed, fit
 
     if other_run not in OTHER_RUN:
         raise ValueError(f"other_run must be one of {', '.join(OTHER_RUN)}, not {other_run!r}")
-    profile = get_profile(profile or ds.info["profile"])
-    cfg = train_config(profile, model_name, precision or default_precision(select_device(device)))
+    profile = get_profile(profile or ds.profile)
+    cfg = run_train_config(profile, model_name, device, precision)
     X_train, y_train, _ = ds.split("train")
     X_valid, y_valid, _ = ds.split("valid")
     _require_windows(ds, ("training", len(y_train)), ("validation", len(y_valid)), purpose="train on")
@@ -318,7 +318,7 @@ def evaluate_run(ds, run_dir, *, newdata=None, max_segments: int | None = None, 
     best, ckpt = load_checkpoint(run_dir / "best.pt", device=device)
     check_run_matches_store(ckpt, ds, run_dir)
     if max_segments is None:
-        max_segments = get_profile(ds.info["profile"]).test_segments_per_track
+        max_segments = ds.profile.test_segments_per_track
     X_test, y_test, test_rows = ds.split("test")
     _require_windows(ds, ("test", len(y_test)), purpose="evaluate on")
     t0 = time.perf_counter()
@@ -385,7 +385,17 @@ def _folder_stamp(folder) -> list | None:
                             for p in sorted(folder.rglob("*")) if p.is_file()]
 
 
-def run_key(ds, model_name: str, profile: str | Profile | None = None, newdata=None) -> str:
+def run_train_config(profile: Profile, model_name: str, device=None, precision: str | None = None) -> TrainConfig:
+    """The settings a run trains with: the profile's, for ``model_name``, in ``precision`` or else the default
+    precision of the device it will run on (bf16 on a CUDA device that has it, fp32 elsewhere). The one
+    place :func:`train_run` and :func:`run_key` take them from, so the cache key is what trains."""
+    from .devices import default_precision, select_device  # torch: loaded only when a run is trained or keyed
+
+    return train_config(profile, model_name, precision or default_precision(select_device(device)))
+
+
+def run_key(ds, model_name: str, profile: str | Profile | None = None, newdata=None, device=None,
+            precision: str | None = None) -> str:
     """Cache key of one run: everything its ``results.json`` depends on.
 
     The store's cache key and data fingerprint (the content hashes of the tracks it was built from), the
@@ -393,9 +403,9 @@ def run_key(ds, model_name: str, profile: str | Profile | None = None, newdata=N
     imports, the versions of the libraries a run depends on, and the new-data folder's files (path, size,
     modification time).
     """
-    profile = get_profile(profile or ds.info["profile"])
+    profile = get_profile(profile or ds.profile)
     return fingerprint(ds.info["cache_key"], ds.info.get("data_fingerprint"), model_name,
-                       train_config(profile, model_name).to_dict(),
+                       run_train_config(profile, model_name, device, precision).to_dict(),
                        code_fingerprint("experiments"), library_key("run"), _folder_stamp(newdata))
 
 
@@ -406,9 +416,9 @@ def run_experiment(ds, model_name: str, out_dir, profile: str | Profile | None =
     The cache key combines the store's key, the model, the training hyperparameters and the code of the
     modules that decide the numbers, so a changed input or setting retrains (resuming where possible).
     """
-    profile = get_profile(profile or ds.info["profile"])
+    profile = get_profile(profile or ds.profile)
     out_dir = Path(out_dir)
-    key = run_key(ds, model_name, profile, newdata)
+    key = run_key(ds, model_name, profile, newdata, device)
     if (out_dir / "results.json").is_file():
         try:
             cached = load_results(out_dir)

@@ -300,6 +300,14 @@ class Dataset:
         return self.features[lo:hi], rows["label"].to_numpy(np.int64, copy=True), rows
 
     @property
+    def profile(self) -> Profile:
+        """The profile the store was built with, whole as it recorded it: a ``Profile.replace(...)`` override
+        survives (looking the profile up again by its name would lose it)."""
+        if "profile_config" in self.info:
+            return Profile.from_dict(self.info["profile_config"])
+        return get_profile(self.info["profile"])
+
+    @property
     def skipped(self) -> pd.DataFrame:
         """Every file or track left out, with its reason."""
         return pd.read_csv(self.root / "skipped.csv", keep_default_na=False)
@@ -344,7 +352,9 @@ def _cache_key(tracks: pd.DataFrame, profile: Profile, split_method: str, fma_su
     for path in [*tracks["path"], *([str(test_only)] if test_only is not None else [])]:
         st = os.stat(path)
         files.append((path, st.st_size, st.st_mtime_ns))
-    return fingerprint(profile, split_method, fma_subset, files, code_fingerprint("store"), library_key("store"))
+    # the profile without its training settings: a changed learning rate retrains, it does not re-extract
+    return fingerprint(profile.data_dict(), split_method, fma_subset, files, code_fingerprint("store"),
+                       library_key("store"))
 
 
 #: The small files of a store, checksummed in ``dataset.json`` and checked whenever the store is reused.

@@ -102,6 +102,11 @@ def test_store_reuse_is_validated_and_content_checked_only_with_verify(gtzan, tm
     # ... and everything downstream of the store changes key
     assert experiments.run_key(verified, "crnn", PROFILE) != experiments.run_key(first, "crnn", PROFILE)
     assert context.store_key(verified) != context.store_key(first)
+    # the run's key holds the settings that train: the precision the device would pick, or the one asked for
+    assert experiments.run_train_config(PROFILE, "crnn", "cpu").precision == "fp32"
+    assert experiments.run_key(first, "crnn", PROFILE, device="cpu") == experiments.run_key(first, "crnn", PROFILE)
+    assert experiments.run_key(first, "crnn", PROFILE, device="cpu", precision="bf16") != \
+        experiments.run_key(first, "crnn", PROFILE, device="cpu")
     _build(gtzan, out, verify=True)
     assert len(extractions) == 5                            # verified and unchanged: reused
 

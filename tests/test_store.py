@@ -112,6 +112,17 @@ def test_rebuild_is_a_cache_hit(built, corpus):
     assert (again.root / "features.npy").stat().st_mtime_ns == before
 
 
+def test_the_store_keeps_its_profile_whole_and_training_settings_do_not_rebuild_it(built, corpus):
+    # PROFILE is tiny with three overrides: looked up again by its name, they would be lost
+    assert built.profile == PROFILE and built.profile != get_profile("tiny")
+    before = (built.root / "features.npy").stat().st_mtime_ns
+    retrained = build(corpus, built.root, profile=PROFILE.replace(lr=5e-4, epochs=7))
+    assert (retrained.root / "features.npy").stat().st_mtime_ns == before   # another lr is not another store
+    assert retrained.info["cache_key"] == built.info["cache_key"]
+    assert build(corpus, built.root.parent / "other", profile=PROFILE.replace(n_valid=10)).info["cache_key"] \
+        != built.info["cache_key"]                                          # another data size is
+
+
 def test_interrupted_build_resumes_to_the_same_result(built, corpus, tmp_path, monkeypatch):
     from genre_utils import store
 
