@@ -1,4 +1,5 @@
-"""Reading the checkpoints :func:`genre_utils.train.fit` writes: refused unless they are ours, never unpickled.
+"""The checkpoints :func:`genre_utils.train.fit` writes, read back refused unless they are ours (never unpickled),
+and the writing and resuming side the training loop calls.
 
 A checkpoint is a dict of tensors and plain Python values (``format``, ``model_spec``, ``model_state``,
 ``optimizer_state``, ``epoch``, ``history``, ``train_config``, ``data``, ``config``, ...), loaded with
@@ -8,18 +9,23 @@ code) is a :class:`~genre_utils.errors.CheckpointError` with one line saying wha
 
 from __future__ import annotations
 
+import math
 import pickle
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
+from .config import TrainConfig, resume_differences
 from .devices import select_device
-from .errors import CheckpointError
+from .errors import CheckpointError, RunMismatchError
 from .models import build_model
+from .provenance import atomic_torch_save, to_plain
 
 __all__ = ["CHECKPOINT_FORMAT", "READABLE_FORMATS", "read_checkpoint", "checkpoint_config", "read_history",
-           "load_checkpoint"]
+           "load_checkpoint", "empty_history", "best_epoch", "resume_record", "checkpoint_dict", "save_epoch",
+           "restore"]
 
 #: Tag stored in every checkpoint.
 #: ``/2``: the training settings are one :class:`~genre_utils.config.TrainConfig` (``'train_config'``, a plain
@@ -124,3 +130,101 @@ def load_checkpoint(path, device=None) -> tuple[nn.Module, dict]:
     model.to(device=select_device(device), memory_format=torch.channels_last)
     model.eval()
     return model, ckpt
+
+
+# ----------------------------------------------------------------------------------------------------
+# writing and resuming (the training loop's side)
+
+
+def empty_history() -> dict:
+    """The per-epoch lists a run's history holds, empty."""
+    return {"epoch": [], "train_loss": [], "train_acc": [], "valid_loss": [], "valid_acc": [],
+            "train_seconds": [], "epoch_seconds": []}
+
+
+def best_epoch(history: dict) -> tuple[int | None, float]:
+    """Epoch (1-based) of the highest validation accuracy, and that accuracy; the earliest one on ties."""
+    if not history["valid_acc"]:
+        return None, math.nan
+    accs = np.asarray(history["valid_acc"], dtype=float)
+    i = int(np.nanargmax(accs)) if np.isfinite(accs).any() else 0
+    return history["epoch"][i], float(accs[i])
+
+
+def resume_record(spec, cfg: TrainConfig | dict | None, n_train, n_valid) -> dict:
+    """What a resumed run must share with the run it continues (compared by :func:`resume_differences`):
+    the model spec, the training settings and the training and validation sizes."""
+    return {"model_spec": to_plain(spec), "train": cfg.to_dict() if isinstance(cfg, TrainConfig) else cfg,
+            "data": {"n_train": n_train, "n_valid": n_valid}}
+
+
+def checkpoint_dict(model, optimizer, cfg: TrainConfig, record: dict, epoch: int, history: dict, config: dict,
+                    step_log=(), scaler=None) -> dict:
+    """Everything a checkpoint holds after ``epoch`` finished epochs (tensors and plain values only)."""
+    best, best_acc = best_epoch(history)
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "model_spec": record["model_spec"],
+        "model_state": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+        "optimizer_state": optimizer.state_dict(),
+        "epoch": int(epoch),
+        "history": to_plain(history),
+        "best_epoch": best,
+        "best_valid_acc": best_acc,
+        "train_config": cfg.to_dict(),
+        "data": dict(record["data"]),
+        # every epoch reseeds from (seed, epoch), so the seed is all a resumed run needs; the torch
+        # generator state is kept for inspection
+        "rng": {"seed": int(cfg.seed), "next_epoch": int(epoch) + 1, "torch_cpu": torch.get_rng_state()},
+        **({"scaler_state": scaler.state_dict()} if scaler is not None else {}),
+        "config": config,
+        "step_log": to_plain(list(step_log)),
+        "versions": {"torch": str(torch.__version__)},
+    }
+
+
+def save_epoch(out_dir: Path, ckpt: dict, keep_epochs: bool) -> None:
+    """Write ``last.pt`` (and ``epoch_{k:03d}.pt`` when kept, ``best.pt`` when this epoch is the best), each
+    atomically."""
+    epoch = ckpt["epoch"]
+    if keep_epochs:
+        atomic_torch_save(ckpt, out_dir / f"epoch_{epoch:03d}.pt")
+    atomic_torch_save(ckpt, out_dir / "last.pt")
+    if ckpt["best_epoch"] == epoch:
+        atomic_torch_save(ckpt, out_dir / "best.pt")
+
+
+def restore(path, model, optimizer, record: dict, device, scaler=None) -> tuple[int, dict, dict | None, list]:
+    """Load weights, optimizer state and history of ``last.pt`` into a fresh run, if it continues this one
+    (:func:`genre_utils.config.resume_differences`, the check the run-folder check of ``train_run`` uses).
+
+    Returns
+    -------
+    epochs, history, partial, step_log
+        The finished epochs, the history, the progress of an epoch stopped inside (or None) and the step log.
+
+    Raises
+    ------
+    genre_utils.errors.RunMismatchError
+        The checkpoint is of an earlier format, or of other settings.
+    """
+    ckpt = read_checkpoint(path)
+    if ckpt["format"] != CHECKPOINT_FORMAT:
+        raise RunMismatchError(f"{path}: cannot resume a checkpoint of an earlier format ({ckpt['format']}, written "
+                               f"before the training settings were one TrainConfig); use another out_dir or "
+                               "resume=False")
+    stored = resume_record(ckpt["model_spec"], ckpt.get("train_config"), *(
+        (ckpt.get("data") or {}).get(k) for k in ("n_train", "n_valid")))
+    changed = resume_differences(stored, record, more_epochs=True, ignore=())
+    if changed:
+        raise RunMismatchError(f"{path}: cannot resume, settings changed ({', '.join(changed)}); "
+                               "use another out_dir or resume=False")
+    model.load_state_dict(ckpt["model_state"])
+    model.to(device=device, memory_format=torch.channels_last)
+    optimizer.load_state_dict(ckpt["optimizer_state"])
+    if scaler is not None and "scaler_state" in ckpt:
+        scaler.load_state_dict(ckpt["scaler_state"])
+    history = empty_history()
+    for key in history:
+        history[key] = list(ckpt["history"].get(key, []))
+    return int(ckpt["epoch"]), history, ckpt.get("partial"), list(ckpt.get("step_log") or [])

@@ -1,6 +1,6 @@
 """Training (paper section 5.3): Adam, cross-entropy, a checkpoint after every epoch, resumable, seeded.
 
-The loop is plain PyTorch, written to be read in one sitting:
+The loop is plain PyTorch, written to be read in one sitting (:func:`fit`, then :func:`train_one_epoch`):
 
 1. every epoch draws its batch order from a numpy generator seeded by ``(seed, epoch)`` and reseeds torch
    (dropout) from the same pair, so an epoch does the same work whether or not the run was interrupted
@@ -11,14 +11,15 @@ The loop is plain PyTorch, written to be read in one sitting:
    (``epoch_{k:03d}.pt``, ``last.pt``, and ``best.pt`` when validation accuracy improved) is written
    atomically.
 
-Checkpoints hold only tensors and plain Python values and load with ``torch.load(..., weights_only=True)``.
-
-The monitoring functions keep the paper's names: :func:`get_accuracy`, :func:`get_loss`,
-:func:`get_accuracy_per_genre`.
+What the loop calls lives beside it: the checkpoints' writing and resuming in :mod:`genre_utils.checkpoints`,
+the early stop and step log in :mod:`genre_utils.budget`, the monitoring functions (the paper's names,
+:func:`get_accuracy`, :func:`get_loss`, :func:`get_accuracy_per_genre`) in :mod:`genre_utils.monitor`, the
+device, threads, precision and process group in :mod:`genre_utils.devices`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -29,28 +30,33 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .budget import Budget
 from .checkpoints import (
     CHECKPOINT_FORMAT,
+    best_epoch,
     checkpoint_config,
+    checkpoint_dict,
+    empty_history,
     load_checkpoint,
-    read_checkpoint,
     read_history,
+    restore,
+    resume_record,
+    save_epoch,
 )
-from .config import N_GENRES, TrainConfig, check_schedule, num_threads, resume_differences
+from .config import N_GENRES, TrainConfig, check_schedule, num_threads
 from .devices import (
     Distributed,
-    _autocast,
+    autocast,
     default_precision,
     distributed,
-    model_device,
     model_dtype,
     reuse_freed_memory,
     select_device,
     set_threads,
     to_input,
 )
-from .errors import RunMismatchError, UserError
-from .genres import GENRES
+from .errors import UserError
+from .monitor import get_accuracy, get_accuracy_per_genre, get_loss, iter_logits, loss_and_accuracy
 from .provenance import atomic_torch_save, to_plain
 
 __all__ = [
@@ -64,6 +70,7 @@ __all__ = [
     "get_loss",
     "get_accuracy_per_genre",
     "fit",
+    "train_one_epoch",
     "default_precision",
     "Distributed",
     "distributed",
@@ -76,91 +83,11 @@ __all__ = [
 ]
 
 
-
-# ----------------------------------------------------------------------------------------------------
-# monitoring (the paper's function names)
-
-
-def iter_logits(model: nn.Module, X, batch_size: int = 256, device=None):
-    """Yield the logits of consecutive slices of ``X`` in eval mode, without gradients.
-
-    Parameters
-    ----------
-    model : nn.Module
-    X : array-like, shape (N, height, frames)
-        float16/float32 array or memmap; read a slice at a time.
-    batch_size : int
-    device : str or torch.device, optional
-        Defaults to the device the model's parameters are on (the model is not moved).
-
-    Yields
-    ------
-    logits : Tensor, shape (b, n_classes), float32, on the CPU
-    """
-    device = model_device(model) if device is None else torch.device(device)
-    dtype = model_dtype(model)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            for start in range(0, len(X), batch_size):
-                yield model(to_input(X[start:start + batch_size], device, dtype)).float().cpu()
-    finally:
-        model.train(was_training)
-
-
-def _loss_and_accuracy(model, X, y, batch_size=256, device=None) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy over (X, y) in one pass."""
-    y = torch.as_tensor(np.asarray(y, dtype=np.int64))
-    if len(y) == 0:
-        return math.nan, math.nan
-    total_loss, correct, start = 0.0, 0, 0
-    for logits in iter_logits(model, X, batch_size, device):
-        yb = y[start:start + len(logits)]
-        total_loss += nn.functional.cross_entropy(logits, yb, reduction="sum").item()
-        correct += int((logits.argmax(dim=1) == yb).sum())
-        start += len(logits)
-    return total_loss / len(y), correct / len(y)
-
-
-def get_accuracy(model: nn.Module, X, y, batch_size: int = 256, device=None) -> float:
-    """Share of windows whose highest-scoring class is the true one (NaN for no windows).
-
-    Parameters
-    ----------
-    X : array-like, shape (N, height, frames)
-    y : array-like of int, shape (N,)
-        Class indices into :data:`~genre_utils.genres.GENRES`.
-    """
-    return _loss_and_accuracy(model, X, y, batch_size, device)[1]
-
-
-def get_loss(model: nn.Module, X, y, batch_size: int = 256, device=None) -> float:
-    """Mean cross-entropy (natural log) of the model on (X, y), in eval mode (dropout off)."""
-    return _loss_and_accuracy(model, X, y, batch_size, device)[0]
-
-
-def get_accuracy_per_genre(model: nn.Module, X, y, batch_size: int = 256, device=None,
-                           genres=GENRES) -> dict[str, float]:
-    """Accuracy (recall) per true genre: ``{genre: correct / windows of that genre}``, NaN if none."""
-    y = np.asarray(y, dtype=np.int64)
-    pred = torch.cat(list(iter_logits(model, X, batch_size, device))).argmax(dim=1).numpy() if len(y) else y
-    out = {}
-    for k, genre in enumerate(genres):
-        mask = y == k
-        out[genre] = float((pred[mask] == k).mean()) if mask.any() else math.nan
-    return out
-
-
-# ----------------------------------------------------------------------------------------------------
-# plain values for checkpoints and JSON
-
-
 # ----------------------------------------------------------------------------------------------------
 # batches
 
 
-class _Batches:
+class Batches:
     """Training windows as one float32 tensor in memory, or rows read from an array/memmap per batch.
 
     On a CUDA device the tensor is put on the device when it fits (half its free memory), and batches are
@@ -224,118 +151,25 @@ def _epoch_seeds(seed: int, epoch: int) -> tuple[np.random.Generator, int]:
 # the training loop
 
 
-def _empty_history() -> dict:
-    return {"epoch": [], "train_loss": [], "train_acc": [], "valid_loss": [], "valid_acc": [],
-            "train_seconds": [], "epoch_seconds": []}
-
-
-def _best_epoch(history: dict) -> tuple[int | None, float]:
-    """Epoch (1-based) of the highest validation accuracy; the earliest one on ties."""
-    if not history["valid_acc"]:
-        return None, math.nan
-    accs = np.asarray(history["valid_acc"], dtype=float)
-    i = int(np.nanargmax(accs)) if np.isfinite(accs).any() else 0
-    return history["epoch"][i], float(accs[i])
-
-
 @dataclasses.dataclass
-class _Run:
+class Run:
     """The state one training epoch works on (the settings are the :class:`TrainConfig`)."""
 
     model: nn.Module
     optimizer: torch.optim.Optimizer
     criterion: nn.Module
-    batches: "_Batches"
+    batches: "Batches"
     y_train: torch.Tensor
     device: torch.device
     progress: bool
     net: nn.Module | None = None          # what the forward pass calls: the model, or its DDP wrapper
     scaler: object | None = None          # torch.amp.GradScaler under fp16
     dist: Distributed = Distributed()
-    budget: "_Budget | None" = None       # when to stop early, and the step log (None: run every epoch)
+    budget: Budget | None = None          # when to stop early, and the step log (None: run every epoch)
 
     def __post_init__(self):
         if self.net is None:
             self.net = self.model
-
-
-class _Budget:
-    """A training run's optional stopping point and its step log.
-
-    ``max_steps`` counts the run's optimiser steps in all (a resumed run's earlier steps included);
-    ``time_limit`` the seconds of training of this call. Both are checked after every step; the run stops
-    after the step that reaches either. Every ``eval_every`` steps (and at a stop) the validation set is
-    evaluated and a row appended to ``log`` (the first at step 0, before training): ``step``, ``epoch``
-    (fractional), ``train_loss`` and ``train_acc`` (averaged over the steps since the last row, in training
-    mode), ``valid_loss``, ``valid_acc``, ``seconds`` (training seconds of the whole run, evaluation
-    excluded) and ``windows_per_s``.
-    Neither changes what a step computes: evaluation runs in eval mode without gradients or random draws.
-    """
-
-    def __init__(self, max_steps=None, time_limit=None, eval_every=None, log=None, seconds=0.0, X_valid=None,
-                 y_valid=None, eval_batch_size=256):
-        for name, value in (("max_steps", max_steps), ("time_limit", time_limit), ("eval_every", eval_every)):
-            if value is not None and not value > 0:
-                raise ValueError(f"{name} must be positive, not {value!r}")
-        self.max_steps, self.time_limit, self.eval_every = max_steps, time_limit, eval_every
-        self.log = list(log or [])
-        self.log_from = len(self.log)            # the first row this call writes (earlier calls wrote the rest)
-        self.seconds = float(seconds)            # training seconds of the run before this call
-        self.valid = (X_valid, y_valid, eval_batch_size)
-        self.started = time.perf_counter()
-        self.reason = None
-        self._loss = self._correct = None        # sums since the last row (tensors on the device)
-        self._windows, self._interval_seconds = 0, 0.0
-        self._clock = None
-
-    def start_step(self):
-        self._clock = time.perf_counter()
-
-    def _validate(self, run: "_Run") -> tuple[float, float]:
-        X_valid, y_valid, batch_size = self.valid
-        return _loss_and_accuracy(run.model, X_valid, y_valid, batch_size, run.device)
-
-    def first_row(self, run: "_Run") -> None:
-        """The starting point of a logged run: validation before the first step (no training numbers yet)."""
-        if self.eval_every is not None and not self.log:
-            valid_loss, valid_acc = self._validate(run)
-            self.log.append({"step": 0, "epoch": 0.0, "train_loss": None, "train_acc": None,
-                             "valid_loss": valid_loss, "valid_acc": valid_acc, "seconds": 0.0, "windows_per_s": None})
-
-    def end_step(self, run: "_Run", step: int, n_batches: int, loss, correct, n: int) -> bool:
-        """Account for optimiser step ``step`` (1-based, of the whole run); True when the run stops here."""
-        elapsed = time.perf_counter() - self._clock
-        self.seconds += elapsed
-        self._interval_seconds += elapsed
-        if self.eval_every is not None:   # the interval's sums, kept on the device (no copy, no sync)
-            step_loss, step_correct = loss.detach().float() * n, correct.float()
-            self._loss = step_loss if self._loss is None else self._loss + step_loss
-            self._correct = step_correct if self._correct is None else self._correct + step_correct
-            self._windows += n
-        if self.max_steps is not None and step >= self.max_steps:
-            self.reason = "max_steps"
-        elif self.time_limit is not None and run.dist.agree(time.perf_counter() - self.started >= self.time_limit):
-            self.reason = "time_limit"
-        if self.eval_every is not None and (step % self.eval_every == 0 or self.reason):
-            self._write_row(run, step, n_batches)
-        return self.reason is not None
-
-    def _write_row(self, run: "_Run", step: int, n_batches: int) -> None:
-        totals = torch.stack([self._loss.double(), self._correct.double(),
-                              torch.tensor(float(self._windows), dtype=torch.float64, device=self._loss.device)])
-        if run.dist.active:
-            torch.distributed.all_reduce(totals)
-        loss_sum, correct, windows = (float(v) for v in totals)
-        valid_loss, valid_acc = self._validate(run)
-        self.log.append({"step": int(step), "epoch": step / n_batches, "train_loss": loss_sum / windows,
-                         "train_acc": correct / windows, "valid_loss": valid_loss, "valid_acc": valid_acc,
-                         "seconds": self.seconds, "windows_per_s": windows / max(self._interval_seconds, 1e-9)})
-        if run.progress:
-            row = self.log[-1]
-            tqdm.write(f"step {step} (epoch {row['epoch']:.2f}): train loss {row['train_loss']:.4f} | valid loss "
-                       f"{valid_loss:.4f} acc {valid_acc:.3f} | {row['windows_per_s']:.0f} windows/s")
-        self._loss = self._correct = None
-        self._windows, self._interval_seconds = 0, 0.0
 
 
 def _settings(model: nn.Module, train_config: TrainConfig | None, settings: dict) -> TrainConfig:
@@ -358,12 +192,6 @@ def _settings(model: nn.Module, train_config: TrainConfig | None, settings: dict
     if mismatch:
         raise ValueError(f"the training settings do not describe the model: {', '.join(mismatch)}")
     return cfg
-
-
-def _resume_record(spec, cfg: TrainConfig | dict | None, n_train, n_valid) -> dict:
-    """What a resumed run must share with the run it continues (compared by :func:`resume_differences`)."""
-    return {"model_spec": to_plain(spec), "train": cfg.to_dict() if isinstance(cfg, TrainConfig) else cfg,
-            "data": {"n_train": n_train, "n_valid": n_valid}}
 
 
 def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, train_config: TrainConfig | None = None, *, out_dir,
@@ -447,7 +275,74 @@ def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, train_config: Trai
         'epoch': steps / steps per epoch}``).
     """
     cfg = _settings(model, train_config, settings)
-    dist = distributed(device)
+    _check_data(cfg, X_train, y_train, X_valid, y_valid)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device, dist = _place(device)
+    if cfg.precision == "fp16" and device.type != "cuda":
+        raise UserError("precision fp16 needs a CUDA device; use bf16 or fp32 on the CPU")
+    record = resume_record(model.spec, cfg, len(y_train), len(y_valid))
+    config = to_plain(config or {})
+
+    # the model, Adam, and (fp16 only) the loss scaler; then the state of the run this one continues, if any
+    model.to(device=device, memory_format=torch.channels_last)
+    optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay)
+    scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" else None
+    start_epoch, history, partial, log, seconds = _continue_or_start(out_dir, resume, dist, model, optimizer,
+                                                                    record, device, scaler)
+    run = Run(model=model, optimizer=optimizer, criterion=nn.CrossEntropyLoss(),
+              batches=Batches(X_train, in_memory, device) if start_epoch < cfg.epochs else None,
+              y_train=torch.as_tensor(np.asarray(y_train, dtype=np.int64)), device=device,
+              progress=progress and dist.main, net=_data_parallel(model, cfg, device, dist), scaler=scaler,
+              dist=dist, budget=Budget(max_steps, time_limit, eval_every, log, seconds, X_valid, y_valid,
+                                       eval_batch_size))
+    n_batches = math.ceil(len(run.y_train) / cfg.batch_size)
+    if start_epoch == 0 and partial is None:
+        run.budget.first_row(run)
+
+    stopped = None
+    with _algorithms(device, deterministic):
+        for epoch in range(start_epoch + 1, cfg.epochs + 1):
+            steps = (epoch - 1) * n_batches + (partial or {}).get("steps", 0)
+            if max_steps is not None and steps >= max_steps:
+                stopped = {"reason": "max_steps", "step": steps, "epoch": steps / n_batches}
+                break
+            t0, earlier = time.perf_counter(), (partial or {}).get("seconds", 0.0)
+            train_loss, train_acc, state = train_one_epoch(cfg, run, epoch, partial)
+            partial = None
+            if state is not None:   # stopped inside the epoch: keep its progress, resume at the next step
+                stopped = {"reason": run.budget.reason, "step": (epoch - 1) * n_batches + state["steps"],
+                           "epoch": epoch - 1 + state["steps"] / n_batches}
+                if dist.main:
+                    atomic_torch_save({**checkpoint_dict(model, optimizer, cfg, record, epoch - 1, history, config,
+                                                         run.budget.log, scaler), "partial": state},
+                                      out_dir / "last.pt")
+                dist.barrier()
+                break
+            train_seconds = time.perf_counter() - t0 + earlier
+            valid_loss, valid_acc = loss_and_accuracy(model, X_valid, y_valid, eval_batch_size, device)
+            for key, value in (("epoch", epoch), ("train_loss", train_loss), ("train_acc", train_acc),
+                               ("valid_loss", valid_loss), ("valid_acc", valid_acc),
+                               ("train_seconds", train_seconds), ("epoch_seconds", time.perf_counter() - t0)):
+                history[key].append(value)
+            if run.progress:
+                tqdm.write(f"epoch {epoch}/{cfg.epochs}: train loss {train_loss:.4f} acc {train_acc:.3f} | "
+                           f"valid loss {valid_loss:.4f} acc {valid_acc:.3f} | {train_seconds:.1f} s")
+            if dist.main:
+                save_epoch(out_dir, checkpoint_dict(model, optimizer, cfg, record, epoch, history, config,
+                                                    run.budget.log, scaler), keep_epochs)
+            dist.barrier()
+            if run.budget.reason and epoch < cfg.epochs:   # the limit fell on the epoch's last step
+                stopped = {"reason": run.budget.reason, "step": epoch * n_batches, "epoch": float(epoch)}
+                break
+
+    best, best_acc = best_epoch(history)
+    return {**history, "best_epoch": best, "best_valid_acc": best_acc, "step_log": run.budget.log,
+            "step_log_from": run.budget.log_from, "stopped": stopped}
+
+
+def _check_data(cfg: TrainConfig, X_train, y_train, X_valid, y_valid) -> None:
+    """Refuse mismatched lengths, an empty split and labels outside ``[0, n_classes)`` (a ValueError)."""
     if len(X_train) != len(y_train) or len(X_valid) != len(y_valid):
         raise ValueError("X and y must have the same length")
     if len(y_train) == 0 or len(y_valid) == 0:
@@ -456,99 +351,65 @@ def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, train_config: Trai
         labels = np.asarray(labels)
         if labels.min() < 0 or labels.max() >= cfg.n_classes:
             raise ValueError(f"{name} labels must lie in [0, {cfg.n_classes}), got {labels.min()}..{labels.max()}")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _place(device) -> tuple[torch.device, Distributed]:
+    """The device this process trains on and the process group: one GPU per process under torchrun; on the
+    CPU the usable cores shared among the node's processes, and freed memory kept for reuse."""
+    dist = distributed(device)
     device = select_device(device)
     if dist.active and device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", dist.local_rank)   # one GPU per process
+        device = torch.device("cuda", dist.local_rank)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     if device.type == "cpu":
         set_threads(max(1, num_threads() // dist.local_world) if dist.active else None)
         reuse_freed_memory()
-    if cfg.precision == "fp16" and device.type != "cuda":
-        raise UserError("precision fp16 needs a CUDA device; use bf16 or fp32 on the CPU")
-    record = _resume_record(model.spec, cfg, len(y_train), len(y_valid))
-    config = to_plain(config or {})
+    return device, dist
 
-    model.to(device=device, memory_format=torch.channels_last)
-    optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay)
-    history = _empty_history()
-    start_epoch, partial, log, seconds = 0, None, [], 0.0
-    scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" else None
+
+def _continue_or_start(out_dir: Path, resume: bool, dist: Distributed, model, optimizer, record, device, scaler):
+    """The finished epochs, history, progress inside an epoch, step log and training seconds of the run
+    ``out_dir/last.pt`` holds when this call continues it; else a fresh start (without ``resume``, after rank 0
+    has deleted the checkpoints an earlier run left)."""
     if resume and (out_dir / "last.pt").exists():
-        start_epoch, history, partial, log = _restore(out_dir / "last.pt", model, optimizer, record, device, scaler)
+        start_epoch, history, partial, log = restore(out_dir / "last.pt", model, optimizer, record, device, scaler)
         seconds = log[-1]["seconds"] if log else sum(history["train_seconds"]) + (partial or {}).get("seconds", 0)
-    elif not resume:
+        return start_epoch, history, partial, log, seconds
+    if not resume:
         dist.barrier()   # every rank has looked at out_dir before rank 0 empties it
         if dist.main:
             for old in [*out_dir.glob("epoch_*.pt"), out_dir / "last.pt", out_dir / "best.pt"]:
                 old.unlink(missing_ok=True)
+    return 0, empty_history(), None, [], 0.0
+
+
+def _data_parallel(model: nn.Module, cfg: TrainConfig, device, dist: Distributed) -> nn.Module:
+    """What the forward pass calls: the model, or under torchrun its DistributedDataParallel wrapper (batch
+    norm statistics synchronised across GPUs)."""
+    if not dist.active:
+        return model
+    from torch.nn.parallel import DistributedDataParallel  # only under torchrun
+
     net = model
-    if dist.active:
-        from torch.nn.parallel import DistributedDataParallel
+    if device.type == "cuda" and cfg.batchnorm:
+        net = nn.SyncBatchNorm.convert_sync_batchnorm(model)   # same parameters, statistics over all ranks
+    return DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
 
-        if device.type == "cuda" and cfg.batchnorm:
-            net = nn.SyncBatchNorm.convert_sync_batchnorm(model)   # same parameters, statistics over all ranks
-        net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
 
-    y_train_t = torch.as_tensor(np.asarray(y_train, dtype=np.int64))
-    run = _Run(model=model, optimizer=optimizer, criterion=nn.CrossEntropyLoss(),
-               batches=_Batches(X_train, in_memory, device) if start_epoch < cfg.epochs else None,
-               y_train=y_train_t, device=device, progress=progress and dist.main, net=net, scaler=scaler, dist=dist,
-               budget=_Budget(max_steps, time_limit, eval_every, log, seconds, X_valid, y_valid, eval_batch_size))
-    progress = progress and dist.main
-    n_batches = math.ceil(len(y_train_t) / cfg.batch_size)
-    stopped = None
-    if start_epoch == 0 and partial is None:
-        run.budget.first_row(run)
-
-    previous_det = torch.are_deterministic_algorithms_enabled()
-    previous_warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    previous_benchmark = torch.backends.cudnn.benchmark
+@contextlib.contextmanager
+def _algorithms(device, deterministic: bool):
+    """Deterministic algorithms (warn-only) and, on CUDA, cuDNN's autotuner for the run; restored after."""
+    previous = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+                torch.backends.cudnn.benchmark)
     torch.use_deterministic_algorithms(deterministic, warn_only=True)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     try:
-        for epoch in range(start_epoch + 1, cfg.epochs + 1):
-            steps = (epoch - 1) * n_batches + (partial or {}).get("steps", 0)
-            if max_steps is not None and steps >= max_steps:
-                stopped = {"reason": "max_steps", "step": steps, "epoch": steps / n_batches}
-                break
-            t0, earlier = time.perf_counter(), (partial or {}).get("seconds", 0.0)
-            train_loss, train_acc, state = _train_one_epoch(cfg, run, epoch, partial)
-            partial = None
-            if state is not None:   # stopped inside the epoch: keep its progress, resume at the next step
-                stopped = {"reason": run.budget.reason, "step": (epoch - 1) * n_batches + state["steps"],
-                           "epoch": epoch - 1 + state["steps"] / n_batches}
-                if dist.main:
-                    atomic_torch_save({**_checkpoint(run, cfg, record, epoch - 1, history, config),
-                                       "partial": state}, out_dir / "last.pt")
-                dist.barrier()
-                break
-            train_seconds = time.perf_counter() - t0 + earlier
-            valid_loss, valid_acc = _loss_and_accuracy(model, X_valid, y_valid, eval_batch_size, device)
-            for key, value in (("epoch", epoch), ("train_loss", train_loss), ("train_acc", train_acc),
-                               ("valid_loss", valid_loss), ("valid_acc", valid_acc),
-                               ("train_seconds", train_seconds),
-                               ("epoch_seconds", time.perf_counter() - t0)):
-                history[key].append(value)
-            if progress:
-                tqdm.write(f"epoch {epoch}/{cfg.epochs}: train loss {train_loss:.4f} acc {train_acc:.3f} | "
-                           f"valid loss {valid_loss:.4f} acc {valid_acc:.3f} | {train_seconds:.1f} s")
-            if dist.main:
-                _save_epoch(out_dir, run, cfg, record, epoch, history, config, keep_epochs)
-            dist.barrier()
-            if run.budget.reason and epoch < cfg.epochs:   # the limit fell on the epoch's last step
-                stopped = {"reason": run.budget.reason, "step": epoch * n_batches, "epoch": float(epoch)}
-                break
+        yield
     finally:
-        torch.use_deterministic_algorithms(previous_det, warn_only=previous_warn)
-        torch.backends.cudnn.benchmark = previous_benchmark
-
-    best_epoch, best_acc = _best_epoch(history)
-    return {**history, "best_epoch": best_epoch, "best_valid_acc": best_acc, "step_log": run.budget.log,
-            "step_log_from": run.budget.log_from, "stopped": stopped}
+        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+        torch.backends.cudnn.benchmark = previous[2]
 
 
 def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Adam:
@@ -607,7 +468,7 @@ def _one_cycle(step, total_steps, start, peak, end) -> float:
     return float(b + (a - b) * (1 + math.cos(math.pi * frac)) / 2)
 
 
-def _train_one_epoch(cfg: TrainConfig, run: _Run, epoch: int, partial: dict | None = None):
+def train_one_epoch(cfg: TrainConfig, run: Run, epoch: int, partial: dict | None = None):
     """One pass over the training set in a seeded order.
 
     Returns the batch-averaged loss and accuracy, and None; or, when ``run.budget`` stops the run inside
@@ -647,7 +508,7 @@ def _train_one_epoch(cfg: TrainConfig, run: _Run, epoch: int, partial: dict | No
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(first_step + b, total_steps, cfg.lr, cfg.schedule)
             group["betas"] = (adam_beta1(first_step + b, total_steps, cfg.schedule), group["betas"][1])
-        with _autocast(device, cfg.precision):
+        with autocast(device, cfg.precision):
             logits = run.net(xb)
             loss = run.criterion(logits.float(), yb) if cfg.precision != "fp32" else run.criterion(logits, yb)
         optimizer.zero_grad(set_to_none=True)
@@ -698,63 +559,3 @@ def _set_rng_state(state: dict, device) -> None:
     torch.set_rng_state(state["cpu"])
     if device.type == "cuda" and "cuda" in state:
         torch.cuda.set_rng_state(state["cuda"], device)
-
-
-def _checkpoint(run: _Run, cfg: TrainConfig, record: dict, epoch, history, config) -> dict:
-    best_epoch, best_acc = _best_epoch(history)
-    return {
-        "format": CHECKPOINT_FORMAT,
-        "model_spec": record["model_spec"],
-        "model_state": {k: v.detach().cpu().contiguous() for k, v in run.model.state_dict().items()},
-        "optimizer_state": run.optimizer.state_dict(),
-        "epoch": int(epoch),
-        "history": to_plain(history),
-        "best_epoch": best_epoch,
-        "best_valid_acc": best_acc,
-        "train_config": cfg.to_dict(),
-        "data": dict(record["data"]),
-        # every epoch reseeds from (seed, epoch), so the seed is all a resumed run needs; the torch
-        # generator state is kept for inspection
-        "rng": {"seed": int(cfg.seed), "next_epoch": int(epoch) + 1, "torch_cpu": torch.get_rng_state()},
-        **({"scaler_state": run.scaler.state_dict()} if run.scaler is not None else {}),
-        "config": config,
-        "step_log": to_plain(run.budget.log) if run.budget is not None else [],
-        "versions": {"torch": str(torch.__version__)},
-    }
-
-
-def _save_epoch(out_dir, run: _Run, cfg: TrainConfig, record: dict, epoch, history, config, keep_epochs):
-    ckpt = _checkpoint(run, cfg, record, epoch, history, config)
-    if keep_epochs:
-        atomic_torch_save(ckpt, out_dir / f"epoch_{epoch:03d}.pt")
-    atomic_torch_save(ckpt, out_dir / "last.pt")
-    if ckpt["best_epoch"] == epoch:
-        atomic_torch_save(ckpt, out_dir / "best.pt")
-
-
-def _restore(path, model, optimizer, record: dict, device, scaler=None) -> tuple[int, dict, dict | None, list]:
-    """Load weights, optimizer state and history of ``last.pt`` into a fresh run, if it continues this one
-    (:func:`genre_utils.config.resume_differences`, the check the run-folder check of ``train_run`` uses).
-
-    Returns the finished epochs, the history, the progress of an epoch stopped inside (or None) and the
-    step log."""
-    ckpt = read_checkpoint(path)
-    if ckpt["format"] != CHECKPOINT_FORMAT:
-        raise RunMismatchError(f"{path}: cannot resume a checkpoint of an earlier format ({ckpt['format']}, written "
-                               f"before the training settings were one TrainConfig); use another out_dir or "
-                               "resume=False")
-    stored = _resume_record(ckpt["model_spec"], ckpt.get("train_config"), *(
-        (ckpt.get("data") or {}).get(k) for k in ("n_train", "n_valid")))
-    changed = resume_differences(stored, record, more_epochs=True, ignore=())
-    if changed:
-        raise RunMismatchError(f"{path}: cannot resume, settings changed ({', '.join(changed)}); "
-                               "use another out_dir or resume=False")
-    model.load_state_dict(ckpt["model_state"])
-    model.to(device=device, memory_format=torch.channels_last)
-    optimizer.load_state_dict(ckpt["optimizer_state"])
-    if scaler is not None and "scaler_state" in ckpt:
-        scaler.load_state_dict(ckpt["scaler_state"])
-    history = _empty_history()
-    for key in history:
-        history[key] = list(ckpt["history"].get(key, []))
-    return int(ckpt["epoch"]), history, ckpt.get("partial"), list(ckpt.get("step_log") or [])

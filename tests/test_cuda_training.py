@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from genre_utils.models import build_model
-from genre_utils.train import _Batches, default_precision, fit, load_checkpoint
+from genre_utils.train import Batches, default_precision, fit, load_checkpoint
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -31,9 +31,9 @@ def test_default_precision_is_bf16_where_supported_and_fp32_on_the_cpu():
 def test_batches_live_on_the_device_when_they_fit_and_are_pinned_otherwise():
     X, _ = data()
     idx = np.array([3, 1, 2])
-    on = _Batches(X, None, torch.device("cuda"))
+    on = Batches(X, None, torch.device("cuda"))
     assert on.on_device and on(idx).device.type == "cuda"
-    off = _Batches(X, False, torch.device("cuda"))
+    off = Batches(X, False, torch.device("cuda"))
     batch = off(idx)
     assert not off.on_device and batch.device.type == "cpu" and batch.is_pinned()
     assert torch.equal(on(idx).cpu(), batch)
