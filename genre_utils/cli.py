@@ -121,13 +121,24 @@ def _cmd_evaluate(args) -> int:
 
     _check_device(args)
     ds = open_dataset(args.data)
-    res = evaluate_run(ds, args.run, newdata=args.newdata, device=args.device, progress=not args.quiet)
+    with _run_lock(args.run, "evaluation"):
+        res = evaluate_run(ds, args.run, newdata=args.newdata, device=args.device, progress=not args.quiet)
     head = res["headline"]
     print(f"{args.run}: 5-s segment accuracy {head['segment_accuracy']:.3f} ({head['n_test_segments']} segments), "
           f"track accuracy by majority vote {head['track_accuracy']:.3f} ({head['n_test_tracks']} tracks)"
           + (f", new data {head['newdata_accuracy']:.3f}" if head.get("newdata_accuracy") is not None else "")
           + f"; results in {Path(args.run) / 'results.json'}")
     return 0
+
+
+def _run_lock(run: Path, what: str):
+    """The run folder's lock (:func:`genre_utils.locks.folder_lock`) while ``what`` writes into it: never while
+    a training replaces its best.pt. A folder that does not exist is left for the command to report."""
+    import contextlib
+
+    from .locks import folder_lock
+
+    return folder_lock(run, what) if Path(run).is_dir() else contextlib.nullcontext()
 
 
 def _audio_files(items) -> list[Path]:
@@ -215,7 +226,8 @@ def _cmd_calibrate(args) -> int:
 
     _check_device(args)
     ds = open_dataset(args.data)
-    s = calibrate_run(ds, args.run, device=args.device, progress=not args.quiet)
+    with _run_lock(args.run, "calibration"):
+        s = calibrate_run(ds, args.run, device=args.device, progress=not args.quiet)
     sep = s["open_set"]
 
     def f(x):

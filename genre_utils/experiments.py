@@ -8,6 +8,7 @@ last per-epoch checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -194,23 +195,46 @@ def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None
     plain = json.loads(json.dumps(config))
     # resume only a run of exactly this configuration; never silently discard one of another. Under torchrun
     # rank 0 decides (and moves), every rank follows
+    # rank 0 also holds the run folder's lock for the whole training: a second `genre-utils train` into the same
+    # folder stops with one line instead of racing this one for best.pt
     out_dir, dist = Path(out_dir), distributed(device)
-    decision = None
-    if dist.main:
-        try:
-            decision = _settle_run_folder(out_dir, plain, other_run)
-        except RunMismatchError as err:
-            decision = err
-    decision = dist.broadcast(decision)
-    if isinstance(decision, Exception):
-        raise decision
-    moved_to, resume = decision
-    model = build_profile_model(model_name, cfg, X_train, ds.params.shape, ds.mean, ds.std)
-    t0 = time.perf_counter()
-    history = fit(model, X_train, y_train, X_valid, y_valid, cfg, out_dir=out_dir, device=device, progress=progress,
-                  config=config, keep_epochs=False, resume=resume, max_steps=max_steps, time_limit=time_limit,
-                  eval_every=eval_every)
+    with contextlib.ExitStack() as held:
+        decision = None
+        if dist.main:
+            try:
+                decision = _settle_run_folder_locked(out_dir, plain, other_run, held)
+            except UserError as err:  # RunMismatchError, FolderLocked
+                decision = err
+        decision = dist.broadcast(decision)
+        if isinstance(decision, Exception):
+            raise decision
+        moved_to, resume = decision
+        model = build_profile_model(model_name, cfg, X_train, ds.params.shape, ds.mean, ds.std)
+        t0 = time.perf_counter()
+        history = fit(model, X_train, y_train, X_valid, y_valid, cfg, out_dir=out_dir, device=device,
+                      progress=progress, config=config, keep_epochs=False, resume=resume, max_steps=max_steps,
+                      time_limit=time_limit, eval_every=eval_every)
     return {"history": history, "train_seconds": time.perf_counter() - t0, "config": config, "moved_to": moved_to}
+
+
+def _settle_run_folder_locked(out_dir: Path, plain: dict, other_run: str, held: contextlib.ExitStack):
+    """:func:`_settle_run_folder` under the run folder's lock, which ``held`` keeps until training ends (a folder
+    moved aside takes its lock file along, so the fresh folder is locked anew)."""
+    from .locks import folder_lock
+
+    first = contextlib.ExitStack()
+    first.enter_context(folder_lock(out_dir, "training"))
+    try:
+        moved_to, resume = _settle_run_folder(out_dir, plain, other_run)
+    except BaseException:
+        first.close()
+        raise
+    if moved_to is None:
+        held.push(first)
+    else:
+        first.close()
+        held.enter_context(folder_lock(out_dir, "training"))
+    return moved_to, resume
 
 
 def _require_windows(ds, *counts, purpose: str) -> None:

@@ -26,7 +26,8 @@ class FolderLocked(UserError):
     def __init__(self, folder, pid, what: str = "build"):
         self.folder, self.pid = Path(folder), pid
         holder = f"process {pid}" if pid else "another process"
-        super().__init__(f"{folder} is in use: {holder} is running a {what} there; wait for it to finish "
+        article = "an" if what[:1].lower() in "aeiou" else "a"
+        super().__init__(f"{folder} is in use: {holder} is running {article} {what} there; wait for it to finish "
                          "(or use another folder)")
 
 
@@ -64,13 +65,14 @@ def folder_lock(folder, what: str = "build"):
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            try:
-                pid = int(os.pread(fd, 32, 0).decode().strip() or 0)
+            try:  # "<pid> <what the holder does>"
+                pid, _, holding = os.pread(fd, 200, 0).decode().strip().partition(" ")
+                pid = int(pid or 0)
             except (OSError, ValueError):
-                pid = 0
-            raise FolderLocked(folder, pid, what) from None
+                pid, holding = 0, ""
+            raise FolderLocked(folder, pid, holding or what) from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.pwrite(fd, f"{os.getpid()} {what}\n".encode(), 0)
         _HELD[name] = 1
         try:
             yield
