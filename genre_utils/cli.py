@@ -112,6 +112,11 @@ def _cmd_train(args) -> int:
         return 0
     print(f"{args.out}: {len(h['train_loss'])} of {epochs} epochs, best epoch {h.get('best_epoch')} "
           f"(validation accuracy {h.get('best_valid_acc', float('nan')):.3f}); checkpoint {Path(args.out) / 'best.pt'}")
+    from .experiments import stale_results
+
+    if stale_results(args.out) is not None:
+        print(f"{args.out}: results.json is of an earlier best.pt, so nothing reads it any more; "
+              f"`genre-utils evaluate --data {args.data} --run {args.out}` scores this one")
     return 0
 
 

@@ -48,7 +48,10 @@ class ExploreError(Exception):
 
 
 def _has_run(folder: Path) -> bool:
-    return (folder / "results.json").is_file() and (folder / "best.pt").is_file()
+    """A trained and evaluated run whose results.json scored the best.pt beside it."""
+    from .experiments import stale_results
+
+    return (folder / "results.json").is_file() and (folder / "best.pt").is_file() and stale_results(folder) is None
 
 
 def find_run(build_dir, profile: str | None = None) -> Path | None:
@@ -275,8 +278,13 @@ def main(argv=None) -> int:
                                "(or: pip install -e '.[live]')")
         if args.run:
             run = Path(args.run).resolve()
-            if not _has_run(run):
+            if not ((run / "results.json").is_file() and (run / "best.pt").is_file()):
                 raise ExploreError(f"{run} is not a trained run (needs results.json and best.pt)")
+            from .experiments import stale_results
+
+            if (problem := stale_results(run)) is not None:
+                raise ExploreError(f"{problem}; score it with `genre-utils evaluate --data STORE --run {run}` "
+                                   "first")
         else:
             run = find_run(build, args.profile)
             if run is None:

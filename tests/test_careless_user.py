@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import test_user_errors
+import torch
 from test_user_errors import fake_store, one_error_line, run_copy  # noqa: F401
 
 from genre_utils.cli import main
@@ -53,3 +54,49 @@ def test_a_second_writer_of_a_run_folder_is_one_line_and_changes_nothing(trained
         proc.kill()
         proc.wait()
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.name != ".lock"} == before
+
+
+def test_results_are_tied_to_the_checkpoint_they_scored(trained, tmp_path, capsys):
+    """train -> evaluate -> train on (here: a best.pt of the same configuration with other weights, as a
+    continued training writes): the old results.json no longer describes best.pt, and nothing presents it as
+    if it did."""
+    from genre_utils import explore
+    from genre_utils.experiments import stale_results
+
+    store, run = str(trained / "store"), run_copy(trained, tmp_path)
+    assert stale_results(run) is None
+    ckpt = torch.load(run / "best.pt", weights_only=True)
+    ckpt["model_state"] = {k: v + 0.01 if v.is_floating_point() else v for k, v in ckpt["model_state"].items()}
+    torch.save(ckpt, run / "best.pt")
+    assert main(["train", "--data", store, "--out", str(run), "--model", "baseline", "--device", "cpu",
+                 "--quiet"]) == 0                                     # finished already: resumes, says so
+    out = capsys.readouterr().out
+    assert "results.json is of an earlier best.pt" in out and "genre-utils evaluate" in out
+    assert "scored an earlier best.pt" in stale_results(run)
+    assert explore.main(["--run", str(run), "--no-build"]) == 2
+    line = one_error_line(capsys, "explore:")
+    assert "results.json scored an earlier best.pt" in line and "genre-utils evaluate" in line
+    assert explore.find_run(tmp_path) is None
+    # calibrate refuses to build on the stale test predictions and writes nothing
+    before = (run / "results.json").read_bytes()
+    assert main(["calibrate", "--data", store, "--run", str(run), "--device", "cpu", "--quiet"]) == 2
+    line = one_error_line(capsys)
+    assert "scored an earlier best.pt" in line and "nothing was written" in line
+    assert (run / "results.json").read_bytes() == before and not (run / "confidence.json").exists()
+    # evaluating again ties them together
+    assert main(["evaluate", "--data", store, "--run", str(run), "--device", "cpu", "--quiet"]) == 0
+    assert stale_results(run) is None
+
+
+def test_the_build_reevaluates_a_run_whose_best_pt_changed(trained, tmp_path):
+    from genre_utils.experiments import run_experiment
+    from genre_utils.store import open_dataset
+
+    ds = open_dataset(trained / "store")
+    run = tmp_path / "run"
+    first = run_experiment(ds, "baseline", run, device="cpu", progress=False)
+    assert first["checkpoint_sha256"] and run_experiment(ds, "baseline", run, device="cpu", progress=False) == first
+    torch.save(torch.load(run / "last.pt", weights_only=True), run / "best.pt")   # another best.pt, same key
+    again = run_experiment(ds, "baseline", run, device="cpu", progress=False)
+    assert again["checkpoint_sha256"] != first["checkpoint_sha256"]
+

@@ -16,6 +16,7 @@ from live_helpers import CHROMEDRIVER, CHROMIUM, NO_CHROMIUM, fake_results
 
 from genre_utils import explore
 from genre_utils.models import build_model
+from genre_utils.provenance import file_sha256
 from genre_utils.train import CHECKPOINT_FORMAT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,10 +30,11 @@ def make_run(folder: Path) -> Path:
     res = fake_results(folder, CELLS, seconds=11.0)
     run = folder / "runs" / "tiny" / "-".join(explore.MAIN_RUN)
     run.mkdir(parents=True)
-    (run / "results.json").write_text(json.dumps(res))
     model = build_model("crnn", input_shape=(64, 235), seed=0)
     torch.save({"format": CHECKPOINT_FORMAT, "model_spec": model.spec, "model_state": model.state_dict(),
                 "epoch": 1, "history": {}, "config": {"features": res["config"]["features"]}}, run / "best.pt")
+    res["checkpoint_sha256"] = file_sha256(run / "best.pt")  # the results are of this best.pt
+    (run / "results.json").write_text(json.dumps(res))
     return run
 
 
