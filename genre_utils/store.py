@@ -60,7 +60,15 @@ from .features import extract
 from .genres import GENRES
 from .locks import folder_lock
 from .parallel import ignore_interrupts, ordered_map
-from .provenance import atomic_write_text, code_fingerprint, file_sha256, library_key, versions
+from .provenance import (
+    atomic_write_csv,
+    atomic_write_text,
+    code_fingerprint,
+    file_sha256,
+    library_key,
+    read_csv,
+    versions,
+)
 from .splits import leak_summary, plan_windows, split_tracks
 
 __all__ = ["Dataset", "build_dataset", "open_dataset", "scan_sources", "extract_tracks", "reuse_problem"]
@@ -71,7 +79,7 @@ CHUNK_TRACKS = 16  # tracks between two progress checkpoints
 
 # --------------------------------------------------------------------------------------------- helpers
 def _write_csv(frame: pd.DataFrame, path) -> None:
-    atomic_write_text(path, frame.to_csv(index=False))
+    atomic_write_csv(path, frame)  # formula-like cells (FMA metadata, file names) neutralised; read_csv undoes it
 
 
 # ------------------------------------------------------------------------------------------ scanning
@@ -302,12 +310,12 @@ class Dataset:
     @property
     def skipped(self) -> pd.DataFrame:
         """Every file or track left out, with its reason."""
-        return pd.read_csv(self.root / "skipped.csv", keep_default_na=False)
+        return read_csv(self.root / "skipped.csv", keep_default_na=False)
 
     @property
     def tracks(self) -> pd.DataFrame:
         """Every track found, with split and status."""
-        return pd.read_csv(self.root / "tracks.csv", keep_default_na=False)
+        return read_csv(self.root / "tracks.csv", keep_default_na=False)
 
 
 def built_from_synthetic(info: dict) -> bool:
@@ -331,7 +339,7 @@ def open_dataset(root) -> Dataset:
         raise FileNotFoundError(f"{root}: no complete dataset here (dataset.json missing); "
                                 "build one with `genre-utils dataset --out DIR ...`")
     info = json.loads(info_path.read_text())
-    manifest = pd.read_csv(root / "manifest.csv", keep_default_na=False, dtype={"artist": str})
+    manifest = read_csv(root / "manifest.csv", keep_default_na=False, dtype={"artist": str})
     features = np.load(root / "features.npy", mmap_mode="r")
     stats = np.load(root / "stats.npz")
     return Dataset(root, manifest, features, FeatureParams(**info["features"]), info,
@@ -410,7 +418,7 @@ def reuse_problem(out, key: str, verify: bool = False) -> str | None:
     if verify:
         if file_sha256(path) != rec.get("sha256"):
             return "features.npy does not match its SHA-256 in dataset.json"
-        tracks = pd.read_csv(out / "tracks.csv", keep_default_na=False)
+        tracks = read_csv(out / "tracks.csv", keep_default_na=False)
         for path_, sha1 in zip(tracks["path"], tracks["sha1"]):
             if sha1 and (not Path(path_).is_file() or _sha1_file(path_) != sha1):
                 return f"input {path_} changed content since the store was built (--verify)"
@@ -535,7 +543,7 @@ def _probe_phase(tracks, work, key, params, workers, progress):
     Returns the annotated tracks table and the audio fingerprints."""
     probe_path, fp_path = work / f"probe-{key}.csv", work / f"fingerprints-{key}.npz"
     if probe_path.is_file() and fp_path.is_file():
-        probe = pd.read_csv(probe_path, keep_default_na=False, dtype={"sha1": str, "audio_sha1": str})
+        probe = read_csv(probe_path, keep_default_na=False, dtype={"sha1": str, "audio_sha1": str})
         with np.load(fp_path) as packed:
             fps = unpack_fingerprints(packed)
     else:

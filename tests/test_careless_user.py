@@ -100,3 +100,38 @@ def test_the_build_reevaluates_a_run_whose_best_pt_changed(trained, tmp_path):
     again = run_experiment(ds, "baseline", run, device="cpu", progress=False)
     assert again["checkpoint_sha256"] != first["checkpoint_sha256"]
 
+
+FORMULAS = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "'quoted", "plain"]
+
+
+def test_formula_like_fma_metadata_is_neutralised_in_the_store_csvs_and_read_back_unchanged(tmp_path):
+    import csv
+
+    from fixtures_audio import make_fma_tree, make_gtzan_tree
+    from test_bad_audio import PROFILE
+
+    from genre_utils.store import build_dataset, open_dataset
+
+    make_gtzan_tree(tmp_path / "gtzan", "kaggle", ("blues", "jazz"), range(4), seconds=12.0)
+    make_fma_tree(tmp_path / "fma", [dict(track_id=2 + i, genres=[21], artist=a, duration=12.0)
+                                     for i, a in enumerate(FORMULAS)], seconds=12.0)
+    out = tmp_path / "store"
+    build_dataset(out, gtzan=tmp_path / "gtzan", fma=tmp_path / "fma", profile=PROFILE, workers=1, progress=False)
+    for name in ("manifest.csv", "tracks.csv", "skipped.csv", "duplicates.csv", "near_duplicates.csv"):
+        with open(out / name, newline="") as fh:
+            cells = [cell for row in csv.reader(fh) for cell in row]
+        risky = [c for c in cells if c[:1] in ("=", "+", "@") or (c[:1] == "-" and not _number(c))]
+        assert not risky, (name, risky)
+    ds = open_dataset(out)
+    fma = ds.tracks[ds.tracks["source"] == "fma"]
+    assert sorted(fma["artist"]) == sorted(FORMULAS)
+    assert set(ds.manifest.loc[ds.manifest["source"] == "fma", "artist"]) <= set(FORMULAS)
+    assert "'quoted" in set(fma["artist"])                     # a value that began with a quote keeps it
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
