@@ -323,7 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="genre of audio files, by majority vote over their 5-s windows")
     p.add_argument("inputs", nargs="+", help="audio files or folders (mp3, wav, flac, ogg, au)")
     p.add_argument("--checkpoint", type=Path, help="a best.pt (default: the newest `make book` model)")
-    p.add_argument("--max-segments", type=int, default=None, help="use only the first N windows of each file")
+    p.add_argument("--max-segments", type=_positive(int), default=None, metavar="N",
+                   help="use only the first N windows of each file")
     p.add_argument("--device", help="cuda, mps or cpu; default: the first available")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--quiet", action="store_true",
