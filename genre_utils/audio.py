@@ -48,6 +48,10 @@ AUDIO_EXTENSIONS = (".wav", ".au", ".mp3", ".flac", ".ogg")
 #: Peak amplitude below which a file counts as silent (about -80 dBFS).
 SILENCE_PEAK = 1e-4
 
+#: Peak amplitude above which decoded float samples are not audio (float WAV/FLAC audio lies within +-1; a
+#: file with samples near 1e19 overflows the features to NaN and would be "classified" as blues:nan).
+MAX_PEAK = 1e3
+
 #: Most samples (frames x channels) one file may decode to: 20 minutes of 48-kHz stereo, 115,200,000 samples,
 #: 440 MiB as float32. Generous for 30-s clips (1.3 M samples at 22.05 kHz stereo) and for real songs (15 min
 #: of 44.1-kHz stereo is 79 M); a file declaring more (a 1-MB FLAC claiming 20 min of 8-channel 96-kHz audio
@@ -266,13 +270,18 @@ def _short(err: Exception) -> str:
 
 
 def check_audio(y: np.ndarray, min_samples: int) -> None:
-    """Raise :class:`AudioError` if ``y`` is empty, silent, non-finite or shorter than ``min_samples``."""
+    """Raise :class:`AudioError` if ``y`` is empty, silent, non-finite, absurdly loud (:data:`MAX_PEAK`) or
+    shorter than ``min_samples``."""
     if y.size == 0:
         raise AudioError("no audio samples")
     if not np.all(np.isfinite(y)):
         raise AudioError("non-finite samples (NaN or inf)")
-    if float(np.max(np.abs(y))) < SILENCE_PEAK:
+    peak = float(np.max(np.abs(y)))
+    if peak < SILENCE_PEAK:
         raise AudioError("silent (peak below -80 dBFS)")
+    if peak > MAX_PEAK:
+        raise AudioError(f"not audio: peak amplitude {peak:.1e}, beyond +-{MAX_PEAK:g} (audio samples lie "
+                         "within +-1)")
     if y.size < min_samples:
         raise AudioError(f"too short: {y.size} samples, one segment needs {min_samples}")
 

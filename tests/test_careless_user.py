@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import test_user_errors
 import torch
@@ -135,3 +136,38 @@ def _number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# ------------------------------------------------------------------------------------ medium
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two"])
+def test_predict_max_segments_must_be_positive(trained, tmp_path, capsys, value):
+    from fixtures_audio import write_audio
+
+    song = write_audio(tmp_path / "song.wav", seconds=6.0)
+    with pytest.raises(SystemExit) as exit_:
+        main(["predict", str(song), "--checkpoint", str(trained / "run" / "best.pt"), "--max-segments", value])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument --max-segments: expected a positive int, not '{value}'" in err and "Traceback" not in err
+
+
+def test_absurd_float_samples_are_refused_per_file_and_the_others_still_classified(trained, tmp_path, capsys):
+    import json
+
+    import soundfile as sf
+    from fixtures_audio import tone, write_audio
+
+    huge = tmp_path / "huge.wav"
+    sf.write(huge, tone(6.0) * np.float32(3e19), 22050, subtype="FLOAT")
+    good = write_audio(tmp_path / "good.wav", seconds=6.0)
+    checkpoint = str(trained / "run" / "best.pt")
+    assert main(["predict", str(huge), str(good), "--checkpoint", checkpoint, "--quiet", "--device", "cpu"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{huge}: error: not audio: peak amplitude 9.0e+18") and "nan" not in out[0]
+    assert out[1].startswith(f"{good}: ") and "error" not in out[1]
+    assert main(["predict", str(huge), str(good), "--checkpoint", checkpoint, "--json", "--device", "cpu"]) == 1
+    objs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [o["path"] for o in objs] == [str(huge), str(good)]
+    assert objs[0]["error"].startswith("not audio") and objs[1]["error"] is None and objs[1]["genre"]
