@@ -184,7 +184,26 @@ def _walk_files(folder: Path, skipped: list | None = None, source: str = ""):
         dirnames.sort()
         rel = Path(dirpath).relative_to(folder).parts
         for name in sorted(filenames):
-            yield Path(dirpath) / name, rel + (name,)
+            path = Path(dirpath) / name
+            if not _utf8_name(str(path)):  # no CSV, JSON or terminal line could carry it: skipped, up front
+                if skipped is not None:
+                    skipped.append(Skipped(_printable_path(path), source, "file name is not valid UTF-8 (bytes shown "
+                                                                         "as \\xNN); rename the file to use it"))
+                continue
+            yield path, rel + (name,)
+
+
+def _utf8_name(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes, which Python keeps as lone surrogates
+        return False
+    return True
+
+
+def _printable_path(path) -> str:
+    """``path`` as text that can be written anywhere: undecodable bytes of its name as ``\\xNN``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _junk_reason(name: str, extensions=AUDIO_EXTENSIONS) -> str | None:

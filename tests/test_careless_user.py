@@ -171,3 +171,25 @@ def test_absurd_float_samples_are_refused_per_file_and_the_others_still_classifi
     objs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [o["path"] for o in objs] == [str(huge), str(good)]
     assert objs[0]["error"].startswith("not audio") and objs[1]["error"] is None and objs[1]["genre"]
+
+
+def test_a_file_name_with_undecodable_bytes_is_skipped_with_its_reason_and_the_store_completes(tmp_path):
+    import os
+
+    from fixtures_audio import make_gtzan_tree, write_audio
+    from test_bad_audio import PROFILE
+
+    from genre_utils.store import build_dataset
+
+    _, files = make_gtzan_tree(tmp_path / "gtzan", "kaggle", ("blues", "jazz"), range(4), seconds=12.0)
+    folder = os.fsencode(files[0].parent)
+    os.rename(os.fsencode(files[0]), folder + b"/blues.00009\xff.wav")
+    song = write_audio(tmp_path / "new" / "jazz" / "x.wav", seconds=12.0)
+    os.rename(os.fsencode(song), os.fsencode(song.parent) + b"/caf\xe9.wav")
+    ds = build_dataset(tmp_path / "store", gtzan=tmp_path / "gtzan", folders=[tmp_path / "new"], profile=PROFILE,
+                       workers=1, progress=False)
+    assert (ds.root / "dataset.json").is_file() and (ds.root / "tracks.csv").is_file()
+    reasons = ds.skipped.set_index("path")["reason"]
+    assert reasons[f"{files[0].parent}/blues.00009\\xff.wav"].startswith("file name is not valid UTF-8")
+    assert reasons[f"{song.parent}/caf\\xe9.wav"].startswith("file name is not valid UTF-8")
+    assert len(ds.tracks) == 7
