@@ -38,6 +38,7 @@ a final name.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import os
@@ -618,6 +619,7 @@ def _extract_phase(out, work, key, manifest, meta, params, workers, progress):
     else:
         feats = np.lib.format.open_memmap(part, mode="w+", dtype=FEATURE_DTYPE, shape=shape)
         done_tracks = 0
+    _allocate(part)
     groups = [(tid, g["row"].to_numpy(), g["start"].to_numpy()) for tid, g in
               manifest.groupby("track_id", sort=False)]
     paths = meta["path"]
@@ -640,6 +642,30 @@ def _extract_phase(out, work, key, manifest, meta, params, workers, progress):
             raise KeyboardInterrupt(f"stopped after {finished} tracks (_stop_after_tracks)")
     feats.flush()
     return feats
+
+
+def _allocate(path: Path) -> None:
+    """Reserve the disk blocks of the (sparse) memory-mapped ``path`` now: a store write into a hole on a full
+    disk is a SIGBUS ("Bus error", no message, workers left behind); a refused reservation is one line."""
+    size = path.stat().st_size
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            if err.errno in (errno.EOPNOTSUPP, errno.EINVAL):  # no reservation on this file system: as before
+                return
+            raise
+        free = shutil.disk_usage(path.parent).free
+        os.close(fd)
+        fd = None
+        path.unlink(missing_ok=True)
+        raise UserError(f"no space left on the device for the features of {path.parent}: {path.name} needs "
+                        f"{size / 1e6:,.1f} MB, {free / 1e6:,.1f} MB are free; free some space (or choose another "
+                        "--out) and run again") from None
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def _write_store(out, work, key, stats, manifest, tracks, skipped, checked, shortfall, profile, params,

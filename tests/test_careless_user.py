@@ -193,3 +193,50 @@ def test_a_file_name_with_undecodable_bytes_is_skipped_with_its_reason_and_the_s
     assert reasons[f"{files[0].parent}/blues.00009\\xff.wav"].startswith("file name is not valid UTF-8")
     assert reasons[f"{song.parent}/caf\\xe9.wav"].startswith("file name is not valid UTF-8")
     assert len(ds.tracks) == 7
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1-MB tmpfs (needs root, as in CI; skipped elsewhere), unmounted afterwards."""
+    mnt = tmp_path / "small-disk"
+    mnt.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1M", "tmpfs", str(mnt)], capture_output=True,
+                          text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({proc.stderr.strip() or proc.returncode}); the "
+                    "monkeypatched test covers the message")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_the_dataset_build_on_a_full_disk_is_one_line_not_a_bus_error(tmp_path, small_disk):
+    from fixtures_audio import make_gtzan_tree
+
+    make_gtzan_tree(tmp_path / "gtzan", "kaggle", ("blues", "jazz"), range(4), seconds=12.0)
+    out = small_disk / "store"
+    proc = subprocess.run([sys.executable, "-m", "genre_utils.cli", "dataset", "--gtzan", str(tmp_path / "gtzan"),
+                           "--profile", "tiny", "--out", str(out), "--quiet", "--workers", "2"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert lines[0].startswith(f"genre-utils dataset: error: no space left on the device for the features of {out}")
+    assert "MB are free" in lines[0] and not (out / "features.npy.part").exists()   # the space is given back
+
+
+def test_a_refused_reservation_for_the_features_is_one_line(tmp_path, monkeypatch, capsys):
+    import errno
+    import os
+
+    from fixtures_audio import make_gtzan_tree
+
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    make_gtzan_tree(tmp_path / "gtzan", "kaggle", ("blues", "jazz"), range(4), seconds=12.0)
+    assert main(["dataset", "--gtzan", str(tmp_path / "gtzan"), "--profile", "tiny", "--out", str(tmp_path / "s"),
+                 "--quiet", "--workers", "1"]) == 2
+    assert "no space left on the device for the features of" in one_error_line(capsys)
