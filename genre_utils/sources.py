@@ -168,6 +168,10 @@ def _abspath(root) -> Path:
     return Path(os.path.abspath(os.path.expanduser(os.fspath(root))))
 
 
+#: Start of the skip reason of a folder that cannot be listed (:func:`genre_utils.store.scan_sources` refuses it).
+UNREADABLE_FOLDER = "cannot read folder"
+
+
 def _walk_files(folder: Path, skipped: list | None = None, source: str = ""):
     """Yield ``(path, parts)`` for every file under ``folder`` in sorted order; ``parts`` is the relative path.
 
@@ -177,7 +181,7 @@ def _walk_files(folder: Path, skipped: list | None = None, source: str = ""):
     def unreadable(err: OSError) -> None:
         if skipped is not None:
             where = err.filename or str(folder)
-            skipped.append(Skipped(str(where), source, f"cannot read folder ({err.strerror or err}); "
+            skipped.append(Skipped(str(where), source, f"{UNREADABLE_FOLDER} ({err.strerror or err}); "
                                                        "the files in it are not listed"))
 
     for dirpath, dirnames, filenames in os.walk(folder, onerror=unreadable):

@@ -121,6 +121,13 @@ def scan_sources(gtzan=None, fma=None, fma_subset: str = "medium", folders=(), p
         t, s = sources.scan_folder(folder, progress=progress)
         found += t
         skipped += s
+    unreadable = [s for s in skipped if s.reason.startswith(sources.UNREADABLE_FOLDER)]
+    if unreadable:  # a whole genre (or more) would silently be missing from the store and every model on it
+        first = unreadable[0]
+        why = first.reason[len(sources.UNREADABLE_FOLDER):].split(";")[0].strip()
+        more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+        raise UserError(f"cannot read the folder {first.path} {why}{more}: its files would be left out of the "
+                        "store; make it readable (or move it out of the source folder) and run again")
     tracks = sources.tracks_frame(found)
     # the same id may come from two sources (GTZAN 'blues.00001' never clashes with FMA '000001')
     tracks["track_id"] = tracks["source"] + ":" + tracks["track_id"].astype(str)

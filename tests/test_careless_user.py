@@ -240,3 +240,26 @@ def test_a_refused_reservation_for_the_features_is_one_line(tmp_path, monkeypatc
     assert main(["dataset", "--gtzan", str(tmp_path / "gtzan"), "--profile", "tiny", "--out", str(tmp_path / "s"),
                  "--quiet", "--workers", "1"]) == 2
     assert "no space left on the device for the features of" in one_error_line(capsys)
+
+
+def test_an_unreadable_genre_folder_stops_the_dataset_build(tmp_path, monkeypatch, capsys):
+    """Root reads a chmod-000 folder anyway, so the refusal is simulated as in test_bad_audio."""
+    import os
+
+    from fixtures_audio import make_gtzan_tree
+
+    genre_dir, _ = make_gtzan_tree(tmp_path / "gtzan", "kaggle", ("blues", "jazz"), range(4), seconds=12.0)
+    real, jazz = os.scandir, str(genre_dir / "jazz")
+
+    def scandir(path="."):
+        if os.fspath(path) == jazz:
+            raise PermissionError(13, "Permission denied", jazz)
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    out = tmp_path / "store"
+    assert main(["dataset", "--gtzan", str(tmp_path / "gtzan"), "--profile", "tiny", "--out", str(out),
+                 "--quiet", "--workers", "1"]) == 2
+    line = one_error_line(capsys, "genre-utils dataset: error:")
+    assert f"cannot read the folder {jazz} (Permission denied)" in line and "left out" in line
+    assert not (out / "dataset.json").exists()
