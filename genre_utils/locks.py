@@ -58,13 +58,19 @@ def folder_lock(folder, what: str = "build"):
         finally:
             _HELD[name] -= 1
         return
+    # a folder that held nothing (but perhaps the lock file of an earlier failure) is removed again when it
+    # still holds nothing but the lock file afterwards: a failed command leaves no empty folder behind
+    was_empty = not folder.is_dir() or not [n for n in os.listdir(folder) if n != ".lock"]
+    created = [p for p in [folder, *folder.parents] if not p.exists()]  # the folders mkdir makes, deepest first
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / ".lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            if os.fstat(fd).st_ino != os.stat(path).st_ino:  # removed by its holder meanwhile: not a lock
+                raise BlockingIOError
+        except (BlockingIOError, FileNotFoundError):
             try:  # "<pid> <what the holder does>"
                 pid, _, holding = os.pread(fd, 200, 0).decode().strip().partition(" ")
                 pid = int(pid or 0)
@@ -79,5 +85,21 @@ def folder_lock(folder, what: str = "build"):
         finally:
             del _HELD[name]
             os.ftruncate(fd, 0)
+            if was_empty:
+                _remove_if_only_the_lock(folder, created[1:])
     finally:
         os.close(fd)  # closing releases the flock
+
+
+def _remove_if_only_the_lock(folder: Path, parents: list[Path]) -> None:
+    """Remove ``folder`` when it holds only its lock file, then those of ``parents`` (the folders created for
+    it) that are left empty."""
+    try:
+        if os.listdir(folder) != [".lock"]:
+            return
+        os.unlink(folder / ".lock")  # still held: a process that opened it meanwhile is refused, not let in
+        os.rmdir(folder)
+        for parent in parents:
+            os.rmdir(parent)
+    except OSError:  # something appeared in it, or it went: leave it as it is
+        pass

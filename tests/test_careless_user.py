@@ -263,3 +263,28 @@ def test_an_unreadable_genre_folder_stops_the_dataset_build(tmp_path, monkeypatc
     line = one_error_line(capsys, "genre-utils dataset: error:")
     assert f"cannot read the folder {jazz} (Permission denied)" in line and "left out" in line
     assert not (out / "dataset.json").exists()
+
+
+# ------------------------------------------------------------------------------------ low
+
+
+def test_a_failed_dataset_build_leaves_no_folder_holding_only_the_lock(tmp_path, capsys):
+    out = tmp_path / "store"
+    assert main(["dataset", "--gtzan", str(tmp_path / "nowhere"), "--profile", "tiny", "--out", str(out),
+                 "--quiet"]) == 2
+    assert "no such directory" in one_error_line(capsys)
+    assert not out.exists()
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")     # a folder that held something is left as it was (plus the lock)
+    assert main(["dataset", "--gtzan", str(tmp_path / "nowhere"), "--profile", "tiny", "--out", str(out),
+                 "--quiet"]) == 2
+    capsys.readouterr()
+    assert (out / "keep.txt").read_text() == "mine"
+
+
+def test_a_failed_book_build_leaves_no_build_folder_holding_only_the_lock(tmp_path):
+    build_dir = tmp_path / "b"
+    proc = subprocess.run([sys.executable, "-m", "genre_utils.build", "data", "--gtzan", "/nonexistent", "--profile",
+                           "tiny", "--build-dir", str(build_dir)], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert not build_dir.exists(), sorted(p.name for p in build_dir.iterdir())
