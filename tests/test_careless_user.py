@@ -288,3 +288,14 @@ def test_a_failed_book_build_leaves_no_build_folder_holding_only_the_lock(tmp_pa
                            "tiny", "--build-dir", str(build_dir)], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert not build_dir.exists(), sorted(p.name for p in build_dir.iterdir())
+
+
+@pytest.mark.parametrize("text", ["# genre-book\n\nA reproducible Jupyter Book\n", "genre,path\nblues,x.wav\n",
+                                  '{"a": 1}\n', "hello, not a checkpoint\n"])
+def test_a_text_file_given_as_checkpoint_is_not_called_unsafe(trained, tmp_path, capsys, text):
+    (tmp_path / "notes.pt").write_text(text)
+    (tmp_path / "song.wav").write_bytes(b"")
+    assert main(["predict", str(tmp_path / "song.wav"), "--checkpoint", str(tmp_path / "notes.pt"), "--device",
+                 "cpu"]) == 2
+    line = one_error_line(capsys, "genre-utils predict: error:")
+    assert "not a torch file" in line and "could run code" not in line and "Python objects" not in line
