@@ -105,9 +105,13 @@ def load_audio(path, sample_rate: int = 22050) -> np.ndarray:
         # beside the file as a resource fork and then rejects perfectly good mp3s
         with open(path, "rb") as fh, sf.SoundFile(fh) as snd:
             too_big = decode_size_problem(snd.frames, snd.channels, snd.samplerate)
-            if not too_big:
-                data, sr = snd.read(dtype="float32", always_2d=True), snd.samplerate
-                y = data.mean(axis=1)
+            sr = snd.samplerate
+            if too_big:
+                pass
+            elif snd.frames >= 2**62:  # length unknown (a streamed FLAC, total samples 0): read it in blocks
+                y, too_big = _read_unknown_length(snd)
+            else:
+                y = snd.read(dtype="float32", always_2d=True).mean(axis=1)
     except Exception as err:
         # no second decoder: librosa's audioread fallback needs ffmpeg or GStreamer, which no supported
         # install brings (and librosa deprecates it); libsndfile >= 1.1 reads every format listed above
@@ -119,6 +123,26 @@ def load_audio(path, sample_rate: int = 22050) -> np.ndarray:
 
         y = librosa.resample(y, orig_sr=sr, target_sr=sample_rate)
     return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def _read_unknown_length(snd, block: int = 1 << 16) -> tuple[np.ndarray | None, str]:
+    """``(mono samples, '')`` of a stream whose header gives no length, read block by block and stopped with
+    a reason (``(None, reason)``) once it passes :data:`MAX_DECODE_SAMPLES`."""
+    blocks, total = [], 0
+    # soundfile re-seeks to its own position after each read of a seekable file, and libsndfile cannot seek
+    # in a stream of unknown length ("Internal psf_fseek() failed" at its end): read it as a stream
+    # (soundfile 0.14, pinned; an attribute a later version lacks ends as "unreadable audio", never a hang)
+    snd._info.seekable = False
+    while True:
+        data = snd.read(block, dtype="float32", always_2d=True)
+        if not len(data):
+            break
+        total += data.size
+        if total > MAX_DECODE_SAMPLES:
+            return None, (f"too large to decode: the stream (of unknown length) holds more than "
+                          f"{MAX_DECODE_SAMPLES:,} samples (20 min of 48-kHz stereo)")
+        blocks.append(data.mean(axis=1))
+    return (np.concatenate(blocks) if blocks else np.zeros(0, np.float32)), ""
 
 
 def decode_size_problem(frames: int, channels: int, samplerate: int) -> str:

@@ -299,3 +299,26 @@ def test_a_text_file_given_as_checkpoint_is_not_called_unsafe(trained, tmp_path,
                  "cpu"]) == 2
     line = one_error_line(capsys, "genre-utils predict: error:")
     assert "not a torch file" in line and "could run code" not in line and "Python objects" not in line
+
+
+def _unknown_length_flac(path: Path, seconds: float) -> Path:
+    """A FLAC whose STREAMINFO says 'total samples: 0' (unknown, as a streaming encoder writes it)."""
+    from fixtures_audio import write_audio
+
+    data = bytearray(write_audio(path, seconds=seconds).read_bytes())
+    value = int.from_bytes(data[18:26], "big")       # sample rate, channels, bits, then 36 bits of total samples
+    assert value & ((1 << 36) - 1) == round(seconds * 22050)
+    data[18:26] = (value & ~((1 << 36) - 1)).to_bytes(8, "big")
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_flac_of_unknown_length_is_read_by_streaming(tmp_path, monkeypatch):
+    import genre_utils.audio as audio
+
+    flac = _unknown_length_flac(tmp_path / "stream.flac", 3.0)
+    y = audio.load_audio(flac)
+    assert y.shape == (66150,) and np.abs(y).max() > 0.2
+    monkeypatch.setattr(audio, "MAX_DECODE_SAMPLES", 30_000)     # and a stream is still bounded while read
+    with pytest.raises(audio.AudioError, match="too large to decode: the stream"):
+        audio.load_audio(flac)
