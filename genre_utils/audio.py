@@ -32,6 +32,7 @@ __all__ = [
     "AudioError",
     "MAX_DECODE_SAMPLES",
     "load_audio",
+    "file_problem",
     "container_problem",
     "decode_size_problem",
     "audio_digest",
@@ -93,8 +94,9 @@ def load_audio(path, sample_rate: int = 22050) -> np.ndarray:
     import soundfile as sf
 
     path = Path(path)
-    if not path.is_file():
-        raise AudioError("file not found")
+    problem = file_problem(path)
+    if problem:
+        raise AudioError(problem)
     if path.stat().st_size == 0:
         raise AudioError("empty file (0 bytes)")
     problem = container_problem(path)
@@ -123,6 +125,35 @@ def load_audio(path, sample_rate: int = 22050) -> np.ndarray:
 
         y = librosa.resample(y, orig_sr=sr, target_sr=sample_rate)
     return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def file_problem(path) -> str:
+    """Why ``path`` is not a regular file that can be opened, or ``''``: missing, a broken link or a link loop,
+    a folder, a named pipe (opening it would wait for a writer forever) or a device such as ``/dev/zero``
+    (endless). Judged from ``stat`` alone: nothing is opened."""
+    import errno
+    import stat
+
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "a symbolic link loop (the link leads back to itself), not a file"
+        if err.errno == errno.ENOENT:
+            return "a broken symbolic link (its target does not exist)" if path.is_symlink() else "file not found"
+        return f"cannot read file ({err.strerror or err})"
+    if stat.S_ISREG(mode):
+        return ""
+    if stat.S_ISDIR(mode):
+        return "a folder, not a file"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO), not a file; not read (it could wait forever)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return f"a device ({os.path.realpath(path)}), not a file; not read"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not a file"
+    return "not a regular file"
 
 
 def _read_unknown_length(snd, block: int = 1 << 16) -> tuple[np.ndarray | None, str]:

@@ -36,7 +36,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .audio import AUDIO_EXTENSIONS, AudioError, container_problem, decode_size_problem, load_audio
+from .audio import AUDIO_EXTENSIONS, AudioError, container_problem, decode_size_problem, file_problem, load_audio
 from .config import num_threads
 from .errors import UserError
 from .genres import GENRES, load_fma_genres, map_fma_track, normalise_label
@@ -255,6 +255,9 @@ def probe_audio(path) -> tuple[float | None, str]:
     """
     import soundfile as sf
 
+    problem = file_problem(path)  # a link loop, a FIFO, a device: named, and never opened
+    if problem:
+        return None, problem
     try:
         if os.path.getsize(path) == 0:
             return None, "empty file (0 bytes)"

@@ -322,3 +322,32 @@ def test_a_flac_of_unknown_length_is_read_by_streaming(tmp_path, monkeypatch):
     monkeypatch.setattr(audio, "MAX_DECODE_SAMPLES", 30_000)     # and a stream is still bounded while read
     with pytest.raises(audio.AudioError, match="too large to decode: the stream"):
         audio.load_audio(flac)
+
+
+def test_a_link_loop_a_fifo_and_a_link_to_dev_zero_are_named_and_never_read(trained, tmp_path, capsys):
+    import os
+
+    from genre_utils.sources import probe_audio
+
+    loop = tmp_path / "loop.wav"
+    loop.symlink_to(loop)
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    zero = tmp_path / "zero.wav"
+    zero.symlink_to("/dev/zero")
+    broken = tmp_path / "broken.wav"
+    broken.symlink_to(tmp_path / "gone.wav")
+    expect = {loop: "a symbolic link loop", fifo: "a named pipe (FIFO)", zero: "a device (/dev/zero)",
+              broken: "a broken symbolic link", tmp_path / "missing.wav": "file not found"}
+    argv = ["predict", *map(str, expect), "--checkpoint", str(trained / "run" / "best.pt"), "--quiet", "--device",
+            "cpu"]
+    proc = subprocess.run([sys.executable, "-m", "genre_utils.cli", *argv], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)              # a FIFO opened for reading would hang here
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == len(expect)
+    for (path, reason), line in zip(expect.items(), lines):
+        assert line.startswith(f"{path}: error: {reason}"), line
+    for path, reason in expect.items():              # the store's scan names them the same way
+        duration, why = probe_audio(path)
+        assert duration is None and why.startswith(reason), why
