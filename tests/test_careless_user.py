@@ -351,3 +351,54 @@ def test_a_link_loop_a_fifo_and_a_link_to_dev_zero_are_named_and_never_read(trai
     for path, reason in expect.items():              # the store's scan names them the same way
         duration, why = probe_audio(path)
         assert duration is None and why.startswith(reason), why
+
+
+RENDER = """
+import sys
+from genre_utils import synth
+from genre_utils.config import get_profile
+profile = get_profile("tiny").replace(synth_tracks_per_genre=2, synth_fma_tracks=4, synth_newdata_per_genre=0)
+print("start", flush=True)
+synth.render_corpus(sys.argv[1], profile, progress=False, workers=2)
+"""
+
+
+def _children(pid: int) -> list[int]:
+    import psutil
+
+    try:
+        return [p.pid for p in psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def test_sigkill_during_a_parallel_render_leaves_no_worker_and_no_traceback(tmp_path):
+    """kill -9 of the parent alone (not its group): the workers go with it, silently, instead of finishing their
+    clip and dying on a broken pipe with a traceback each."""
+    import os
+    import signal
+    import time
+
+    import psutil
+
+    out = tmp_path / "corpus"
+    proc = subprocess.Popen([sys.executable, "-c", RENDER, str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "start"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (len(_children(proc.pid)) < 2 or not list(out.rglob("*.wav"))):
+        time.sleep(0.05)
+    workers = _children(proc.pid)
+    assert len(workers) >= 2
+    os.kill(proc.pid, signal.SIGKILL)
+    _, err = proc.communicate(timeout=120)        # EOF once every worker holding stderr is gone
+    procs = []
+    for pid in workers:
+        try:
+            procs.append(psutil.Process(pid))
+        except psutil.NoSuchProcess:
+            pass
+    gone, alive = psutil.wait_procs(procs, timeout=30)
+    for p in alive:
+        p.kill()
+    assert not alive and "Traceback" not in err and "BrokenPipe" not in err, err[-3000:]
