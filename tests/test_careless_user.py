@@ -402,3 +402,59 @@ def test_sigkill_during_a_parallel_render_leaves_no_worker_and_no_traceback(tmp_
     for p in alive:
         p.kill()
     assert not alive and "Traceback" not in err and "BrokenPipe" not in err, err[-3000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGHUP", "SIGKILL"])
+def test_the_explorer_server_goes_when_its_launcher_is_hung_up_or_killed(tmp_path, sig):
+    """HUP (the terminal closed) or KILL of the launcher alone: Voila and its kernel stop too and the port is
+    free again, instead of serving on."""
+    import importlib.util
+    import os
+    import signal
+    import threading
+    import time
+    import urllib.request
+
+    import psutil
+    from test_explore import make_run
+
+    from genre_utils import explore
+
+    if importlib.util.find_spec("voila") is None:
+        pytest.skip("Voila is not installed")
+    run = make_run(tmp_path / "b")
+    port = explore._free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "genre_utils.explore", "--run", str(run), "--port", str(port),
+                             "--build-dir", str(tmp_path / "b")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        url = None
+        deadline = time.monotonic() + 120
+        while url is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            if line.startswith("Explorer: "):
+                url = line.split(" ", 1)[1].strip()
+        assert url, proc.stderr.read() if proc.poll() is not None else "no URL printed"
+        threading.Thread(target=lambda: urllib.request.urlopen(url, timeout=120).read(), daemon=True).start()
+        while time.monotonic() < deadline and len(psutil.Process(proc.pid).children(recursive=True)) < 2:
+            time.sleep(0.2)                                          # Voila and the page's kernel
+        served = psutil.Process(proc.pid).children(recursive=True)
+        assert len(served) >= 2
+        os.kill(proc.pid, getattr(signal, sig))                        # the launcher alone, not its group
+        proc.wait(timeout=60)
+        gone, alive = psutil.wait_procs(served, timeout=30)
+        assert not alive, [p.cmdline()[:3] for p in alive]
+        listening = [c for c in psutil.net_connections("tcp") if c.laddr and c.laddr.port == port
+                     and c.status == psutil.CONN_LISTEN]
+        assert not listening                                         # (a closed connection may linger in TIME_WAIT)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)                       # whatever is left of the session
+        except ProcessLookupError:
+            pass
+        proc.communicate()
+
+
