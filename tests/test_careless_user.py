@@ -417,6 +417,7 @@ def test_the_explorer_server_goes_when_its_launcher_is_hung_up_or_killed(tmp_pat
     import urllib.request
 
     import psutil
+    from live_helpers import explorer_url
     from test_explore import make_run
 
     from genre_utils import explore
@@ -429,15 +430,9 @@ def test_the_explorer_server_goes_when_its_launcher_is_hung_up_or_killed(tmp_pat
                              "--build-dir", str(tmp_path / "b")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     try:
-        url = None
-        deadline = time.monotonic() + 120
-        while url is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            if line.startswith("Explorer: "):
-                url = line.split(" ", 1)[1].strip()
+        url = explorer_url(proc)
         assert url, proc.stderr.read() if proc.poll() is not None else "no URL printed"
+        deadline = time.monotonic() + 120
         threading.Thread(target=lambda: urllib.request.urlopen(url, timeout=120).read(), daemon=True).start()
         while time.monotonic() < deadline and len(psutil.Process(proc.pid).children(recursive=True)) < 2:
             time.sleep(0.2)                                          # Voila and the page's kernel

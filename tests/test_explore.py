@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from live_helpers import CHROMEDRIVER, CHROMIUM, NO_CHROMIUM, fake_results
+from live_helpers import CHROMEDRIVER, CHROMIUM, NO_CHROMIUM, explorer_url, fake_results
 
 from genre_utils import explore
 from genre_utils.models import build_model
@@ -106,14 +106,7 @@ def test_live_explorer_in_chromium(run, tmp_path):
 
     driver = None
     try:
-        url = None
-        deadline = time.monotonic() + 120
-        while url is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            if line.startswith("Explorer: "):
-                url = line.split(" ", 1)[1].strip()
+        url = explorer_url(proc)
         assert url, "no URL printed"
         assert url.startswith(f"http://127.0.0.1:{port}/")
         driver = chromium_driver()
