@@ -32,6 +32,7 @@ __all__ = [
     "AudioError",
     "MAX_DECODE_SAMPLES",
     "load_audio",
+    "file_problem",
     "container_problem",
     "decode_size_problem",
     "audio_digest",
@@ -47,6 +48,10 @@ AUDIO_EXTENSIONS = (".wav", ".au", ".mp3", ".flac", ".ogg")
 
 #: Peak amplitude below which a file counts as silent (about -80 dBFS).
 SILENCE_PEAK = 1e-4
+
+#: Peak amplitude above which decoded float samples are not audio (float WAV/FLAC audio lies within +-1; a
+#: file with samples near 1e19 overflows the features to NaN and would be "classified" as blues:nan).
+MAX_PEAK = 1e3
 
 #: Most samples (frames x channels) one file may decode to: 20 minutes of 48-kHz stereo, 115,200,000 samples,
 #: 440 MiB as float32. Generous for 30-s clips (1.3 M samples at 22.05 kHz stereo) and for real songs (15 min
@@ -89,8 +94,9 @@ def load_audio(path, sample_rate: int = 22050) -> np.ndarray:
     import soundfile as sf
 
     path = Path(path)
-    if not path.is_file():
-        raise AudioError("file not found")
+    problem = file_problem(path)
+    if problem:
+        raise AudioError(problem)
     if path.stat().st_size == 0:
         raise AudioError("empty file (0 bytes)")
     problem = container_problem(path)
@@ -101,9 +107,13 @@ def load_audio(path, sample_rate: int = 22050) -> np.ndarray:
         # beside the file as a resource fork and then rejects perfectly good mp3s
         with open(path, "rb") as fh, sf.SoundFile(fh) as snd:
             too_big = decode_size_problem(snd.frames, snd.channels, snd.samplerate)
-            if not too_big:
-                data, sr = snd.read(dtype="float32", always_2d=True), snd.samplerate
-                y = data.mean(axis=1)
+            sr = snd.samplerate
+            if too_big:
+                pass
+            elif snd.frames >= 2**62:  # length unknown (a streamed FLAC, total samples 0): read it in blocks
+                y, too_big = _read_unknown_length(snd)
+            else:
+                y = snd.read(dtype="float32", always_2d=True).mean(axis=1)
     except Exception as err:
         # no second decoder: librosa's audioread fallback needs ffmpeg or GStreamer, which no supported
         # install brings (and librosa deprecates it); libsndfile >= 1.1 reads every format listed above
@@ -115,6 +125,55 @@ def load_audio(path, sample_rate: int = 22050) -> np.ndarray:
 
         y = librosa.resample(y, orig_sr=sr, target_sr=sample_rate)
     return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def file_problem(path) -> str:
+    """Why ``path`` is not a regular file that can be opened, or ``''``: missing, a broken link or a link loop,
+    a folder, a named pipe (opening it would wait for a writer forever) or a device such as ``/dev/zero``
+    (endless). Judged from ``stat`` alone: nothing is opened."""
+    import errno
+    import stat
+
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "a symbolic link loop (the link leads back to itself), not a file"
+        if err.errno == errno.ENOENT:
+            return "a broken symbolic link (its target does not exist)" if path.is_symlink() else "file not found"
+        return f"cannot read file ({err.strerror or err})"
+    if stat.S_ISREG(mode):
+        return ""
+    if stat.S_ISDIR(mode):
+        return "a folder, not a file"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO), not a file; not read (it could wait forever)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return f"a device ({os.path.realpath(path)}), not a file; not read"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not a file"
+    return "not a regular file"
+
+
+def _read_unknown_length(snd, block: int = 1 << 16) -> tuple[np.ndarray | None, str]:
+    """``(mono samples, '')`` of a stream whose header gives no length, read block by block and stopped with
+    a reason (``(None, reason)``) once it passes :data:`MAX_DECODE_SAMPLES`."""
+    blocks, total = [], 0
+    # soundfile re-seeks to its own position after each read of a seekable file, and libsndfile cannot seek
+    # in a stream of unknown length ("Internal psf_fseek() failed" at its end): read it as a stream
+    # (soundfile 0.14, pinned; an attribute a later version lacks ends as "unreadable audio", never a hang)
+    snd._info.seekable = False
+    while True:
+        data = snd.read(block, dtype="float32", always_2d=True)
+        if not len(data):
+            break
+        total += data.size
+        if total > MAX_DECODE_SAMPLES:
+            return None, (f"too large to decode: the stream (of unknown length) holds more than "
+                          f"{MAX_DECODE_SAMPLES:,} samples (20 min of 48-kHz stereo)")
+        blocks.append(data.mean(axis=1))
+    return (np.concatenate(blocks) if blocks else np.zeros(0, np.float32)), ""
 
 
 def decode_size_problem(frames: int, channels: int, samplerate: int) -> str:
@@ -266,13 +325,18 @@ def _short(err: Exception) -> str:
 
 
 def check_audio(y: np.ndarray, min_samples: int) -> None:
-    """Raise :class:`AudioError` if ``y`` is empty, silent, non-finite or shorter than ``min_samples``."""
+    """Raise :class:`AudioError` if ``y`` is empty, silent, non-finite, absurdly loud (:data:`MAX_PEAK`) or
+    shorter than ``min_samples``."""
     if y.size == 0:
         raise AudioError("no audio samples")
     if not np.all(np.isfinite(y)):
         raise AudioError("non-finite samples (NaN or inf)")
-    if float(np.max(np.abs(y))) < SILENCE_PEAK:
+    peak = float(np.max(np.abs(y)))
+    if peak < SILENCE_PEAK:
         raise AudioError("silent (peak below -80 dBFS)")
+    if peak > MAX_PEAK:
+        raise AudioError(f"not audio: peak amplitude {peak:.1e}, beyond +-{MAX_PEAK:g} (audio samples lie "
+                         "within +-1)")
     if y.size < min_samples:
         raise AudioError(f"too short: {y.size} samples, one segment needs {min_samples}")
 

@@ -51,6 +51,12 @@ def read_checkpoint(path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
     expected = "expected a checkpoint written by `genre-utils train` (best.pt or last.pt of a run folder)"
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    # torch.save writes a zip archive (older torch: a pickle, protocol 2+); anything else (a text file, JSON,
+    # CSV) is no torch file at all, whatever the weights-only unpickler makes of its first bytes
+    if head and not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):
+        raise CheckpointError(f"{path}: not a checkpoint (not a torch file); {expected}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except (PermissionError, IsADirectoryError):

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .duplicates import duplicate_summary, duplicates_table, exact_groups, near_duplicates
-from .provenance import atomic_write_text
+from .provenance import atomic_write_csv
 from .splits import artist_coverage, artist_note
 
 __all__ = ["SHORT_FRACTION", "annotate", "record", "artist_sentence", "notes_table"]
@@ -100,11 +100,11 @@ def record(out, tracks: pd.DataFrame, fingerprints: list, split_method: str) -> 
     """
     usable_mask = (tracks["problem"] == "").to_numpy()
     usable = tracks[usable_mask]
-    atomic_write_text(out / "duplicates.csv", duplicates_table(usable).to_csv(index=False))
+    atomic_write_csv(out / "duplicates.csv", duplicates_table(usable))
     fps = {tid: fp for tid, fp, ok in zip(tracks["track_id"], fingerprints, usable_mask) if ok}
     near, unchecked = near_duplicates(fps, usable.set_index("track_id")["label"],
                                       usable.set_index("track_id")["dup_group"])
-    atomic_write_text(out / "near_duplicates.csv", near.to_csv(index=False))
+    atomic_write_csv(out / "near_duplicates.csv", near)
     coverage = artist_coverage(usable)
     note = artist_note(coverage, split_method)
     if split_method == "artist" and coverage["n_without_artist"]:

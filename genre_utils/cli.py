@@ -112,6 +112,11 @@ def _cmd_train(args) -> int:
         return 0
     print(f"{args.out}: {len(h['train_loss'])} of {epochs} epochs, best epoch {h.get('best_epoch')} "
           f"(validation accuracy {h.get('best_valid_acc', float('nan')):.3f}); checkpoint {Path(args.out) / 'best.pt'}")
+    from .experiments import stale_results
+
+    if stale_results(args.out) is not None:
+        print(f"{args.out}: results.json is of an earlier best.pt, so nothing reads it any more; "
+              f"`genre-utils evaluate --data {args.data} --run {args.out}` scores this one")
     return 0
 
 
@@ -121,13 +126,24 @@ def _cmd_evaluate(args) -> int:
 
     _check_device(args)
     ds = open_dataset(args.data)
-    res = evaluate_run(ds, args.run, newdata=args.newdata, device=args.device, progress=not args.quiet)
+    with _run_lock(args.run, "evaluation"):
+        res = evaluate_run(ds, args.run, newdata=args.newdata, device=args.device, progress=not args.quiet)
     head = res["headline"]
     print(f"{args.run}: 5-s segment accuracy {head['segment_accuracy']:.3f} ({head['n_test_segments']} segments), "
           f"track accuracy by majority vote {head['track_accuracy']:.3f} ({head['n_test_tracks']} tracks)"
           + (f", new data {head['newdata_accuracy']:.3f}" if head.get("newdata_accuracy") is not None else "")
           + f"; results in {Path(args.run) / 'results.json'}")
     return 0
+
+
+def _run_lock(run: Path, what: str):
+    """The run folder's lock (:func:`genre_utils.locks.folder_lock`) while ``what`` writes into it: never while
+    a training replaces its best.pt. A folder that does not exist is left for the command to report."""
+    import contextlib
+
+    from .locks import folder_lock
+
+    return folder_lock(run, what) if Path(run).is_dir() else contextlib.nullcontext()
 
 
 def _audio_files(items) -> list[Path]:
@@ -215,7 +231,8 @@ def _cmd_calibrate(args) -> int:
 
     _check_device(args)
     ds = open_dataset(args.data)
-    s = calibrate_run(ds, args.run, device=args.device, progress=not args.quiet)
+    with _run_lock(args.run, "calibration"):
+        s = calibrate_run(ds, args.run, device=args.device, progress=not args.quiet)
     sep = s["open_set"]
 
     def f(x):
@@ -306,7 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="genre of audio files, by majority vote over their 5-s windows")
     p.add_argument("inputs", nargs="+", help="audio files or folders (mp3, wav, flac, ogg, au)")
     p.add_argument("--checkpoint", type=Path, help="a best.pt (default: the newest `make book` model)")
-    p.add_argument("--max-segments", type=int, default=None, help="use only the first N windows of each file")
+    p.add_argument("--max-segments", type=_positive(int), default=None, metavar="N",
+                   help="use only the first N windows of each file")
     p.add_argument("--device", help="cuda, mps or cpu; default: the first available")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--quiet", action="store_true",

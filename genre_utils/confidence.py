@@ -49,6 +49,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .errors import UserError
 from .provenance import file_sha256
 from .store import built_from_synthetic
 
@@ -495,6 +496,11 @@ def calibrate_run(ds, run_dir, *, device=None, n_bins: int = N_BINS, recall: flo
         check_run_matches_store = None
     if check_run_matches_store is not None:
         check_run_matches_store(ckpt, ds, run_dir)
+        from .experiments import stale_results
+
+        if (run_dir / "results.json").is_file() and (problem := stale_results(run_dir)) is not None:
+            raise UserError(f"{problem}; nothing was written. Score it first with `genre-utils evaluate --data "
+                            f"{ds.root} --run {run_dir}`")
     prob_cols = [f"prob_{g}" for g in GENRES]
     max_segments = ds.profile.test_segments_per_track
 

@@ -29,6 +29,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .provenance import read_csv
+
 __all__ = [
     "FP_FRAME", "FP_HOP", "FP_BANDS", "FP_MAX_SECONDS", "NEAR_BLOCK_FRAMES", "NEAR_THRESHOLD", "NEAR_MIN_BLOCKS",
     "NEAR_MAX_TRACKS", "fingerprint", "exact_groups", "duplicates_table", "near_duplicates", "pack_fingerprints",
@@ -304,8 +306,8 @@ def describe_duplicates(ds) -> tuple[str, pd.DataFrame, pd.DataFrame]:
     if summary is None or not dup_path.is_file():
         return ("This store was built before duplicates were checked; rebuild it to check them.",
                 pd.DataFrame(), pd.DataFrame())
-    dups = pd.read_csv(dup_path, keep_default_na=False, dtype=str)
-    near = pd.read_csv(near_path, keep_default_na=False) if near_path.is_file() else pd.DataFrame()
+    dups = read_csv(dup_path, keep_default_na=False, dtype=str)
+    near = read_csv(near_path, keep_default_na=False) if near_path.is_file() else pd.DataFrame()
     n_groups, n_tracks = summary["n_groups"], summary["n_tracks_in_groups"]
     if n_groups == 0:
         text = "No two usable tracks have identical decoded audio."

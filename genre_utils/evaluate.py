@@ -418,6 +418,10 @@ def evaluate_files(model: torch.nn.Module, paths, params: FeatureParams = Featur
             rows.append(row)
             continue
         logits = predict_logits(model, feats, batch_size=batch_size, device=device)
+        if not np.all(np.isfinite(logits)):  # never a "genre:nan" line: the file's row says why instead
+            row["error"] = "the model's output for this file is not finite (features out of range)"
+            rows.append(row)
+            continue
         probs = _softmax32(logits)
         if temperature is not None:
             from .confidence import softmax

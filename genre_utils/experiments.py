@@ -8,6 +8,7 @@ last per-epoch checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -23,7 +24,8 @@ from .genres import GENRES
 from .provenance import code_fingerprint, library_key
 
 __all__ = ["train_run", "build_profile_model", "evaluate_run", "scan_skipped_records", "check_run_matches_store",
-           "config_differences", "run_experiment", "run_key", "load_results", "results_frames", "confusion_matrix",
+           "config_differences", "run_experiment", "run_key", "load_results", "stale_results",
+           "require_current_results", "results_frames", "confusion_matrix",
            "track_mean_features", "linear_probe", "compare_with_probe", "paired_comparison"]
 
 
@@ -33,6 +35,43 @@ def load_results(path) -> dict:
     if path.is_dir():
         path = path / "results.json"
     return json.loads(path.read_text())
+
+
+def stale_results(run_dir) -> str | None:
+    """Why the ``results.json`` of a run folder does not describe its ``best.pt``, or None when it does (or
+    when the folder holds no results).
+
+    :func:`evaluate_run` records the sha256 of the checkpoint it scored; a training continued or redone
+    after the evaluation leaves a new ``best.pt`` beside the old numbers, which no reader may present as its.
+    """
+    from .provenance import file_sha256
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "results.json").is_file():
+        return None
+    try:
+        recorded = load_results(run_dir).get("checkpoint_sha256")
+    except (OSError, ValueError, AttributeError):
+        return f"{run_dir / 'results.json'} is unreadable"
+    try:
+        current = file_sha256(run_dir / "best.pt")
+    except OSError:
+        current = None
+    if recorded is None:
+        return f"{run_dir / 'results.json'} does not record which best.pt it scored (an earlier version wrote it)"
+    if recorded != current:
+        return f"{run_dir / 'results.json'} scored an earlier best.pt, not the one the run folder holds now"
+    return None
+
+
+def require_current_results(run_dir, data: str = "STORE") -> None:
+    """Refuse (one line) a run whose ``results.json`` is missing or belongs to another ``best.pt``
+    (:func:`stale_results`)."""
+    run_dir = Path(run_dir)
+    problem = stale_results(run_dir) if (run_dir / "results.json").is_file() else \
+        f"{run_dir} has no results.json"
+    if problem:
+        raise RunMismatchError(f"{problem}; score it with `genre-utils evaluate --data {data} --run {run_dir}`")
 
 
 def results_frames(results: dict, key: str) -> pd.DataFrame:
@@ -194,23 +233,46 @@ def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None
     plain = json.loads(json.dumps(config))
     # resume only a run of exactly this configuration; never silently discard one of another. Under torchrun
     # rank 0 decides (and moves), every rank follows
+    # rank 0 also holds the run folder's lock for the whole training: a second `genre-utils train` into the same
+    # folder stops with one line instead of racing this one for best.pt
     out_dir, dist = Path(out_dir), distributed(device)
-    decision = None
-    if dist.main:
-        try:
-            decision = _settle_run_folder(out_dir, plain, other_run)
-        except RunMismatchError as err:
-            decision = err
-    decision = dist.broadcast(decision)
-    if isinstance(decision, Exception):
-        raise decision
-    moved_to, resume = decision
-    model = build_profile_model(model_name, cfg, X_train, ds.params.shape, ds.mean, ds.std)
-    t0 = time.perf_counter()
-    history = fit(model, X_train, y_train, X_valid, y_valid, cfg, out_dir=out_dir, device=device, progress=progress,
-                  config=config, keep_epochs=False, resume=resume, max_steps=max_steps, time_limit=time_limit,
-                  eval_every=eval_every)
+    with contextlib.ExitStack() as held:
+        decision = None
+        if dist.main:
+            try:
+                decision = _settle_run_folder_locked(out_dir, plain, other_run, held)
+            except UserError as err:  # RunMismatchError, FolderLocked
+                decision = err
+        decision = dist.broadcast(decision)
+        if isinstance(decision, Exception):
+            raise decision
+        moved_to, resume = decision
+        model = build_profile_model(model_name, cfg, X_train, ds.params.shape, ds.mean, ds.std)
+        t0 = time.perf_counter()
+        history = fit(model, X_train, y_train, X_valid, y_valid, cfg, out_dir=out_dir, device=device,
+                      progress=progress, config=config, keep_epochs=False, resume=resume, max_steps=max_steps,
+                      time_limit=time_limit, eval_every=eval_every)
     return {"history": history, "train_seconds": time.perf_counter() - t0, "config": config, "moved_to": moved_to}
+
+
+def _settle_run_folder_locked(out_dir: Path, plain: dict, other_run: str, held: contextlib.ExitStack):
+    """:func:`_settle_run_folder` under the run folder's lock, which ``held`` keeps until training ends (a folder
+    moved aside takes its lock file along, so the fresh folder is locked anew)."""
+    from .locks import folder_lock
+
+    first = contextlib.ExitStack()
+    first.enter_context(folder_lock(out_dir, "training"))
+    try:
+        moved_to, resume = _settle_run_folder(out_dir, plain, other_run)
+    except BaseException:
+        first.close()
+        raise
+    if moved_to is None:
+        held.push(first)
+    else:
+        first.close()
+        held.enter_context(folder_lock(out_dir, "training"))
+    return moved_to, resume
 
 
 def _require_windows(ds, *counts, purpose: str) -> None:
@@ -311,10 +373,12 @@ def evaluate_run(ds, run_dir, *, newdata=None, max_segments: int | None = None, 
     """
     from .evaluate import evaluate_files, evaluate_segments, write_results
     from .models import count_parameters
+    from .provenance import file_sha256
     from .sources import scan_folder
     from .train import load_checkpoint, read_history
 
     run_dir = Path(run_dir)
+    scored = file_sha256(run_dir / "best.pt") if (run_dir / "best.pt").is_file() else None
     best, ckpt = load_checkpoint(run_dir / "best.pt", device=device)
     check_run_matches_store(ckpt, ds, run_dir)
     if max_segments is None:
@@ -345,6 +409,7 @@ def evaluate_run(ds, run_dir, *, newdata=None, max_segments: int | None = None, 
     history = read_history(run_dir)
     results = {
         "key": key,
+        "checkpoint_sha256": scored,  # the best.pt these numbers are of (stale_results)
         "model": ckpt["model_spec"]["name"],
         "n_parameters": count_parameters(best),
         "data_description": data_description,
@@ -424,7 +489,7 @@ def run_experiment(ds, model_name: str, out_dir, profile: str | Profile | None =
             cached = load_results(out_dir)
         except (OSError, ValueError):  # unreadable or cut short: not trusted, evaluated again
             cached = {}
-        if isinstance(cached, dict) and cached.get("key") == key:
+        if isinstance(cached, dict) and cached.get("key") == key and stale_results(out_dir) is None:
             return cached
     # the build's run folders are caches keyed on their inputs: a stale one is replaced
     train_run(ds, model_name, out_dir, profile, device=device, progress=progress, other_run="replace")

@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 from .context import BOOK_RUNS, find_root, run_dir
+from .parallel import die_with_parent
 
 __all__ = ["find_run", "app", "write_app_notebook", "serve", "main"]
 
@@ -48,7 +49,10 @@ class ExploreError(Exception):
 
 
 def _has_run(folder: Path) -> bool:
-    return (folder / "results.json").is_file() and (folder / "best.pt").is_file()
+    """A trained and evaluated run whose results.json scored the best.pt beside it."""
+    from .experiments import stale_results
+
+    return (folder / "results.json").is_file() and (folder / "best.pt").is_file() and stale_results(folder) is None
 
 
 def find_run(build_dir, profile: str | None = None) -> Path | None:
@@ -201,15 +205,18 @@ def serve(notebook, port: int = 0, token: str | None = None, ready_timeout: floa
            "--VoilaConfiguration.show_tracebacks=True"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     log = open(notebook.parent / "voila.log", "w")
-    proc = subprocess.Popen(cmd, cwd=notebook.parent, stdout=log, stderr=subprocess.STDOUT, env=env)
+    launcher = os.getpid()
+    # a launcher killed outright (kill -9) takes Voila along: SIGTERM, Voila's own stop, which ends its kernels
+    proc = subprocess.Popen(cmd, cwd=notebook.parent, stdout=log, stderr=subprocess.STDOUT, env=env,
+                            preexec_fn=lambda: die_with_parent(signal.SIGTERM, launcher))
     url = f"http://127.0.0.1:{port}/" + (f"?token={token}" if token else "")
     seen = set()
     stopping = {"asked": False}
 
-    def on_term(signum, frame):  # SIGTERM: stop like Ctrl-C
+    def on_term(signum, frame):  # SIGTERM, or SIGHUP (the terminal closed): stop like Ctrl-C
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, on_term)
+    previous = {sig: signal.signal(sig, on_term) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         deadline = time.monotonic() + ready_timeout
         while True:
@@ -244,7 +251,8 @@ def serve(notebook, port: int = 0, token: str | None = None, ready_timeout: floa
         print("Explorer stopped.", file=out, flush=True)
         return 0
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if proc.poll() is None:
             proc.terminate()
             try:
@@ -275,8 +283,13 @@ def main(argv=None) -> int:
                                "(or: pip install -e '.[live]')")
         if args.run:
             run = Path(args.run).resolve()
-            if not _has_run(run):
+            if not ((run / "results.json").is_file() and (run / "best.pt").is_file()):
                 raise ExploreError(f"{run} is not a trained run (needs results.json and best.pt)")
+            from .experiments import stale_results
+
+            if (problem := stale_results(run)) is not None:
+                raise ExploreError(f"{problem}; score it with `genre-utils evaluate --data STORE --run {run}` "
+                                   "first")
         else:
             run = find_run(build, args.profile)
             if run is None:

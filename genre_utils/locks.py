@@ -26,7 +26,8 @@ class FolderLocked(UserError):
     def __init__(self, folder, pid, what: str = "build"):
         self.folder, self.pid = Path(folder), pid
         holder = f"process {pid}" if pid else "another process"
-        super().__init__(f"{folder} is in use: {holder} is running a {what} there; wait for it to finish "
+        article = "an" if what[:1].lower() in "aeiou" else "a"
+        super().__init__(f"{folder} is in use: {holder} is running {article} {what} there; wait for it to finish "
                          "(or use another folder)")
 
 
@@ -57,25 +58,48 @@ def folder_lock(folder, what: str = "build"):
         finally:
             _HELD[name] -= 1
         return
+    # a folder that held nothing (but perhaps the lock file of an earlier failure) is removed again when it
+    # still holds nothing but the lock file afterwards: a failed command leaves no empty folder behind
+    was_empty = not folder.is_dir() or not [n for n in os.listdir(folder) if n != ".lock"]
+    created = [p for p in [folder, *folder.parents] if not p.exists()]  # the folders mkdir makes, deepest first
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / ".lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            try:
-                pid = int(os.pread(fd, 32, 0).decode().strip() or 0)
+            if os.fstat(fd).st_ino != os.stat(path).st_ino:  # removed by its holder meanwhile: not a lock
+                raise BlockingIOError
+        except (BlockingIOError, FileNotFoundError):
+            try:  # "<pid> <what the holder does>"
+                pid, _, holding = os.pread(fd, 200, 0).decode().strip().partition(" ")
+                pid = int(pid or 0)
             except (OSError, ValueError):
-                pid = 0
-            raise FolderLocked(folder, pid, what) from None
+                pid, holding = 0, ""
+            raise FolderLocked(folder, pid, holding or what) from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.pwrite(fd, f"{os.getpid()} {what}\n".encode(), 0)
         _HELD[name] = 1
         try:
             yield
         finally:
             del _HELD[name]
             os.ftruncate(fd, 0)
+            if was_empty:
+                _remove_if_only_the_lock(folder, created[1:])
     finally:
         os.close(fd)  # closing releases the flock
+
+
+def _remove_if_only_the_lock(folder: Path, parents: list[Path]) -> None:
+    """Remove ``folder`` when it holds only its lock file, then those of ``parents`` (the folders created for
+    it) that are left empty."""
+    try:
+        if os.listdir(folder) != [".lock"]:
+            return
+        os.unlink(folder / ".lock")  # still held: a process that opened it meanwhile is refused, not let in
+        os.rmdir(folder)
+        for parent in parents:
+            os.rmdir(parent)
+    except OSError:  # something appeared in it, or it went: leave it as it is
+        pass

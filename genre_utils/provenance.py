@@ -28,7 +28,8 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["PACKAGE_DIR", "DiskFullError", "atomic_write_bytes", "atomic_write_text", "atomic_torch_save",
+__all__ = ["PACKAGE_DIR", "DiskFullError", "atomic_write_bytes", "atomic_write_text", "atomic_write_csv", "read_csv",
+           "atomic_torch_save",
            "file_sha256", "versions", "library_key", "code_fingerprint", "module_closure", "STAGE_LIBRARIES",
            "to_plain"]
 
@@ -115,6 +116,36 @@ def atomic_write_bytes(path, data: bytes) -> None:
 def atomic_write_text(path, text: str) -> None:
     """Write text (UTF-8) to ``path`` atomically; see :func:`atomic_write_bytes`."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+#: First characters that make a spreadsheet read a cell as a formula ("CSV injection"), plus the quote that
+#: neutralises them (so that a value which itself begins with a quote survives the round trip).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def _csv_cells(frame, change):
+    """``frame`` with ``change`` applied to every string cell of its text columns (numbers stay numbers)."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or str(out[column].dtype) in ("string", "str"):
+            out[column] = out[column].map(lambda v: change(v) if isinstance(v, str) else v)
+    return out
+
+
+def atomic_write_csv(path, frame) -> None:
+    """Write a table as CSV (no index), atomically, with every text cell that a spreadsheet would run as a
+    formula (beginning with ``= + - @``, a tab or a carriage return) prefixed with ``'``, the usual
+    neutralisation; :func:`read_csv` gives the original values back."""
+    safe = _csv_cells(frame, lambda v: "'" + v if v.startswith(_FORMULA_START) else v)
+    atomic_write_text(path, safe.to_csv(index=False))
+
+
+def read_csv(path, **kwargs):
+    """``pandas.read_csv`` of a file :func:`atomic_write_csv` wrote, with the neutralising quotes removed."""
+    import pandas as pd
+
+    frame = pd.read_csv(path, **kwargs)
+    return _csv_cells(frame, lambda v: v[1:] if v.startswith("'") else v)
 
 
 def atomic_torch_save(obj, path) -> None:

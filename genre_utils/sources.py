@@ -36,7 +36,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .audio import AUDIO_EXTENSIONS, AudioError, container_problem, decode_size_problem, load_audio
+from .audio import AUDIO_EXTENSIONS, AudioError, container_problem, decode_size_problem, file_problem, load_audio
 from .config import num_threads
 from .errors import UserError
 from .genres import GENRES, load_fma_genres, map_fma_track, normalise_label
@@ -168,6 +168,10 @@ def _abspath(root) -> Path:
     return Path(os.path.abspath(os.path.expanduser(os.fspath(root))))
 
 
+#: Start of the skip reason of a folder that cannot be listed (:func:`genre_utils.store.scan_sources` refuses it).
+UNREADABLE_FOLDER = "cannot read folder"
+
+
 def _walk_files(folder: Path, skipped: list | None = None, source: str = ""):
     """Yield ``(path, parts)`` for every file under ``folder`` in sorted order; ``parts`` is the relative path.
 
@@ -177,14 +181,33 @@ def _walk_files(folder: Path, skipped: list | None = None, source: str = ""):
     def unreadable(err: OSError) -> None:
         if skipped is not None:
             where = err.filename or str(folder)
-            skipped.append(Skipped(str(where), source, f"cannot read folder ({err.strerror or err}); "
+            skipped.append(Skipped(str(where), source, f"{UNREADABLE_FOLDER} ({err.strerror or err}); "
                                                        "the files in it are not listed"))
 
     for dirpath, dirnames, filenames in os.walk(folder, onerror=unreadable):
         dirnames.sort()
         rel = Path(dirpath).relative_to(folder).parts
         for name in sorted(filenames):
-            yield Path(dirpath) / name, rel + (name,)
+            path = Path(dirpath) / name
+            if not _utf8_name(str(path)):  # no CSV, JSON or terminal line could carry it: skipped, up front
+                if skipped is not None:
+                    skipped.append(Skipped(_printable_path(path), source, "file name is not valid UTF-8 (bytes shown "
+                                                                         "as \\xNN); rename the file to use it"))
+                continue
+            yield path, rel + (name,)
+
+
+def _utf8_name(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes, which Python keeps as lone surrogates
+        return False
+    return True
+
+
+def _printable_path(path) -> str:
+    """``path`` as text that can be written anywhere: undecodable bytes of its name as ``\\xNN``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _junk_reason(name: str, extensions=AUDIO_EXTENSIONS) -> str | None:
@@ -232,6 +255,9 @@ def probe_audio(path) -> tuple[float | None, str]:
     """
     import soundfile as sf
 
+    problem = file_problem(path)  # a link loop, a FIFO, a device: named, and never opened
+    if problem:
+        return None, problem
     try:
         if os.path.getsize(path) == 0:
             return None, "empty file (0 bytes)"

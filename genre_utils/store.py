@@ -38,6 +38,7 @@ a final name.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import os
@@ -60,7 +61,15 @@ from .features import extract
 from .genres import GENRES
 from .locks import folder_lock
 from .parallel import ignore_interrupts, ordered_map
-from .provenance import atomic_write_text, code_fingerprint, file_sha256, library_key, versions
+from .provenance import (
+    atomic_write_csv,
+    atomic_write_text,
+    code_fingerprint,
+    file_sha256,
+    library_key,
+    read_csv,
+    versions,
+)
 from .splits import leak_summary, plan_windows, split_tracks
 
 __all__ = ["Dataset", "build_dataset", "open_dataset", "scan_sources", "extract_tracks", "reuse_problem"]
@@ -71,7 +80,7 @@ CHUNK_TRACKS = 16  # tracks between two progress checkpoints
 
 # --------------------------------------------------------------------------------------------- helpers
 def _write_csv(frame: pd.DataFrame, path) -> None:
-    atomic_write_text(path, frame.to_csv(index=False))
+    atomic_write_csv(path, frame)  # formula-like cells (FMA metadata, file names) neutralised; read_csv undoes it
 
 
 # ------------------------------------------------------------------------------------------ scanning
@@ -112,6 +121,13 @@ def scan_sources(gtzan=None, fma=None, fma_subset: str = "medium", folders=(), p
         t, s = sources.scan_folder(folder, progress=progress)
         found += t
         skipped += s
+    unreadable = [s for s in skipped if s.reason.startswith(sources.UNREADABLE_FOLDER)]
+    if unreadable:  # a whole genre (or more) would silently be missing from the store and every model on it
+        first = unreadable[0]
+        why = first.reason[len(sources.UNREADABLE_FOLDER):].split(";")[0].strip()
+        more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+        raise UserError(f"cannot read the folder {first.path} {why}{more}: its files would be left out of the "
+                        "store; make it readable (or move it out of the source folder) and run again")
     tracks = sources.tracks_frame(found)
     # the same id may come from two sources (GTZAN 'blues.00001' never clashes with FMA '000001')
     tracks["track_id"] = tracks["source"] + ":" + tracks["track_id"].astype(str)
@@ -310,12 +326,12 @@ class Dataset:
     @property
     def skipped(self) -> pd.DataFrame:
         """Every file or track left out, with its reason."""
-        return pd.read_csv(self.root / "skipped.csv", keep_default_na=False)
+        return read_csv(self.root / "skipped.csv", keep_default_na=False)
 
     @property
     def tracks(self) -> pd.DataFrame:
         """Every track found, with split and status."""
-        return pd.read_csv(self.root / "tracks.csv", keep_default_na=False)
+        return read_csv(self.root / "tracks.csv", keep_default_na=False)
 
 
 def built_from_synthetic(info: dict) -> bool:
@@ -339,7 +355,7 @@ def open_dataset(root) -> Dataset:
         raise FileNotFoundError(f"{root}: no complete dataset here (dataset.json missing); "
                                 "build one with `genre-utils dataset --out DIR ...`")
     info = json.loads(info_path.read_text())
-    manifest = pd.read_csv(root / "manifest.csv", keep_default_na=False, dtype={"artist": str})
+    manifest = read_csv(root / "manifest.csv", keep_default_na=False, dtype={"artist": str})
     features = np.load(root / "features.npy", mmap_mode="r")
     stats = np.load(root / "stats.npz")
     return Dataset(root, manifest, features, FeatureParams(**info["features"]), info,
@@ -420,7 +436,7 @@ def reuse_problem(out, key: str, verify: bool = False) -> str | None:
     if verify:
         if file_sha256(path) != rec.get("sha256"):
             return "features.npy does not match its SHA-256 in dataset.json"
-        tracks = pd.read_csv(out / "tracks.csv", keep_default_na=False)
+        tracks = read_csv(out / "tracks.csv", keep_default_na=False)
         for path_, sha1 in zip(tracks["path"], tracks["sha1"]):
             if sha1 and (not Path(path_).is_file() or _sha1_file(path_) != sha1):
                 return f"input {path_} changed content since the store was built (--verify)"
@@ -545,7 +561,7 @@ def _probe_phase(tracks, work, key, params, workers, progress):
     Returns the annotated tracks table and the audio fingerprints."""
     probe_path, fp_path = work / f"probe-{key}.csv", work / f"fingerprints-{key}.npz"
     if probe_path.is_file() and fp_path.is_file():
-        probe = pd.read_csv(probe_path, keep_default_na=False, dtype={"sha1": str, "audio_sha1": str})
+        probe = read_csv(probe_path, keep_default_na=False, dtype={"sha1": str, "audio_sha1": str})
         with np.load(fp_path) as packed:
             fps = unpack_fingerprints(packed)
     else:
@@ -620,6 +636,7 @@ def _extract_phase(out, work, key, manifest, meta, params, workers, progress):
     else:
         feats = np.lib.format.open_memmap(part, mode="w+", dtype=FEATURE_DTYPE, shape=shape)
         done_tracks = 0
+    _allocate(part)
     groups = [(tid, g["row"].to_numpy(), g["start"].to_numpy()) for tid, g in
               manifest.groupby("track_id", sort=False)]
     paths = meta["path"]
@@ -642,6 +659,30 @@ def _extract_phase(out, work, key, manifest, meta, params, workers, progress):
             raise KeyboardInterrupt(f"stopped after {finished} tracks (_stop_after_tracks)")
     feats.flush()
     return feats
+
+
+def _allocate(path: Path) -> None:
+    """Reserve the disk blocks of the (sparse) memory-mapped ``path`` now: a store write into a hole on a full
+    disk is a SIGBUS ("Bus error", no message, workers left behind); a refused reservation is one line."""
+    size = path.stat().st_size
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            if err.errno in (errno.EOPNOTSUPP, errno.EINVAL):  # no reservation on this file system: as before
+                return
+            raise
+        free = shutil.disk_usage(path.parent).free
+        os.close(fd)
+        fd = None
+        path.unlink(missing_ok=True)
+        raise UserError(f"no space left on the device for the features of {path.parent}: {path.name} needs "
+                        f"{size / 1e6:,.1f} MB, {free / 1e6:,.1f} MB are free; free some space (or choose another "
+                        "--out) and run again") from None
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def _write_store(out, work, key, stats, manifest, tracks, skipped, checked, shortfall, profile, params,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 
 import numpy as np
 
@@ -71,3 +72,16 @@ def chromium_driver(window: str = "1280,1600"):
         opts.add_argument(flag)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+
+
+def explorer_url(proc, timeout: float = 120.0) -> str | None:
+    """The URL ``python -m genre_utils.explore`` prints (``Explorer: URL``) on ``proc``'s stdout; None when
+    it stops or ``timeout`` seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            return None
+        if line.startswith("Explorer: "):
+            return line.split(" ", 1)[1].strip()
+    return None

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from live_helpers import CHROMEDRIVER, CHROMIUM, NO_CHROMIUM, fake_results
+from live_helpers import CHROMEDRIVER, CHROMIUM, NO_CHROMIUM, explorer_url, fake_results
 
 from genre_utils import explore
 from genre_utils.models import build_model
+from genre_utils.provenance import file_sha256
 from genre_utils.train import CHECKPOINT_FORMAT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,10 +30,11 @@ def make_run(folder: Path) -> Path:
     res = fake_results(folder, CELLS, seconds=11.0)
     run = folder / "runs" / "tiny" / "-".join(explore.MAIN_RUN)
     run.mkdir(parents=True)
-    (run / "results.json").write_text(json.dumps(res))
     model = build_model("crnn", input_shape=(64, 235), seed=0)
     torch.save({"format": CHECKPOINT_FORMAT, "model_spec": model.spec, "model_state": model.state_dict(),
                 "epoch": 1, "history": {}, "config": {"features": res["config"]["features"]}}, run / "best.pt")
+    res["checkpoint_sha256"] = file_sha256(run / "best.pt")  # the results are of this best.pt
+    (run / "results.json").write_text(json.dumps(res))
     return run
 
 
@@ -104,14 +106,7 @@ def test_live_explorer_in_chromium(run, tmp_path):
 
     driver = None
     try:
-        url = None
-        deadline = time.monotonic() + 120
-        while url is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            if line.startswith("Explorer: "):
-                url = line.split(" ", 1)[1].strip()
+        url = explorer_url(proc)
         assert url, "no URL printed"
         assert url.startswith(f"http://127.0.0.1:{port}/")
         driver = chromium_driver()
