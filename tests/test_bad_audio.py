@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+from conftest import STORE_PROFILE
 from fixtures_audio import make_fma_tree, make_gtzan_tree, write_audio, write_bytes
 
 from genre_utils.audio import MAX_DECODE_SAMPLES, AudioError, container_problem, load_audio
-from genre_utils.config import get_profile
 from genre_utils.sources import probe_audio, scan_fma, scan_gtzan
 from genre_utils.store import build_dataset
 
-PROFILE = get_profile("tiny").replace(n_train=20, n_valid=10, test_segments_per_track=1)
+PROFILE = STORE_PROFILE
 HTML = b"<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head><body>Not Found</body></html>\n" * 50
 
 

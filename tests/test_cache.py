@@ -14,6 +14,7 @@ import textwrap
 import nbformat
 import numpy as np
 import pytest
+from conftest import MINI_CORPUS, STORE_PROFILE
 from fixtures_audio import make_gtzan_tree
 
 from genre_utils import bookbuild, build, context, experiments, store, synth
@@ -21,9 +22,7 @@ from genre_utils.config import get_profile
 from genre_utils.genres import GENRES
 from genre_utils.synth import corpus as synth_corpus
 
-PROFILE = get_profile("tiny").replace(n_train=20, n_valid=10, test_segments_per_track=1)
-MINI = get_profile("tiny").replace(synth_tracks_per_genre=1, synth_fma_tracks=2, synth_newdata_per_genre=0,
-                                   clip_seconds=5.0)
+PROFILE, MINI = STORE_PROFILE, MINI_CORPUS
 
 
 # ----------------------------------------------------------------------------------------------- store

@@ -8,18 +8,18 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+from conftest import STORE_PROFILE
 from fixtures_audio import make_gtzan_tree
 
 from genre_utils import checks
 from genre_utils.audio import audio_digest, load_audio, write_mp3
-from genre_utils.config import get_profile
 from genre_utils.duplicates import describe_duplicates, exact_groups, fingerprint, near_duplicates
 from genre_utils.genres import GENRES
 from genre_utils.splits import SPLIT_HELP, artist_coverage, artist_note, split_tracks, split_units
 from genre_utils.store import build_dataset
 
 SR = 22050
-PROFILE = get_profile("tiny").replace(n_train=20, n_valid=10, test_segments_per_track=1)
+PROFILE = STORE_PROFILE
 
 
 def melody(seed: int, seconds: float) -> np.ndarray:

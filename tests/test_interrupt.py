@@ -18,23 +18,22 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import MINI_CORPUS
 from fixtures_audio import corpus_hashes
 
 from genre_utils import bookbuild, build, synth
 from genre_utils.config import get_profile
 
-MINI = get_profile("tiny").replace(synth_tracks_per_genre=1, synth_fma_tracks=2, synth_newdata_per_genre=0,
-                                   clip_seconds=5.0)
+MINI = MINI_CORPUS
 
 
 
 RENDER = """
 import sys
+sys.path.insert(0, sys.argv[3])
+from conftest import MINI_CORPUS
 from genre_utils import synth
-from genre_utils.config import get_profile
-profile = get_profile("tiny").replace(synth_tracks_per_genre=1, synth_fma_tracks=2, synth_newdata_per_genre=0,
-                                      clip_seconds=5.0)
-synth.render_corpus(sys.argv[1], profile, progress=False, workers=int(sys.argv[2]))
+synth.render_corpus(sys.argv[1], MINI_CORPUS, progress=False, workers=int(sys.argv[2]))
 """
 
 
@@ -42,7 +41,8 @@ synth.render_corpus(sys.argv[1], profile, progress=False, workers=int(sys.argv[2
 @pytest.mark.parametrize("workers", [1, 2])
 def test_corpus_killed_mid_render_resumes_to_the_same_bytes(tmp_path, workers):
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(RENDER), str(out), str(workers)],
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(RENDER), str(out), str(workers),
+                             str(Path(__file__).parent)],
                             start_new_session=True, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(list(out.rglob("*.wav"))) < 4:

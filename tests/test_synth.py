@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+from conftest import MINI_CORPUS
 from fixtures_audio import corpus_hashes
 
 from genre_utils import synth
@@ -21,7 +22,8 @@ from genre_utils.styles import GROOVES, STYLES, style_table
 SMALL = get_profile("tiny").replace(synth_tracks_per_genre=1, synth_fma_tracks=24, synth_newdata_per_genre=1,
                                     clip_seconds=5.0)
 #: Even smaller, for the tests that render more than once.
-MINI = SMALL.replace(synth_fma_tracks=2, synth_newdata_per_genre=0)
+MINI = MINI_CORPUS
+
 
 
 

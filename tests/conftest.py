@@ -1,0 +1,14 @@
+"""What the test modules share: the small profiles built from ``tiny`` (one definition each).
+
+Test modules import them by name (``from conftest import STORE_PROFILE``): the tests folder is on the path,
+as it is for ``fixtures_audio``.
+"""
+
+from genre_utils.config import get_profile
+
+#: A store of a few windows per split: 20 training and 10 validation windows, one test segment per track.
+STORE_PROFILE = get_profile("tiny").replace(n_train=20, n_valid=10, test_segments_per_track=1)
+
+#: The smallest synthetic corpus: one 5-s clip per genre, two FMA-layout tracks, no new data.
+MINI_CORPUS = get_profile("tiny").replace(synth_tracks_per_genre=1, synth_fma_tracks=2, synth_newdata_per_genre=0,
+                                          clip_seconds=5.0)
