@@ -14,7 +14,7 @@ from .config import Profile, get_profile
 
 __all__ = ["SAMPLE_LINES", "WEB_TESTS", "WEB_TEST_LISTENERS", "REPORTED", "PAPER_COUNTS", "reported",
            "reported_table", "deviations", "related_work", "related_work_table", "reference_accuracy", "headline_rows",
-           "paper_lr_factor"]
+           "paper_lr_factor", "layer_status"]
 
 #: Section 8, Figures 9-11: the paper's sample outputs, quoted as printed (true genre -> line).
 SAMPLE_LINES: dict[str, str] = {
@@ -390,3 +390,21 @@ def paper_run_cost(profile: str | Profile = "paper") -> dict:
     steps = p.epochs * -(-p.n_train // p.batch_size)
     return {"steps": steps, "windows": windows, "store_gb": windows * h * w * 2 / 1e9, "epochs": p.epochs,
             "batch_size": p.batch_size}
+
+
+def layer_status(table: pd.DataFrame, n_paper_layers: int) -> pd.Series:
+    """For each row of :func:`genre_utils.models.describe`, whether the paper has that layer, in words.
+
+    A layer the paper counts: ``'yes, layer k of n'``; a batch normalisation: added by the profile; dropout:
+    in the paper, but its rate and placement are not stated; anything else: this build's choice.
+    """
+    def status(row) -> str:
+        if row["paper_layer"]:
+            return f"yes, layer {row['paper_index']} of {n_paper_layers}"
+        if row["type"].startswith("BatchNorm"):
+            return "no: added by this profile"
+        if row["type"] == "Dropout":
+            return "yes (rate and placement not stated)"
+        return "no: not stated (this build's choice)"
+
+    return table.apply(status, axis=1)

@@ -25,7 +25,7 @@ __all__ = [
     "draw_features",
     "pipeline_diagram", "layer_diagram", "training_curves", "confusion_heatmap", "genre_distribution",
     "blues_scale", "feature_image", "per_genre_bars", "ablation_bars", "accuracy_intervals",
-    "error_map", "error_scatter", "figure_html", "show_offline", "paper_recipe_curve",
+    "error_map", "error_scatter", "figure_html", "show_offline", "paper_recipe_curve", "crnn_diagrams",
 ]
 
 def _detached(draw):
@@ -578,3 +578,28 @@ def paper_recipe_curve(record: dict) -> plt.Figure:
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def _crnn_kind(name: str) -> str:
+    """Colour kind of a CRNN layer box; a layer marked 'not in the paper' (batch norm) gets the grey 'out' box."""
+    name = name.lower()
+    if "not in the paper" in name:
+        return "out"
+    for key, kind in (("conv", "conv"), ("pool", "pool"), ("gru", "rnn"), ("fc", "dense"), ("stand", "feature")):
+        if key in name:
+            return kind
+    return "out"
+
+
+def crnn_diagrams(table: pd.DataFrame) -> tuple[plt.Figure, plt.Figure]:
+    """The CRNN's convolutional part and its recurrent part as two layer stacks (the paper's Figures 2 and 3).
+
+    ``table`` is :func:`genre_utils.models.describe` of the trained CRNN; its batch normalisations, which the
+    paper does not have, are labelled so and drawn grey.
+    """
+    rows = table.copy()
+    rows["layer"] = [f"{layer} (batch norm, not in the paper)" if kind.startswith("BatchNorm") else layer
+                     for layer, kind in zip(rows["layer"], rows["type"])]
+    cnn = rows[rows["layer"].str.match(r"^(input|standardize|conv|pool|bn)")]
+    rnn = rows[rows["layer"].str.match(r"^(gru|fc|drop|output)")]
+    return layer_diagram(cnn, kinds=_crnn_kind), layer_diagram(rnn, kinds=_crnn_kind)

@@ -71,3 +71,20 @@ def test_accuracy_intervals_draws_counts_and_paper_points():
     assert "0/4" in labels and "n=0" in labels
     assert plt.get_fignums() == []
     assert [t.get_text() for t in ax.get_xticklabels()] == list(GENRES)
+
+
+def test_crnn_diagrams_split_the_model_and_mark_what_the_paper_lacks():
+    from genre_utils import paper
+
+    plain, trained = models.build_model("crnn"), models.build_model("crnn", batchnorm=True, per_window=True)
+    table = models.describe(trained)
+    cnn, rnn = plots.crnn_diagrams(table)
+    texts = [t.get_text() for t in cnn.axes[0].texts]
+    assert not plt.get_fignums()                               # both returned, neither left open
+    assert any("conv1" in t for t in texts) and not any("gru" in t for t in texts)
+    assert any("gru" in t.get_text() for t in rnn.axes[0].texts)
+    assert sum("not in the paper" in t for t in texts) == int(table["type"].str.startswith("BatchNorm").sum()) > 0
+    status = paper.layer_status(table, models.count_paper_layers(plain))
+    assert status[table["type"].str.startswith("BatchNorm")].eq("no: added by this profile").all()
+    n = models.count_paper_layers(plain)
+    assert status[table["paper_layer"]].tolist() == [f"yes, layer {k} of {n}" for k in range(1, n + 1)]
