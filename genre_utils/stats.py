@@ -6,6 +6,9 @@ small profiles its sampling error is several points, so it is always shown with 
 * :func:`wilson_interval` - Wilson's score interval for one proportion (well-behaved at 0 % and 100 %
   and for small ``n``, unlike the normal approximation ``p +- 1.96 sqrt(p(1-p)/n)``).
 * :func:`Accuracy` - a proportion with its interval, formatted for prose and tables.
+* :func:`clustered_accuracy` - the accuracy of items that come in groups (5-s segments of a track), with an
+  interval from resampling whole groups: segments of one track are not independent draws, so a Wilson
+  interval over segments would be too narrow.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["wilson_interval", "Accuracy", "accuracy_of", "overlaps"]
+__all__ = ["wilson_interval", "Accuracy", "accuracy_of", "overlaps", "clustered_accuracy", "group_bootstrap"]
 
 
 def _z(level: float) -> float:
@@ -74,6 +77,12 @@ class Accuracy:
     k: int
     n: int
     level: float = 0.95
+    #: An interval computed another way (:func:`clustered_accuracy`: resampling whole tracks), or None for
+    #: Wilson's; ``resampled`` then names the unit that was resampled (e.g. ``'tracks'``) and ``n_groups``
+    #: how many of them there were.
+    bounds: tuple[float, float] | None = None
+    resampled: str = ""
+    n_groups: int = 0
 
     @property
     def value(self) -> float:
@@ -82,7 +91,9 @@ class Accuracy:
 
     @property
     def interval(self) -> tuple[float, float]:
-        """Wilson interval ``(low, high)`` as fractions."""
+        """The interval ``(low, high)`` as fractions: Wilson's, or the resampled one when there is one."""
+        if self.bounds is not None:
+            return self.bounds
         return wilson_interval(self.k, self.n, self.level)
 
     def text(self, unit: str = "tracks", digits: int = 1) -> str:
@@ -92,15 +103,18 @@ class Accuracy:
         low, high = self.interval
         if self.n == 1 and unit.endswith("s"):
             unit = unit[:-1]
+        how = f", resampling {self.n_groups:,} {self.resampled}" if self.resampled else ""
         return (f"{100 * self.value:.{digits}f} % ({self.k:,} of {self.n:,} {unit}; "
-                f"{100 * self.level:.0f} % interval {100 * low:.{digits}f}-{100 * high:.{digits}f} %)")
+                f"{100 * self.level:.0f} % interval {100 * low:.{digits}f}-{100 * high:.{digits}f} %{how})")
 
     def short(self, digits: int = 1) -> str:
         """E.g. ``'87.5 % [73.9, 94.5], n = 40'`` for table cells."""
         if not self.n:
             return "n/a (n = 0)"
         low, high = self.interval
-        return f"{100 * self.value:.{digits}f} % [{100 * low:.{digits}f}, {100 * high:.{digits}f}], n = {self.n:,}"
+        groups = f" ({self.n_groups:,} {self.resampled})" if self.resampled else ""
+        return (f"{100 * self.value:.{digits}f} % [{100 * low:.{digits}f}, {100 * high:.{digits}f}], "
+                f"n = {self.n:,}{groups}")
 
 
 def accuracy_of(correct, level: float = 0.95) -> Accuracy:
@@ -118,3 +132,58 @@ def overlaps(a: Accuracy, b: Accuracy) -> bool:
     """
     (lo_a, hi_a), (lo_b, hi_b) = a.interval, b.interval
     return not (hi_a < lo_b or hi_b < lo_a)
+
+
+def group_bootstrap(correct, groups, n_boot: int = 2000, level: float = 0.95, seed: int = 0
+                    ) -> tuple[float, float]:
+    """Percentile interval of an accuracy over items, resampling whole groups with replacement.
+
+    Parameters
+    ----------
+    correct : array-like of bool, shape (n,)
+        Whether each item (a 5-s segment) was classified correctly.
+    groups : array-like, shape (n,)
+        The group of each item (its track id): a replicate draws as many groups as there are, with
+        replacement, and takes every item of each drawn group.
+    n_boot : int
+        Replicates.
+    level : float
+        Coverage.
+    seed : int
+        Seed of the draws (same inputs and seed, same interval).
+
+    Returns
+    -------
+    low, high : float
+        Fractions; ``(nan, nan)`` for no items. Items are weighted as they come: a replicate's accuracy is
+        its correct items over its items, so a track with more segments weighs more, as in the point value.
+    """
+    correct = np.asarray(correct, dtype=bool).ravel()
+    groups = np.asarray(groups).ravel()
+    if correct.size != groups.size:
+        raise ValueError(f"correct and groups differ in length ({correct.size} vs {groups.size})")
+    if correct.size == 0:
+        return math.nan, math.nan
+    _, index = np.unique(groups, return_inverse=True)
+    hits = np.bincount(index, weights=correct.astype(float))
+    sizes = np.bincount(index).astype(float)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(sizes), size=(n_boot, len(sizes)))
+    accs = hits[draws].sum(axis=1) / sizes[draws].sum(axis=1)
+    tail = (1 - level) / 2
+    low, high = np.quantile(accs, [tail, 1 - tail])
+    return float(low), float(high)
+
+
+def clustered_accuracy(correct, groups, n_boot: int = 2000, level: float = 0.95, seed: int = 0,
+                       unit: str = "tracks") -> Accuracy:
+    """:class:`Accuracy` of items that come in groups, its interval from :func:`group_bootstrap`.
+
+    ``k`` and ``n`` count the items (segments) as before; only the interval changes: it covers the sampling of
+    the groups (test tracks), which is what was sampled. When every group's items all agree and the groups
+    are of one size, it equals the same bootstrap over the groups themselves.
+    """
+    correct = np.asarray(correct, dtype=bool).ravel()
+    bounds = group_bootstrap(correct, groups, n_boot, level, seed)
+    return Accuracy(int(correct.sum()), int(correct.size), level, bounds=bounds, resampled=unit,
+                    n_groups=int(len(np.unique(np.asarray(groups)))) if correct.size else 0)

@@ -451,3 +451,26 @@ def test_artist_share_sentence():
     assert "only the grouping of the other 90 differs" in N.artist_share_sentence(10, 100)
     assert "tests nothing" in N.artist_share_sentence(5, 5)
     assert "Every track has an artist" in N.artist_share_sentence(0, 5) and N.artist_share_sentence(0, 0) == ""
+
+
+def test_segment_interval_resamples_tracks_and_equals_the_track_interval_when_segments_agree():
+    from genre_utils.stats import clustered_accuracy, group_bootstrap
+
+    rng = np.random.default_rng(3)
+    track_right = rng.random(40) < 0.7                      # 40 tracks, about 70 % right
+    tracks = np.repeat(np.arange(40), 6)                    # six segments each, all agreeing with their track
+    seg = clustered_accuracy(np.repeat(track_right, 6), tracks)
+    track = group_bootstrap(track_right, np.arange(40))
+    assert seg.interval == pytest.approx(track, abs=1e-12) and seg.n == 240 and seg.n_groups == 40
+    # the same segments as if independent (Wilson over 240) give a far narrower interval
+    wilson = Accuracy(seg.k, seg.n).interval
+    assert (wilson[1] - wilson[0]) < 0.6 * (seg.interval[1] - seg.interval[0])
+    # segments that disagree within tracks: an interval around the point value, narrower than the tracks'
+    mixed = clustered_accuracy(rng.random(240) < 0.7, tracks)
+    assert mixed.interval[0] < mixed.value < mixed.interval[1]
+    assert clustered_accuracy([], []).n == 0 and np.isnan(clustered_accuracy([], []).interval[0])
+    with pytest.raises(ValueError):
+        group_bootstrap([True, False], [1])
+    # the text says what was resampled
+    assert "resampling 40 tracks" in seg.text("segments") and seg.short().endswith("n = 240 (40 tracks)")
+    assert "resampling" not in Accuracy(5, 9).text() and Accuracy(5, 9).short().endswith("n = 9")
