@@ -13,7 +13,7 @@ import pandas as pd
 
 from . import paper
 from .genres import GENRES
-from .stats import Accuracy
+from .stats import Accuracy, clustered_accuracy
 
 __all__ = ["pct", "num", "glue_sentences", "setup_page", "glue_all", "glue_figure", "text_figure", "data_banner",
            "per_genre_frame", "compare_table", "confusion_frame", "build_column", "accuracy_of_results",
@@ -149,10 +149,14 @@ def accuracy_of_results(results: dict, level: str = "track") -> Accuracy:
     """A run's test accuracy as :class:`~genre_utils.stats.Accuracy`, counted from its per-item table.
 
     ``k`` is the number of test tracks (``level='track'``) or segments (``'segment'``) whose predicted genre
-    is the true one, ``n`` the number of them; nothing is recovered from a rounded fraction.
+    is the true one, ``n`` the number of them; nothing is recovered from a rounded fraction. A segment
+    accuracy's interval resamples whole tracks (:func:`~genre_utils.stats.clustered_accuracy`): the segments
+    of one track are not independent draws. A track accuracy keeps Wilson's interval.
     """
     table = _level_table(results, level)
     right = (table["true_genre"].astype(str) == table["pred_genre"].astype(str)).to_numpy()
+    if level == "segment" and "track_id" in table.columns:
+        return clustered_accuracy(right, table["track_id"].astype(str).to_numpy())
     return Accuracy(int(right.sum()), int(len(table)))
 
 

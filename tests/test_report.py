@@ -29,7 +29,9 @@ def test_build_column_names_the_data():
 
 def test_accuracies_are_counted_from_the_items():
     assert report.accuracy_of_results(RES, "track") == Accuracy(2, 4)
-    assert report.accuracy_of_results(RES, "segment") == Accuracy(3, 8)  # one blues segment flipped
+    seg = report.accuracy_of_results(RES, "segment")
+    assert (seg.k, seg.n) == (3, 8)                                        # one blues segment flipped
+    assert seg.resampled == "tracks" and seg.n_groups == 4                 # its interval resamples the 4 tracks
     accs = report.genre_accuracies(RES)
     assert accs["blues"] == Accuracy(1, 2) and accs["pop"] == Accuracy(0, 1) and accs["metal"] == Accuracy(0, 0)
     assert list(accs) == list(GENRES)
