@@ -19,8 +19,8 @@ __all__ = ["pct", "num", "glue_sentences", "setup_page", "glue_all", "glue_figur
            "per_genre_frame", "compare_table", "confusion_frame", "build_column", "accuracy_of_results",
            "genre_accuracies", "paper_accuracy", "acc_cell", "confusion_counts",
            "web_tests_table", "per_genre_table", "newdata_accuracy", "newdata_files_table",
-           "paper_web_accuracies", "pvalue", "newdata_skipped_table", "seconds_or_minutes",
-           "paper_pop_predictions"]
+           "paper_web_accuracies", "newdata_skipped_table", "seconds_or_minutes",
+           "paper_pop_predictions", "p_phrase"]
 
 
 def pct(value, digits: int = 1) -> str:
@@ -309,16 +309,17 @@ def newdata_skipped_table(results: dict) -> pd.DataFrame:
     return pd.DataFrame.from_records(summary.get("skipped") or [], columns=["file", "reason"])
 
 
-def pvalue(p) -> str:
-    """A p-value for prose: ``'0.04'``, ``'0.003'``, ``'6 × 10⁻⁸'`` (two significant digits above 0.001)."""
+def p_phrase(p) -> str:
+    """A p-value as a phrase for prose: ``'p = 0.84'``, ``'p = 0.04'``, ``'p = 0.003'``, ``'p > 0.99'`` (an
+    exact test's p of 1 or nearly), ``'p < 0.001'``; ``'p n/a'`` without one. Never a bare ``'1'``."""
     if p is None or (isinstance(p, float) and math.isnan(p)):
-        return "n/a"
+        return "p n/a"
     p = float(p)
-    if p >= 0.001 or p == 0:
-        return f"{p:.2g}"
-    mantissa, exponent = f"{p:.0e}".split("e")
-    sup = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-    return f"{mantissa} × 10{str(int(exponent)).translate(sup)}"
+    if p > 0.99:
+        return "p > 0.99"
+    if p < 0.001:
+        return "p < 0.001"
+    return f"p = {p:.2f}" if p >= 0.01 else f"p = {p:.3f}"
 
 
 def seconds_or_minutes(seconds) -> str:

@@ -108,7 +108,7 @@ def test_margin_sentence_follows_sign_and_interval(d, lo, hi, expect):
     text = N.margin_sentence({"difference": d, "low": lo, "high": hi, "level": 0.95, "n_tracks": 40}, "CRNN", "probe")
     assert expect in text and "40 test tracks" in text
     if expect == "within the noise" and d < 0:
-        assert text.startswith("probe is ahead of CRNN on the same 40 test tracks by 5.0 points")
+        assert text.startswith("Probe is ahead of CRNN on the same 40 test tracks by 5.0 points")
 
 
 # ------------------------------------------------------------------------------------------ new data
@@ -474,3 +474,12 @@ def test_segment_interval_resamples_tracks_and_equals_the_track_interval_when_se
     # the text says what was resampled
     assert "resampling 40 tracks" in seg.text("segments") and seg.short().endswith("n = 240 (40 tracks)")
     assert "resampling" not in Accuracy(5, 9).text() and Accuracy(5, 9).short().endswith("n = 9")
+
+
+def test_margin_sentences_capitalise_their_start_only():
+    behind = {"difference": -0.006, "low": -0.06, "high": 0.05, "n_tracks": 170}
+    text = N.margin_sentence(behind, "The CRNN", "the regression on means, spread and change")
+    assert text.startswith("The regression on means, spread and change is ahead of the CRNN on the same 170")
+    assert "The CRNN" not in text
+    ahead = N.margin_sentence({"difference": 0.2, "low": 0.1, "high": 0.3, "n_tracks": 9}, "the CRNN", "a probe")
+    assert ahead.startswith("The CRNN is more accurate than a probe")

@@ -123,10 +123,11 @@ def test_newdata_skipped_table_reads_the_summary():
     assert report.newdata_skipped_table({}).empty
 
 
-@pytest.mark.parametrize("p,expect", [(0.04, "0.04"), (0.0031, "0.0031"), (6.2e-8, "6 × 10⁻⁸"), (1e-12, "1 × 10⁻¹²"),
-                                      (None, "n/a")])
-def test_pvalue_is_written_for_prose(p, expect):
-    assert report.pvalue(p) == expect
+@pytest.mark.parametrize("p,expect", [(1.0, "p > 0.99"), (0.995, "p > 0.99"), (0.84, "p = 0.84"), (0.04, "p = 0.04"),
+                                      (0.0031, "p = 0.003"), (6.2e-8, "p < 0.001"), (None, "p n/a"),
+                                      (float("nan"), "p n/a")])
+def test_p_values_are_phrases_for_prose(p, expect):
+    assert report.p_phrase(p) == expect       # never a bare '1' (the discussion once printed 'p = 1 .')
 
 
 def test_seconds_or_minutes():

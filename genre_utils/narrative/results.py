@@ -122,6 +122,22 @@ def margin_sentence(comparison: dict, a: str, b: str, unit: str = "test tracks",
     a, b : str
         Names of the two models (A minus B).
     """
+    return _sentence_case(_margin(comparison, _running(a), _running(b), unit, small))
+
+
+def _running(name: str) -> str:
+    """A name as it stands inside a sentence: a leading article in lower case ('The CRNN' -> 'the CRNN')."""
+    for article in ("The ", "A ", "An "):
+        if name.startswith(article):
+            return article.lower() + name[len(article):]
+    return name
+
+
+def _sentence_case(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _margin(comparison: dict, a: str, b: str, unit: str, small: float) -> str:
     d, lo, hi = comparison["difference"], comparison["low"], comparison["high"]
     level = f"{100 * comparison.get('level', 0.95):.0f} %"
     pts = f"{100 * d:+.1f} points ({level} interval {100 * lo:+.1f} to {100 * hi:+.1f})"
