@@ -239,7 +239,7 @@ def web_tests_table(build: Accuracy | None = None, column: str = "this build") -
                  "model": model.short(), "two group members": people.short()})
     if build is not None:
         rows.append({"test": f"{column}: new-data folder", "songs": build.n,
-                     "model": build.short(), "two group members": "no listening test"})
+                     "model": build.short(), "two group members": "not recorded (the listening page)"})
     return pd.DataFrame(rows).set_index("test")
 
 
