@@ -42,7 +42,7 @@ import numpy as np
 from .audio import check_audio, cut_segments, load_audio, segment_starts
 from .config import FeatureParams
 
-__all__ = ["extract", "file_segments", "one_torch_thread"]
+__all__ = ["extract", "torch_features", "file_segments", "one_torch_thread", "mfcc_steps"]
 
 AMIN = 1e-10        # power floor before the logarithm (librosa's amin)
 TOP_DB = 80.0       # MFCCs: dynamic range kept below each window's maximum (librosa's top_db)
@@ -89,11 +89,11 @@ def extract(segments: np.ndarray, params: FeatureParams = FeatureParams()) -> np
     with torch.inference_mode(), one_torch_thread():
         for first in range(0, len(y), CHUNK_WINDOWS):
             chunk = torch.from_numpy(y[first:first + CHUNK_WINDOWS])
-            out[first:first + len(chunk)] = _features(chunk, params).transpose(-1, -2).numpy()
+            out[first:first + len(chunk)] = torch_features(chunk, params).transpose(-1, -2).numpy()
     return out.reshape(*lead, *params.shape)
 
 
-def _features(y, params: FeatureParams):
+def torch_features(y, params: FeatureParams):
     """:func:`extract` on a few windows in torch.
 
     Parameters
@@ -115,6 +115,47 @@ def _features(y, params: FeatureParams):
     # quiet window's MFCCs would depend on the windows extracted with it
     floor = db.amax(dim=(-2, -1), keepdim=True) - TOP_DB
     return torch.maximum(db, floor) @ _dct_matrix(n_mels, params.height)
+
+
+def mfcc_steps(window: np.ndarray, params: FeatureParams = FeatureParams()) -> dict[str, np.ndarray]:
+    """Every stage of :func:`extract` for one window, in order, for looking at (the same calls, kept apart).
+
+    Parameters
+    ----------
+    window : ndarray, shape (params.segment_samples,)
+        Mono audio at ``params.sample_rate`` Hz.
+    params : FeatureParams
+        MFCC parameters (``kind`` is ignored: the steps are the MFCC's).
+
+    Returns
+    -------
+    steps : dict of ndarray, frequency (or coefficient) first, frames second, float32
+        ``power`` (1 + n_fft // 2, n_frames): ``|STFT|^2`` of Hann-windowed frames;
+        ``filters`` (n_mels, 1 + n_fft // 2): the mel filter bank, triangles on the mel scale;
+        ``mel`` (n_mels, n_frames): ``filters @ power``, the power in each mel band;
+        ``decibels`` (n_mels, n_frames): ``10 log10`` of it, floored 80 dB below the window's loudest value;
+        ``mfcc`` (height, n_frames): the first ``height`` coefficients of a DCT-II of each frame's decibels,
+        equal to ``extract(window, params)``.
+    """
+    import torch
+
+    y = np.asarray(window, dtype=np.float32)
+    if y.shape != (params.segment_samples,):
+        raise ValueError(f"one window of {params.segment_samples} samples is needed, got shape {y.shape}")
+    blocks = _mel_blocks(params.sample_rate, params.n_fft, params.n_mels)
+    filters = np.zeros((params.n_mels, 1 + params.n_fft // 2), np.float32)
+    first = 0
+    for bins, weights in blocks:
+        filters[first:first + weights.shape[1], bins] = weights.numpy().T
+        first += weights.shape[1]
+    with torch.inference_mode(), one_torch_thread():
+        power = _power_spectrogram(torch.from_numpy(y)[None], params.n_fft, params.hop_length)
+        mel = _mel_power(power, params.sample_rate, params.n_fft, params.n_mels)
+        db = _decibels(mel.clone())
+        floored = torch.maximum(db, db.amax(dim=(-2, -1), keepdim=True) - TOP_DB)
+        mfcc = floored @ _dct_matrix(params.n_mels, params.height)
+    return {"power": power[0].T.numpy().copy(), "filters": filters, "mel": mel[0].T.numpy().copy(),
+            "decibels": floored[0].T.numpy().copy(), "mfcc": mfcc[0].T.numpy().copy()}
 
 
 @contextmanager

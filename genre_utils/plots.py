@@ -26,6 +26,7 @@ __all__ = [
     "pipeline_diagram", "layer_diagram", "training_curves", "confusion_heatmap", "genre_distribution",
     "blues_scale", "feature_image", "per_genre_bars", "ablation_bars", "accuracy_intervals",
     "error_map", "error_scatter", "figure_html", "show_offline", "paper_recipe_curve", "crnn_diagrams",
+    "mfcc_steps_figure",
 ]
 
 def _detached(draw):
@@ -374,6 +375,46 @@ def feature_image(features: np.ndarray, params, title: str = "", ax=None) -> plt
     draw_features(ax, features, params)
     if title:
         ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+@_detached
+def mfcc_steps_figure(steps: dict, params) -> plt.Figure:
+    """The stages of one window's MFCCs (:func:`genre_utils.features.mfcc_steps`), four panels left to right,
+    top to bottom: power spectrogram, mel filter bank, log-mel spectrogram, MFCCs.
+
+    Parameters
+    ----------
+    steps : dict of ndarray
+        ``power``, ``filters``, ``decibels``, ``mfcc`` as :func:`~genre_utils.features.mfcc_steps` returns them.
+    params : FeatureParams
+    """
+    seconds = steps["mfcc"].shape[1] * params.hop_length / params.sample_rate
+    nyquist = params.sample_rate / 2
+    fig, axes = plt.subplots(2, 2, figsize=(9.5, 5.6))
+    power_db = 10 * np.log10(np.maximum(steps["power"], 1e-10))
+    panels = [
+        (axes[0, 0], power_db, "1. power spectrogram (dB)", (0, seconds, 0, nyquist / 1000), "frequency (kHz)"),
+        (axes[1, 0], steps["decibels"], "3. log of the mel bands (dB, floor 80 dB down)",
+         (0, seconds, 0, steps["decibels"].shape[0]), "mel band"),
+        (axes[1, 1], steps["mfcc"], "4. DCT of each frame: the MFCCs", (0, seconds, 0, steps["mfcc"].shape[0]),
+         "coefficient"),
+    ]
+    for ax, image, title, extent, ylabel in panels:
+        shown = ax.imshow(image, origin="lower", aspect="auto", extent=extent, cmap="magma")
+        ax.set_title(title, fontsize=9.5)
+        ax.set_ylabel(ylabel, fontsize=8.5)
+        ax.set_xlabel("time (s)", fontsize=8.5)
+        fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02)
+    ax = axes[0, 1]
+    freqs = np.linspace(0, nyquist / 1000, steps["filters"].shape[1])
+    for k in range(0, steps["filters"].shape[0], 8):   # every eighth filter: the triangles widen with frequency
+        ax.plot(freqs, steps["filters"][k], lw=1)
+    ax.set_xlim(0, nyquist / 1000 / 2)
+    ax.set_title("2. mel filter bank (every 8th of the triangles)", fontsize=9.5)
+    ax.set_xlabel("frequency (kHz)", fontsize=8.5)
+    ax.set_ylabel("weight", fontsize=8.5)
     fig.tight_layout()
     return fig
 

@@ -6,6 +6,7 @@ Every number that appears in the book's prose is glued from a run through :func:
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -20,7 +21,7 @@ __all__ = ["pct", "num", "glue_sentences", "setup_page", "glue_all", "glue_figur
            "genre_accuracies", "paper_accuracy", "acc_cell", "confusion_counts",
            "web_tests_table", "per_genre_table", "newdata_accuracy", "newdata_files_table",
            "paper_web_accuracies", "newdata_skipped_table", "seconds_or_minutes",
-           "paper_pop_predictions", "p_phrase"]
+           "paper_pop_predictions", "p_phrase", "source_block"]
 
 
 def pct(value, digits: int = 1) -> str:
@@ -362,3 +363,9 @@ def paper_pop_predictions() -> dict:
     false = predicted - pop.k
     return {"right": pop.k, "predicted": predicted, "false": false,
             "textbook_fpr": false / (n * (len(GENRES) - 1))}
+
+
+def source_block(obj) -> str:
+    """The package source of a function or class as a Markdown code block, for a page that shows how the
+    package does something (the code is read from the installed package, so the page shows what ran)."""
+    return "```python\n" + inspect.getsource(obj).rstrip() + "\n```"

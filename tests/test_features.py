@@ -233,3 +233,22 @@ def test_extract_computes_in_one_thread_and_restores_the_callers_setting():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_mfcc_steps_are_extracts_own_stages():
+    """The walk-through's stages end where extract ends: the same calls in this process, so bitwise equal."""
+    from genre_utils.features import mfcc_steps
+
+    p = FeatureParams()
+    window = reference_windows(p)["noise and tones"]
+    steps = mfcc_steps(window, p)
+    assert np.array_equal(steps["mfcc"], extract(window, p))
+    bins, frames = 1 + p.n_fft // 2, p.n_frames
+    assert steps["power"].shape == (bins, frames) and steps["filters"].shape == (p.n_mels, bins)
+    assert steps["mel"].shape == steps["decibels"].shape == (p.n_mels, frames)
+    # each stage follows from the one before (float32 rounding of a product: a relative tolerance)
+    np.testing.assert_allclose(steps["mel"], steps["filters"] @ steps["power"], rtol=1e-4,
+                               atol=1e-6 * float(steps["mel"].max()))
+    assert steps["decibels"].min() >= steps["decibels"].max() - 80.0 - 1e-3   # the 80-dB floor
+    with pytest.raises(ValueError, match="one window"):
+        mfcc_steps(np.zeros((2, p.segment_samples), np.float32), p)

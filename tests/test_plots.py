@@ -29,6 +29,8 @@ CASES = {
     "accuracy_intervals": lambda: plots.accuracy_intervals({g: __import__("genre_utils.stats").stats.Accuracy(2, 4)
                                                             for g in GENRES}),
     "features": lambda: plots.feature_image(np.random.default_rng(0).normal(size=(64, 235)), FeatureParams()),
+    "mfcc_steps": lambda: plots.mfcc_steps_figure(__import__("genre_utils.features").features.mfcc_steps(
+        0.1 * np.sin(np.arange(FeatureParams().segment_samples) * 0.05, dtype=np.float32)), FeatureParams()),
 }
 
 
