@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["wilson_interval", "Accuracy", "accuracy_of", "overlaps", "clustered_accuracy", "group_bootstrap"]
+__all__ = ["wilson_interval", "Accuracy", "accuracy_of", "overlaps", "clustered_accuracy", "group_bootstrap",
+           "group_bootstrap_difference"]
 
 
 def _z(level: float) -> float:
@@ -187,3 +188,39 @@ def clustered_accuracy(correct, groups, n_boot: int = 2000, level: float = 0.95,
     bounds = group_bootstrap(correct, groups, n_boot, level, seed)
     return Accuracy(int(correct.sum()), int(correct.size), level, bounds=bounds, resampled=unit,
                     n_groups=int(len(np.unique(np.asarray(groups)))) if correct.size else 0)
+
+
+def group_bootstrap_difference(correct_a, groups_a, correct_b, groups_b, n_boot: int = 2000, level: float = 0.95,
+                               seed: int = 0) -> tuple[float, float]:
+    """Percentile interval of accuracy A minus accuracy B, both measured on the same groups (tracks), resampling
+    the groups: a replicate draws groups with replacement and takes every item of each from both A and B.
+
+    A's and B's items may differ in number per group (a track's one vote against its six segments), so the
+    pairing is by group, not by item.
+
+    Returns
+    -------
+    low, high : float
+        Fractions; ``(nan, nan)`` without a group common to both.
+    """
+    a, b = np.asarray(correct_a, dtype=bool).ravel(), np.asarray(correct_b, dtype=bool).ravel()
+    ga, gb = np.asarray(groups_a).ravel(), np.asarray(groups_b).ravel()
+    if a.size != ga.size or b.size != gb.size:
+        raise ValueError("each correct array needs one group per item")
+    common = np.intersect1d(ga, gb)
+    if common.size == 0:
+        return math.nan, math.nan
+
+    def per_group(correct, groups):
+        inside = np.isin(groups, common)
+        index = np.searchsorted(common, groups[inside])
+        return (np.bincount(index, weights=correct[inside].astype(float), minlength=common.size),
+                np.bincount(index, minlength=common.size).astype(float))
+
+    hits_a, sizes_a = per_group(a, ga)
+    hits_b, sizes_b = per_group(b, gb)
+    draws = np.random.default_rng(seed).integers(0, common.size, size=(n_boot, common.size))
+    diffs = hits_a[draws].sum(1) / sizes_a[draws].sum(1) - hits_b[draws].sum(1) / sizes_b[draws].sum(1)
+    tail = (1 - level) / 2
+    low, high = np.quantile(diffs, [tail, 1 - tail])
+    return float(low), float(high)
