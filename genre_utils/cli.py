@@ -169,40 +169,31 @@ def _cmd_predict(args) -> int:
     ``path: error: ...``). ``--json``: one JSON object per file. Confidence needs the checkpoint's
     ``confidence.json`` (:mod:`genre_utils.confidence`); without a valid one a single note says so on stderr.
     """
-    from .confidence import checkpoint_field, read_confidence_file, trained_on
-    from .config import FeatureParams
-    from .evaluate import evaluate_files
     from .genres import GENRES
-    from .train import load_checkpoint
+    from .predict import load_run, predict_files  # torch: loaded only when the command runs
 
     _check_device(args)
     checkpoint = Path(args.checkpoint or _default_checkpoint())
-    if checkpoint.is_dir():
-        checkpoint = checkpoint / "best.pt"
-    model, ckpt = load_checkpoint(checkpoint, device=args.device)
-    feats = checkpoint_field(ckpt, "features")
-    params = FeatureParams(**feats) if feats else FeatureParams()
+    run = load_run(checkpoint, device=args.device)
+    checkpoint = run.checkpoint
     files = _audio_files(args.inputs)
     if not files:
         print("genre-utils predict: error: no audio file found in the given paths", file=sys.stderr)
         return 2
-    calib = read_confidence_file(checkpoint)
+    found = predict_files(run, files, device=args.device, max_segments=args.max_segments)
+    calib, table, temperature, threshold = found.calibration, found.table, found.temperature, found.threshold
     if calib is None and not args.quiet:
         print(f"genre-utils predict: note: no confidence.json made for {checkpoint} (missing, or from another "
               "checkpoint), so no confidence is shown; `genre-utils calibrate --data STORE --run RUN_FOLDER` "
               "makes one", file=sys.stderr)
-    data = trained_on(checkpoint, ckpt)
+    data = {"synthetic": found.synthetic}
     if data["synthetic"] and not args.quiet and not args.json:
         print("note: this model was trained on the project's synthetic corpus, not on real recordings; "
               "treat its genres as those of the synthetic style sheets")
-    temperature = calib["temperature"] if calib else None
-    threshold = calib["threshold"] if calib else None
-    table = evaluate_files(model, [str(f) for f in files], params, max_segments=args.max_segments,
-                           device=args.device, progress=False, temperature=temperature or 1.0)
     failed = 0
     for path, row in zip(files, table.to_dict(orient="records")):
         conf = row["confidence"] if calib and not row["error"] else None
-        outside = None if conf is None or threshold is None else bool(conf < threshold)
+        outside = row["outside"] if isinstance(row["outside"], bool) else None   # NA: no calibration or an error
         if row["error"]:
             failed += 1
         if args.json:

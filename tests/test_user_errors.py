@@ -269,17 +269,17 @@ def test_a_full_disk_is_one_line_and_keeps_the_last_checkpoint(trained, tmp_path
     run = tmp_path / "run"
     cmd = ["train", "--data", str(trained / "store"), "--out", str(run), "--model", "baseline", "--device", "cpu",
            "--quiet"]
-    real_save_epoch = train_mod._save_epoch
+    real_save_epoch = train_mod.save_epoch
 
-    def save_then_interrupt(out_dir, model, optimizer, epoch, *args):
-        real_save_epoch(out_dir, model, optimizer, epoch, *args)
+    def save_then_interrupt(out_dir, ckpt, keep_epochs):
+        real_save_epoch(out_dir, ckpt, keep_epochs)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train_mod, "_save_epoch", save_then_interrupt)
+    monkeypatch.setattr(train_mod, "save_epoch", save_then_interrupt)
     assert main(cmd) == 130
     assert one_error_line(capsys) == ("genre-utils train: interrupted; run the same command again to resume from "
                                       "the last finished epoch")
-    monkeypatch.setattr(train_mod, "_save_epoch", real_save_epoch)
+    monkeypatch.setattr(train_mod, "save_epoch", real_save_epoch)
     saved = (run / "last.pt").read_bytes()
 
     def full(obj, f, *args, **kwargs):
