@@ -1,0 +1,120 @@
+"""Ten short real recordings under open licences, shipped with the package: the check that a model trained on the
+synthetic corpus meets real audio.
+
+Five are music (two classical pieces, a jazz tune, a jazz trumpet loop, a country/folk song) and five are not
+(three read-aloud book chapters from LibriSpeech, a robin's call, a humpback whale's song). Each file has its
+attribution and licence beside it (``<file>.txt``), and ``recordings.csv`` says what it is and, for the music,
+which of the ten genres a listener would accept. :func:`classify_recordings` runs a trained model on them;
+:func:`recordings_sentences` reads the result in sentences chosen by it. Ten files are anecdotes, not rates:
+the page says so.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+import soundfile as sf
+
+from .predict import predict_files
+
+__all__ = ["recordings_dir", "recordings", "classify_recordings", "recordings_sentences"]
+
+
+def recordings_dir() -> Path:
+    """The folder of the recordings inside the installed package."""
+    return Path(str(resources.files("genre_utils") / "data" / "real_recordings"))
+
+
+def recordings() -> pd.DataFrame:
+    """One row per recording: ``file``, ``title``, ``kind`` (music, speech, animal), ``plausible`` (genres a
+    listener would accept, space-separated; empty for non-music), ``source`` (short credit), ``path``,
+    ``seconds`` and ``attribution`` (the full text of its ``.txt``)."""
+    folder = recordings_dir()
+    table = pd.read_csv(folder / "recordings.csv", keep_default_na=False, dtype=str)
+    table["path"] = [str(folder / f) for f in table["file"]]
+    table["seconds"] = [float(sf.info(p).duration) for p in table["path"]]
+    table["attribution"] = [(folder / f).with_suffix(".txt").read_text(encoding="utf-8").strip()
+                            for f in table["file"]]
+    return table
+
+
+def classify_recordings(run, device=None) -> pd.DataFrame:
+    """The recordings through a trained run (:func:`genre_utils.predict.predict_files`).
+
+    Parameters
+    ----------
+    run : genre_utils.predict.Run or path-like
+        The run, or its checkpoint or folder.
+
+    Returns
+    -------
+    table : DataFrame
+        :func:`recordings` joined with ``pred_genre`` (the vote), ``top3``, ``n_segments``, ``confidence``,
+        ``outside`` (True/False, NA without a calibration or on error), ``error`` and ``plausible_hit`` (for
+        music with a prediction: the vote is one of its plausible genres; NA otherwise).
+    """
+    table = recordings()
+    found = predict_files(run, table["path"], device=device)
+    pred = found.table
+    out = table.assign(pred_genre=pred["pred_genre"].to_numpy(), top3=pred["top3"].to_numpy(),
+                       n_segments=pred["n_segments"].to_numpy(), confidence=pred["confidence"].to_numpy(),
+                       outside=pred["outside"].to_numpy(), error=pred["error"].to_numpy())
+    out["plausible_hit"] = pd.array([g in p.split() if k == "music" and not e else pd.NA
+                                     for g, p, k, e in zip(out["pred_genre"], out["plausible"], out["kind"],
+                                                           out["error"])], dtype="boolean")
+    out.attrs["calibrated"] = found.calibration is not None
+    return out
+
+
+def _names(titles) -> str:
+    titles = list(titles)
+    if len(titles) <= 2:
+        return " and ".join(titles)
+    return ", ".join(titles[:-1]) + " and " + titles[-1]
+
+
+def recordings_sentences(table: pd.DataFrame) -> dict[str, str]:
+    """What the recordings show, in sentences chosen by the result (counts, ties at zero, no calibration).
+
+    Returns
+    -------
+    dict
+        ``music``: how many music pieces got a plausible genre; ``other``: whether the non-music files with at
+        least one window were flagged as outside what the model knows; ``short``: the files too short for one
+        window (empty string when none).
+    """
+    music = table[(table["kind"] == "music") & (table["error"] == "")]
+    hits = music[music["plausible_hit"].fillna(False).astype(bool)]
+    n_music = int((table["kind"] == "music").sum())
+    if len(music) == 0:
+        music_text = f"None of the {n_music} music pieces could be classified."
+    elif len(hits) == 0:
+        music_text = (f"None of the {len(music)} music pieces gets a genre a listener would accept as its vote.")
+    else:
+        music_text = (f"{len(hits)} of the {len(music)} music pieces get{'s' if len(hits) == 1 else ''} a genre a "
+                      f"listener would accept as the vote ({_names(hits['title'])}).")
+    other = table[(table["kind"] != "music") & (table["error"] == "")]
+    if len(other) == 0:
+        other_text = "None of the non-music files is long enough for one 5-s window."
+    elif not table.attrs.get("calibrated", True):
+        other_text = (f"The run has no calibration, so none of the {len(other)} non-music files long enough "
+                      "to classify can be flagged as outside what the model knows; each still gets a genre.")
+    else:
+        flagged = other[other["outside"].fillna(False).astype(bool)]
+        k, n = len(flagged), len(other)
+        if k == 0:
+            other_text = (f"None of the {n} non-music files long enough to classify is flagged as outside what "
+                          "the model knows: each gets a genre with a confidence above the run's threshold.")
+        elif k == n:
+            other_text = f"All {n} non-music files long enough to classify are flagged as outside what the model knows."
+        else:
+            other_text = (f"{k} of the {n} non-music files long enough to classify "
+                          f"{'is' if k == 1 else 'are'} flagged as outside what the model knows "
+                          f"({_names(flagged['title'])}); the other{'s get' if n - k > 1 else ' gets'} a genre "
+                          "with a confidence above the run's threshold.")
+    short = table[table["error"] != ""]
+    short_text = "" if short.empty else "Not classified: " + "; ".join(
+        f"{title} ({error})" for title, error in zip(short["title"], short["error"])) + "."
+    return {"music": music_text, "other": other_text, "short": short_text}

@@ -1,0 +1,82 @@
+"""The ten real recordings: shipped whole with their attributions, run through a model, and read in sentences
+chosen by the result (every branch on a fixture table)."""
+
+import pandas as pd
+import pytest
+import torch
+
+from genre_utils import recordings as R
+from genre_utils.checkpoints import checkpoint_dict, resume_record
+from genre_utils.config import FeatureParams, TrainConfig
+from genre_utils.genres import GENRES
+from genre_utils.models import build_model
+
+
+def test_every_recording_is_shipped_with_its_attribution_and_licence():
+    table = R.recordings()
+    assert len(table) == 10 and set(table["kind"]) == {"music", "speech", "animal"}
+    assert (table["kind"] == "music").sum() == 5
+    for row in table.itertuples():
+        assert row.seconds > 2 and ("CC-BY" in row.attribution or "ublic" in row.attribution), row.file
+    music = table[table["kind"] == "music"]
+    assert all(set(p.split()) <= set(GENRES) and p for p in music["plausible"])
+    assert (table.loc[table["kind"] != "music", "plausible"] == "").all()
+
+
+@pytest.fixture(scope="module")
+def untrained_run(tmp_path_factory):
+    """A baseline model with random weights, saved as a run's best.pt (fast; its genres mean nothing)."""
+    run = tmp_path_factory.mktemp("run")
+    model = build_model("baseline", input_shape=FeatureParams().shape, seed=0)
+    cfg = TrainConfig(model="baseline", epochs=1)
+    record = resume_record(model.spec, cfg, 1, 1)
+    history = {"epoch": [1], "train_loss": [1.0], "train_acc": [0.1], "valid_loss": [1.0], "valid_acc": [0.1],
+               "train_seconds": [1.0], "epoch_seconds": [1.0]}
+    optimizer = torch.optim.Adam(model.parameters())
+    ckpt = checkpoint_dict(model, optimizer, cfg, record, 1, history,
+                           {"features": FeatureParams().__dict__, "data_description": "the project's synthetic corpus"})
+    torch.save(ckpt, run / "best.pt")
+    return run
+
+
+def test_classify_gives_every_recording_a_row_and_the_robin_its_reason(untrained_run):
+    table = R.classify_recordings(untrained_run, device="cpu")
+    assert len(table) == 10 and not table.attrs["calibrated"]
+    robin = table[table["file"].str.contains("robin")].iloc[0]
+    assert robin["error"].startswith("too short") and pd.isna(robin["pred_genre"])
+    ok = table[table["error"] == ""]
+    assert ok["pred_genre"].isin(GENRES).all() and ok["outside"].isna().all()   # no calibration: no flag
+    assert ok.loc[ok["kind"] != "music", "plausible_hit"].isna().all()
+    sentences = R.recordings_sentences(table)
+    assert "has no calibration" in sentences["other"] and sentences["short"].startswith("Not classified: A robin")
+
+
+def _table(kinds, hits, outside, errors, calibrated=True):
+    t = pd.DataFrame({"title": [f"t{i}" for i in range(len(kinds))], "kind": kinds, "error": errors,
+                      "plausible_hit": pd.array(hits, dtype="boolean"), "outside": pd.array(outside, dtype="boolean")})
+    t.attrs["calibrated"] = calibrated
+    return t
+
+
+@pytest.mark.parametrize("hits,outside,music,other", [
+    ([True, False, None, None], [False, False, True, False], "1 of the 2 music pieces gets a genre",
+     "1 of the 2 non-music files long enough to classify is flagged as outside what the model knows (t2); the "
+     "other gets"),
+    ([False, False, None, None], [False, False, False, False], "None of the 2 music pieces",
+     "None of the 2 non-music files"),
+    ([True, True, None, None], [False, False, True, True], "2 of the 2 music pieces get a genre",
+     "All 2 non-music files"),
+])
+def test_sentences_follow_the_counts(hits, outside, music, other):
+    s = R.recordings_sentences(_table(["music", "music", "speech", "animal"], hits, outside, [""] * 4))
+    assert s["music"].startswith(music) and s["other"].startswith(other) and s["short"] == ""
+
+
+def test_sentences_without_calibration_or_classifiable_files():
+    none = R.recordings_sentences(_table(["music", "speech"], [None, None], [None, None], ["too short", "too short"]))
+    assert none["music"] == "None of the 1 music pieces could be classified." or none["music"].startswith("None")
+    assert none["other"].startswith("None of the non-music files is long enough")
+    assert none["short"] == "Not classified: t0 (too short); t1 (too short)."
+    uncal = R.recordings_sentences(_table(["music", "speech"], [True, None], [None, None], ["", ""],
+                                          calibrated=False))
+    assert uncal["other"].startswith("The run has no calibration")
