@@ -453,3 +453,17 @@ def test_the_explorer_server_goes_when_its_launcher_is_hung_up_or_killed(tmp_pat
         proc.communicate()
 
 
+
+
+def test_building_the_book_outside_the_repository_stops_at_once(tmp_path):
+    import time
+
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "genre_utils.build", "book", "--profile", "tiny", "--build-dir",
+                           str(tmp_path / "b")], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0] == (
+        f"make book: error: {tmp_path} is not (inside) the genre-book repository: no _toc.yml there or above it; "
+        "run `make book` (or python -m genre_utils.build book) from the repository's folder")
+    assert time.monotonic() - t0 < 60 and not (tmp_path / "b").exists()    # no corpus rendered first
