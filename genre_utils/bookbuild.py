@@ -107,11 +107,22 @@ def _everything(ctx) -> dict:
     for info in sorted((ctx.build_dir / "data").glob(f"{name}-*/dataset.json")):
         keys[f"file {info.parent.name}/dataset.json"] = file_sha256(info)
     for res in sorted((ctx.build_dir / "runs" / name).glob("*/results.json")):
-        st = res.stat()
-        keys[f"file {res.parent.name}/results.json"] = [st.st_size, st.st_mtime_ns]
+        keys[f"file {res.parent.name}/results.json"] = _results_key(res)
     bench = ctx.build_dir / "bench" / "report.json"
     keys["file bench/report.json"] = file_sha256(bench) if bench.is_file() else None
     return keys
+
+
+def _results_key(path: Path) -> str | None:
+    """Key of a run's ``results.json`` as the notebooks read it: its content without the ``confidence``
+    section. The confidence page calibrates the main run and adds that section (a deterministic function of
+    the run, its store and the code, all keyed already); keyed by size and modification time, the rewrite made
+    every earlier page keyed on the whole build (intro, training, qualitative) execute once more in the next
+    build, so a build after a data change did not settle until the one after."""
+    results = _read_json(path)
+    if not isinstance(results, dict):
+        return None
+    return fingerprint({k: v for k, v in results.items() if k != "confidence"})
 
 
 def current_deps(ctx, recorded: list, everything: bool) -> dict:

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from .config import PROFILES
 from .context import BOOK_RUNS, Context, context, find_root, main_run_dir, run_dir
-from .errors import BuildError
+from .errors import BuildError, UserError
 
 __all__ = ["prepare", "build_data", "build_book", "build_lock", "summarise", "main"]
 
@@ -284,6 +284,9 @@ def build_book(ctx: Context, root: Path | None = None, strict: bool = True, cell
     from . import bookbuild
 
     root = find_root(root)
+    if not (root / "_toc.yml").is_file():  # before minutes of corpus, features and training
+        raise UserError(f"{root} is not (inside) the genre-book repository: no _toc.yml there or above it; run "
+                        "`make book` (or python -m genre_utils.build book) from the repository's folder")
     with build_lock(ctx.build_dir):
         prepare(ctx)
         params = notebook_parameters(ctx)

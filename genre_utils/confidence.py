@@ -380,6 +380,13 @@ def write_confidence_file(checkpoint, summary: dict) -> Path:
     (a :func:`calibrate_run` result), keyed to the checkpoint's sha256."""
     from .provenance import atomic_write_text
 
+    path, text = _confidence_file(checkpoint, summary)
+    atomic_write_text(path, text)
+    return path
+
+
+def _confidence_file(checkpoint, summary: dict) -> tuple[Path, str]:
+    """``(path, text)`` of the :data:`CONFIDENCE_FILE` of ``summary`` for ``checkpoint``."""
     checkpoint = Path(checkpoint)
     if checkpoint.is_dir():
         checkpoint = checkpoint / "best.pt"
@@ -387,9 +394,7 @@ def write_confidence_file(checkpoint, summary: dict) -> Path:
     payload = {"format": CONFIDENCE_FORMAT, "checkpoint": checkpoint.name,
                "checkpoint_sha256": checkpoint_sha256(checkpoint),
                **{k: summary[k] for k in keep if k in summary}}
-    path = checkpoint.parent / CONFIDENCE_FILE
-    atomic_write_text(path, json.dumps(_plain(payload), indent=2, allow_nan=False) + "\n")
-    return path
+    return checkpoint.parent / CONFIDENCE_FILE, json.dumps(_plain(payload), indent=2, allow_nan=False) + "\n"
 
 
 def read_confidence_file(checkpoint) -> dict | None:
@@ -589,22 +594,26 @@ def calibrate_run(ds, run_dir, *, device=None, n_bins: int = N_BINS, recall: flo
         "tracks": tracks,
     }
     summary = _plain(summary)
-    if write:
-        write_confidence_file(checkpoint, summary)
-        _add_to_results(run_dir / "results.json", summary)
+    if write:  # both files or neither (a full disk while writing the second left the first alone before)
+        from .provenance import atomic_write_texts
+
+        files = dict([_confidence_file(checkpoint, summary)])
+        results = _results_with(run_dir / "results.json", summary)
+        if results is not None:
+            files[run_dir / "results.json"] = results
+        atomic_write_texts(files)
     return summary
 
 
-def _add_to_results(path: Path, summary: dict) -> None:
-    """Store the summary (without the per-track table) in ``results.json`` under ``confidence``, atomically."""
-    from .provenance import atomic_write_text
-
+def _results_with(path: Path, summary: dict) -> str | None:
+    """The text of ``results.json`` with the summary (without the per-track table) under ``confidence``; None
+    when there is no readable results.json."""
     try:
         res = json.loads(path.read_text())
     except (OSError, ValueError):
-        return
+        return None
     res["confidence"] = {k: v for k, v in summary.items() if k != "tracks"}
-    atomic_write_text(path, json.dumps(res, indent=2, allow_nan=False, ensure_ascii=False) + "\n")
+    return json.dumps(res, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
 
 
 # ----------------------------------------------------------------------------------------------------

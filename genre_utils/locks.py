@@ -62,15 +62,26 @@ def folder_lock(folder, what: str = "build"):
     # still holds nothing but the lock file afterwards: a failed command leaves no empty folder behind
     was_empty = not folder.is_dir() or not [n for n in os.listdir(folder) if n != ".lock"]
     created = [p for p in [folder, *folder.parents] if not p.exists()]  # the folders mkdir makes, deepest first
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / ".lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
-    try:
+    for attempt in range(3):
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if os.fstat(fd).st_ino != os.stat(path).st_ino:  # removed by its holder meanwhile: not a lock
-                raise BlockingIOError
-        except (BlockingIOError, FileNotFoundError):
+        except BlockingIOError:
+            break
+        try:
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        if attempt == 2:
+            break
+        os.close(fd)  # a lock file its holder removed (with its empty folder) as we opened it: take a new one
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held already (flock is per open file), or refused
+        except BlockingIOError:
             try:  # "<pid> <what the holder does>"
                 pid, _, holding = os.pread(fd, 200, 0).decode().strip().partition(" ")
                 pid = int(pid or 0)

@@ -29,6 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 
 __all__ = ["PACKAGE_DIR", "DiskFullError", "atomic_write_bytes", "atomic_write_text", "atomic_write_csv", "read_csv",
+           "atomic_write_texts",
            "atomic_torch_save",
            "file_sha256", "versions", "library_key", "code_fingerprint", "module_closure", "STAGE_LIBRARIES",
            "to_plain"]
@@ -146,6 +147,36 @@ def read_csv(path, **kwargs):
 
     frame = pd.read_csv(path, **kwargs)
     return _csv_cells(frame, lambda v: v[1:] if v.startswith("'") else v)
+
+
+def atomic_write_texts(files: dict) -> None:
+    """Write several text files (UTF-8) as one: every temporary file is written and synced before the first
+    is renamed, so a full disk (or any failure while writing) replaces none of them; see
+    :func:`atomic_write_bytes`.
+
+    Parameters
+    ----------
+    files : dict
+        Path -> text.
+    """
+    temps: dict[Path, str] = {}
+    path = None
+    try:
+        for path, text in files.items():
+            path = Path(path)
+            temps[path] = _temporary(path)
+            with open(temps[path], "wb") as fh:
+                fh.write(text.encode("utf-8"))
+                fh.flush()
+                os.fsync(fh.fileno())
+    except BaseException as err:
+        for tmp in temps.values():
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            _raise_if_full(err, path)
+        raise
+    for path, tmp in temps.items():
+        _publish(tmp, path)
 
 
 def atomic_torch_save(obj, path) -> None:

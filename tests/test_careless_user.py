@@ -453,3 +453,43 @@ def test_the_explorer_server_goes_when_its_launcher_is_hung_up_or_killed(tmp_pat
         proc.communicate()
 
 
+
+
+def test_building_the_book_outside_the_repository_stops_at_once(tmp_path):
+    import time
+
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "genre_utils.build", "book", "--profile", "tiny", "--build-dir",
+                           str(tmp_path / "b")], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0] == (
+        f"make book: error: {tmp_path} is not (inside) the genre-book repository: no _toc.yml there or above it; "
+        "run `make book` (or python -m genre_utils.build book) from the repository's folder")
+    assert time.monotonic() - t0 < 60 and not (tmp_path / "b").exists()    # no corpus rendered first
+
+
+def test_calibrating_the_main_run_does_not_invalidate_the_pages_executed_before_it(tmp_path):
+    """The confidence page adds a 'confidence' section to the main run's results.json; pages keyed on the whole
+    build (intro, training, qualitative run before it) must keep their key, or a no-change build after a data
+    change executes them once more. A change to the results themselves still changes it."""
+    import json
+    import os
+    import types
+
+    from genre_utils import bookbuild
+    from genre_utils.confidence import _results_with
+
+    ctx = types.SimpleNamespace(synthetic=False, profile=types.SimpleNamespace(name="tiny"), build_dir=tmp_path,
+                                key_of=lambda kind, args: f"{kind}-{'-'.join(args)}")
+    run = tmp_path / "runs" / "tiny" / "crnn-mfcc-random"
+    run.mkdir(parents=True)
+    results = {"key": "k1", "headline": {"track_accuracy": 0.5}, "test": {"tracks": [{"a": 1}]}}
+    (run / "results.json").write_text(json.dumps(results))
+    before = bookbuild.current_deps(ctx, [], True)
+    (run / "results.json").write_text(_results_with(run / "results.json", {"temperature": 1.3, "tracks": []}))
+    os.utime(run / "results.json", ns=(1, 1))
+    assert json.loads((run / "results.json").read_text())["confidence"] == {"temperature": 1.3}
+    assert bookbuild.current_deps(ctx, [], True) == before
+    (run / "results.json").write_text(json.dumps({**results, "headline": {"track_accuracy": 0.6}}))
+    assert bookbuild.current_deps(ctx, [], True) != before

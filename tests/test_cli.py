@@ -155,6 +155,35 @@ def test_calibrate_writes_t_and_threshold_and_predict_shows_confidence(pipeline,
         assert all(e.split(":")[0] in GENRES for e in paper.split(": ", 1)[1].split())
 
 
+def test_calibrate_on_a_full_disk_writes_both_files_or_neither(pipeline, tmp_path, capsys, monkeypatch):
+    """A disk that fills up while results.json is written (after confidence.json, before the fix) leaves
+    neither file changed: the two describe one calibration."""
+    import errno
+    import os
+
+    import genre_utils.provenance as prov
+
+    run = _copy_run(pipeline, tmp_path / "run")
+    before = (run / "results.json").read_bytes()
+    real = prov.os.fsync
+
+    def fsync(fd):
+        if os.readlink(f"/proc/self/fd/{fd}").startswith(str(run / ".results.json.")):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(fd)
+
+    monkeypatch.setattr(prov.os, "fsync", fsync)
+    assert main(["calibrate", "--data", str(pipeline / "ds"), "--run", str(run), "--device", "cpu", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no space left on the device while writing" in err[0], err
+    assert (run / "results.json").read_bytes() == before
+    assert not (run / "confidence.json").exists() and not list(run.glob(".*.part"))
+    monkeypatch.undo()
+    assert main(["calibrate", "--data", str(pipeline / "ds"), "--run", str(run), "--device", "cpu", "--quiet"]) == 0
+    assert (run / "confidence.json").is_file() and "confidence" in json.loads((run / "results.json").read_text())
+    capsys.readouterr()
+
+
 def test_predict_quiet_and_json_modes(pipeline, tmp_path, capsys, monkeypatch):
     import genre_utils.confidence as cf
 

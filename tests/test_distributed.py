@@ -125,4 +125,4 @@ def test_torchrun_launches_genre_utils_train_on_two_processes(tmp_path):
     ckpt = torch.load(run / "last.pt", weights_only=True)
     assert ckpt["history"]["epoch"] == list(range(1, profile.epochs + 1)) and "partial" not in ckpt
     assert ckpt["train_config"]["batch_size"] == profile.batch_size   # the global batch, not a share of it
-    assert sorted(p.name for p in run.iterdir()) == ["best.pt", "last.pt"]
+    assert sorted(p.name for p in run.iterdir()) == [".lock", "best.pt", "last.pt"]   # .lock: rank 0's run lock
