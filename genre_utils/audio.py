@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import AudioError
 from .provenance import atomic_write_bytes
 
 __all__ = [
@@ -59,10 +60,6 @@ _EXPECTED = {".wav": "'RIFF....WAVE'", ".au": "the Sun/NeXT magic '.snd'",
              ".mp3": "an ID3 tag or an MPEG audio frame header", ".flac": "'fLaC'", ".ogg": "'OggS'"}
 #: Missing bytes below which a WAV/AU data chunk shorter than declared still counts as whole.
 _TRUNCATION_SLACK = 4096
-
-
-class AudioError(ValueError):
-    """A file that cannot serve as audio input; ``str(err)`` is the reason to record."""
 
 
 def load_audio(path, sample_rate: int = 22050) -> np.ndarray:

@@ -37,14 +37,11 @@ import time
 from pathlib import Path
 
 from .context import BOOK_RUNS, find_root, run_dir
+from .errors import ExploreError
 
 __all__ = ["find_run", "app", "write_app_notebook", "serve", "main"]
 
 MAIN_RUN = BOOK_RUNS[0]
-
-
-class ExploreError(Exception):
-    """A problem the user can fix; reported as one line."""
 
 
 def _has_run(folder: Path) -> bool:

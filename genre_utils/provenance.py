@@ -28,6 +28,8 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
+from .errors import DiskFullError
+
 __all__ = ["PACKAGE_DIR", "DiskFullError", "atomic_write_bytes", "atomic_write_text", "atomic_torch_save",
            "file_sha256", "versions", "library_key", "code_fingerprint", "module_closure", "STAGE_LIBRARIES",
            "to_plain"]
@@ -45,13 +47,6 @@ STAGE_LIBRARIES = {
 
 #: Everything :func:`versions` reports (the union of the stages, plus the corpus's tools).
 REPORTED_LIBRARIES = tuple(dict.fromkeys(name for names in STAGE_LIBRARIES.values() for name in names))
-
-
-class DiskFullError(OSError):
-    """No space left on the device (or quota exceeded) while writing ``filename``."""
-
-    def __str__(self) -> str:  # one line, naming the file
-        return f"no space left on the device while writing {self.filename}; free some space and run again"
 
 
 def _raise_if_full(err: OSError, path) -> None:
