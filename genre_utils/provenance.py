@@ -128,7 +128,8 @@ def file_sha256(path, chunk: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
-def _version(name: str) -> str | None:
+def library_version(name: str) -> str | None:
+    """The installed version of the distribution ``name``; None when it is not installed."""
     try:
         return md.version(name)
     except md.PackageNotFoundError:
@@ -140,7 +141,7 @@ def versions() -> dict:
     from . import __version__
 
     out = {"python": platform.python_version(), "platform": platform.platform(), "genre_utils": __version__}
-    out.update({name: _version(name) for name in REPORTED_LIBRARIES})
+    out.update({name: library_version(name) for name in REPORTED_LIBRARIES})
     return out
 
 
@@ -150,7 +151,7 @@ def library_key(stage: str) -> dict:
     Python's minor version is included: it decides which wheels, and so which kernels, are installed.
     """
     major_minor = ".".join(platform.python_version_tuple()[:2])
-    return {"python": major_minor, **{name: _version(name) for name in STAGE_LIBRARIES[stage]}}
+    return {"python": major_minor, **{name: library_version(name) for name in STAGE_LIBRARIES[stage]}}
 
 
 def _imports_of(path: Path) -> set[str]:
@@ -283,45 +284,7 @@ def dependency_digest(pyproject) -> str:
     return hashlib.sha256(json.dumps(declared, sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def _soundfont_name(data: bytes) -> str | None:
-    """The bank name a SoundFont 2 file gives itself (``INAM`` of its ``LIST INFO`` chunk)."""
-    import struct
-
-    if data[:4] != b"RIFF" or data[8:12] != b"sfbk":
-        return None
-    pos = 12
-    while pos + 8 <= len(data):
-        cid, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
-        if cid == b"LIST" and data[pos + 8:pos + 12] == b"INFO":
-            sub, end = pos + 12, min(pos + 8 + size, len(data))
-            while sub + 8 <= end:
-                sid, ssize = data[sub:sub + 4], struct.unpack("<I", data[sub + 4:sub + 8])[0]
-                if sid == b"INAM":
-                    return data[sub + 8:sub + 8 + ssize].split(b"\0")[0].decode("ascii", "replace").strip()
-                sub += 8 + ssize + (ssize & 1)
-            return None
-        pos += 8 + size + (size & 1)
-    return None
-
-
-def corpus_tools() -> dict:
-    """What renders the synthetic corpus: the versions of ``pretty_midi`` and ``midirenderer``, and the name
-    (the bank's own ``INAM`` tag) and sha256 of the General MIDI SoundFont :mod:`genre_utils.synth`
-    renders with (read through ``synth``'s own lookup). Missing pieces are None."""
-    out = {"pretty_midi": _version("pretty_midi"), "midirenderer": _version("midirenderer"),
-           "soundfont": None, "soundfont_sha256": None}
-    try:
-        from . import synth
-
-        data = synth._soundfont()
-    except (ImportError, OSError):
-        return out
-    out["soundfont"] = _soundfont_name(data)
-    out["soundfont_sha256"] = hashlib.sha256(data).hexdigest()
-    return out
-
-
-__all__ += ["LOCK_FILE", "lock_fingerprint", "dependency_digest", "corpus_tools"]
+__all__ += ["LOCK_FILE", "lock_fingerprint", "dependency_digest", "library_version"]
 
 
 def to_plain(obj, nan_to_none: bool = False):
