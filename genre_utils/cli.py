@@ -285,12 +285,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--restart", action="store_true",
                    help="when --out holds a run of another configuration, move it aside to <out>.old-<n> and "
                         "start afresh (without this flag such a run is kept and train refuses)")
-    p.add_argument("--max-steps", type=_positive(int), metavar="N",
+    p.add_argument("--max-steps", type=positive_number(int), metavar="N",
                    help="stop once the run has taken N optimiser steps in all (its checkpoint keeps the epoch's "
                         "progress; the same command with a larger or no limit continues exactly)")
-    p.add_argument("--time-limit", type=_duration, metavar="TIME",
+    p.add_argument("--time-limit", type=duration, metavar="TIME",
                    help="stop after this much training, e.g. 90, 90s, 30m or 2h (checkpointed as --max-steps)")
-    p.add_argument("--eval-every", type=_positive(int), metavar="N",
+    p.add_argument("--eval-every", type=positive_number(int), metavar="N",
                    help="evaluate the validation set every N steps and keep the curve in the checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_train)
@@ -324,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive(kind):
+def positive_number(kind):
     """argparse type: a positive ``kind`` (one line naming the value otherwise)."""
     def parse(text: str):
         try:
@@ -338,7 +338,7 @@ def _positive(kind):
     return parse
 
 
-def _duration(text: str) -> float:
+def duration(text: str) -> float:
     """argparse type: seconds from ``90``, ``90s``, ``30m``, ``1.5h``."""
     units = {"s": 1, "m": 60, "h": 3600}
     number, unit = (text[:-1], units[text[-1]]) if text and text[-1] in units else (text, 1)
