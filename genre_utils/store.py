@@ -63,7 +63,8 @@ from .parallel import ignore_interrupts, ordered_map
 from .provenance import atomic_write_text, code_fingerprint, file_sha256, library_key, versions
 from .splits import leak_summary, plan_windows, split_tracks
 
-__all__ = ["Dataset", "build_dataset", "open_dataset", "scan_sources", "extract_tracks", "reuse_problem"]
+__all__ = ["Dataset", "build_dataset", "open_dataset", "scan_sources", "extract_tracks", "reuse_problem",
+           "track_windows"]
 
 FEATURE_DTYPE = np.float16
 CHUNK_TRACKS = 16  # tracks between two progress checkpoints
@@ -308,6 +309,29 @@ class Dataset:
     def tracks(self) -> pd.DataFrame:
         """Every track found, with split and status."""
         return pd.read_csv(self.root / "tracks.csv", keep_default_na=False)
+
+
+def track_windows(dataset, track_id: str, n_windows: int, split: str = "test") -> np.ndarray | None:
+    """The first ``n_windows`` windows of one track in ``split``, in time order, as the store holds them.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        An open store (anything with its ``manifest`` and ``features``).
+    track_id : str
+    n_windows : int
+    split : str
+
+    Returns
+    -------
+    windows : ndarray, shape (k, height, n_frames), float32, or None
+        ``k <= n_windows``; None when the store holds no window of the track in that split.
+    """
+    m = dataset.manifest
+    rows = m[(m["track_id"] == track_id) & (m["split"] == split)].sort_values("start", kind="stable")
+    if rows.empty:
+        return None
+    return np.asarray(dataset.features[rows["row"].to_numpy()[:n_windows]], dtype=np.float32)
 
 
 def built_from_synthetic(info: dict) -> bool:
