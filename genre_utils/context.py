@@ -22,7 +22,7 @@ from pathlib import Path
 from .config import Profile, fingerprint, get_profile
 
 __all__ = ["BOOK_RUNS", "Context", "context", "find_root", "run_dir", "main_run_dir", "record_dependency",
-           "store_key", "BUILD_DIR_ENV", "DEPS_ENV", "LOG_ENV"]
+           "store_key", "BUILD_DIR_ENV", "DEPS_ENV", "LOG_ENV", "RUN_LABELS", "run_label"]
 
 # The environment variables through which ``make book`` (genre_utils.bookbuild) talks to a notebook's Context.
 #: The build folder (the notebooks' injected ``build_dir`` is None, so no absolute path lands in a page).
@@ -42,6 +42,31 @@ BOOK_RUNS = (
     ("crnn", "mfcc", "artist"),
     ("crnn", "mfcc", "segment"),  # the leaky split (windows of a test track also trained on), as an ablation
 )
+
+
+#: How the book names each run of :data:`BOOK_RUNS`: (model, features, split) -> label.
+RUN_LABELS: dict[tuple[str, str, str], str] = {
+    ("crnn", "mfcc", "random"): "CRNN, MFCC, track split (main run)",
+    ("baseline", "mfcc", "random"): "baseline MLP, MFCC, track split",
+    ("crnn-temporal", "mfcc", "random"): "CRNN with the GRU over time, MFCC, track split",
+    ("crnn", "logmel", "random"): "CRNN, log-mel, track split",
+    ("crnn", "mfcc", "artist"): "CRNN, MFCC, artist split",
+    ("crnn", "mfcc", "segment"): "CRNN, MFCC, 5-s segments split at random (leaky)",
+    ("crnn", "mfcc", "official"): "CRNN, MFCC, fault-filtered split",
+}
+
+_MODEL_WORDS = {"crnn": "CRNN", "crnn-temporal": "CRNN with the GRU over time", "baseline": "baseline MLP"}
+_KIND_WORDS = {"mfcc": "MFCC", "logmel": "log-mel"}
+_SPLIT_WORDS = {"random": "track split", "artist": "artist split", "official": "fault-filtered split",
+                "segment": "5-s segments split at random (leaky)"}
+
+
+def run_label(model: str, kind: str, split: str) -> str:
+    """The book's name for one run (:data:`RUN_LABELS`, else composed from its three parts)."""
+    if (model, kind, split) in RUN_LABELS:
+        return RUN_LABELS[model, kind, split]
+    return ", ".join((_MODEL_WORDS.get(model, model), _KIND_WORDS.get(kind, kind),
+                      _SPLIT_WORDS.get(split, f"{split} split")))
 
 
 def find_root(start=None) -> Path:

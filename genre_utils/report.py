@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import paper
+from .context import BOOK_RUNS, run_label
 from .genres import GENRES
 from .stats import Accuracy
 
@@ -20,7 +21,7 @@ __all__ = ["pct", "num", "glue_sentences", "setup_page", "glue_all", "glue_figur
            "genre_accuracies", "paper_accuracy", "acc_cell", "confusion_counts",
            "web_tests_table", "per_genre_table", "newdata_accuracy", "newdata_files_table",
            "paper_web_accuracies", "pvalue", "newdata_skipped_table", "seconds_or_minutes", "related_work_table",
-           "headline_rows"]
+           "headline_rows", "ablation_results", "ablation_table"]
 
 
 def pct(value, digits: int = 1) -> str:
@@ -430,3 +431,72 @@ def headline_rows(results: dict, baseline: dict | None = None, include=None) -> 
     if missing:
         raise KeyError(f"unknown headline rows {missing}")
     return [rows[k] for k in keys if k in rows]
+
+
+# ------------------------------------------------------------------------------------------ ablations
+def _accuracy(results: dict, level: str):
+    key = {"track": "tracks", "segment": "segments"}[level]
+    table = pd.DataFrame.from_records((results.get("test") or {}).get(key) or [])
+    if table.empty:
+        return Accuracy(0, 0)
+    right = table["true_genre"].astype(str) == table["pred_genre"].astype(str)
+    return Accuracy(int(right.sum()), int(len(table)))
+
+
+def _newdata_accuracy(results: dict):
+    files = pd.DataFrame((results.get("newdata") or {}).get("files") or [])
+    if files.empty:
+        return Accuracy(0, 0)
+    if "error" in files:
+        files = files[files["error"].fillna("").astype(str) == ""]
+    return Accuracy(int(files["correct"].astype(bool).sum()), int(len(files)))
+
+
+def ablation_results(ctx, runs=None) -> list[dict]:
+    """Every run of the book (default: :data:`genre_utils.context.BOOK_RUNS`) with its accuracies.
+
+    Returns
+    -------
+    list of dict
+        ``run`` (the key ``(model, kind, split)``), ``label``, ``segment``, ``track`` and ``newdata``
+        (:class:`~genre_utils.stats.Accuracy`), ``train_minutes`` and ``results``.
+    """
+    out = []
+    for model, kind, split in (runs if runs is not None else BOOK_RUNS):
+        res = ctx.run(model, kind, split)
+        out.append({"run": (model, kind, split), "label": run_label(model, kind, split),
+                    "segment": _accuracy(res, "segment"), "track": _accuracy(res, "track"),
+                    "newdata": _newdata_accuracy(res),
+                    "train_minutes": (res["headline"].get("train_seconds") or 0) / 60, "results": res})
+    return out
+
+
+def ablation_table(ctx, runs=None, numeric: bool = False) -> pd.DataFrame:
+    """The discussion's ablation table: one row per run of the book, each accuracy with n and its interval.
+
+    Parameters
+    ----------
+    ctx : genre_utils.context.Context
+    runs : iterable of (model, kind, split), optional
+        Default: every run of :data:`genre_utils.context.BOOK_RUNS` (so a run added there appears here).
+    numeric : bool
+        Return fractions (columns ``segment_accuracy``, ``track_accuracy``, ``newdata_accuracy``) for a
+        plot instead of the formatted cells.
+
+    Returns
+    -------
+    table : DataFrame
+        Index ``run`` (the label of :func:`genre_utils.context.run_label`); columns "5-s segments", "30-s tracks
+        (vote)", "new data" (``'87.5 % [73.9, 94.5], n = 40'``) and "training time" (``'2.4 s'`` under a minute,
+        else ``'2.0 min'``).
+    """
+    rows = []
+    for r in ablation_results(ctx, runs):
+        if numeric:
+            rows.append({"run": r["label"], "segment_accuracy": r["segment"].value,
+                         "track_accuracy": r["track"].value, "newdata_accuracy": r["newdata"].value})
+        else:
+            rows.append({"run": r["label"], "5-s segments": r["segment"].short(),
+                         "whole tracks (vote)": r["track"].short(), "new data": r["newdata"].short(),
+                         "training time": seconds_or_minutes(60 * r["train_minutes"])})
+    return pd.DataFrame(rows).set_index("run")
