@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .config import FeatureParams
 from .devices import select_device
 from .errors import CheckpointError
 from .models import build_model
@@ -112,8 +113,6 @@ def load_checkpoint(path, device=None) -> tuple[nn.Module, dict]:
                               "expected a checkpoint written by `genre-utils train`") from None
     feats = (ckpt.get("config") or {}).get("features")
     if feats:
-        from .config import FeatureParams
-
         try:
             shape = FeatureParams(**feats).shape
         except (TypeError, ValueError) as err:

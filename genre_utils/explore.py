@@ -36,7 +36,7 @@ import sys
 import time
 from pathlib import Path
 
-from .context import BOOK_RUNS, find_root, run_dir
+from .context import BOOK_RUNS, context, find_root, run_dir
 from .errors import ExploreError
 
 __all__ = ["find_run", "app", "write_app_notebook", "serve", "main"]
@@ -73,8 +73,6 @@ def find_run(build_dir, profile: str | None = None) -> Path | None:
 
 def build_main_run(build_dir, profile: str) -> Path:
     """Render the corpus, build the features and train the main run of ``profile`` (as ``make book`` would)."""
-    from .context import context
-
     ctx = context(profile, build_dir, progress=True)
     ctx.run(*MAIN_RUN)
     return run_dir(profile, *MAIN_RUN, build_dir=build_dir)
@@ -94,6 +92,7 @@ def app(run, max_audio_seconds: float = 10.0, saliency_method: str = "occlusion"
     widget : ipywidgets.VBox
         :func:`genre_utils.widgets.explorer` with the run's model (saliency view included).
     """
+    # deferred: torch-heavy; the launcher starts without it
     from .experiments import load_results
     from .store import open_dataset
     from .widgets import explorer

@@ -19,6 +19,7 @@ import pandas as pd
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from .genres import GENRES
+from .stats import wilson_interval
 from .tracks import cell_clips, confusion_counts, error_table, run_genres
 
 __all__ = [
@@ -552,8 +553,6 @@ def paper_recipe_curve(record: dict) -> plt.Figure:
     and chance (10 %). Right: the training loss averaged over the steps between two rows, and the
     validation loss.
     """
-    from .stats import wilson_interval
-
     log = record["step_log"]
     n = int(record["store"]["n_windows"]["valid"])
     epoch = np.array([row["epoch"] for row in log], dtype=float)

@@ -28,6 +28,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
+from . import __version__
 from .errors import DiskFullError
 
 __all__ = ["PACKAGE_DIR", "DiskFullError", "atomic_write_bytes", "atomic_write_text", "atomic_torch_save",
@@ -138,8 +139,6 @@ def library_version(name: str) -> str | None:
 
 def versions() -> dict:
     """Versions of Python, the platform and every library that can shape a number (None: not installed)."""
-    from . import __version__
-
     out = {"python": platform.python_version(), "platform": platform.platform(), "genre_utils": __version__}
     out.update({name: library_version(name) for name in REPORTED_LIBRARIES})
     return out

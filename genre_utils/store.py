@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import checks
+from . import checks, sources
 from .audio import AudioError, audio_digest, check_audio, cut_segments, load_audio
 from .config import TEST_ONLY_LIST, FeatureParams, Profile, fingerprint, get_profile, num_threads
 from .duplicates import FP_BANDS, pack_fingerprints, unpack_fingerprints
@@ -61,6 +61,7 @@ from .genres import GENRES
 from .locks import folder_lock
 from .parallel import ignore_interrupts, ordered_map
 from .provenance import atomic_write_text, code_fingerprint, file_sha256, library_key, versions
+from .sources import find_gtzan_genre_dir
 from .splits import leak_summary, plan_windows, split_tracks
 
 __all__ = ["Dataset", "build_dataset", "open_dataset", "scan_sources", "extract_tracks", "reuse_problem",
@@ -95,8 +96,6 @@ def scan_sources(gtzan=None, fma=None, fma_subset: str = "medium", folders=(), p
     skipped : DataFrame
         ``path, source, reason`` for everything the scanners left out.
     """
-    from . import sources
-
     if gtzan is None and fma is None and not folders:
         raise UserError("no data source given: pass a GTZAN root, an FMA root or a labelled folder "
                          "(genre-utils synth writes a synthetic corpus in both layouts)")
@@ -127,7 +126,6 @@ def test_only_list(gtzan) -> Path | None:
     """
     if gtzan is None:
         return None
-    from .sources import find_gtzan_genre_dir
 
     root = Path(gtzan).resolve()
     folder = find_gtzan_genre_dir(root).resolve()

@@ -54,11 +54,17 @@ def module_names(package_dir: Path) -> dict[str, Path]:
 
 
 def _comment(lines: list[str], lineno: int) -> str:
-    """The comment text on line ``lineno`` (1-based) or, failing that, a comment-only line just above it."""
+    """The comment that explains the import statement on line ``lineno`` (1-based): one on its own line, else
+    a comment-only line above it or above the block of import statements (and blank lines) it belongs to."""
     here = lines[lineno - 1] if lineno - 1 < len(lines) else ""
     if "#" in here:
         return here.split("#", 1)[1].strip()
-    above = lines[lineno - 2].strip() if lineno >= 2 else ""
+    i = lineno - 2
+    while i >= 0 and (not lines[i].strip() or lines[i].strip().startswith(("import ", "from "))):
+        if "#" in lines[i] and lines[i].strip().startswith(("import ", "from ")):
+            return lines[i].split("#", 1)[1].strip()  # the block's comment, on its first statement
+        i -= 1
+    above = lines[i].strip() if i >= 0 else ""
     return above[1:].strip() if above.startswith("#") else ""
 
 

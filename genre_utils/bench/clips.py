@@ -3,6 +3,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..genres import GENRES
 from .common import bench_log
 
 
@@ -18,8 +19,8 @@ def _tone_clip(rng: np.random.Generator, n_samples: int, sample_rate: int) -> np
 
 
 def _synth_clip(index: int, seed: int, seconds: float, sample_rate: int) -> np.ndarray:
+    # deferred: torch-heavy, loaded for this measurement only
     from .. import synth
-    from ..genres import GENRES
 
     genre = GENRES[index % len(GENRES)]
     midi = synth.compose(genre, seed + index, seconds)
@@ -63,6 +64,7 @@ def make_clips(n: int, seconds: float = 30.0, sample_rate: int = 22050, seed: in
 
 
 def write_wavs(clips: np.ndarray, sample_rate: int, folder: Path) -> list[Path]:
+    # deferred: torch-heavy, loaded for this measurement only
     from ..audio import write_wav
 
     folder.mkdir(parents=True, exist_ok=True)

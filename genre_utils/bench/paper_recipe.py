@@ -22,6 +22,9 @@ import json
 import subprocess
 from pathlib import Path
 
+from ..errors import UserError
+from ..provenance import atomic_write_bytes, versions
+from ..stats import wilson_interval
 from .common import bench_log, machine_info, report_row
 
 #: The GPU goal of the project (issue 15): the paper's 15 epochs over 100,000 windows in at most 5 minutes.
@@ -89,10 +92,8 @@ def bench_paper_recipe(store_dir, bench_dir, time_limit: float, eval_every: int 
     record : dict
         Written to ``<bench_dir>/paper_recipe.json`` as well.
     """
-    from ..errors import UserError
+    # deferred: torch-heavy, loaded for this measurement only
     from ..experiments import train_run
-    from ..provenance import atomic_write_bytes, versions
-    from ..stats import wilson_interval
     from ..store import built_from_synthetic, open_dataset
     from ..train import default_precision, select_device
 
@@ -181,6 +182,7 @@ def gpu_rows(dev, record: dict | None = None) -> list[dict]:
                            status="not measured", detail=why)]
     import torch
 
+    # deferred: torch-heavy, loaded for this measurement only
     from ..models import build_model
     from .training import count_flops
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError, one_line
+from ..provenance import atomic_write_bytes
 from .clips import make_clips
 from .common import (
     E2E_TARGETS_MINUTES,
@@ -53,6 +54,7 @@ def run(build_dir, config: BenchConfig = BenchConfig(), end_to_end=(), paper_rec
         ``created``, ``machine`` (also ``load_average_end``), ``config``, ``rows`` (list of report rows),
         ``training_profile``, ``last_book`` and ``seconds`` (the benchmark's own run time).
     """
+    # deferred: torch-heavy, loaded for this measurement only
     from ..devices import reuse_freed_memory
     from ..train import set_threads
 
@@ -174,8 +176,6 @@ def _json_default(obj):
 
 def write_report(report: dict, out_dir) -> tuple[Path, Path]:
     """Write ``report.json`` and ``report.md`` into ``out_dir`` atomically; return both paths."""
-    from ..provenance import atomic_write_bytes
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out_dir / "report.json", out_dir / "report.md"

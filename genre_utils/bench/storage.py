@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..genres import GENRES
 from ..paper_method import load_paper_csv as _load_paper_csv
 from ..paper_method import stringify_matrix
 from ..paper_method import write_paper_csv as _write_paper_csv
@@ -21,8 +22,6 @@ def tile_windows(features: np.ndarray, n: int) -> np.ndarray:
 def _window_table(n: int, windows_per_clip: int, n_unique: int):
     """Metadata columns both formats store: segment id, track id, genre and label of each window."""
     import pandas as pd
-
-    from ..genres import GENRES
 
     unique = np.arange(n) % n_unique
     track = unique // windows_per_clip

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..stats import Accuracy
+from ..stats import Accuracy, overlaps
 from .common import NUMBER_WORDS, counted, join_names, percent
 
 __all__ = ["extremes_sentence", "confusion_sentence", "pair_sentence", "margin_sentence", "largest_confusion",
@@ -440,7 +440,6 @@ def web_tests_sentence(model: Accuracy, listeners: Accuracy) -> str:
     """The paper's web tests pooled: model and listeners with intervals, and whether they can be told apart."""
     text = (f"Pooled over the three tests, the paper's model is right on {model.text('songs')}, its listeners on "
             f"{listeners.text('judgements')}.")
-    from ..stats import overlaps
 
     if overlaps(model, listeners):
         return text + (" The intervals overlap widely: thirty songs cannot show a difference between the model "
@@ -455,7 +454,6 @@ def newdata_sentence(new: Accuracy, test: Accuracy, unit: str = "files") -> str:
     text = f"On its new data the model is right {new.text(unit)}, against {test.text('test tracks')}."
     if not test.n:
         return text
-    from ..stats import overlaps
 
     if overlaps(new, test):
         return text + " The two intervals overlap: on so few items the difference may be noise."
