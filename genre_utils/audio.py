@@ -19,6 +19,7 @@ Two checks run before any decoding:
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import struct
 from pathlib import Path
@@ -325,8 +326,6 @@ def _pcm16(y: np.ndarray) -> np.ndarray:
 
 def write_wav(path, y: np.ndarray, sample_rate: int) -> None:
     """Write mono (shape ``(n,)``) or multichannel (shape ``(n, channels)``) audio as 16-bit PCM WAV, atomically."""
-    import io
-
     import soundfile as sf
 
     buf = io.BytesIO()

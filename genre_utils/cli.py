@@ -21,7 +21,9 @@ from __future__ import annotations
 import argparse  # the standard library's: five subcommands need no click/typer dependency
 import json
 import math
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 from .config import PROFILES, FeatureParams
@@ -74,9 +76,6 @@ def _check_device(args) -> None:
 
 def _writable_folder(folder: Path) -> None:
     """Create ``folder`` and check that a file can be written into it, before hours of work depend on it."""
-    import os
-    import tempfile
-
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-check.", suffix=".part")

@@ -26,6 +26,7 @@ stderr and exit status 2, not a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import secrets
@@ -264,8 +265,6 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     build = Path(args.build_dir).resolve() if args.build_dir else find_root() / "_build"
     try:
-        import importlib.util
-
         if importlib.util.find_spec("voila") is None:
             raise ExploreError("Voila is not installed in this environment: `make explore` installs it "
                                "(or: pip install -e '.[live]')")

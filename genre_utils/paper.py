@@ -6,6 +6,7 @@ so that the book can set them beside this build's numbers; nothing here is a res
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
@@ -91,8 +92,6 @@ def related_work() -> pd.DataFrame:
     Citations, not results of this project; the fault-filtered rows are measured on the split of Kereliuk,
     Sturm & Larsen (2015).
     """
-    from importlib import resources
-
     with resources.files("genre_utils").joinpath("data/related_work.csv").open() as fh:
         return pd.read_csv(fh)
 

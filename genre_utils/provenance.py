@@ -21,10 +21,13 @@ import dataclasses
 import errno
 import hashlib
 import importlib.metadata as md
+import json
 import math
 import os
 import platform
+import sys
 import tempfile
+import tomllib
 from functools import lru_cache
 from pathlib import Path
 
@@ -270,9 +273,6 @@ def dependency_digest(pyproject) -> str:
     change of a requirement changes it. ``make lock`` writes it into the lock's header; the test suite
     compares the two, so an edit of the dependencies without ``make lock`` fails there.
     """
-    import json
-    import tomllib
-
     project = tomllib.loads(Path(pyproject).read_text(encoding="utf-8")).get("project", {})
     declared = {
         "requires-python": project.get("requires-python"),
@@ -294,8 +294,6 @@ def to_plain(obj, nan_to_none: bool = False):
     kept as a column), Series dicts; ``nan_to_none`` turns NaN/inf and pandas' NA into None (strict JSON).
     Anything else becomes ``str(obj)``.
     """
-    import sys
-
     import numpy as np
     import pandas as pd
 

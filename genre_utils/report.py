@@ -6,6 +6,7 @@ Every number that appears in the book's prose is glued from a run through :func:
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -80,8 +81,6 @@ def glue_figure(name: str, obj) -> None:
 
 def text_figure(lines):
     """Lines of text (e.g. the paper's ``genre: genre:prob ...`` outputs) as a displayable block for a figure."""
-    import html
-
     from IPython.display import HTML
 
     body = "\n".join(html.escape(str(line)) for line in lines)

@@ -28,6 +28,7 @@ the same ``extent`` as :func:`genre_utils.plots.draw_features` and lined up with
 from __future__ import annotations
 
 import contextlib
+import io
 
 import numpy as np
 import torch
@@ -238,8 +239,6 @@ def draw_saliency(ax, sal: np.ndarray, params, features: np.ndarray | None = Non
 
 def saliency_png(sal: np.ndarray, params, features=None, title: str = "", dpi: int = 72) -> bytes:
     """A saliency map as a small PNG (same size and time axis as :func:`genre_utils.widgets.feature_png`)."""
-    import io
-
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

@@ -49,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from . import checks, sources
 from .audio import AudioError, audio_digest, check_audio, cut_segments, load_audio
@@ -162,8 +163,6 @@ def _init_worker():
     forked child cannot use) is never waited on (``tests/test_store.py`` builds features in workers after
     the parent ran torch with two threads).
     """
-    from threadpoolctl import threadpool_limits
-
     ignore_interrupts()  # Ctrl-C: the parent reports it once and ends the pool
     if "torch" in sys.modules:   # a worker that imports torch itself starts with no inherited pool
         sys.modules["torch"].set_num_threads(1)

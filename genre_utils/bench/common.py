@@ -2,6 +2,7 @@
 
 
 import dataclasses
+import importlib.metadata as md
 import os
 import platform
 import sys
@@ -242,8 +243,6 @@ def load_average():
 
 def machine_info() -> dict:
     """Cores, CPU model, memory, library versions and torch's thread count of this machine."""
-    import importlib.metadata as md
-
     import torch
 
     libs = {}

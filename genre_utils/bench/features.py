@@ -4,6 +4,7 @@
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..config import FeatureParams, num_threads
 from ..paper_method import extract_paper
@@ -43,8 +44,6 @@ def _extract_store_path(paths, n_samples: int, params: FeatureParams, workers: i
 def _single_threaded(func):
     """``func`` wrapped to run with torch, BLAS and OpenMP limited to one thread (restored afterwards)."""
     def call():
-        from threadpoolctl import threadpool_limits
-
         # deferred: torch-heavy, loaded for this measurement only
         from ..features import one_torch_thread
 
