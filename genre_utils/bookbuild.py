@@ -3,8 +3,8 @@
 Keys
 ----
 Executed notebook (``<build>/executed/book/<name>.ipynb``, stamp ``<name>.key.json`` beside it)
-    The notebook's source, the papermill parameters, the whole package's code
-    (:func:`~genre_utils.provenance.code_fingerprint`), :func:`~genre_utils.provenance.library_key` of the
+    The notebook's source, the papermill parameters, the code of the package modules its cells import
+    (:func:`notebook_code`), :func:`~genre_utils.provenance.library_key` of the
     ``book`` stage, and the current keys of the artefacts the notebook read. What it read is *recorded*
     while it runs: every :class:`~genre_utils.context.Context` call (``corpus()``, ``dataset()``, ``run()``)
     in the kernel appends the artefact and its key to a file named by ``$GENRE_UTILS_DEPS``; the build
@@ -52,11 +52,13 @@ from pathlib import Path
 from .config import fingerprint
 from .context import BOOK_RUNS, BUILD_DIR_ENV, DEPS_ENV, LOG_ENV
 from .errors import BuildError
+from .imports import PACKAGE_DIR, notebook_modules
 from .provenance import atomic_write_text, code_fingerprint, file_sha256, library_key
 
 __all__ = ["DEFAULT_CELL_TIMEOUT", "cell_timeout", "execute_notebooks", "render_html", "notebook_key", "html_key",
-           "stage_book"]
+           "stage_book", "notebook_code"]
 
+PACKAGE_NAME = PACKAGE_DIR.name
 #: Default time limit of one notebook cell, seconds (generous: a cell that trains on a CPU can take long).
 DEFAULT_CELL_TIMEOUT = 4 * 3600
 #: Environment variable of the per-cell time limit (see :func:`cell_timeout`).
@@ -124,7 +126,13 @@ def current_deps(ctx, recorded: list, everything: bool) -> dict:
 
 def notebook_key(page: Path, params: dict, deps: dict) -> str:
     """Key of one executed notebook (see the module docstring)."""
-    return fingerprint(file_sha256(page), params, code_fingerprint(), library_key("book"), deps)
+    return fingerprint(file_sha256(page), params, notebook_code(page), library_key("book"), deps)
+
+
+def notebook_code(page: Path) -> str:
+    """:func:`~genre_utils.provenance.code_fingerprint` of the package modules the notebook's cells import
+    (:func:`~genre_utils.imports.notebook_modules`) and of the package's ``__init__``."""
+    return code_fingerprint(PACKAGE_NAME, *notebook_modules(page))
 
 
 def _stamp_path(target: Path) -> Path:

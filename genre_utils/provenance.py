@@ -3,9 +3,9 @@
 Every cached artefact of the build (corpus, store, run, executed notebook) is keyed on what produced it.
 The pieces of such a key that are not the artefact's own inputs live here:
 
-* :func:`code_fingerprint` hashes a module of the package *and every package module it imports*, found by
-  reading the import statements (``ast``), so a new module is covered as soon as something imports it; no
-  hand-kept list of files.
+* :func:`code_fingerprint` hashes a module of the package *and every package module it imports at its top*,
+  found by reading the import statements (``ast``, :mod:`genre_utils.imports`), so a new module is covered as
+  soon as something imports it; no hand-kept list of files.
 * :func:`versions` reports the versions of the libraries that can change a number; :func:`library_key` is
   the subset a given stage depends on, for cache keys.
 * :func:`atomic_write_bytes` / :func:`atomic_write_text` / :func:`atomic_torch_save` write through a
@@ -16,7 +16,6 @@ The pieces of such a key that are not the artefact's own inputs live here:
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import errno
 import hashlib
@@ -33,6 +32,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import DiskFullError
+from .imports import imports_of, module_names
 
 __all__ = ["PACKAGE_DIR", "DiskFullError", "atomic_write_bytes", "atomic_write_text", "atomic_torch_save",
            "file_sha256", "versions", "library_key", "code_fingerprint", "module_closure", "STAGE_LIBRARIES",
@@ -156,61 +156,41 @@ def library_key(stage: str) -> dict:
     return {"python": major_minor, **{name: library_version(name) for name in STAGE_LIBRARIES[stage]}}
 
 
-def _imports_of(path: Path) -> set[str]:
-    """Package modules (``genre_utils.x``) that the file at ``path`` imports, at any depth of the file."""
-    tree = ast.parse(path.read_bytes(), filename=str(path))
-    pkg = PACKAGE_DIR.name
-    here = path.relative_to(PACKAGE_DIR).with_suffix("").parts
-    base = (pkg, *here[:-1])  # the package a relative import starts from
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name.split(".")[0] == pkg)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parent = base[:len(base) - node.level + 1]
-                mod = ".".join((*parent, node.module)) if node.module else ".".join(parent)
-            else:
-                mod = node.module or ""
-            if mod.split(".")[0] != pkg:
-                continue
-            found.add(mod)
-            found.update(f"{mod}.{a.name}" for a in node.names)  # `from . import store` names a module
-    return found
-
-
-def _module_file(name: str) -> Path | None:
-    parts = name.split(".")[1:]
-    if not parts:
-        return PACKAGE_DIR / "__init__.py"
-    rel = Path(*parts)
-    for candidate in (PACKAGE_DIR / rel.with_suffix(".py"), PACKAGE_DIR / rel / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def module_closure(*modules: str) -> list[Path]:
-    """The files of ``modules`` (e.g. ``"genre_utils.store"``) and of every package module they import.
+    """The files of ``modules`` (e.g. ``"genre_utils.store"`` or ``"store"``) and of every package module they
+    import at their top, transitively (:func:`genre_utils.imports.imports_of`).
 
-    Parents' ``__init__.py`` are included (they run on import). Sorted, so the order never depends on the
-    walk.
+    Imports inside functions are not followed: below the book floor there are none, and above it they defer
+    work that is keyed on its own (see :mod:`genre_utils.floors`). Parents' ``__init__.py`` are included
+    (they run on import). Sorted, so the order never depends on the walk.
     """
     pkg = PACKAGE_DIR.name
-    todo = [m if m.startswith(pkg) else f"{pkg}.{m}" for m in modules]
+    files = module_names(PACKAGE_DIR)
+    table = _import_table(_stamps())
+    todo = [m if m.split(".")[0] == pkg else f"{pkg}.{m}" for m in modules]
     seen: dict[str, Path] = {}
     while todo:
         name = todo.pop()
-        if name in seen:
+        if name in seen or name not in files:  # a name imported from a module, not a module itself
             continue
-        path = _module_file(name)
-        if path is None:  # a name imported from a module, not a module itself
-            continue
-        seen[name] = path
+        seen[name] = files[name]
         parts = name.split(".")
         todo += [".".join(parts[:i]) for i in range(1, len(parts))]
-        todo += sorted(_imports_of(path))
+        todo += table.get(name, ())
     return sorted(set(seen.values()))
+
+
+def _stamps() -> tuple:
+    """(path, size, mtime) of every file of the package: the state the caches below are keyed on."""
+    return tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(PACKAGE_DIR.rglob("*.py")))
+
+
+@lru_cache(maxsize=4)
+def _import_table(stamps: tuple) -> dict[str, tuple[str, ...]]:
+    """Module -> the package modules it imports at its top, for the package in the state ``stamps``."""
+    files = module_names(PACKAGE_DIR)
+    return {name: tuple(sorted({r.target for r in imports_of(name, path, files) if not r.local}))
+            for name, path in files.items()}
 
 
 @lru_cache(maxsize=None)
@@ -223,7 +203,8 @@ def _closure_digest(modules: tuple, stamps: tuple) -> str:
 
 
 def code_fingerprint(*modules: str) -> str:
-    """Hash of the code that ``modules`` run: their files and every package module they import.
+    """Hash of the code that ``modules`` run: their files and every package module they import at their top
+    (:func:`module_closure`).
 
     With no argument, the whole package (every ``*.py`` under it). Cached per file state (path, size,
     mtime), so it is cheap to call often and still sees an edit.
@@ -234,8 +215,7 @@ def code_fingerprint(*modules: str) -> str:
         for path in files:
             h.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
         return h.hexdigest()[:16]
-    stamps = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(PACKAGE_DIR.rglob("*.py")))
-    return _closure_digest(tuple(sorted(modules)), stamps)
+    return _closure_digest(tuple(sorted(modules)), _stamps())
 
 
 # ---------------------------------------------------------------------------------- locked environment

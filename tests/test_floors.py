@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from genre_utils import floors
+from genre_utils import floors, imports
 
 ROOT = Path(__file__).resolve().parents[1]
-RECORDS = floors.package_imports()
-MODULES = floors.module_names()
+RECORDS = imports.package_imports()
+MODULES = imports.module_names()
 
 
 def test_every_module_has_a_floor_and_every_entry_a_module():
@@ -31,11 +31,11 @@ def test_no_module_imports_a_higher_floor():
 
 
 def test_no_import_circle():
-    assert floors.circles(floors.import_graph(RECORDS)) == []
+    assert imports.circles(imports.import_graph(RECORDS)) == []
 
 
 def test_no_private_name_is_imported_across_modules():
-    assert floors.private_names() == []
+    assert imports.private_names() == []
 
 
 def test_function_local_package_imports_only_on_the_top_floors_and_each_explained():
@@ -48,7 +48,7 @@ def test_function_local_package_imports_only_on_the_top_floors_and_each_explaine
 
 
 def test_function_local_imports_of_libraries_are_declared():
-    undeclared = [f"{m}:{line} imports {lib}" for m, line, lib in floors.library_imports_in_functions()
+    undeclared = [f"{m}:{line} imports {lib}" for m, line, lib in imports.library_imports_in_functions()
                   if lib not in floors.DEFERRED_LIBRARIES]
     assert undeclared == []
 
@@ -61,12 +61,12 @@ def test_the_checks_see_what_they_look_for(tmp_path):
     (pkg / "a.py").write_text("from .b import _hidden\n")
     (pkg / "b.py").write_text("def f():\n    # why: to see it\n    from . import a\n\n    return a\n\n"
                               "def g():\n    from .a import x\n    return x\n")
-    records = floors.package_imports(pkg)
-    assert floors.circles(floors.import_graph(records)) == [["pkg.a", "pkg.b"]]
-    assert floors.circles(floors.import_graph(records, top_level_only=True)) == []
+    records = imports.package_imports(pkg)
+    assert imports.circles(imports.import_graph(records)) == [["pkg.a", "pkg.b"]]
+    assert imports.circles(imports.import_graph(records, top_level_only=True)) == []
     assert [(r.target, r.local, r.comment) for r in records if r.importer == "pkg.b"] == [
         ("pkg.a", True, "why: to see it"), ("pkg.a", True, "")]
-    assert floors.private_names(pkg) == [("pkg.a", "pkg.b", "_hidden")]
+    assert imports.private_names(pkg) == [("pkg.a", "pkg.b", "_hidden")]
 
 
 def test_notebook_modules_reads_the_imports_of_code_cells(tmp_path):
@@ -77,12 +77,12 @@ def test_notebook_modules_reads_the_imports_of_code_cells(tmp_path):
              {"cell_type": "markdown", "source": ["from genre_utils import store"]},
              {"cell_type": "code", "source": ["from genre_utils.stats import Accuracy\n"]}]
     nb.write_text(json.dumps({"cells": cells}))
-    assert floors.notebook_modules(nb) == ["genre_utils.paper", "genre_utils.report", "genre_utils.stats"]
+    assert imports.notebook_modules(nb) == ["genre_utils.paper", "genre_utils.report", "genre_utils.stats"]
 
 
 @pytest.mark.parametrize("book_notebook", sorted((ROOT / "book").glob("*.ipynb")), ids=lambda p: p.name)
 def test_every_notebook_imports_only_existing_modules(book_notebook):
-    modules = floors.notebook_modules(book_notebook)
+    modules = imports.notebook_modules(book_notebook)
     assert modules and set(modules) <= set(MODULES)
 
 

@@ -5,7 +5,7 @@ Usage::
     python tools/import_graph.py [PACKAGE_DIR] [--json] [--edges]
 
 ``PACKAGE_DIR`` defaults to this checkout's ``genre_utils``; give another checkout's to measure it (its files
-are read, never imported; the reading is :mod:`genre_utils.floors` of this checkout). Reports
+are read, never imported; the reading is :mod:`genre_utils.imports` of this checkout). Reports
 
 * modules, and module-to-module imports (distinct importer/imported pairs), how many of them happen only
   inside functions, and how many import statements of package modules sit inside functions (and how many of
@@ -29,30 +29,30 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from genre_utils import floors  # noqa: E402  (this checkout's package, whatever is installed)
+from genre_utils import floors, imports  # noqa: E402  (this checkout's package, whatever is installed)
 
 
 def measure(package_dir: Path) -> dict:
     """The numbers this script prints, as a dict."""
     package_dir = Path(package_dir)
-    records = floors.package_imports(package_dir)
-    pairs = {(a, b) for a, bs in floors.import_graph(records).items() for b in bs}
-    top = {(a, b) for a, bs in floors.import_graph(records, top_level_only=True).items() for b in bs}
+    records = imports.package_imports(package_dir)
+    pairs = {(a, b) for a, bs in imports.import_graph(records).items() for b in bs}
+    top = {(a, b) for a, bs in imports.import_graph(records, top_level_only=True).items() for b in bs}
     local = {(r.importer, r.line): r for r in records if r.local}
-    level = {m: floors.FLOOR_ORDER.index(floors.floor_of(m)) for m in floors.module_names(package_dir)
+    level = {m: floors.FLOOR_ORDER.index(floors.floor_of(m)) for m in imports.module_names(package_dir)
              if floors.floor_of(m) is not None}
     return {
-        "modules": len(floors.module_names(package_dir)),
+        "modules": len(imports.module_names(package_dir)),
         "module_imports": len(pairs),
         "only_inside_functions": len(pairs - top),
         "local_import_statements": len(local),
         "uncommented_local_imports": sorted(f"{r.importer}:{r.line} -> {r.target}" for r in local.values()
                                             if not r.comment),
-        "circles": floors.circles(floors.import_graph(records)),
-        "private_names": [f"{m}.{n} (in {a})" for a, m, n in floors.private_names(package_dir)],
+        "circles": imports.circles(imports.import_graph(records)),
+        "private_names": [f"{m}.{n} (in {a})" for a, m, n in imports.private_names(package_dir)],
         "upward_imports": sorted(f"{a} ({floors.floor_of(a)}) -> {b} ({floors.floor_of(b)})" for a, b in pairs
                                  if a in level and b in level and level[b] > level[a]),
-        "unassigned": sorted(m for m in floors.module_names(package_dir) if m not in level),
+        "unassigned": sorted(m for m in imports.module_names(package_dir) if m not in level),
     }
 
 
@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     report = measure(Path(args.package_dir))
     if args.json:
         if args.edges:
-            report["records"] = [asdict(r) for r in floors.package_imports(Path(args.package_dir))]
+            report["records"] = [asdict(r) for r in imports.package_imports(Path(args.package_dir))]
         print(json.dumps(report, indent=1))
         return 0
     print(f"modules: {report['modules']}")
