@@ -26,6 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .audio import AUDIO_EXTENSIONS
 from .config import PROFILES, FeatureParams
 from .context import main_run_dir
 from .errors import UserError, one_line, user_error_types
@@ -36,7 +37,7 @@ __all__ = ["main", "build_parser"]
 
 
 def _cmd_synth(args) -> int:
-    # deferred: torch-heavy, loaded for this command only (the CLI starts fast)
+    # deferred: slow to import, loaded for this command only (the CLI starts fast)
     from .synth import render_corpus
 
     _writable_folder(args.out)
@@ -48,7 +49,7 @@ def _cmd_synth(args) -> int:
 
 
 def _cmd_dataset(args) -> int:
-    # deferred: torch-heavy, loaded for this command only (the CLI starts fast)
+    # deferred: slow to import, loaded for this command only (the CLI starts fast)
     from .store import build_dataset
 
     if not (args.gtzan or args.fma or args.folder):
@@ -68,7 +69,7 @@ def _cmd_dataset(args) -> int:
 def _check_device(args) -> None:
     """Refuse a device this machine does not have before any work is done."""
     if getattr(args, "device", None):
-        # deferred: torch-heavy, loaded for this command only (the CLI starts fast)
+        # deferred: slow to import, loaded for this command only (the CLI starts fast)
         from .train import select_device
 
         select_device(args.device)
@@ -87,7 +88,7 @@ def _writable_folder(folder: Path) -> None:
 
 
 def _cmd_train(args) -> int:
-    # deferred: torch-heavy, loaded for this command only (the CLI starts fast)
+    # deferred: slow to import, loaded for this command only (the CLI starts fast)
     from .experiments import train_run
     from .store import open_dataset
 
@@ -98,7 +99,7 @@ def _cmd_train(args) -> int:
     info = train_run(ds, args.model, args.out, args.profile, device=args.device, progress=not args.quiet,
                      other_run="move" if args.restart else "refuse", precision=args.precision,
                      max_steps=args.max_steps, time_limit=args.time_limit, eval_every=args.eval_every)
-    # deferred: torch-heavy, loaded for this command only (the CLI starts fast)
+    # deferred: slow to import, loaded for this command only (the CLI starts fast)
     from .train import distributed
 
     if not distributed(args.device).main:   # under torchrun, rank 0 reports
@@ -122,7 +123,7 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
-    # deferred: torch-heavy, loaded for this command only (the CLI starts fast)
+    # deferred: slow to import, loaded for this command only (the CLI starts fast)
     from .experiments import evaluate_run
     from .store import open_dataset
 
@@ -139,9 +140,6 @@ def _cmd_evaluate(args) -> int:
 
 def _audio_files(items) -> list[Path]:
     """Files named on the command line; folders are searched recursively for audio files."""
-    # deferred: torch-heavy, loaded for this command only (the CLI starts fast)
-    from .audio import AUDIO_EXTENSIONS
-
     files = []
     for item in map(Path, items):
         if item.is_dir():
@@ -161,7 +159,7 @@ def _cmd_predict(args) -> int:
     ``path: error: ...``). ``--json``: one JSON object per file. Confidence needs the checkpoint's
     ``confidence.json`` (:mod:`genre_utils.confidence`); without a valid one a single note says so on stderr.
     """
-    # deferred: torch-heavy, loaded for this command only (the CLI starts fast)
+    # deferred: slow to import, loaded for this command only (the CLI starts fast)
     from .confidence import checkpoint_field, read_confidence_file, trained_on
     from .evaluate import evaluate_files
     from .train import load_checkpoint
@@ -217,7 +215,7 @@ def _cmd_predict(args) -> int:
 
 
 def _cmd_calibrate(args) -> int:
-    # deferred: torch-heavy, loaded for this command only (the CLI starts fast)
+    # deferred: slow to import, loaded for this command only (the CLI starts fast)
     from .confidence import CONFIDENCE_FILE, calibrate_run
     from .store import open_dataset
 

@@ -93,7 +93,7 @@ def app(run, max_audio_seconds: float = 10.0, saliency_method: str = "occlusion"
     widget : ipywidgets.VBox
         :func:`genre_utils.widgets.explorer` with the run's model (saliency view included).
     """
-    # deferred: torch-heavy; the launcher starts without it
+    # deferred: slow to import (torch); the launcher starts without it
     from .experiments import load_results
     from .store import open_dataset
     from .widgets import explorer

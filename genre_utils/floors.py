@@ -18,10 +18,10 @@ tools      entry points: the CLI, ``make data``/``make book``, the bench, publis
 
 Imports inside functions
     A module imports the package's own modules at its top, so that reading its imports tells what code it
-    runs. The exceptions are the two top floors, where a function may defer a torch-heavy part of the package
-    (a CLI command, a measurement of the bench, the artefacts a notebook's Context builds), each such import
-    with a comment saying why. A function-local import of another library is allowed for the libraries of
-    :data:`DEFERRED_LIBRARIES` only, which gives the reason once for each.
+    runs. The exceptions are the two top floors, where a function may defer a part of the package that is
+    slow to import (for a CLI command, a measurement of the bench, the artefacts a notebook's Context
+    builds), each such import with a comment saying why. A function-local import of another library is
+    allowed for the libraries of :data:`DEFERRED_LIBRARIES` only, which gives the reason once for each.
 
 Cache keys
     :func:`genre_utils.provenance.code_fingerprint` hashes a module and the package modules it imports *at

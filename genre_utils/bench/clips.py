@@ -19,7 +19,7 @@ def _tone_clip(rng: np.random.Generator, n_samples: int, sample_rate: int) -> np
 
 
 def _synth_clip(index: int, seed: int, seconds: float, sample_rate: int) -> np.ndarray:
-    # deferred: torch-heavy, loaded for this measurement only
+    # deferred: slow to import, loaded for this measurement only
     from .. import synth
 
     genre = GENRES[index % len(GENRES)]
@@ -64,7 +64,7 @@ def make_clips(n: int, seconds: float = 30.0, sample_rate: int = 22050, seed: in
 
 
 def write_wavs(clips: np.ndarray, sample_rate: int, folder: Path) -> list[Path]:
-    # deferred: torch-heavy, loaded for this measurement only
+    # deferred: slow to import, loaded for this measurement only
     from ..audio import write_wav
 
     folder.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ def extract_project(clips: np.ndarray, params: FeatureParams = FeatureParams()) 
     -------
     features : ndarray, shape (n_clips * windows_per_clip, height, n_frames), float32
     """
-    # deferred: torch-heavy, loaded for this measurement only
+    # deferred: slow to import, loaded for this measurement only
     from ..audio import cut_segments
     from ..features import extract
 
@@ -35,7 +35,7 @@ def _extract_store_path(paths, n_samples: int, params: FeatureParams, workers: i
     -------
     features : ndarray, shape (n_files * windows_per_clip, height, n_frames), float16 (the store's dtype)
     """
-    # deferred: torch-heavy, loaded for this measurement only
+    # deferred: slow to import, loaded for this measurement only
     from ..store import extract_tracks
 
     return np.concatenate(list(extract_tracks(paths, _starts(n_samples, params), params, workers)))
@@ -44,7 +44,7 @@ def _extract_store_path(paths, n_samples: int, params: FeatureParams, workers: i
 def _single_threaded(func):
     """``func`` wrapped to run with torch, BLAS and OpenMP limited to one thread (restored afterwards)."""
     def call():
-        # deferred: torch-heavy, loaded for this measurement only
+        # deferred: slow to import, loaded for this measurement only
         from ..features import one_torch_thread
 
         with one_torch_thread(), threadpool_limits(1):
@@ -89,7 +89,7 @@ def bench_features(clips: np.ndarray, params: FeatureParams, folder: Path, repea
     features : ndarray, shape (n_windows, height, n_frames), float32
         The project's features of every window (reused by the storage and training benchmarks).
     """
-    # deferred: torch-heavy, loaded for this measurement only
+    # deferred: slow to import, loaded for this measurement only
     from ..audio import load_audio
 
     workers = num_threads() if workers is None else workers
@@ -160,7 +160,7 @@ def bench_features(clips: np.ndarray, params: FeatureParams, folder: Path, repea
 
 def _diagnose_difference(clips: np.ndarray, params: FeatureParams, paper: np.ndarray, same: dict) -> str:
     """Explain a mismatch: do the differing windows match the paper when extracted one at a time?"""
-    # deferred: torch-heavy, loaded for this measurement only
+    # deferred: slow to import, loaded for this measurement only
     from ..features import extract
 
     windows = np.concatenate([clip[None, s:s + params.segment_samples] for clip in clips

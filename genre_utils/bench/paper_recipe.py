@@ -92,7 +92,7 @@ def bench_paper_recipe(store_dir, bench_dir, time_limit: float, eval_every: int 
     record : dict
         Written to ``<bench_dir>/paper_recipe.json`` as well.
     """
-    # deferred: torch-heavy, loaded for this measurement only
+    # deferred: slow to import, loaded for this measurement only
     from ..experiments import train_run
     from ..store import built_from_synthetic, open_dataset
     from ..train import default_precision, select_device
@@ -182,7 +182,7 @@ def gpu_rows(dev, record: dict | None = None) -> list[dict]:
                            status="not measured", detail=why)]
     import torch
 
-    # deferred: torch-heavy, loaded for this measurement only
+    # deferred: slow to import, loaded for this measurement only
     from ..models import build_model
     from .training import count_flops
 

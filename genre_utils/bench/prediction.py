@@ -14,7 +14,7 @@ def _write_mp3s(clips: np.ndarray, sample_rate: int, folder: Path, rate_out: int
     """MP3 files (64 kbit/s at ``rate_out`` Hz, like FMA's) of the clips."""
     import soxr
 
-    # deferred: torch-heavy, loaded for this measurement only
+    # deferred: slow to import, loaded for this measurement only
     from ..audio import write_mp3
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -47,7 +47,7 @@ def bench_prediction(clips: np.ndarray, params: FeatureParams, folder: Path, rep
     """
     import torch
 
-    # deferred: torch-heavy, loaded for this measurement only
+    # deferred: slow to import, loaded for this measurement only
     from ..audio import load_audio
     from ..evaluate import evaluate_files
     from ..models import build_model

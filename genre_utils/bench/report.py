@@ -54,7 +54,7 @@ def run(build_dir, config: BenchConfig = BenchConfig(), end_to_end=(), paper_rec
         ``created``, ``machine`` (also ``load_average_end``), ``config``, ``rows`` (list of report rows),
         ``training_profile``, ``last_book`` and ``seconds`` (the benchmark's own run time).
     """
-    # deferred: torch-heavy, loaded for this measurement only
+    # deferred: slow to import, loaded for this measurement only
     from ..devices import reuse_freed_memory
     from ..train import set_threads
 

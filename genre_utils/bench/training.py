@@ -82,7 +82,7 @@ def _training_batch(features: np.ndarray, batch_size: int, seed: int):
 def _new_crnn(features: np.ndarray, input_shape, seed: int, channels_last: bool):
     import torch
 
-    # deferred: torch-heavy, loaded for this measurement only
+    # deferred: slow to import, loaded for this measurement only
     from ..models import build_model, feature_stats
 
     mean, std = feature_stats(features)
@@ -119,7 +119,7 @@ def time_training_steps(model, X: np.ndarray, y: np.ndarray, steps: int, warmup:
     import torch
     from torch import nn
 
-    # deferred: torch-heavy, loaded for this measurement only
+    # deferred: slow to import, loaded for this measurement only
     from ..train import make_optimizer
 
     profile_cfg = get_profile("paper")
@@ -277,7 +277,7 @@ def bench_training(features: np.ndarray, params: FeatureParams, config: BenchCon
     """
     import torch
 
-    # deferred: torch-heavy, loaded for this measurement only
+    # deferred: slow to import, loaded for this measurement only
     from ..train import set_threads
 
     threads = set_threads()
