@@ -18,13 +18,17 @@ Two checks run before any decoding:
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import io
 import os
+import stat
 import struct
 from pathlib import Path
 
 import numpy as np
 
+from .errors import AudioError
 from .provenance import atomic_write_bytes
 
 __all__ = [
@@ -64,10 +68,6 @@ _EXPECTED = {".wav": "'RIFF....WAVE'", ".au": "the Sun/NeXT magic '.snd'",
              ".mp3": "an ID3 tag or an MPEG audio frame header", ".flac": "'fLaC'", ".ogg": "'OggS'"}
 #: Missing bytes below which a WAV/AU data chunk shorter than declared still counts as whole.
 _TRUNCATION_SLACK = 4096
-
-
-class AudioError(ValueError):
-    """A file that cannot serve as audio input; ``str(err)`` is the reason to record."""
 
 
 def load_audio(path, sample_rate: int = 22050) -> np.ndarray:
@@ -131,9 +131,6 @@ def file_problem(path) -> str:
     """Why ``path`` is not a regular file that can be opened, or ``''``: missing, a broken link or a link loop,
     a folder, a named pipe (opening it would wait for a writer forever) or a device such as ``/dev/zero``
     (endless). Judged from ``stat`` alone: nothing is opened."""
-    import errno
-    import stat
-
     path = Path(path)
     try:
         mode = path.stat().st_mode
@@ -392,8 +389,6 @@ def _pcm16(y: np.ndarray) -> np.ndarray:
 
 def write_wav(path, y: np.ndarray, sample_rate: int) -> None:
     """Write mono (shape ``(n,)``) or multichannel (shape ``(n, channels)``) audio as 16-bit PCM WAV, atomically."""
-    import io
-
     import soundfile as sf
 
     buf = io.BytesIO()

@@ -3,8 +3,8 @@
 Keys
 ----
 Executed notebook (``<build>/executed/book/<name>.ipynb``, stamp ``<name>.key.json`` beside it)
-    The notebook's source, the papermill parameters, the whole package's code
-    (:func:`~genre_utils.provenance.code_fingerprint`), :func:`~genre_utils.provenance.library_key` of the
+    The notebook's source, the papermill parameters, the code of the package modules its cells import
+    (:func:`notebook_code`), :func:`~genre_utils.provenance.library_key` of the
     ``book`` stage, and the current keys of the artefacts the notebook read. What it read is *recorded*
     while it runs: every :class:`~genre_utils.context.Context` call (``corpus()``, ``dataset()``, ``run()``)
     in the kernel appends the artefact and its key to a file named by ``$GENRE_UTILS_DEPS``; the build
@@ -26,7 +26,7 @@ Rendered book (``<build>/html``, stamp ``html/.build-key``)
 Execution
 ---------
 The notebooks get the build folder from ``$GENRE_UTILS_BUILD_DIR`` (their injected ``build_dir`` is None), and
-each executed notebook is tagged by :func:`genre_utils.build._hide_default_parameters`: code cells
+each executed notebook is tagged by :func:`_hide_default_parameters`: code cells
 ``remove-input`` unless tagged ``show-input``, the parameters cells ``remove-cell``; so neither a page nor an
 executed notebook holds an absolute path of the build machine.
 Kernels run over IPC sockets (no TCP warning) with ``PYDEVD_DISABLE_FILE_VALIDATION=1``; their own stderr
@@ -50,14 +50,19 @@ import time
 from pathlib import Path
 
 from .config import fingerprint
+from .context import BOOK_RUNS, BUILD_DIR_ENV, DEPS_ENV, LOG_ENV
+from .errors import BuildError
+from .imports import PACKAGE_DIR, notebook_modules
 from .provenance import atomic_write_text, code_fingerprint, file_sha256, library_key
 
-__all__ = ["DEFAULT_CELL_TIMEOUT", "cell_timeout", "execute_notebooks", "render_html", "notebook_key", "html_key"]
+__all__ = ["DEFAULT_CELL_TIMEOUT", "cell_timeout", "execute_notebooks", "render_html", "notebook_key", "html_key",
+           "stage_book", "notebook_code"]
 
+PACKAGE_NAME = PACKAGE_DIR.name
 #: Default time limit of one notebook cell, seconds (generous: a cell that trains on a CPU can take long).
 DEFAULT_CELL_TIMEOUT = 4 * 3600
-DEPS_ENV = "GENRE_UTILS_DEPS"
-LOG_ENV = "GENRE_UTILS_BUILD_LOG"
+#: Environment variable of the per-cell time limit (see :func:`cell_timeout`).
+CELL_TIMEOUT_ENV = "GENRE_UTILS_CELL_TIMEOUT"
 #: Code of a notebook that reads the build folder directly (beyond ``context.context(...)``).
 _READS_BUILD_DIR = re.compile(r"\.build_dir\b|\brun_dir\(|\bmain_run_dir\(")
 
@@ -68,7 +73,7 @@ def cell_timeout(value=None) -> int | None:
     0 or a negative number means no limit (None).
     """
     if value is None:
-        value = os.environ.get("GENRE_UTILS_CELL_TIMEOUT") or DEFAULT_CELL_TIMEOUT
+        value = os.environ.get(CELL_TIMEOUT_ENV) or DEFAULT_CELL_TIMEOUT
     value = int(float(value))
     return value if value > 0 else None
 
@@ -95,8 +100,6 @@ def reads_build_dir(page: Path) -> bool:
 
 def _everything(ctx) -> dict:
     """Keys of every artefact of the build (for notebooks that read the build folder directly)."""
-    from .context import BOOK_RUNS
-
     keys = {}
     if ctx.synthetic:
         keys["corpus"] = ctx.key_of("corpus", [])
@@ -134,7 +137,13 @@ def current_deps(ctx, recorded: list, everything: bool) -> dict:
 
 def notebook_key(page: Path, params: dict, deps: dict) -> str:
     """Key of one executed notebook (see the module docstring)."""
-    return fingerprint(file_sha256(page), params, code_fingerprint(), library_key("book"), deps)
+    return fingerprint(file_sha256(page), params, notebook_code(page), library_key("book"), deps)
+
+
+def notebook_code(page: Path) -> str:
+    """:func:`~genre_utils.provenance.code_fingerprint` of the package modules the notebook's cells import
+    (:func:`~genre_utils.imports.notebook_modules`) and of the package's ``__init__``."""
+    return code_fingerprint(PACKAGE_NAME, *notebook_modules(page))
 
 
 def _stamp_path(target: Path) -> Path:
@@ -221,17 +230,59 @@ def _failed_cell(page: Path, preview: str) -> str:
     return f"a cell (`{first[:60]}`)"
 
 
+def _hide_default_parameters(path: Path, root: Path | None = None) -> None:
+    """Hide the plumbing of an executed notebook: the one mechanism that decides what a page shows of its code.
+
+    * every code cell gets ``remove-input`` (its output stays) unless it is tagged ``show-input`` - code that
+      teaches, such as the CRNN's ``forward``;
+    * the notebook's own ``parameters`` cell and papermill's ``injected-parameters`` cell get ``remove-cell``;
+    * papermill's record of the run keeps paths relative to the repository root (``root``), never absolute.
+    """
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = list(cell.metadata.get("tags", []))
+        if "parameters" in tags or "injected-parameters" in tags:
+            wanted = ["remove-cell"]
+        elif "show-input" in tags:
+            wanted = []
+        else:
+            wanted = ["remove-input"]
+        tags += [t for t in wanted if t not in tags]
+        cell.metadata["tags"] = tags
+    meta = nb.metadata.get("papermill")
+    if meta is not None:
+        for key in ("input_path", "output_path", "cwd"):
+            value = meta.get(key)
+            if value:
+                meta[key] = _relative(value, root)
+        meta["environment_variables"] = {}
+    nbformat.write(nb, path)
+
+
+def _relative(value: str, root: Path | None) -> str:
+    """``value`` relative to ``root`` when it lies under it, else only its file name."""
+    path = Path(value)
+    if root is not None:
+        try:
+            return path.resolve().relative_to(Path(root).resolve()).as_posix()
+        except ValueError:
+            pass
+    return path.name
+
+
 def _execute(page: Path, target: Path, parameters: dict, cwd: Path, timeout: int | None, build_dir=None) -> list:
     """Run one notebook with papermill into ``target`` (atomically); return the artefacts it recorded.
 
     ``build_dir`` reaches the kernel as ``$GENRE_UTILS_BUILD_DIR`` (the injected ``build_dir`` is None), and the
-    executed notebook is passed through :func:`genre_utils.build._hide_default_parameters`.
+    executed notebook is passed through :func:`_hide_default_parameters`.
     """
     import papermill as pm
     from nbclient.exceptions import CellTimeoutError
 
-    from .build import BUILD_DIR_ENV, _hide_default_parameters
-    from .errors import BuildError
 
     tmp = target.with_name(f".part-{target.name}")
     deps = target.with_name(f".deps-{target.stem}.jsonl")
@@ -316,7 +367,7 @@ def html_key(ctx, root: Path, pages: list[Path], vendored: Path | None, strict: 
     book = ctx.build_dir / "executed" / "book"
     notebooks = {p.name: (_read_json(_stamp_path(book / p.name)) or {}).get("key")
                  for p in pages if p.suffix == ".ipynb"}
-    markdown = {p.name: file_sha256(p) for p in sorted((root / "book").glob("*.md"))}  # what _stage copies
+    markdown = {p.name: file_sha256(p) for p in sorted((root / "book").glob("*.md"))}  # what stage_book copies
     markdown.update({f"_static/{p.relative_to(root / '_static').as_posix()}": file_sha256(p)
                      for p in sorted((root / "_static").rglob("*")) if p.is_file()})
     widgets = sorted((f.name, file_sha256(f)) for f in vendored.iterdir()) if vendored is not None else None
@@ -324,10 +375,58 @@ def html_key(ctx, root: Path, pages: list[Path], vendored: Path | None, strict: 
                        code_fingerprint(), library_key("book"), bool(strict))
 
 
+def stage_book(root: Path, executed: Path, vendored: Path | None) -> None:
+    """Copy the book's configuration and Markdown pages next to the executed notebooks (Jupyter Book renders
+    from there), with the vendored widget JavaScript of ``vendored`` (None: a CDN) and the style sheets."""
+    import yaml
+
+    (executed / "book").mkdir(parents=True, exist_ok=True)
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    sphinx_config = config.setdefault("sphinx", {}).setdefault("config", {})
+    static = executed / "_widgets_js"  # not _static: Jupyter Book would load every .js there on every page
+    static.mkdir(exist_ok=True)
+    if vendored is not None:
+        # the widget bundles load their icon fonts next to their AMD module ids, which RequireJS resolves
+        # against the page: book/@jupyter-widgets/ or book/@jupyter-widgets/html-manager/dist/ (every
+        # notebook page lives in book/); publish the fonts at both (html_extra_path)
+        extra = executed / "_widgets_extra" / "book" / "@jupyter-widgets"
+        font_dirs = [extra, extra / "html-manager" / "dist"]
+        for folder in font_dirs:
+            folder.mkdir(parents=True, exist_ok=True)
+        for f in vendored.iterdir():
+            if f.suffix == ".js" or f.name.endswith(".LICENSE.txt"):
+                shutil.copy2(f, static / f.name)
+            elif f.name != "vendored.json":
+                for folder in font_dirs:
+                    shutil.copy2(f, folder / f.name)
+        sphinx_config["html_extra_path"] = ["_widgets_extra"]
+        sphinx_config["html_static_path"] = ["_widgets_js"]
+        sphinx_config["nb_ipywidgets_js"] = {"require.js": {},
+                                             "embed-amd.js": {"data-jupyter-widgets-cdn": "./"}}
+    # else: genre_utils.build has said why (one warning line); the widgets load their JavaScript from a CDN
+    # The book's style sheets (wrapped table cells, text figures, no Sphinx figure numbers: the captions carry
+    # the paper's) go to a folder of their own, named explicitly. Not to _static: when the source has one,
+    # Jupyter Book puts every .js of every static folder on every page, the widget bundles included, which
+    # then run before RequireJS ("define is not defined").
+    css = executed / "_book_css"
+    if css.exists():
+        shutil.rmtree(css)
+    css.mkdir()
+    sheets = sorted(p.name for p in (root / "_static").glob("*.css")) if (root / "_static").is_dir() else []
+    for name in sheets:
+        shutil.copy2(root / "_static" / name, css / name)
+    if sheets:
+        sphinx_config["html_static_path"] = [*sphinx_config.get("html_static_path", []), "_book_css"]
+        sphinx_config["html_css_files"] = [*sphinx_config.get("html_css_files", []), *sheets]
+    shutil.rmtree(executed / "_static", ignore_errors=True)  # left by an earlier build
+    (executed / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    shutil.copy2(root / "_toc.yml", executed / "_toc.yml")
+    for page in (root / "book").glob("*.md"):
+        shutil.copy2(page, executed / "book" / page.name)
+
+
 def _jupyter_book(executed: Path, strict: bool) -> Path:
     """Run ``jupyter-book build`` on ``executed``; return its HTML folder."""
-    from .errors import BuildError
-
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(executed), "--builder", "html"]
     if strict:
         cmd += ["-W", "--keep-going"]
@@ -339,8 +438,6 @@ def _jupyter_book(executed: Path, strict: bool) -> Path:
 
 def render_html(ctx, root: Path, pages: list[Path], vendored: Path | None, strict: bool = True) -> Path:
     """Render the book into ``<build>/html`` unless its key is unchanged; swap it in atomically."""
-    from .build import _stage
-
     html = ctx.build_dir / "html"
     for stale in ctx.build_dir.glob(".html-*"):  # left by an interrupted step
         shutil.rmtree(stale, ignore_errors=True)
@@ -352,7 +449,7 @@ def render_html(ctx, root: Path, pages: list[Path], vendored: Path | None, stric
     print("  HTML: rendering ...", flush=True)
     t0 = time.perf_counter()
     executed = ctx.build_dir / "executed"
-    _stage(root, executed, vendored)
+    stage_book(root, executed, vendored)
     built = _jupyter_book(executed, strict)
     tmp = Path(tempfile.mkdtemp(prefix=".html-new-", dir=ctx.build_dir))
     os.chmod(tmp, 0o755)  # mkdtemp makes it private

@@ -38,9 +38,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import bookbuild
 from .config import PROFILES
 from .context import BOOK_RUNS, Context, context, find_root, main_run_dir, run_dir
-from .errors import BuildError, UserError
+from .errors import BuildError, UserError, one_line, user_error_types
+from .locks import folder_lock
+from .provenance import atomic_write_bytes, atomic_write_text, versions
 
 __all__ = ["prepare", "build_data", "build_book", "build_lock", "summarise", "main"]
 
@@ -67,10 +70,6 @@ def _toc_notebooks(root: Path) -> list[Path]:
     return pages
 
 
-#: Environment variable through which the build hands the notebooks its folder (see :func:`notebook_parameters`).
-BUILD_DIR_ENV = "GENRE_UTILS_BUILD_DIR"
-
-
 def notebook_parameters(ctx: Context) -> dict:
     """The papermill parameters of every notebook: profile, data roots and device, but no build folder.
 
@@ -82,50 +81,6 @@ def notebook_parameters(ctx: Context) -> dict:
             "gtzan": None if ctx.synthetic else (str(ctx.gtzan) if ctx.gtzan else None),
             "fma": None if ctx.synthetic else (str(ctx.fma) if ctx.fma else None),
             "device": ctx.device}
-
-
-def _hide_default_parameters(path: Path, root: Path | None = None) -> None:
-    """Hide the plumbing of an executed notebook: the one mechanism that decides what a page shows of its code.
-
-    * every code cell gets ``remove-input`` (its output stays) unless it is tagged ``show-input`` - code that
-      teaches, such as the CRNN's ``forward``;
-    * the notebook's own ``parameters`` cell and papermill's ``injected-parameters`` cell get ``remove-cell``;
-    * papermill's record of the run keeps paths relative to the repository root (``root``), never absolute.
-    """
-    import nbformat
-
-    nb = nbformat.read(path, as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        tags = list(cell.metadata.get("tags", []))
-        if "parameters" in tags or "injected-parameters" in tags:
-            wanted = ["remove-cell"]
-        elif "show-input" in tags:
-            wanted = []
-        else:
-            wanted = ["remove-input"]
-        tags += [t for t in wanted if t not in tags]
-        cell.metadata["tags"] = tags
-    meta = nb.metadata.get("papermill")
-    if meta is not None:
-        for key in ("input_path", "output_path", "cwd"):
-            value = meta.get(key)
-            if value:
-                meta[key] = _relative(value, root)
-        meta["environment_variables"] = {}
-    nbformat.write(nb, path)
-
-
-def _relative(value: str, root: Path | None) -> str:
-    """``value`` relative to ``root`` when it lies under it, else only its file name."""
-    path = Path(value)
-    if root is not None:
-        try:
-            return path.resolve().relative_to(Path(root).resolve()).as_posix()
-        except ValueError:
-            pass
-    return path.name
 
 
 def _vendor_widget_js(cache: Path) -> Path | None:
@@ -171,61 +126,10 @@ def _vendor_widget_js(cache: Path) -> Path | None:
         print(f"warning: npm pack gave no usable package ({' '.join(str(err).split())}), {fallback}",
               file=sys.stderr)
         return None
-    from .provenance import atomic_write_bytes, atomic_write_text
-
     for name, data in files.items():
         atomic_write_bytes(cache / name, data)
     atomic_write_text(done, json.dumps(WIDGET_JS))
     return cache
-
-
-def _stage(root: Path, executed: Path, vendored: Path | None) -> None:
-    """Copy the book's configuration and Markdown pages next to the executed notebooks."""
-    import yaml
-
-    (executed / "book").mkdir(parents=True, exist_ok=True)
-    config = yaml.safe_load((root / "_config.yml").read_text())
-    sphinx_config = config.setdefault("sphinx", {}).setdefault("config", {})
-    static = executed / "_widgets_js"  # not _static: Jupyter Book would load every .js there on every page
-    static.mkdir(exist_ok=True)
-    if vendored is not None:
-        # the widget bundles load their icon fonts next to their AMD module ids, which RequireJS resolves
-        # against the page: book/@jupyter-widgets/ or book/@jupyter-widgets/html-manager/dist/ (every
-        # notebook page lives in book/); publish the fonts at both (html_extra_path)
-        extra = executed / "_widgets_extra" / "book" / "@jupyter-widgets"
-        font_dirs = [extra, extra / "html-manager" / "dist"]
-        for folder in font_dirs:
-            folder.mkdir(parents=True, exist_ok=True)
-        for f in vendored.iterdir():
-            if f.suffix == ".js" or f.name.endswith(".LICENSE.txt"):
-                shutil.copy2(f, static / f.name)
-            elif f.name != "vendored.json":
-                for folder in font_dirs:
-                    shutil.copy2(f, folder / f.name)
-        sphinx_config["html_extra_path"] = ["_widgets_extra"]
-        sphinx_config["html_static_path"] = ["_widgets_js"]
-        sphinx_config["nb_ipywidgets_js"] = {"require.js": {},
-                                             "embed-amd.js": {"data-jupyter-widgets-cdn": "./"}}
-    # else: _vendor_widget_js has said why (one warning line); the widgets load their JavaScript from a CDN
-    # The book's style sheets (wrapped table cells, text figures, no Sphinx figure numbers: the captions carry
-    # the paper's) go to a folder of their own, named explicitly. Not to _static: when the source has one,
-    # Jupyter Book puts every .js of every static folder on every page, the widget bundles included, which
-    # then run before RequireJS ("define is not defined").
-    css = executed / "_book_css"
-    if css.exists():
-        shutil.rmtree(css)
-    css.mkdir()
-    sheets = sorted(p.name for p in (root / "_static").glob("*.css")) if (root / "_static").is_dir() else []
-    for name in sheets:
-        shutil.copy2(root / "_static" / name, css / name)
-    if sheets:
-        sphinx_config["html_static_path"] = [*sphinx_config.get("html_static_path", []), "_book_css"]
-        sphinx_config["html_css_files"] = [*sphinx_config.get("html_css_files", []), *sheets]
-    shutil.rmtree(executed / "_static", ignore_errors=True)  # left by an earlier build
-    (executed / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-    shutil.copy2(root / "_toc.yml", executed / "_toc.yml")
-    for page in (root / "book").glob("*.md"):
-        shutil.copy2(page, executed / "book" / page.name)
 
 
 def prepare(ctx: Context) -> None:
@@ -256,8 +160,6 @@ def build_lock(build_dir):
         Another process holds it (a :class:`~genre_utils.errors.UserError`: one line naming the folder and
         the holder's pid).
     """
-    from .locks import folder_lock
-
     return folder_lock(build_dir, "build")
 
 
@@ -281,8 +183,6 @@ def build_book(ctx: Context, root: Path | None = None, strict: bool = True, cell
     html : Path
         ``<build>/html``, the rendered book.
     """
-    from . import bookbuild
-
     root = find_root(root)
     if not (root / "_toc.yml").is_file():  # before minutes of corpus, features and training
         raise UserError(f"{root} is not (inside) the genre-book repository: no _toc.yml there or above it; run "
@@ -306,8 +206,7 @@ def summarise(ctx: Context, timings: dict | None = None) -> dict:
     ``track_accuracy``, ``newdata_accuracy``, ``best_epoch``, ``train_seconds``, ``data_fingerprint``),
     ``main_run``, ``notebook_seconds``, ``versions``.
     """
-    from .experiments import load_results
-    from .provenance import atomic_write_text, versions
+    from .experiments import load_results  # deferred: torch, only once the runs are done
 
     runs = {}
     for model, kind, split in BOOK_RUNS:
@@ -332,8 +231,6 @@ def main(argv=None) -> int:
     or setup (one line on stderr: a data folder that is not there, a device this machine lacks, a folder
     that cannot be written, a full disk); 130 after Ctrl-C.
     """
-    from .errors import one_line, user_error_types
-
     parser = argparse.ArgumentParser(prog="python -m genre_utils.build")
     parser.add_argument("target", choices=["data", "book"])
     parser.add_argument("--profile", default="quick", choices=sorted(PROFILES))
@@ -351,7 +248,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     try:
         if args.device:
-            from .train import select_device
+            from .train import select_device  # deferred: torch, only when a device is named
 
             select_device(args.device)
         ctx = context(args.profile, args.build_dir, args.gtzan, args.fma, device=args.device, verify=args.verify)

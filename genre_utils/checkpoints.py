@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import TrainConfig, resume_differences
+from .config import FeatureParams, TrainConfig, resume_differences
 from .devices import select_device
 from .errors import CheckpointError, RunMismatchError
 from .models import build_model
@@ -124,8 +124,6 @@ def load_checkpoint(path, device=None) -> tuple[nn.Module, dict]:
                               "expected a checkpoint written by `genre-utils train`") from None
     feats = (ckpt.get("config") or {}).get("features")
     if feats:
-        from .config import FeatureParams
-
         try:
             shape = FeatureParams(**feats).shape
         except (TypeError, ValueError) as err:

@@ -19,19 +19,26 @@ line and exit status 130. Anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse  # the standard library's: five subcommands need no click/typer dependency
+import contextlib
 import json
 import math
+import os
 import sys
+import tempfile
 from pathlib import Path
 
+from .audio import AUDIO_EXTENSIONS
 from .config import PROFILES
+from .context import main_run_dir
 from .errors import UserError, one_line, user_error_types
+from .genres import GENRES
 from .splits import SPLIT_HELP, SPLIT_METHODS
 
 __all__ = ["main", "build_parser"]
 
 
 def _cmd_synth(args) -> int:
+    # deferred: slow to import, loaded for this command only (the CLI starts fast)
     from .synth import render_corpus
 
     _writable_folder(args.out)
@@ -43,6 +50,7 @@ def _cmd_synth(args) -> int:
 
 
 def _cmd_dataset(args) -> int:
+    # deferred: slow to import, loaded for this command only (the CLI starts fast)
     from .store import build_dataset
 
     if not (args.gtzan or args.fma or args.folder):
@@ -62,6 +70,7 @@ def _cmd_dataset(args) -> int:
 def _check_device(args) -> None:
     """Refuse a device this machine does not have before any work is done."""
     if getattr(args, "device", None):
+        # deferred: slow to import, loaded for this command only (the CLI starts fast)
         from .train import select_device
 
         select_device(args.device)
@@ -69,9 +78,6 @@ def _check_device(args) -> None:
 
 def _writable_folder(folder: Path) -> None:
     """Create ``folder`` and check that a file can be written into it, before hours of work depend on it."""
-    import os
-    import tempfile
-
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-check.", suffix=".part")
@@ -83,6 +89,7 @@ def _writable_folder(folder: Path) -> None:
 
 
 def _cmd_train(args) -> int:
+    # deferred: slow to import, loaded for this command only (the CLI starts fast)
     from .experiments import train_run
     from .store import open_dataset
 
@@ -93,6 +100,7 @@ def _cmd_train(args) -> int:
     info = train_run(ds, args.model, args.out, args.profile, device=args.device, progress=not args.quiet,
                      other_run="move" if args.restart else "refuse", precision=args.precision,
                      max_steps=args.max_steps, time_limit=args.time_limit, eval_every=args.eval_every)
+    # deferred: slow to import, loaded for this command only (the CLI starts fast)
     from .train import distributed
 
     if not distributed(args.device).main:   # under torchrun, rank 0 reports
@@ -112,7 +120,7 @@ def _cmd_train(args) -> int:
         return 0
     print(f"{args.out}: {len(h['train_loss'])} of {epochs} epochs, best epoch {h.get('best_epoch')} "
           f"(validation accuracy {h.get('best_valid_acc', float('nan')):.3f}); checkpoint {Path(args.out) / 'best.pt'}")
-    from .experiments import stale_results
+    from .experiments import stale_results  # deferred: loads torch, for this command only
 
     if stale_results(args.out) is not None:
         print(f"{args.out}: results.json is of an earlier best.pt, so nothing reads it any more; "
@@ -121,6 +129,7 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
+    # deferred: slow to import, loaded for this command only (the CLI starts fast)
     from .experiments import evaluate_run
     from .store import open_dataset
 
@@ -139,17 +148,13 @@ def _cmd_evaluate(args) -> int:
 def _run_lock(run: Path, what: str):
     """The run folder's lock (:func:`genre_utils.locks.folder_lock`) while ``what`` writes into it: never while
     a training replaces its best.pt. A folder that does not exist is left for the command to report."""
-    import contextlib
-
-    from .locks import folder_lock
+    from .locks import folder_lock  # deferred with the command that writes (the CLI starts fast)
 
     return folder_lock(run, what) if Path(run).is_dir() else contextlib.nullcontext()
 
 
 def _audio_files(items) -> list[Path]:
     """Files named on the command line; folders are searched recursively for audio files."""
-    from .audio import AUDIO_EXTENSIONS
-
     files = []
     for item in map(Path, items):
         if item.is_dir():
@@ -169,8 +174,8 @@ def _cmd_predict(args) -> int:
     ``path: error: ...``). ``--json``: one JSON object per file. Confidence needs the checkpoint's
     ``confidence.json`` (:mod:`genre_utils.confidence`); without a valid one a single note says so on stderr.
     """
-    from .genres import GENRES
-    from .predict import load_run, predict_files  # torch: loaded only when the command runs
+    # deferred: slow to import (torch), loaded for this command only (the CLI starts fast)
+    from .predict import load_run, predict_files
 
     _check_device(args)
     checkpoint = Path(args.checkpoint or _default_checkpoint())
@@ -217,6 +222,7 @@ def _cmd_predict(args) -> int:
 
 
 def _cmd_calibrate(args) -> int:
+    # deferred: slow to import, loaded for this command only (the CLI starts fast)
     from .confidence import CONFIDENCE_FILE, calibrate_run
     from .store import open_dataset
 
@@ -240,8 +246,6 @@ def _cmd_calibrate(args) -> int:
 
 
 def _default_checkpoint() -> Path:
-    from .context import main_run_dir
-
     for profile in ("paper", "quick", "tiny"):
         candidate = main_run_dir(profile) / "best.pt"
         if candidate.is_file():
@@ -293,12 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--restart", action="store_true",
                    help="when --out holds a run of another configuration, move it aside to <out>.old-<n> and "
                         "start afresh (without this flag such a run is kept and train refuses)")
-    p.add_argument("--max-steps", type=_positive(int), metavar="N",
+    p.add_argument("--max-steps", type=positive_number(int), metavar="N",
                    help="stop once the run has taken N optimiser steps in all (its checkpoint keeps the epoch's "
                         "progress; the same command with a larger or no limit continues exactly)")
-    p.add_argument("--time-limit", type=_duration, metavar="TIME",
+    p.add_argument("--time-limit", type=duration, metavar="TIME",
                    help="stop after this much training, e.g. 90, 90s, 30m or 2h (checkpointed as --max-steps)")
-    p.add_argument("--eval-every", type=_positive(int), metavar="N",
+    p.add_argument("--eval-every", type=positive_number(int), metavar="N",
                    help="evaluate the validation set every N steps and keep the curve in the checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_train)
@@ -314,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="genre of audio files, by majority vote over their 5-s windows")
     p.add_argument("inputs", nargs="+", help="audio files or folders (mp3, wav, flac, ogg, au)")
     p.add_argument("--checkpoint", type=Path, help="a best.pt (default: the newest `make book` model)")
-    p.add_argument("--max-segments", type=_positive(int), default=None, metavar="N",
+    p.add_argument("--max-segments", type=positive_number(int), default=None, metavar="N",
                    help="use only the first N windows of each file")
     p.add_argument("--device", help="cuda, mps or cpu; default: the first available")
     out = p.add_mutually_exclusive_group()
@@ -333,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive(kind):
+def positive_number(kind):
     """argparse type: a positive ``kind`` (one line naming the value otherwise)."""
     def parse(text: str):
         try:
@@ -347,7 +351,7 @@ def _positive(kind):
     return parse
 
 
-def _duration(text: str) -> float:
+def duration(text: str) -> float:
     """argparse type: seconds from ``90``, ``90s``, ``30m``, ``1.5h``."""
     units = {"s": 1, "m": 60, "h": 3600}
     number, unit = (text[:-1], units[text[-1]]) if text and text[-1] in units else (text, 1)

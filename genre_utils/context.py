@@ -22,7 +22,15 @@ from pathlib import Path
 from .config import Profile, fingerprint, get_profile
 
 __all__ = ["BOOK_RUNS", "Context", "context", "find_root", "run_dir", "main_run_dir", "record_dependency",
-           "store_key"]
+           "store_key", "BUILD_DIR_ENV", "DEPS_ENV", "LOG_ENV", "RUN_LABELS", "run_label"]
+
+# The environment variables through which ``make book`` (genre_utils.bookbuild) talks to a notebook's Context.
+#: The build folder (the notebooks' injected ``build_dir`` is None, so no absolute path lands in a page).
+BUILD_DIR_ENV = "GENRE_UTILS_BUILD_DIR"
+#: A file the Context appends every artefact it hands out to, with its key (what the notebook read).
+DEPS_ENV = "GENRE_UTILS_DEPS"
+#: A file the Context appends its progress lines to, which the build prints as they come.
+LOG_ENV = "GENRE_UTILS_BUILD_LOG"
 
 
 #: Runs of the book: (model, feature kind, split method). The first is the main result.
@@ -34,6 +42,31 @@ BOOK_RUNS = (
     ("crnn", "mfcc", "artist"),
     ("crnn", "mfcc", "segment"),  # the leaky split (windows of a test track also trained on), as an ablation
 )
+
+
+#: How the book names each run of :data:`BOOK_RUNS`: (model, features, split) -> label.
+RUN_LABELS: dict[tuple[str, str, str], str] = {
+    ("crnn", "mfcc", "random"): "CRNN, MFCC, track split (main run)",
+    ("baseline", "mfcc", "random"): "baseline MLP, MFCC, track split",
+    ("crnn-temporal", "mfcc", "random"): "CRNN with the GRU over time, MFCC, track split",
+    ("crnn", "logmel", "random"): "CRNN, log-mel, track split",
+    ("crnn", "mfcc", "artist"): "CRNN, MFCC, artist split",
+    ("crnn", "mfcc", "segment"): "CRNN, MFCC, 5-s segments split at random (leaky)",
+    ("crnn", "mfcc", "official"): "CRNN, MFCC, fault-filtered split",
+}
+
+_MODEL_WORDS = {"crnn": "CRNN", "crnn-temporal": "CRNN with the GRU over time", "baseline": "baseline MLP"}
+_KIND_WORDS = {"mfcc": "MFCC", "logmel": "log-mel"}
+_SPLIT_WORDS = {"random": "track split", "artist": "artist split", "official": "fault-filtered split",
+                "segment": "5-s segments split at random (leaky)"}
+
+
+def run_label(model: str, kind: str, split: str) -> str:
+    """The book's name for one run (:data:`RUN_LABELS`, else composed from its three parts)."""
+    if (model, kind, split) in RUN_LABELS:
+        return RUN_LABELS[model, kind, split]
+    return ", ".join((_MODEL_WORDS.get(model, model), _KIND_WORDS.get(kind, kind),
+                      _SPLIT_WORDS.get(split, f"{split} split")))
 
 
 def find_root(start=None) -> Path:
@@ -107,7 +140,7 @@ class Context:
         if not self.synthetic:
             return None
         if self._corpus is None:
-            from .synth import render_corpus
+            from .synth import render_corpus  # deferred: the corpus has a key of its own (not a notebook's code)
 
             t0 = time.perf_counter()
             self._corpus = render_corpus(self.gtzan.parent, profile=self.profile, progress=self.progress,
@@ -118,7 +151,7 @@ class Context:
 
     def dataset(self, kind: str = "mfcc", split: str = "random"):
         """Build (or reuse) and open the feature store for one feature kind and split method."""
-        from .store import build_dataset
+        from .store import build_dataset  # deferred: a store has a key of its own (not a notebook's code)
 
         if (kind, split) not in self._datasets:
             self.corpus()
@@ -135,7 +168,7 @@ class Context:
 
     def run(self, model: str = "crnn", kind: str = "mfcc", split: str = "random") -> dict:
         """Train (or reuse) one model on one store and return its results (see genre_utils.experiments)."""
-        from .experiments import run_experiment
+        from .experiments import run_experiment  # deferred: a run has a key of its own (not a notebook's code)
 
         if (model, kind, split) not in self._runs:
             ds = self.dataset(kind, split)
@@ -179,7 +212,7 @@ def _mtime(path: Path) -> int | None:
 
 def record_dependency(kind: str, args, key) -> None:
     """Append ``kind``, ``args`` and ``key`` to the file named by ``$GENRE_UTILS_DEPS`` (when set)."""
-    path = os.environ.get("GENRE_UTILS_DEPS")
+    path = os.environ.get(DEPS_ENV)
     if path:
         with open(path, "a") as fh:
             fh.write(json.dumps({"kind": kind, "args": list(args), "key": key}) + "\n")
@@ -188,7 +221,7 @@ def record_dependency(kind: str, args, key) -> None:
 def _stage_line(what: str, cached, t0: float) -> None:
     """One progress line: ``what`` reused or built, with its seconds (to the build's log when in a notebook)."""
     line = f"  {what}: {'reused' if cached else 'built'} ({time.perf_counter() - t0:.1f} s)"
-    log = os.environ.get("GENRE_UTILS_BUILD_LOG")
+    log = os.environ.get(LOG_ENV)
     if log and cached:
         return  # in a notebook, only work done is worth a line (the build has reported every artefact)
     if log:
@@ -220,7 +253,7 @@ def context(profile: str = "quick", build_dir=None, gtzan=None, fma=None, newdat
         Check content hashes when reusing inputs and artefacts (``--verify``).
     """
     prof = get_profile(profile)
-    build_dir = build_dir or os.environ.get("GENRE_UTILS_BUILD_DIR") or None
+    build_dir = build_dir or os.environ.get(BUILD_DIR_ENV) or None
     build = Path(build_dir).resolve() if build_dir else find_root() / "_build"
     if gtzan or fma:
         return Context(prof, build, Path(gtzan) if gtzan else None, Path(fma) if fma else None,

@@ -21,7 +21,7 @@ from .config import num_threads
 from .errors import UserError
 
 __all__ = ["select_device", "set_threads", "default_precision", "Distributed", "distributed", "model_device",
-           "model_dtype", "to_input", "autocast"]
+           "model_dtype", "to_input", "precision_context"]
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -116,7 +116,7 @@ def default_precision(device) -> str:
     return "fp32"
 
 
-def autocast(device: torch.device, precision: str):
+def precision_context(device: torch.device, precision: str):
     """The forward pass's context: nothing at all for fp32 (plain float32 numbers), autocast otherwise."""
     if precision == "fp32":
         return contextlib.nullcontext()

@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 
 from .audio import AudioError
+from .calibration import softmax
 from .config import FeatureParams
 from .features import file_segments
 from .genres import GENRES
@@ -424,8 +425,6 @@ def evaluate_files(model: torch.nn.Module, paths, params: FeatureParams = Featur
             continue
         probs = _softmax32(logits)
         if temperature is not None:
-            from .confidence import softmax
-
             row["confidence"] = float(softmax(logits, temperature).mean(axis=0).max())
         vote = majority_vote(np.zeros(len(probs), dtype=np.int64), probs, genres).iloc[0]
         mean_probs = vote[prob_cols].to_numpy(dtype=np.float64)

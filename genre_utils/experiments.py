@@ -17,11 +17,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .checkpoints import CHECKPOINT_FORMAT, read_checkpoint
 from .config import Profile, TrainConfig, fingerprint, get_profile, resume_differences, train_config
 from .errors import RunMismatchError, UserError
-from .evaluate import confusion
+from .evaluate import confusion, evaluate_files, evaluate_segments, write_results
 from .genres import GENRES
-from .provenance import code_fingerprint, library_key
+from .locks import folder_lock
+from .models import build_model, count_parameters, feature_stats, window_feature_stats
+from .provenance import code_fingerprint, file_sha256, library_key
+from .sources import scan_folder
+from .stats import accuracy_of, wilson_interval
+from .train import default_precision, distributed, fit, load_checkpoint, read_history, select_device
 
 __all__ = ["train_run", "build_profile_model", "evaluate_run", "scan_skipped_records", "check_run_matches_store",
            "config_differences", "run_experiment", "run_key", "load_results", "stale_results",
@@ -44,8 +50,6 @@ def stale_results(run_dir) -> str | None:
     :func:`evaluate_run` records the sha256 of the checkpoint it scored; a training continued or redone
     after the evaluation leaves a new ``best.pt`` beside the old numbers, which no reader may present as its.
     """
-    from .provenance import file_sha256
-
     run_dir = Path(run_dir)
     if not (run_dir / "results.json").is_file():
         return None
@@ -98,8 +102,6 @@ def build_profile_model(model_name: str, profile: str | Profile | TrainConfig, X
     mean, std : array-like, shape (height,), optional
         Global per-row statistics of the training windows (the store's), used without ``window_norm``.
     """
-    from .models import build_model, feature_stats, window_feature_stats
-
     cfg = profile if isinstance(profile, TrainConfig) else train_config(profile, model_name)
     if cfg.model != model_name:
         raise ValueError(f"the training settings are for model {cfg.model!r}, not {model_name!r}")
@@ -138,8 +140,6 @@ def _aside_name(out_dir: Path) -> Path:
 def _existing_run(out_dir: Path):
     """``(checkpoint, config, problem)`` of the run a folder already holds (``last.pt``, else ``best.pt``);
     None when it holds none."""
-    from .checkpoints import CHECKPOINT_FORMAT, read_checkpoint
-
     for name in ("last.pt", "best.pt"):
         path = out_dir / name
         if path.is_file():
@@ -218,8 +218,6 @@ def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None
         The store has no training or no validation windows; or (``other_run='refuse'``) the folder holds
         another run.
     """
-    from .train import distributed, fit
-
     if other_run not in OTHER_RUN:
         raise ValueError(f"other_run must be one of {', '.join(OTHER_RUN)}, not {other_run!r}")
     profile = get_profile(profile or ds.profile)
@@ -258,8 +256,6 @@ def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None
 def _settle_run_folder_locked(out_dir: Path, plain: dict, other_run: str, held: contextlib.ExitStack):
     """:func:`_settle_run_folder` under the run folder's lock, which ``held`` keeps until training ends (a folder
     moved aside takes its lock file along, so the fresh folder is locked anew)."""
-    from .locks import folder_lock
-
     first = contextlib.ExitStack()
     first.enter_context(folder_lock(out_dir, "training"))
     try:
@@ -371,12 +367,6 @@ def evaluate_run(ds, run_dir, *, newdata=None, max_segments: int | None = None, 
         per-segment predictions), ``newdata``, ``config``, ``dataset`` (fingerprints, counts) and
         ``versions``.
     """
-    from .evaluate import evaluate_files, evaluate_segments, write_results
-    from .models import count_parameters
-    from .provenance import file_sha256
-    from .sources import scan_folder
-    from .train import load_checkpoint, read_history
-
     run_dir = Path(run_dir)
     scored = file_sha256(run_dir / "best.pt") if (run_dir / "best.pt").is_file() else None
     best, ckpt = load_checkpoint(run_dir / "best.pt", device=device)
@@ -454,8 +444,6 @@ def run_train_config(profile: Profile, model_name: str, device=None, precision: 
     """The settings a run trains with: the profile's, for ``model_name``, in ``precision`` or else the default
     precision of the device it will run on (bf16 on a CUDA device that has it, fp32 elsewhere). The one
     place :func:`train_run` and :func:`run_key` take them from, so the cache key is what trains."""
-    from .devices import default_precision, select_device  # torch: loaded only when a run is trained or keyed
-
     return train_config(profile, model_name, precision or default_precision(select_device(device)))
 
 
@@ -638,108 +626,6 @@ def paired_comparison(correct_a, correct_b, n_boot: int = 10_000, seed: int = 0,
             "p_value": float(p), "n_tracks": int(diff.size)}
 
 
-# ------------------------------------------------------------------------------------------ ablations
-#: How the book names each run of :data:`genre_utils.context.BOOK_RUNS`: (model, features, split) -> label.
-RUN_LABELS: dict[tuple[str, str, str], str] = {
-    ("crnn", "mfcc", "random"): "CRNN, MFCC, track split (main run)",
-    ("baseline", "mfcc", "random"): "baseline MLP, MFCC, track split",
-    ("crnn-temporal", "mfcc", "random"): "CRNN with the GRU over time, MFCC, track split",
-    ("crnn", "logmel", "random"): "CRNN, log-mel, track split",
-    ("crnn", "mfcc", "artist"): "CRNN, MFCC, artist split",
-    ("crnn", "mfcc", "segment"): "CRNN, MFCC, 5-s segments split at random (leaky)",
-    ("crnn", "mfcc", "official"): "CRNN, MFCC, fault-filtered split",
-}
-
-_MODEL_WORDS = {"crnn": "CRNN", "crnn-temporal": "CRNN with the GRU over time", "baseline": "baseline MLP"}
-_KIND_WORDS = {"mfcc": "MFCC", "logmel": "log-mel"}
-_SPLIT_WORDS = {"random": "track split", "artist": "artist split", "official": "fault-filtered split",
-                "segment": "5-s segments split at random (leaky)"}
-
-
-def run_label(model: str, kind: str, split: str) -> str:
-    """The book's name for one run (:data:`RUN_LABELS`, else composed from its three parts)."""
-    if (model, kind, split) in RUN_LABELS:
-        return RUN_LABELS[model, kind, split]
-    return ", ".join((_MODEL_WORDS.get(model, model), _KIND_WORDS.get(kind, kind),
-                      _SPLIT_WORDS.get(split, f"{split} split")))
-
-
-def _accuracy(results: dict, level: str):
-    from .stats import Accuracy
-
-    key = {"track": "tracks", "segment": "segments"}[level]
-    table = pd.DataFrame.from_records((results.get("test") or {}).get(key) or [])
-    if table.empty:
-        return Accuracy(0, 0)
-    right = table["true_genre"].astype(str) == table["pred_genre"].astype(str)
-    return Accuracy(int(right.sum()), int(len(table)))
-
-
-def _newdata_accuracy(results: dict):
-    from .stats import Accuracy
-
-    files = pd.DataFrame((results.get("newdata") or {}).get("files") or [])
-    if files.empty:
-        return Accuracy(0, 0)
-    if "error" in files:
-        files = files[files["error"].fillna("").astype(str) == ""]
-    return Accuracy(int(files["correct"].astype(bool).sum()), int(len(files)))
-
-
-def ablation_results(ctx, runs=None) -> list[dict]:
-    """Every run of the book (default: :data:`genre_utils.context.BOOK_RUNS`) with its accuracies.
-
-    Returns
-    -------
-    list of dict
-        ``run`` (the key ``(model, kind, split)``), ``label``, ``segment``, ``track`` and ``newdata``
-        (:class:`~genre_utils.stats.Accuracy`), ``train_minutes`` and ``results``.
-    """
-    from .context import BOOK_RUNS
-
-    out = []
-    for model, kind, split in (runs if runs is not None else BOOK_RUNS):
-        res = ctx.run(model, kind, split)
-        out.append({"run": (model, kind, split), "label": run_label(model, kind, split),
-                    "segment": _accuracy(res, "segment"), "track": _accuracy(res, "track"),
-                    "newdata": _newdata_accuracy(res),
-                    "train_minutes": (res["headline"].get("train_seconds") or 0) / 60, "results": res})
-    return out
-
-
-def ablation_table(ctx, runs=None, numeric: bool = False) -> pd.DataFrame:
-    """The discussion's ablation table: one row per run of the book, each accuracy with n and its interval.
-
-    Parameters
-    ----------
-    ctx : genre_utils.context.Context
-    runs : iterable of (model, kind, split), optional
-        Default: every run of :data:`genre_utils.context.BOOK_RUNS` (so a run added there appears here).
-    numeric : bool
-        Return fractions (columns ``segment_accuracy``, ``track_accuracy``, ``newdata_accuracy``) for a
-        plot instead of the formatted cells.
-
-    Returns
-    -------
-    table : DataFrame
-        Index ``run`` (the label of :func:`run_label`); columns "5-s segments", "30-s tracks (vote)",
-        "new data" (``'87.5 % [73.9, 94.5], n = 40'``) and "training time" (``'2.4 s'`` under a minute, else
-        ``'2.0 min'``).
-    """
-    from .report import seconds_or_minutes
-
-    rows = []
-    for r in ablation_results(ctx, runs):
-        if numeric:
-            rows.append({"run": r["label"], "segment_accuracy": r["segment"].value,
-                         "track_accuracy": r["track"].value, "newdata_accuracy": r["newdata"].value})
-        else:
-            rows.append({"run": r["label"], "5-s segments": r["segment"].short(),
-                         "whole tracks (vote)": r["track"].short(), "new data": r["newdata"].short(),
-                         "training time": seconds_or_minutes(60 * r["train_minutes"])})
-    return pd.DataFrame(rows).set_index("run")
-
-
 def compare_runs(results_a: dict, results_b: dict, seed: int = 0) -> tuple[dict, bool]:
     """Run A against run B on their whole test tracks (majority vote).
 
@@ -753,8 +639,6 @@ def compare_runs(results_a: dict, results_b: dict, seed: int = 0) -> tuple[dict,
         In the form :func:`genre_utils.narrative.margin_sentence` reads.
     paired : bool
     """
-    from .stats import accuracy_of
-
     a = pd.DataFrame(results_a["test"]["tracks"]).set_index("track_id")["correct"].astype(bool)
     b = pd.DataFrame(results_b["test"]["tracks"]).set_index("track_id")["correct"].astype(bool)
     if a.index.is_unique and b.index.is_unique and set(a.index) == set(b.index):
@@ -778,8 +662,6 @@ def unpaired_comparison(a, b, level: float = 0.95) -> dict:
         ``difference`` (A minus B), ``low``, ``high``, ``level`` and ``n_tracks`` None (not paired), in the
         form :func:`genre_utils.narrative.margin_sentence` reads.
     """
-    from .stats import wilson_interval
-
     p1, p2 = a.value, b.value
     l1, u1 = wilson_interval(a.k, a.n, level)
     l2, u2 = wilson_interval(b.k, b.n, level)

@@ -26,6 +26,7 @@ stderr and exit status 2, not a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import secrets
@@ -36,7 +37,8 @@ import sys
 import time
 from pathlib import Path
 
-from .context import BOOK_RUNS, find_root, run_dir
+from .context import BOOK_RUNS, context, find_root, run_dir
+from .errors import ExploreError
 from .parallel import die_with_parent
 
 __all__ = ["find_run", "app", "write_app_notebook", "serve", "main"]
@@ -44,13 +46,9 @@ __all__ = ["find_run", "app", "write_app_notebook", "serve", "main"]
 MAIN_RUN = BOOK_RUNS[0]
 
 
-class ExploreError(Exception):
-    """A problem the user can fix; reported as one line."""
-
-
 def _has_run(folder: Path) -> bool:
     """A trained and evaluated run whose results.json scored the best.pt beside it."""
-    from .experiments import stale_results
+    from .experiments import stale_results  # deferred: loads torch, which the launcher itself does not need
 
     return (folder / "results.json").is_file() and (folder / "best.pt").is_file() and stale_results(folder) is None
 
@@ -80,8 +78,6 @@ def find_run(build_dir, profile: str | None = None) -> Path | None:
 
 def build_main_run(build_dir, profile: str) -> Path:
     """Render the corpus, build the features and train the main run of ``profile`` (as ``make book`` would)."""
-    from .context import context
-
     ctx = context(profile, build_dir, progress=True)
     ctx.run(*MAIN_RUN)
     return run_dir(profile, *MAIN_RUN, build_dir=build_dir)
@@ -101,6 +97,7 @@ def app(run, max_audio_seconds: float = 10.0, saliency_method: str = "occlusion"
     widget : ipywidgets.VBox
         :func:`genre_utils.widgets.explorer` with the run's model (saliency view included).
     """
+    # deferred: slow to import (torch); the launcher starts without it
     from .experiments import load_results
     from .store import open_dataset
     from .widgets import explorer
@@ -276,8 +273,6 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     build = Path(args.build_dir).resolve() if args.build_dir else find_root() / "_build"
     try:
-        import importlib.util
-
         if importlib.util.find_spec("voila") is None:
             raise ExploreError("Voila is not installed in this environment: `make explore` installs it "
                                "(or: pip install -e '.[live]')")
@@ -285,7 +280,7 @@ def main(argv=None) -> int:
             run = Path(args.run).resolve()
             if not ((run / "results.json").is_file() and (run / "best.pt").is_file()):
                 raise ExploreError(f"{run} is not a trained run (needs results.json and best.pt)")
-            from .experiments import stale_results
+            from .experiments import stale_results  # deferred: loads torch (see _has_run)
 
             if (problem := stale_results(run)) is not None:
                 raise ExploreError(f"{problem}; score it with `genre-utils evaluate --data STORE --run {run}` "

@@ -13,22 +13,11 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import UserError
+from .errors import FolderLocked
 
 __all__ = ["FolderLocked", "folder_lock"]
 
 _HELD: dict[str, int] = {}  # folders this process holds, with their nesting depth (re-entrant)
-
-
-class FolderLocked(UserError):
-    """Another process holds the lock of ``folder`` (two builds of one folder at once: the user's to sort out)."""
-
-    def __init__(self, folder, pid, what: str = "build"):
-        self.folder, self.pid = Path(folder), pid
-        holder = f"process {pid}" if pid else "another process"
-        article = "an" if what[:1].lower() in "aeiou" else "a"
-        super().__init__(f"{folder} is in use: {holder} is running {article} {what} there; wait for it to finish "
-                         "(or use another folder)")
 
 
 @contextmanager

@@ -6,15 +6,16 @@ so that the book can set them beside this build's numbers; nothing here is a res
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
 
-from .config import Profile, get_profile
+from .config import FeatureParams, Profile, get_profile
+from .models import conv_output_shape
 
 __all__ = ["SAMPLE_LINES", "WEB_TESTS", "WEB_TEST_LISTENERS", "REPORTED", "PAPER_COUNTS", "reported",
-           "reported_table", "deviations", "related_work", "related_work_table", "reference_accuracy", "headline_rows",
-           "paper_lr_factor", "layer_status"]
+           "reported_table", "deviations", "related_work", "reference_accuracy", "paper_lr_factor", "layer_status"]
 
 #: Section 8, Figures 9-11: the paper's sample outputs, quoted as printed (true genre -> line).
 SAMPLE_LINES: dict[str, str] = {
@@ -91,30 +92,8 @@ def related_work() -> pd.DataFrame:
     Citations, not results of this project; the fault-filtered rows are measured on the split of Kereliuk,
     Sturm & Larsen (2015).
     """
-    from importlib import resources
-
     with resources.files("genre_utils").joinpath("data/related_work.csv").open() as fh:
         return pd.read_csv(fh)
-
-
-def related_work_table() -> pd.DataFrame:
-    """:func:`related_work` for display: the accuracy as text, with n and a 95 % interval for the paper's row.
-
-    The cited works' accuracies are shown as published (their test sizes are not in the table); the paper's
-    own row gets its 30-s test, :data:`PAPER_COUNTS` ``track_accuracy`` pieces, and the Wilson interval of the
-    one count that rounds to its percentage (:func:`genre_utils.report.paper_accuracy`).
-    """
-    from .report import acc_cell, paper_accuracy
-
-    table = related_work()
-    cells = []
-    for work, value in zip(table["work"].astype(str), table["accuracy (%)"].astype(float)):
-        if work.startswith("Hsiang"):
-            n = PAPER_COUNTS["track_accuracy"]
-            cells.append(acc_cell(paper_accuracy(value / 100, n), value / 100, n))
-        else:
-            cells.append(f"{value:.1f} %")
-    return table.drop(columns=["accuracy (%)"]).assign(accuracy=cells).set_index("work")
 
 
 def reference_accuracy(work: str) -> float:
@@ -127,93 +106,6 @@ def reference_accuracy(work: str) -> float:
     if len(rows) != 1:
         raise KeyError(f"{work!r} matches {len(rows)} rows of related_work.csv")
     return float(rows["accuracy (%)"].iloc[0]) / 100
-
-
-def _track_counts(results: dict):
-    from .report import confusion_counts
-
-    return confusion_counts(results, "track")
-
-
-def headline_rows(results: dict, baseline: dict | None = None, include=None) -> list[tuple]:
-    """The paper's headline numbers beside a run's, as rows for :func:`genre_utils.report.compare_table`.
-
-    Every accuracy is a ``'acc'`` row: the paper's value with the number of items it was measured on (from
-    :data:`PAPER_COUNTS`, when the paper says) and this build's :class:`~genre_utils.stats.Accuracy`
-    (``k`` of ``n`` test items, 95 % Wilson interval), counted from the run's per-item tables.
-
-    Parameters
-    ----------
-    results : dict
-        The main run's results (:func:`genre_utils.experiments.load_results`).
-    baseline : dict, optional
-        The baseline's results; adds its training and validation accuracy at its best epoch.
-    include : iterable of str, optional
-        Keys of the rows to return, in this order (default: all that apply): ``segment_accuracy``,
-        ``track_accuracy``, ``classical_accuracy``, ``metal_accuracy``, ``pop_accuracy``, ``pop_as_rock``,
-        ``pop_false_positive_rate``, ``baseline_train_accuracy``, ``baseline_valid_accuracy``,
-        ``newdata_accuracy``, ``human_accuracy``, ``n_clips``, ``n_train_windows``, ``n_test_segments``.
-
-    Returns
-    -------
-    rows : list of (quantity, paper, this build, kind)
-    """
-    from .report import accuracy_of_results, genre_accuracies, per_genre_frame
-    from .stats import Accuracy
-
-    def paper_acc(key):
-        return (reported(key), PAPER_COUNTS.get(key))
-
-    rows: dict[str, tuple] = {}
-    rows["segment_accuracy"] = ("CRNN 5-s segment accuracy", paper_acc("segment_accuracy"),
-                                accuracy_of_results(results, "segment"), "acc")
-    rows["track_accuracy"] = ("CRNN 30-s accuracy (majority vote)", paper_acc("track_accuracy"),
-                              accuracy_of_results(results, "track"), "acc")
-    per = genre_accuracies(results, "track")
-    for g in ("classical", "metal", "pop"):
-        rows[f"{g}_accuracy"] = (f"{g} accuracy (30-s)", paper_acc(f"{g}_accuracy"), per[g], "acc")
-    counts = _track_counts(results)
-    n_pop = int(counts.loc["pop"].sum())
-    rows["pop_as_rock"] = ("pop pieces taken for rock", paper_acc("pop_as_rock"),
-                           Accuracy(int(counts.loc["pop", "rock"]), n_pop), "acc")
-    genre = per_genre_frame(results, "track")
-    # n = pieces predicted as pop: the paper's follows from its numbers (5 pop pieces right of 16, and
-    # 64.3 % = 9 / 14 of those predicted as pop wrong), this build's from its per-genre table
-    from .report import paper_accuracy
-
-    paper_pop = paper_accuracy(reported("pop_accuracy"), PAPER_COUNTS["pop_accuracy"])
-    paper_pred = round(paper_pop.k / (1 - reported("pop_false_positive_rate"))) if paper_pop else None
-    n_pred, right = int(genre.loc["pop", "n_predicted"]), int(genre.loc["pop", "correct"])
-    rows["pop_false_positive_rate"] = ("pop false discovery rate (the paper's 'false positive rate'; n = pieces "
-                                       "predicted as pop, the paper's inferred)",
-                                       (reported("pop_false_positive_rate"), paper_pred),
-                                       Accuracy(n_pred - right, n_pred), "acc")
-    if baseline is not None:
-        best = baseline["headline"]["best_epoch"] - 1
-        hist, windows = baseline["history"], baseline["dataset"]["n_windows"]
-        for key, split, hkey, label in (("baseline_train_accuracy", "train", "train_acc", "training"),
-                                        ("baseline_valid_accuracy", "valid", "valid_acc", "validation")):
-            n = int(windows[split])
-            rows[key] = (f"baseline {label} accuracy (5-s windows)", paper_acc(key),
-                         Accuracy(int(round(hist[hkey][best] * n)), n), "acc")
-    files = pd.DataFrame((results.get("newdata") or {}).get("files") or [])
-    if not files.empty:
-        ok = files[files["error"].fillna("").astype(str) == ""] if "error" in files else files
-        rows["newdata_accuracy"] = ("accuracy on new data (songs)", paper_acc("newdata_accuracy"),
-                                    Accuracy(int(ok["correct"].astype(bool).sum()), len(ok)), "acc")
-    rows["human_accuracy"] = ("human listeners on new data (two group members)", paper_acc("human_accuracy"),
-                              None, "acc")
-    ds = results["dataset"]
-    rows["n_clips"] = ("clips used (30-s in the paper)", reported("n_clips"),
-                       sum(ds["tracks_per_split"].values()), "num")
-    rows["n_train_windows"] = ("training windows", reported("n_train_windows"), ds["n_windows"]["train"], "num")
-    rows["n_test_segments"] = ("test segments", reported("n_test_segments"),
-                               results["headline"]["n_test_segments"], "num")
-    keys = list(include) if include is not None else list(rows)
-    missing = [k for k in keys if k not in rows and not k.startswith(("baseline_", "newdata"))]
-    if missing:
-        raise KeyError(f"unknown headline rows {missing}")
-    return [rows[k] for k in keys if k in rows]
 
 
 def deviations(profile: str | Profile, bench=None) -> pd.DataFrame:
@@ -316,9 +208,6 @@ def gru_input_constraints(features=None, target=(256, 1, 12)) -> dict:
         ``height_min``, ``height_max``, ``frames_min``, ``frames_max``, ``hop_min``, ``hop_max``,
         ``segment_samples``, ``sample_rate``, ``segment_seconds``.
     """
-    from .config import FeatureParams
-    from .models import conv_output_shape
-
     f = features or FeatureParams()
 
     def out(h, w):

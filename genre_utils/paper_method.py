@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .audio import segment_starts
 from .config import FeatureParams
 
 __all__ = ["window_starts", "extract_paper", "stringify_matrix", "parse_matrix", "write_paper_csv", "load_paper_csv"]
@@ -20,8 +21,6 @@ __all__ = ["window_starts", "extract_paper", "stringify_matrix", "parse_matrix",
 
 def window_starts(n_samples: int, params: FeatureParams) -> np.ndarray:
     """Start samples of the non-overlapping 5-s windows of a clip of ``n_samples`` samples."""
-    from .audio import segment_starts
-
     return segment_starts(n_samples, params.segment_samples)
 
 

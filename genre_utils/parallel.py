@@ -9,6 +9,7 @@ else they need (one thread each, warmed-up caches).
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
 import os
 import signal
@@ -28,8 +29,6 @@ def die_with_parent(sig: int = signal.SIGKILL, parent: int | None = None) -> Non
     already gone, the signal is sent at once. Safe in a ``preexec_fn`` (no Python objects shared)."""
     if not sys.platform.startswith("linux"):
         return
-    import ctypes
-
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, int(sig), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG

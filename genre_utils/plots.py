@@ -19,7 +19,8 @@ import pandas as pd
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from .genres import GENRES
-from .tracks import _genres, cell_clips, confusion_counts, error_table
+from .stats import wilson_interval
+from .tracks import cell_clips, confusion_counts, error_table, run_genres
 
 __all__ = [
     "draw_features",
@@ -431,7 +432,7 @@ HOVER_CLIPS = 12
 AMD_GUARD = "<script>window.__define = window.define; window.define = undefined;</script>"
 AMD_RESTORE = "<script>window.define = window.__define; window.__define = undefined;</script>"
 
-_CORRECT_COLOR, _WRONG_COLOR = "#2c7fb8", "#d95f02"
+CORRECT_COLOR, WRONG_COLOR = "#2c7fb8", "#d95f02"
 
 
 def _hover_list(clips: pd.DataFrame, limit: int = HOVER_CLIPS) -> str:
@@ -459,7 +460,7 @@ def error_map(results: dict, title: str | None = None):
     """
     import plotly.graph_objects as go
 
-    genres = _genres(results)
+    genres = run_genres(results)
     table = error_table(results)
     counts = confusion_counts(table, genres)
     totals = counts.sum(axis=1, keepdims=True)
@@ -512,7 +513,7 @@ def error_scatter(results: dict, title: str | None = None):
     """
     import plotly.graph_objects as go
 
-    genres = _genres(results)
+    genres = run_genres(results)
     index = {g: k for k, g in enumerate(genres)}
     table = error_table(results)
     points = []
@@ -526,8 +527,8 @@ def error_scatter(results: dict, title: str | None = None):
                                     f"{votes} of {r.n_segments} windows voted {html.escape(p)}"})
     frame = pd.DataFrame(points, columns=["x", "y", "correct", "hover"])
     fig = go.Figure()
-    for correct, name, color, symbol in ((True, "correct", _CORRECT_COLOR, "circle"),
-                                         (False, "misclassified", _WRONG_COLOR, "x")):
+    for correct, name, color, symbol in ((True, "correct", CORRECT_COLOR, "circle"),
+                                         (False, "misclassified", WRONG_COLOR, "x")):
         part = frame[frame["correct"] == correct]
         fig.add_trace(go.Scatter(x=part["x"].round(4).tolist(), y=part["y"].round(4).tolist(), mode="markers",
                                  name=f"{name} ({len(part)})", customdata=part["hover"].tolist(),
@@ -593,8 +594,6 @@ def paper_recipe_curve(record: dict) -> plt.Figure:
     and chance (10 %). Right: the training loss averaged over the steps between two rows, and the
     validation loss.
     """
-    from .stats import wilson_interval
-
     log = record["step_log"]
     n = int(record["store"]["n_windows"]["valid"])
     epoch = np.array([row["epoch"] for row in log], dtype=float)

@@ -3,9 +3,9 @@
 Every cached artefact of the build (corpus, store, run, executed notebook) is keyed on what produced it.
 The pieces of such a key that are not the artefact's own inputs live here:
 
-* :func:`code_fingerprint` hashes a module of the package *and every package module it imports*, found by
-  reading the import statements (``ast``), so a new module is covered as soon as something imports it; no
-  hand-kept list of files.
+* :func:`code_fingerprint` hashes a module of the package *and every package module it imports at its top*,
+  found by reading the import statements (``ast``, :mod:`genre_utils.imports`), so a new module is covered as
+  soon as something imports it; no hand-kept list of files.
 * :func:`versions` reports the versions of the libraries that can change a number; :func:`library_key` is
   the subset a given stage depends on, for cache keys.
 * :func:`atomic_write_bytes` / :func:`atomic_write_text` / :func:`atomic_torch_save` write through a
@@ -16,17 +16,23 @@ The pieces of such a key that are not the artefact's own inputs live here:
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import errno
 import hashlib
 import importlib.metadata as md
+import json
 import math
 import os
 import platform
+import sys
 import tempfile
+import tomllib
 from functools import lru_cache
 from pathlib import Path
+
+from . import __version__
+from .errors import DiskFullError
+from .imports import imports_of, module_names
 
 __all__ = ["PACKAGE_DIR", "DiskFullError", "atomic_write_bytes", "atomic_write_text", "atomic_write_csv", "read_csv",
            "atomic_write_texts",
@@ -47,13 +53,6 @@ STAGE_LIBRARIES = {
 
 #: Everything :func:`versions` reports (the union of the stages, plus the corpus's tools).
 REPORTED_LIBRARIES = tuple(dict.fromkeys(name for names in STAGE_LIBRARIES.values() for name in names))
-
-
-class DiskFullError(OSError):
-    """No space left on the device (or quota exceeded) while writing ``filename``."""
-
-    def __str__(self) -> str:  # one line, naming the file
-        return f"no space left on the device while writing {self.filename}; free some space and run again"
 
 
 def _raise_if_full(err: OSError, path) -> None:
@@ -195,7 +194,8 @@ def file_sha256(path, chunk: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
-def _version(name: str) -> str | None:
+def library_version(name: str) -> str | None:
+    """The installed version of the distribution ``name``; None when it is not installed."""
     try:
         return md.version(name)
     except md.PackageNotFoundError:
@@ -204,10 +204,8 @@ def _version(name: str) -> str | None:
 
 def versions() -> dict:
     """Versions of Python, the platform and every library that can shape a number (None: not installed)."""
-    from . import __version__
-
     out = {"python": platform.python_version(), "platform": platform.platform(), "genre_utils": __version__}
-    out.update({name: _version(name) for name in REPORTED_LIBRARIES})
+    out.update({name: library_version(name) for name in REPORTED_LIBRARIES})
     return out
 
 
@@ -217,64 +215,44 @@ def library_key(stage: str) -> dict:
     Python's minor version is included: it decides which wheels, and so which kernels, are installed.
     """
     major_minor = ".".join(platform.python_version_tuple()[:2])
-    return {"python": major_minor, **{name: _version(name) for name in STAGE_LIBRARIES[stage]}}
-
-
-def _imports_of(path: Path) -> set[str]:
-    """Package modules (``genre_utils.x``) that the file at ``path`` imports, at any depth of the file."""
-    tree = ast.parse(path.read_bytes(), filename=str(path))
-    pkg = PACKAGE_DIR.name
-    here = path.relative_to(PACKAGE_DIR).with_suffix("").parts
-    base = (pkg, *here[:-1])  # the package a relative import starts from
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name.split(".")[0] == pkg)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parent = base[:len(base) - node.level + 1]
-                mod = ".".join((*parent, node.module)) if node.module else ".".join(parent)
-            else:
-                mod = node.module or ""
-            if mod.split(".")[0] != pkg:
-                continue
-            found.add(mod)
-            found.update(f"{mod}.{a.name}" for a in node.names)  # `from . import store` names a module
-    return found
-
-
-def _module_file(name: str) -> Path | None:
-    parts = name.split(".")[1:]
-    if not parts:
-        return PACKAGE_DIR / "__init__.py"
-    rel = Path(*parts)
-    for candidate in (PACKAGE_DIR / rel.with_suffix(".py"), PACKAGE_DIR / rel / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
+    return {"python": major_minor, **{name: library_version(name) for name in STAGE_LIBRARIES[stage]}}
 
 
 def module_closure(*modules: str) -> list[Path]:
-    """The files of ``modules`` (e.g. ``"genre_utils.store"``) and of every package module they import.
+    """The files of ``modules`` (e.g. ``"genre_utils.store"`` or ``"store"``) and of every package module they
+    import at their top, transitively (:func:`genre_utils.imports.imports_of`).
 
-    Parents' ``__init__.py`` are included (they run on import). Sorted, so the order never depends on the
-    walk.
+    Imports inside functions are not followed: below the book floor there are none, and above it they defer
+    work that is keyed on its own (see :mod:`genre_utils.floors`). Parents' ``__init__.py`` are included
+    (they run on import). Sorted, so the order never depends on the walk.
     """
     pkg = PACKAGE_DIR.name
-    todo = [m if m.startswith(pkg) else f"{pkg}.{m}" for m in modules]
+    files = module_names(PACKAGE_DIR)
+    table = _import_table(_stamps())
+    todo = [m if m.split(".")[0] == pkg else f"{pkg}.{m}" for m in modules]
     seen: dict[str, Path] = {}
     while todo:
         name = todo.pop()
-        if name in seen:
+        if name in seen or name not in files:  # a name imported from a module, not a module itself
             continue
-        path = _module_file(name)
-        if path is None:  # a name imported from a module, not a module itself
-            continue
-        seen[name] = path
+        seen[name] = files[name]
         parts = name.split(".")
         todo += [".".join(parts[:i]) for i in range(1, len(parts))]
-        todo += sorted(_imports_of(path))
+        todo += table.get(name, ())
     return sorted(set(seen.values()))
+
+
+def _stamps() -> tuple:
+    """(path, size, mtime) of every file of the package: the state the caches below are keyed on."""
+    return tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(PACKAGE_DIR.rglob("*.py")))
+
+
+@lru_cache(maxsize=4)
+def _import_table(stamps: tuple) -> dict[str, tuple[str, ...]]:
+    """Module -> the package modules it imports at its top, for the package in the state ``stamps``."""
+    files = module_names(PACKAGE_DIR)
+    return {name: tuple(sorted({r.target for r in imports_of(name, path, files) if not r.local}))
+            for name, path in files.items()}
 
 
 @lru_cache(maxsize=None)
@@ -287,7 +265,8 @@ def _closure_digest(modules: tuple, stamps: tuple) -> str:
 
 
 def code_fingerprint(*modules: str) -> str:
-    """Hash of the code that ``modules`` run: their files and every package module they import.
+    """Hash of the code that ``modules`` run: their files and every package module they import at their top
+    (:func:`module_closure`).
 
     With no argument, the whole package (every ``*.py`` under it). Cached per file state (path, size,
     mtime), so it is cheap to call often and still sees an edit.
@@ -298,8 +277,7 @@ def code_fingerprint(*modules: str) -> str:
         for path in files:
             h.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
         return h.hexdigest()[:16]
-    stamps = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(PACKAGE_DIR.rglob("*.py")))
-    return _closure_digest(tuple(sorted(modules)), stamps)
+    return _closure_digest(tuple(sorted(modules)), _stamps())
 
 
 # ---------------------------------------------------------------------------------- locked environment
@@ -337,9 +315,6 @@ def dependency_digest(pyproject) -> str:
     change of a requirement changes it. ``make lock`` writes it into the lock's header; the test suite
     compares the two, so an edit of the dependencies without ``make lock`` fails there.
     """
-    import json
-    import tomllib
-
     project = tomllib.loads(Path(pyproject).read_text(encoding="utf-8")).get("project", {})
     declared = {
         "requires-python": project.get("requires-python"),
@@ -350,45 +325,7 @@ def dependency_digest(pyproject) -> str:
     return hashlib.sha256(json.dumps(declared, sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def _soundfont_name(data: bytes) -> str | None:
-    """The bank name a SoundFont 2 file gives itself (``INAM`` of its ``LIST INFO`` chunk)."""
-    import struct
-
-    if data[:4] != b"RIFF" or data[8:12] != b"sfbk":
-        return None
-    pos = 12
-    while pos + 8 <= len(data):
-        cid, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
-        if cid == b"LIST" and data[pos + 8:pos + 12] == b"INFO":
-            sub, end = pos + 12, min(pos + 8 + size, len(data))
-            while sub + 8 <= end:
-                sid, ssize = data[sub:sub + 4], struct.unpack("<I", data[sub + 4:sub + 8])[0]
-                if sid == b"INAM":
-                    return data[sub + 8:sub + 8 + ssize].split(b"\0")[0].decode("ascii", "replace").strip()
-                sub += 8 + ssize + (ssize & 1)
-            return None
-        pos += 8 + size + (size & 1)
-    return None
-
-
-def corpus_tools() -> dict:
-    """What renders the synthetic corpus: the versions of ``pretty_midi`` and ``midirenderer``, and the name
-    (the bank's own ``INAM`` tag) and sha256 of the General MIDI SoundFont :mod:`genre_utils.synth`
-    renders with (read through ``synth``'s own lookup). Missing pieces are None."""
-    out = {"pretty_midi": _version("pretty_midi"), "midirenderer": _version("midirenderer"),
-           "soundfont": None, "soundfont_sha256": None}
-    try:
-        from . import synth
-
-        data = synth._soundfont()
-    except (ImportError, OSError):
-        return out
-    out["soundfont"] = _soundfont_name(data)
-    out["soundfont_sha256"] = hashlib.sha256(data).hexdigest()
-    return out
-
-
-__all__ += ["LOCK_FILE", "lock_fingerprint", "dependency_digest", "corpus_tools"]
+__all__ += ["LOCK_FILE", "lock_fingerprint", "dependency_digest", "library_version"]
 
 
 def to_plain(obj, nan_to_none: bool = False):
@@ -399,8 +336,6 @@ def to_plain(obj, nan_to_none: bool = False):
     kept as a column), Series dicts; ``nan_to_none`` turns NaN/inf and pandas' NA into None (strict JSON).
     Anything else becomes ``str(obj)``.
     """
-    import sys
-
     import numpy as np
     import pandas as pd
 

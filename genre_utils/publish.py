@@ -19,11 +19,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .errors import PublishError
+
 __all__ = ["publish", "PublishError", "main"]
-
-
-class PublishError(RuntimeError):
-    """Publishing cannot start or failed; the message is one line for the user."""
 
 
 @contextlib.contextmanager

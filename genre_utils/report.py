@@ -6,6 +6,7 @@ Every number that appears in the book's prose is glued from a run through :func:
 
 from __future__ import annotations
 
+import html
 import inspect
 import math
 
@@ -13,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import paper
+from .context import BOOK_RUNS, run_label
 from .genres import GENRES
 from .stats import Accuracy, clustered_accuracy
 
@@ -20,8 +22,8 @@ __all__ = ["pct", "num", "glue_sentences", "setup_page", "glue_all", "glue_figur
            "per_genre_frame", "compare_table", "confusion_frame", "build_column", "accuracy_of_results",
            "genre_accuracies", "paper_accuracy", "acc_cell", "confusion_counts",
            "web_tests_table", "per_genre_table", "newdata_accuracy", "newdata_files_table",
-           "paper_web_accuracies", "newdata_skipped_table", "seconds_or_minutes",
-           "paper_pop_predictions", "p_phrase", "source_block"]
+           "paper_web_accuracies", "newdata_skipped_table", "seconds_or_minutes", "related_work_table",
+           "headline_rows", "ablation_results", "ablation_table", "paper_pop_predictions", "p_phrase", "source_block"]
 
 
 def pct(value, digits: int = 1) -> str:
@@ -80,8 +82,6 @@ def glue_figure(name: str, obj) -> None:
 
 def text_figure(lines):
     """Lines of text (e.g. the paper's ``genre: genre:prob ...`` outputs) as a displayable block for a figure."""
-    import html
-
     from IPython.display import HTML
 
     body = "\n".join(html.escape(str(line)) for line in lines)
@@ -369,3 +369,145 @@ def source_block(obj) -> str:
     """The package source of a function or class as a Markdown code block, for a page that shows how the
     package does something (the code is read from the installed package, so the page shows what ran)."""
     return "```python\n" + inspect.getsource(obj).rstrip() + "\n```"
+
+def related_work_table() -> pd.DataFrame:
+    """:func:`genre_utils.paper.related_work` for display: the accuracy as text, with n and a 95 % interval for
+    the paper's row.
+
+    The cited works' accuracies are shown as published (their test sizes are not in the table); the paper's
+    own row gets its 30-s test, :data:`~genre_utils.paper.PAPER_COUNTS` ``track_accuracy`` pieces, and the
+    Wilson interval of the one count that rounds to its percentage (:func:`paper_accuracy`).
+    """
+    table = paper.related_work()
+    cells = []
+    for work, value in zip(table["work"].astype(str), table["accuracy (%)"].astype(float)):
+        if work.startswith("Hsiang"):
+            n = paper.PAPER_COUNTS["track_accuracy"]
+            cells.append(acc_cell(paper_accuracy(value / 100, n), value / 100, n))
+        else:
+            cells.append(f"{value:.1f} %")
+    return table.drop(columns=["accuracy (%)"]).assign(accuracy=cells).set_index("work")
+
+
+def headline_rows(results: dict, baseline: dict | None = None, include=None) -> list[tuple]:
+    """The paper's headline numbers beside a run's, as rows for :func:`compare_table`.
+
+    Every accuracy is a ``'acc'`` row: the paper's value with the number of items it was measured on (from
+    :data:`~genre_utils.paper.PAPER_COUNTS`, when the paper says) and this build's :class:`~genre_utils.stats.Accuracy`
+    (``k`` of ``n`` test items, 95 % Wilson interval), counted from the run's per-item tables.
+
+    Parameters
+    ----------
+    results : dict
+        The main run's results (:func:`genre_utils.experiments.load_results`).
+    baseline : dict, optional
+        The baseline's results; adds its training and validation accuracy at its best epoch.
+    include : iterable of str, optional
+        Keys of the rows to return, in this order (default: all that apply): ``segment_accuracy``,
+        ``track_accuracy``, ``classical_accuracy``, ``metal_accuracy``, ``pop_accuracy``, ``pop_as_rock``,
+        ``pop_false_positive_rate``, ``baseline_train_accuracy``, ``baseline_valid_accuracy``,
+        ``newdata_accuracy``, ``human_accuracy``, ``n_clips``, ``n_train_windows``, ``n_test_segments``.
+
+    Returns
+    -------
+    rows : list of (quantity, paper, this build, kind)
+    """
+    def paper_acc(key):
+        return (paper.reported(key), paper.PAPER_COUNTS.get(key))
+
+    rows: dict[str, tuple] = {}
+    rows["segment_accuracy"] = ("CRNN 5-s segment accuracy", paper_acc("segment_accuracy"),
+                                accuracy_of_results(results, "segment"), "acc")
+    rows["track_accuracy"] = ("CRNN 30-s accuracy (majority vote)", paper_acc("track_accuracy"),
+                              accuracy_of_results(results, "track"), "acc")
+    per = genre_accuracies(results, "track")
+    for g in ("classical", "metal", "pop"):
+        rows[f"{g}_accuracy"] = (f"{g} accuracy (30-s)", paper_acc(f"{g}_accuracy"), per[g], "acc")
+    counts = confusion_counts(results, "track")
+    n_pop = int(counts.loc["pop"].sum())
+    rows["pop_as_rock"] = ("pop pieces taken for rock", paper_acc("pop_as_rock"),
+                           Accuracy(int(counts.loc["pop", "rock"]), n_pop), "acc")
+    genre = per_genre_frame(results, "track")
+    # n = pieces predicted as pop: the paper's follows from its numbers (5 pop pieces right of 16, and
+    # 64.3 % = 9 / 14 of those predicted as pop wrong), this build's from its per-genre table
+    paper_pred = paper_pop_predictions().get("predicted")
+    n_pred, right = int(genre.loc["pop", "n_predicted"]), int(genre.loc["pop", "correct"])
+    rows["pop_false_positive_rate"] = ("pop false discovery rate (the paper's 'false positive rate'; n = pieces "
+                                       "predicted as pop, the paper's inferred)",
+                                       (paper.reported("pop_false_positive_rate"), paper_pred),
+                                       Accuracy(n_pred - right, n_pred), "acc")
+    if baseline is not None:
+        best = baseline["headline"]["best_epoch"] - 1
+        hist, windows = baseline["history"], baseline["dataset"]["n_windows"]
+        for key, split, hkey, label in (("baseline_train_accuracy", "train", "train_acc", "training"),
+                                        ("baseline_valid_accuracy", "valid", "valid_acc", "validation")):
+            n = int(windows[split])
+            rows[key] = (f"baseline {label} accuracy (5-s windows)", paper_acc(key),
+                         Accuracy(int(round(hist[hkey][best] * n)), n), "acc")
+    if (results.get("newdata") or {}).get("files"):
+        rows["newdata_accuracy"] = ("accuracy on new data (songs)", paper_acc("newdata_accuracy"),
+                                    newdata_accuracy(results), "acc")
+    rows["human_accuracy"] = ("human listeners on new data (two group members)", paper_acc("human_accuracy"),
+                              None, "acc")
+    ds = results["dataset"]
+    rows["n_clips"] = ("clips used (30-s in the paper)", paper.reported("n_clips"),
+                       sum(ds["tracks_per_split"].values()), "num")
+    rows["n_train_windows"] = ("training windows", paper.reported("n_train_windows"), ds["n_windows"]["train"], "num")
+    rows["n_test_segments"] = ("test segments", paper.reported("n_test_segments"),
+                               results["headline"]["n_test_segments"], "num")
+    keys = list(include) if include is not None else list(rows)
+    missing = [k for k in keys if k not in rows and not k.startswith(("baseline_", "newdata"))]
+    if missing:
+        raise KeyError(f"unknown headline rows {missing}")
+    return [rows[k] for k in keys if k in rows]
+
+
+# ------------------------------------------------------------------------------------------ ablations
+def ablation_results(ctx, runs=None) -> list[dict]:
+    """Every run of the book (default: :data:`genre_utils.context.BOOK_RUNS`) with its accuracies.
+
+    Returns
+    -------
+    list of dict
+        ``run`` (the key ``(model, kind, split)``), ``label``, ``segment``, ``track`` and ``newdata``
+        (:class:`~genre_utils.stats.Accuracy`), ``train_minutes`` and ``results``.
+    """
+    out = []
+    for model, kind, split in (runs if runs is not None else BOOK_RUNS):
+        res = ctx.run(model, kind, split)
+        out.append({"run": (model, kind, split), "label": run_label(model, kind, split),
+                    "segment": accuracy_of_results(res, "segment"), "track": accuracy_of_results(res, "track"),
+                    "newdata": newdata_accuracy(res),
+                    "train_minutes": (res["headline"].get("train_seconds") or 0) / 60, "results": res})
+    return out
+
+
+def ablation_table(ctx, runs=None, numeric: bool = False) -> pd.DataFrame:
+    """The discussion's ablation table: one row per run of the book, each accuracy with n and its interval.
+
+    Parameters
+    ----------
+    ctx : genre_utils.context.Context
+    runs : iterable of (model, kind, split), optional
+        Default: every run of :data:`genre_utils.context.BOOK_RUNS` (so a run added there appears here).
+    numeric : bool
+        Return fractions (columns ``segment_accuracy``, ``track_accuracy``, ``newdata_accuracy``) for a
+        plot instead of the formatted cells.
+
+    Returns
+    -------
+    table : DataFrame
+        Index ``run`` (the label of :func:`genre_utils.context.run_label`); columns "5-s segments", "30-s tracks
+        (vote)", "new data" (``'87.5 % [73.9, 94.5], n = 40'``) and "training time" (``'2.4 s'`` under a minute,
+        else ``'2.0 min'``).
+    """
+    rows = []
+    for r in ablation_results(ctx, runs):
+        if numeric:
+            rows.append({"run": r["label"], "segment_accuracy": r["segment"].value,
+                         "track_accuracy": r["track"].value, "newdata_accuracy": r["newdata"].value})
+        else:
+            rows.append({"run": r["label"], "5-s segments": r["segment"].short(),
+                         "whole tracks (vote)": r["track"].short(), "new data": r["newdata"].short(),
+                         "training time": seconds_or_minutes(60 * r["train_minutes"])})
+    return pd.DataFrame(rows).set_index("run")

@@ -28,11 +28,17 @@ the same ``extent`` as :func:`genre_utils.plots.draw_features` and lined up with
 from __future__ import annotations
 
 import contextlib
+import io
 
 import numpy as np
 import torch
 
 from .devices import model_device
+from .experiments import load_results
+from .genres import GENRES
+from .store import track_windows
+from .tracks import error_table
+from .train import load_checkpoint
 
 __all__ = ["occlusion", "gradient_x_input", "saliency", "clip_saliency", "frame_seconds", "draw_saliency",
            "saliency_png", "saliency_examples", "saliency_figure"]
@@ -233,8 +239,6 @@ def draw_saliency(ax, sal: np.ndarray, params, features: np.ndarray | None = Non
 
 def saliency_png(sal: np.ndarray, params, features=None, title: str = "", dpi: int = 72) -> bytes:
     """A saliency map as a small PNG (same size and time axis as :func:`genre_utils.widgets.feature_png`)."""
-    import io
-
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -256,9 +260,6 @@ def saliency_examples(results: dict, seed: int = 0):
     picks : list of (genre, kind, record or None)
         ``kind`` is ``"correct"`` or ``"wrong"``; genres in the run's class order.
     """
-    from .genres import GENRES
-    from .tracks import error_table
-
     genres = list(results.get("genres") or GENRES)
     table = error_table(results)
     records = {str(r["track_id"]): r for r in results["test"]["tracks"]}
@@ -293,10 +294,6 @@ def saliency_figure(run_dir, dataset, results: dict | None = None, method: str =
     """
     import matplotlib.pyplot as plt
 
-    from .experiments import load_results
-    from .train import load_checkpoint
-    from .widgets import _store_windows
-
     results = results if results is not None else load_results(run_dir)
     model, _ = load_checkpoint(run_dir, device=device)
     picks = saliency_examples(results)
@@ -305,7 +302,7 @@ def saliency_figure(run_dir, dataset, results: dict | None = None, method: str =
     fig, axes = plt.subplots(n_rows, 2, figsize=(11, 1.9 * n_rows + 0.6), squeeze=False)
     for k, (genre, kind, record) in enumerate(picks):
         ax = axes[k // 2, k % 2]
-        windows = None if record is None else _store_windows(dataset, str(record["track_id"]), 1)
+        windows = None if record is None else track_windows(dataset, str(record["track_id"]), 1)
         if windows is None:
             ax.axis("off")
             ax.text(0.5, 0.5, f"{genre}: no {'correctly' if kind == 'correct' else 'wrongly'} classified test clip",

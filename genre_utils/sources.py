@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 
 from .audio import AUDIO_EXTENSIONS, AudioError, container_problem, decode_size_problem, file_problem, load_audio
 from .config import num_threads
-from .errors import UserError
+from .errors import LayoutError, UserError
 from .genres import GENRES, load_fma_genres, map_fma_track, normalise_label
 
 __all__ = [
@@ -110,10 +110,6 @@ class Skipped:
     path: str
     source: str
     reason: str
-
-
-class LayoutError(ValueError):
-    """A dataset root that does not exist or is not laid out as any accepted layout."""
 
 
 #: The GTZAN folders :func:`scan_gtzan` looks for, in this order, relative to the given root.

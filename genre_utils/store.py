@@ -50,8 +50,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
-from . import checks
+from . import checks, sources
 from .audio import AudioError, audio_digest, check_audio, cut_segments, load_audio
 from .config import TEST_ONLY_LIST, FeatureParams, Profile, fingerprint, get_profile, num_threads
 from .duplicates import FP_BANDS, pack_fingerprints, unpack_fingerprints
@@ -70,9 +71,11 @@ from .provenance import (
     read_csv,
     versions,
 )
+from .sources import find_gtzan_genre_dir
 from .splits import leak_summary, plan_windows, split_tracks
 
-__all__ = ["Dataset", "build_dataset", "open_dataset", "scan_sources", "extract_tracks", "reuse_problem"]
+__all__ = ["Dataset", "build_dataset", "open_dataset", "scan_sources", "extract_tracks", "reuse_problem",
+           "track_windows"]
 
 FEATURE_DTYPE = np.float16
 CHUNK_TRACKS = 16  # tracks between two progress checkpoints
@@ -103,8 +106,6 @@ def scan_sources(gtzan=None, fma=None, fma_subset: str = "medium", folders=(), p
     skipped : DataFrame
         ``path, source, reason`` for everything the scanners left out.
     """
-    from . import sources
-
     if gtzan is None and fma is None and not folders:
         raise UserError("no data source given: pass a GTZAN root, an FMA root or a labelled folder "
                          "(genre-utils synth writes a synthetic corpus in both layouts)")
@@ -142,7 +143,6 @@ def test_only_list(gtzan) -> Path | None:
     """
     if gtzan is None:
         return None
-    from .sources import find_gtzan_genre_dir
 
     root = Path(gtzan).resolve()
     folder = find_gtzan_genre_dir(root).resolve()
@@ -179,8 +179,6 @@ def _init_worker():
     forked child cannot use) is never waited on (``tests/test_store.py`` builds features in workers after
     the parent ran torch with two threads).
     """
-    from threadpoolctl import threadpool_limits
-
     ignore_interrupts()  # Ctrl-C: the parent reports it once and ends the pool
     if "torch" in sys.modules:   # a worker that imports torch itself starts with no inherited pool
         sys.modules["torch"].set_num_threads(1)
@@ -332,6 +330,29 @@ class Dataset:
     def tracks(self) -> pd.DataFrame:
         """Every track found, with split and status."""
         return read_csv(self.root / "tracks.csv", keep_default_na=False)
+
+
+def track_windows(dataset, track_id: str, n_windows: int, split: str = "test") -> np.ndarray | None:
+    """The first ``n_windows`` windows of one track in ``split``, in time order, as the store holds them.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        An open store (anything with its ``manifest`` and ``features``).
+    track_id : str
+    n_windows : int
+    split : str
+
+    Returns
+    -------
+    windows : ndarray, shape (k, height, n_frames), float32, or None
+        ``k <= n_windows``; None when the store holds no window of the track in that split.
+    """
+    m = dataset.manifest
+    rows = m[(m["track_id"] == track_id) & (m["split"] == split)].sort_values("start", kind="stable")
+    if rows.empty:
+        return None
+    return np.asarray(dataset.features[rows["row"].to_numpy()[:n_windows]], dtype=np.float32)
 
 
 def built_from_synthetic(info: dict) -> bool:

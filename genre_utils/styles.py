@@ -30,6 +30,7 @@ a bar holding two chords is written ``'ii7|V7'``. Programs are General MIDI numb
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -388,8 +389,6 @@ SHIFT_PROGRAMS: dict[str, tuple[int, ...]] = {
 
 def _short_name(program: int) -> str:
     """Short lower-case GM name: 'Electric Guitar (clean)' -> 'clean guitar', 'String Ensemble 1' -> 'strings'."""
-    import re
-
     import pretty_midi
 
     name = pretty_midi.program_to_instrument_name(program).lower()

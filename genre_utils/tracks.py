@@ -15,7 +15,8 @@ from .genres import GENRES
 __all__ = ["error_table", "confusion_counts", "largest_error_cell", "cell_clips"]
 
 
-def _genres(results: dict) -> list[str]:
+def run_genres(results: dict) -> list[str]:
+    """The class order of a run's results: its ``genres``, or the ten GTZAN genres when it names none."""
     return list(results.get("genres") or GENRES)
 
 
@@ -86,7 +87,7 @@ def largest_error_cell(counts, genres=GENRES) -> tuple[str, str]:
     return genres[i], genres[j]
 
 
-def _largest_error_in_row(row_counts, row: int) -> int:
+def largest_error_in_row(row_counts, row: int) -> int:
     """Column of the largest off-diagonal count of one confusion row (the diagonal when it has no error)."""
     errors = np.asarray(row_counts).copy()
     errors[row] = -1

@@ -46,10 +46,10 @@ from .checkpoints import (
 from .config import N_GENRES, TrainConfig, check_schedule, num_threads
 from .devices import (
     Distributed,
-    autocast,
     default_precision,
     distributed,
     model_dtype,
+    precision_context,
     reuse_freed_memory,
     select_device,
     set_threads,
@@ -508,7 +508,7 @@ def train_one_epoch(cfg: TrainConfig, run: Run, epoch: int, partial: dict | None
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(first_step + b, total_steps, cfg.lr, cfg.schedule)
             group["betas"] = (adam_beta1(first_step + b, total_steps, cfg.schedule), group["betas"][1])
-        with autocast(device, cfg.precision):
+        with precision_context(device, cfg.precision):
             logits = run.net(xb)
             loss = run.criterion(logits.float(), yb) if cfg.precision != "fp32" else run.criterion(logits, yb)
         optimizer.zero_grad(set_to_none=True)

@@ -23,11 +23,15 @@ import math
 import numpy as np
 import pandas as pd
 
-from .audio import AudioError, load_audio
+from .audio import AudioError, check_audio, cut_segments, load_audio, segment_starts
 from .config import FeatureParams
+from .features import extract
 from .genres import GENRES
-from .plots import _CORRECT_COLOR, _WRONG_COLOR
-from .tracks import _genres, _largest_error_in_row, cell_clips, confusion_counts, error_table, largest_error_cell
+from .plots import CORRECT_COLOR, WRONG_COLOR, draw_features
+from .saliency import METHOD_NAMES, PATCH, clip_saliency, saliency_png
+from .store import track_windows
+from .tracks import cell_clips, confusion_counts, error_table, largest_error_cell, largest_error_in_row, run_genres
+from .train import load_checkpoint
 
 __all__ = ["clip_wav", "feature_png", "clip_media", "clip_player", "examples_per_genre", "explorer"]
 
@@ -101,8 +105,6 @@ def feature_png(features: np.ndarray, params: FeatureParams, title: str = "", dp
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from PIL import Image
-
-    from .plots import draw_features
 
     feats = np.asarray(features, dtype=np.float32)
     image = np.concatenate(list(feats), axis=1) if feats.ndim == 3 else feats
@@ -215,15 +217,6 @@ def _feature_params(results: dict, dataset) -> FeatureParams:
     return FeatureParams(**stored) if stored else FeatureParams()
 
 
-def _store_windows(dataset, track_id: str, n_windows: int):
-    """The first test windows of a track as the store holds them, or None when it is not there."""
-    m = dataset.manifest
-    rows = m[(m["track_id"] == track_id) & (m["split"] == "test")].sort_values("start", kind="stable")
-    if rows.empty:
-        return None
-    return np.asarray(dataset.features[rows["row"].to_numpy()[:n_windows]], dtype=np.float32)
-
-
 def clip_media(path, track_id: str, params: FeatureParams, *, dataset=None, seconds: float = 10.0):
     """Image and sound of one test clip for the explorer.
 
@@ -250,11 +243,8 @@ def clip_media(path, track_id: str, params: FeatureParams, *, dataset=None, seco
 
 
 def _clip_media(path, track_id: str, params: FeatureParams, *, dataset=None, seconds: float = 10.0):
-    from .audio import check_audio, cut_segments, segment_starts
-    from .features import extract
-
     n_windows = max(1, math.ceil(seconds / params.segment_seconds - 1e-9))
-    feats = _store_windows(dataset, track_id, n_windows) if dataset is not None else None
+    feats = track_windows(dataset, track_id, n_windows) if dataset is not None else None
     source = "feature store" if feats is not None else "audio file"
     png = wav = None
     problems = []
@@ -287,7 +277,7 @@ def _prob_table(record: dict, genres, k: int = 3) -> str:
     for i in np.argsort(-probs, kind="stable")[:k]:
         g, p = genres[i], probs[i]
         votes = record.get(f"votes_{g}")
-        bar = (f'<div style="background:{_WRONG_COLOR if g != record["true_genre"] else _CORRECT_COLOR};'
+        bar = (f'<div style="background:{WRONG_COLOR if g != record["true_genre"] else CORRECT_COLOR};'
                f'height:0.8em;width:{100 * p:.0f}%"></div>')
         rows.append(f"<tr><td>{html.escape(g)}</td><td style='width:12em'>{bar}</td><td>{p:.2f}</td>"
                     f"<td>{'' if votes is None else votes} / {record.get('n_segments')}</td></tr>")
@@ -301,7 +291,7 @@ class _Explorer:
     def __init__(self, results: dict, dataset, max_audio_seconds: float, model=None, saliency_method="occlusion"):
         import ipywidgets as w
 
-        self.genres = _genres(results)
+        self.genres = run_genres(results)
         self.table = error_table(results)
         self.records = {str(r["track_id"]): r for r in pd.DataFrame(results["test"]["tracks"]).to_dict("records")}
         self.counts = confusion_counts(self.table, self.genres)
@@ -348,7 +338,7 @@ class _Explorer:
         keep = self.pred.value
         row = self.genres.index(self.true.value)
         if self.counts[row, self.genres.index(keep)] == 0:
-            keep = self.genres[_largest_error_in_row(self.counts[row], row)]
+            keep = self.genres[largest_error_in_row(self.counts[row], row)]
         self.muted = True
         self.pred.options = self._pred_options(self.true.value)
         self.pred.value = keep
@@ -380,8 +370,6 @@ class _Explorer:
 
     def _saliency(self, track_id):
         """PNG of the saliency of the clip's shown windows for its predicted genre (None without a model)."""
-        from .saliency import METHOD_NAMES, PATCH, clip_saliency, saliency_png
-
         feats = self.media(track_id)[3]
         if self.model is None or feats is None or not len(feats):
             return None
@@ -467,7 +455,6 @@ def _load_model(model):
     """A model, a run folder or a checkpoint path -> a model in eval mode on the CPU (None stays None)."""
     if model is None or hasattr(model, "forward"):
         return model
-    from .train import load_checkpoint
 
     return load_checkpoint(model, device="cpu")[0]
 

@@ -145,9 +145,9 @@ def test_compare_counts_differing_windows():
     a = np.zeros((5, 4, 3), np.float32)
     b = a.copy()
     b[3, 2, 1] = 0.5
-    result = bench_features._compare(a, b, rtol=1e-4, atol=1e-3)
+    result = bench_features.compare_features(a, b, rtol=1e-4, atol=1e-3)
     assert not result["allclose"] and result["windows_differing"] == 1 and result["max_abs_diff"] == 0.5
-    assert bench_features._compare(a, a[:4], 1e-4, 1e-3)["allclose"] is False
+    assert bench_features.compare_features(a, a[:4], 1e-4, 1e-3)["allclose"] is False
 
 
 def test_clips_are_deterministic_and_fall_back_to_tones(monkeypatch):

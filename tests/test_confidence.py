@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from genre_utils import calibration as cal
 from genre_utils import confidence as cf
 
 
@@ -14,7 +15,7 @@ def _overconfident(n=4000, k=10, sharpen=3.0, seed=0):
     """Labels drawn from softmax(z): calibrated logits z; the model reports sharpen * z (over-confident)."""
     rng = np.random.default_rng(seed)
     z = rng.normal(0, 1.5, (n, k))
-    p = cf.softmax(z)
+    p = cal.softmax(z)
     labels = np.array([rng.choice(k, p=row) for row in p])
     return sharpen * z, labels
 
@@ -22,76 +23,76 @@ def _overconfident(n=4000, k=10, sharpen=3.0, seed=0):
 def test_temperature_one_leaves_probabilities_unchanged():
     logits = np.random.default_rng(1).normal(0, 3, (50, 10))
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    np.testing.assert_allclose(cf.softmax(logits, 1.0), e / e.sum(axis=1, keepdims=True), rtol=1e-12)
+    np.testing.assert_allclose(cal.softmax(logits, 1.0), e / e.sum(axis=1, keepdims=True), rtol=1e-12)
     # stored probabilities are as good as logits for temperature scaling
-    np.testing.assert_allclose(cf.softmax(cf.logits_from_probs(cf.softmax(logits)), 2.5), cf.softmax(logits, 2.5),
+    np.testing.assert_allclose(cal.softmax(cal.logits_from_probs(cal.softmax(logits)), 2.5), cal.softmax(logits, 2.5),
                                rtol=1e-9, atol=1e-15)
     with pytest.raises(ValueError):
-        cf.softmax(logits, 0.0)
+        cal.softmax(logits, 0.0)
 
 
 def test_overconfident_model_is_recovered_and_its_ece_falls():
     logits, labels = _overconfident(sharpen=3.0)
-    T = cf.fit_temperature(logits[:2000], labels[:2000])
+    T = cal.fit_temperature(logits[:2000], labels[:2000])
     assert 2.5 < T < 3.5  # the known over-confidence
-    before = cf.expected_calibration_error(cf.softmax(logits[2000:]), labels[2000:])
-    after = cf.expected_calibration_error(cf.softmax(logits[2000:], T), labels[2000:])
+    before = cal.expected_calibration_error(cal.softmax(logits[2000:]), labels[2000:])
+    after = cal.expected_calibration_error(cal.softmax(logits[2000:], T), labels[2000:])
     assert after < before / 3 and after < 0.03
-    assert cf.nll(logits, labels, T) < cf.nll(logits, labels, 1.0)
+    assert cal.nll(logits, labels, T) < cal.nll(logits, labels, 1.0)
     # scaling never changes the predicted class
-    assert (cf.softmax(logits, T).argmax(1) == logits.argmax(1)).all()
+    assert (cal.softmax(logits, T).argmax(1) == logits.argmax(1)).all()
 
 
 def test_underconfident_model_gets_t_below_one():
     logits, labels = _overconfident(sharpen=0.5, seed=3)
-    assert 0.35 < cf.fit_temperature(logits, labels) < 0.65
+    assert 0.35 < cal.fit_temperature(logits, labels) < 0.65
 
 
 def test_reliability_table_by_hand():
     probs = np.array([[0.95, 0.05], [0.92, 0.08], [0.55, 0.45], [0.3, 0.7]])
     labels = np.array([0, 1, 0, 1])
-    t = cf.reliability_table(probs, labels, n_bins=10)
+    t = cal.reliability_table(probs, labels, n_bins=10)
     assert len(t) == 10 and t["count"].sum() == 4
     assert t.loc[9, "count"] == 2 and t.loc[9, "accuracy"] == 0.5 and t.loc[9, "confidence"] == pytest.approx(0.935)
     assert t.loc[5, "count"] == 1 and t.loc[5, "accuracy"] == 1.0  # 0.55 lies in (0.5, 0.6]
     assert t.loc[6, "count"] == 1 and t.loc[6, "accuracy"] == 1.0
     assert math.isnan(t.loc[0, "accuracy"])  # empty bin: no data, not 0
-    ece = cf.expected_calibration_error(probs, labels, 10)
+    ece = cal.expected_calibration_error(probs, labels, 10)
     assert ece == pytest.approx((2 * 0.435 + 0.45 + 0.3) / 4)
-    assert math.isnan(cf.expected_calibration_error(np.zeros((0, 2)), np.zeros(0, int)))
+    assert math.isnan(cal.expected_calibration_error(np.zeros((0, 2)), np.zeros(0, int)))
 
 
 def test_track_mean_probs_keeps_first_appearance_order():
-    ids, mean = cf.track_mean_probs(["b", "a", "b"], [[1.0, 0.0], [0.2, 0.8], [0.0, 1.0]])
+    ids, mean = cal.track_mean_probs(["b", "a", "b"], [[1.0, 0.0], [0.2, 0.8], [0.0, 1.0]])
     assert list(ids) == ["b", "a"]
     np.testing.assert_allclose(mean, [[0.5, 0.5], [0.2, 0.8]])
 
 
 def test_auroc_and_bootstrap_interval():
-    assert cf.auroc([0.9, 0.8], [0.1, 0.2, 0.3]) == 1.0
-    assert cf.auroc([0.1], [0.9]) == 0.0
-    assert cf.auroc([0.5, 0.5], [0.5]) == 0.5  # ties count one half
-    assert math.isnan(cf.auroc([], [0.3]))
+    assert cal.auroc([0.9, 0.8], [0.1, 0.2, 0.3]) == 1.0
+    assert cal.auroc([0.1], [0.9]) == 0.0
+    assert cal.auroc([0.5, 0.5], [0.5]) == 0.5  # ties count one half
+    assert math.isnan(cal.auroc([], [0.3]))
     rng = np.random.default_rng(0)
-    sep = cf.bootstrap_auroc(rng.normal(1.5, 1, 60), rng.normal(0, 1, 80), n_boot=500, seed=0)
+    sep = cal.bootstrap_auroc(rng.normal(1.5, 1, 60), rng.normal(0, 1, 80), n_boot=500, seed=0)
     assert sep["low"] < sep["auroc"] < sep["high"] and sep["low"] > 0.7
-    same = cf.bootstrap_auroc(rng.normal(0, 1, 40), rng.normal(0, 1, 40), n_boot=500, seed=0)
+    same = cal.bootstrap_auroc(rng.normal(0, 1, 40), rng.normal(0, 1, 40), n_boot=500, seed=0)
     assert same["low"] < 0.5 < same["high"]
-    assert cf.bootstrap_auroc([0.2, 0.4], [0.1], n_boot=50) == cf.bootstrap_auroc([0.2, 0.4], [0.1], n_boot=50)
+    assert cal.bootstrap_auroc([0.2, 0.4], [0.1], n_boot=50) == cal.bootstrap_auroc([0.2, 0.4], [0.1], n_boot=50)
 
 
 def test_recall_threshold_accepts_at_least_the_asked_share():
     conf = np.linspace(0.1, 1.0, 20)
-    thr = cf.recall_threshold(conf, 0.95)
+    thr = cal.recall_threshold(conf, 0.95)
     assert (conf >= thr).mean() >= 0.95 and (conf >= thr).sum() == 19
-    assert cf.recall_threshold([0.3], 0.95) == 0.3
-    assert math.isnan(cf.recall_threshold([], 0.95))
+    assert cal.recall_threshold([0.3], 0.95) == 0.3
+    assert math.isnan(cal.recall_threshold([], 0.95))
 
 
 def test_energy_score_is_minus_logsumexp():
     logits = np.array([[1.0, 2.0, 3.0]])
-    assert cf.energy_score(logits)[0] == pytest.approx(-np.log(np.exp(logits).sum()))
-    assert cf.energy_score(logits, 2.0)[0] == pytest.approx(-2 * np.log(np.exp(logits / 2).sum()))
+    assert cal.energy_score(logits)[0] == pytest.approx(-np.log(np.exp(logits).sum()))
+    assert cal.energy_score(logits, 2.0)[0] == pytest.approx(-2 * np.log(np.exp(logits / 2).sum()))
 
 
 def test_confidence_file_is_keyed_to_the_checkpoint(tmp_path):
@@ -151,8 +152,8 @@ def test_sentences_follow_the_numbers():
 
 def test_figures_draw():
     logits, labels = _overconfident(n=300)
-    before = cf.reliability_table(cf.softmax(logits), labels)
-    after = cf.reliability_table(cf.softmax(logits, 3.0), labels)
+    before = cal.reliability_table(cal.softmax(logits), labels)
+    after = cal.reliability_table(cal.softmax(logits, 3.0), labels)
     fig = cf.reliability_figure(before, after, "segments", temperature=3.0)
     assert len(fig.axes) == 2
     tracks = pd.DataFrame({"group": ["in-genre test", "open set"], "confidence": [0.8, 0.3]})

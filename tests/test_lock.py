@@ -1,4 +1,4 @@
-"""requirements.lock agrees with pyproject.toml; lock_fingerprint and corpus_tools (fast, no network)."""
+"""requirements.lock agrees with pyproject.toml; lock_fingerprint and synth.corpus_tools (fast, no network)."""
 
 from __future__ import annotations
 
@@ -155,20 +155,22 @@ def test_lock_fingerprint(tmp_path):
 def test_corpus_tools():
     from genre_utils import synth
 
-    tools = provenance.corpus_tools()
+    tools = synth.corpus_tools()
     assert tools["pretty_midi"] == md.version("pretty_midi")
     assert tools["midirenderer"] == md.version("midirenderer")
     assert tools["soundfont"] == "TimGM6mb"  # the bank's own name (INAM) in the SoundFont synth renders with
-    assert tools["soundfont_sha256"] == hashlib.sha256(synth._soundfont()).hexdigest()
+    assert tools["soundfont_sha256"] == hashlib.sha256(synth.soundfont_bytes()).hexdigest()
 
 
 def test_soundfont_name_parser():
+    from genre_utils.synth import soundfont_name
+
     info = b"INAM" + (6).to_bytes(4, "little") + b"Bank\0\0"
     lst = b"LIST" + (4 + len(info)).to_bytes(4, "little") + b"INFO" + info
     sf2 = b"RIFF" + (4 + len(lst)).to_bytes(4, "little") + b"sfbk" + lst
-    assert provenance._soundfont_name(sf2) == "Bank"
-    assert provenance._soundfont_name(b"RIFF\0\0\0\0WAVE") is None
-    assert provenance._soundfont_name(b"") is None
+    assert soundfont_name(sf2) == "Bank"
+    assert soundfont_name(b"RIFF\0\0\0\0WAVE") is None
+    assert soundfont_name(b"") is None
 
 
 def _lock_tool():

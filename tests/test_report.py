@@ -136,7 +136,7 @@ def test_seconds_or_minutes():
 
 
 def test_paper_tables_say_what_the_paper_states():
-    related = paper.related_work_table()
+    related = report.related_work_table()
     assert related.loc["Hsiang et al. (the paper)", "accuracy"] == "70.0 % [62.5, 76.6], n = 160"
     assert related.loc["Pons & Serra (2019)", "accuracy"] == "53.4 %"
     dev = paper.deviations("quick").set_index("aspect")

@@ -27,7 +27,7 @@ import pandas as pd
 import pytest
 import torch
 
-from genre_utils import build
+from genre_utils import bookbuild, build
 from genre_utils.cli import main
 from genre_utils.config import get_profile
 from genre_utils.errors import CheckpointError, UserError
@@ -187,7 +187,7 @@ def test_npm_that_fails_falls_back_to_the_cdn_with_one_warning(tmp_path, monkeyp
     monkeypatch.setenv("PATH", _path_with_fake_npm(tmp_path, script))
     assert build._vendor_widget_js(tmp_path / "vendor") is None
     executed = tmp_path / "executed"
-    build._stage(REPO, executed, None)
+    bookbuild.stage_book(REPO, executed, None)
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [err[0]] and err[0].startswith(expected), err
     assert err[0].endswith("will load it from a CDN")

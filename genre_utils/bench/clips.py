@@ -3,7 +3,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import _log
+from ..genres import GENRES
+from .common import bench_log
 
 
 # ------------------------------------------------------------------------------------------ 1. clips
@@ -18,8 +19,8 @@ def _tone_clip(rng: np.random.Generator, n_samples: int, sample_rate: int) -> np
 
 
 def _synth_clip(index: int, seed: int, seconds: float, sample_rate: int) -> np.ndarray:
-    from ..genres import GENRES
-    from . import synth
+    # deferred: slow to import, loaded for this measurement only
+    from .. import synth
 
     genre = GENRES[index % len(GENRES)]
     midi = synth.compose(genre, seed + index, seconds)
@@ -57,12 +58,13 @@ def make_clips(n: int, seconds: float = 30.0, sample_rate: int = 22050, seed: in
                      for i in tqdm(range(n), desc="rendering clips", unit="clip", disable=None, leave=False)]
             return np.stack(clips), "synth"
         except Exception as err:  # the synthetic corpus is another module's job: fall back, say so
-            _log(f"synth clips unavailable ({type(err).__name__}: {err}); using noise + tones")
+            bench_log(f"synth clips unavailable ({type(err).__name__}: {err}); using noise + tones")
     rng = np.random.default_rng(seed)
     return np.stack([_tone_clip(rng, n_samples, sample_rate) for _ in range(n)]), "tones"
 
 
-def _write_wavs(clips: np.ndarray, sample_rate: int, folder: Path) -> list[Path]:
+def write_wavs(clips: np.ndarray, sample_rate: int, folder: Path) -> list[Path]:
+    # deferred: slow to import, loaded for this measurement only
     from ..audio import write_wav
 
     folder.mkdir(parents=True, exist_ok=True)

@@ -2,8 +2,10 @@
 
 
 import dataclasses
+import importlib.metadata as md
 import os
 import platform
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -84,7 +86,7 @@ class BenchConfig:
         return dataclasses.replace(get_profile(self.profile).features, kind="mfcc")
 
 
-def _log(message: str) -> None:
+def bench_log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
@@ -142,8 +144,6 @@ def check_cpu_meter(spin_seconds: float = 0.5) -> dict:
     core's share. Scheduling decides the exact numbers, so this lives in ``make bench`` (a row with a
     target), not in a timed test.
     """
-    import subprocess
-
     child = subprocess.Popen([sys.executable, "-c", "import time\nt = time.perf_counter() + %r\n"
                               "while time.perf_counter() < t: pass" % (spin_seconds + 1.0)])
     try:
@@ -156,7 +156,7 @@ def check_cpu_meter(spin_seconds: float = 0.5) -> dict:
     finally:
         child.wait()
     other = reading["other_cores"]
-    return _row("cpu_meter", "CPU meter: cores it saw busy in another process (one was spinning)", other,
+    return report_row("cpu_meter", "CPU meter: cores it saw busy in another process (one was spinning)", other,
                 "cores", ">=", 0.3, detail=f"own CPU {reading['cpu_s']:.2f} s of {spin_seconds:g} s spun",
                 raw=reading, status=None if other is not None else "not measured")
 
@@ -176,11 +176,11 @@ def wait_until_quiet(max_seconds: float, threshold: float = 0.25, window: float 
         other = meter.other_cores()
         if other is None or other < threshold:
             break
-        _log(f"waiting for a quiet machine: other processes use {other:.1f} cores")
+        bench_log(f"waiting for a quiet machine: other processes use {other:.1f} cores")
     return time.perf_counter() - t0
 
 
-def _timings(seconds, meters=None) -> dict:
+def timing_summary(seconds, meters=None) -> dict:
     """Raw run times with their best and median (seconds); with meter readings, CPU seconds and other load."""
     seconds = [float(s) for s in seconds]
     out = {"runs": seconds, "best": min(seconds), "median": float(np.median(seconds))}
@@ -213,11 +213,11 @@ def time_calls(func, repeat: int, warmup: int = 1):
         result = func()
         runs.append(time.perf_counter() - t0)
         meters.append(meter.read())
-    return _timings(runs, meters), result
+    return timing_summary(runs, meters), result
 
 
-def _other_load(*timings) -> float | None:
-    """Median of the cores other processes used over the runs of some :func:`_timings` dicts."""
+def other_load(*timings) -> float | None:
+    """Median of the cores other processes used over the runs of some :func:`timing_summary` dicts."""
     values = [o for t in timings if t for o in t.get("other_cores", []) if o is not None]
     return float(np.median(values)) if values else None
 
@@ -228,8 +228,8 @@ def _judge(value, op: str | None, threshold: float | None) -> str:
     return "pass" if (value >= threshold if op == ">=" else value <= threshold) else "fail"
 
 
-def _row(row_id: str, what: str, value, unit: str, op: str | None = None, threshold: float | None = None,
-         detail: str = "", raw: dict | None = None, status: str | None = None, other_cores=None) -> dict:
+def report_row(row_id: str, what: str, value, unit: str, op: str | None = None, threshold: float | None = None,
+               detail: str = "", raw: dict | None = None, status: str | None = None, other_cores=None) -> dict:
     """One line of the report: the measured value, its target, whether it is met and how busy the machine was.
 
     ``other_cores`` is the median number of cores other processes kept busy during the row's timed runs.
@@ -260,7 +260,7 @@ def _memory_gb() -> float | None:
         return None
 
 
-def _load_average():
+def load_average():
     try:
         return [round(x, 2) for x in os.getloadavg()]
     except (AttributeError, OSError):
@@ -269,8 +269,6 @@ def _load_average():
 
 def machine_info() -> dict:
     """Cores, CPU model, memory, library versions and torch's thread count of this machine."""
-    import importlib.metadata as md
-
     import torch
 
     libs = {}
@@ -282,4 +280,4 @@ def machine_info() -> dict:
     return {"cores": num_threads(), "cpu_count": os.cpu_count(), "cpu_model": _cpu_model(),
             "memory_gb": _memory_gb(), "python": platform.python_version(), "platform": platform.platform(),
             "torch_threads": torch.get_num_threads(), "mkldnn": bool(torch.backends.mkldnn.is_available()),
-            "load_average": _load_average(), "versions": libs}
+            "load_average": load_average(), "versions": libs}

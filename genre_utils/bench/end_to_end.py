@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from .common import E2E_RUNS, E2E_TARGETS_MINUTES, CpuMeter, _log, _row
+from .common import E2E_RUNS, E2E_TARGETS_MINUTES, CpuMeter, bench_log, report_row
 
 # ------------------------------------------------------------------------------------ 5. end to end
 _RUSAGE_WRAPPER = """
@@ -71,7 +71,7 @@ def bench_end_to_end(profile: str, work_dir: Path, poll_seconds: float = 1.0) ->
     cmd = [sys.executable, "-c", _RUSAGE_WRAPPER, str(usage_path), sys.executable, "-m", "genre_utils.build",
            target_name, "--profile", build_profile, "--build-dir", str(build_dir / "build")]
     what = f"make {target_name} PROFILE={build_profile}"
-    _log(f"end to end: {what} (log: {log_path})")
+    bench_log(f"end to end: {what} (log: {log_path})")
     peak = [0]
     try:
         with open(log_path, "w") as log:
@@ -103,17 +103,17 @@ def bench_end_to_end(profile: str, work_dir: Path, poll_seconds: float = 1.0) ->
     note = "" if ok else f"build FAILED (exit {code}), see {log_path}; "
     target = E2E_TARGETS_MINUTES.get(profile)
     return [
-        _row(f"e2e_{profile}_wall", f"end to end: {what}, wall time", wall / 60, "min",
-             None if target is None else "<=", target, note + f"{wall:.0f} s, fresh build folder", raw,
-             status=None if ok else "fail", other_cores=busy),
-        _row(f"e2e_{profile}_rss", f"end to end: {what}, peak RSS", max(max_single_gb, tree_gb),
-             "GB", "<=", rss_target, f"largest process {max_single_gb:.2f} GB (ru_maxrss), "
-             f"whole tree {tree_gb:.2f} GB (polled every {poll_seconds:g} s)", raw, status=None if ok else "fail",
-             other_cores=busy),
+        report_row(f"e2e_{profile}_wall", f"end to end: {what}, wall time", wall / 60, "min",
+                   None if target is None else "<=", target, note + f"{wall:.0f} s, fresh build folder", raw,
+                   status=None if ok else "fail", other_cores=busy),
+        report_row(f"e2e_{profile}_rss", f"end to end: {what}, peak RSS", max(max_single_gb, tree_gb),
+                   "GB", "<=", rss_target, f"largest process {max_single_gb:.2f} GB (ru_maxrss), "
+                   f"whole tree {tree_gb:.2f} GB (polled every {poll_seconds:g} s)", raw, status=None if ok else "fail",
+                   other_cores=busy),
     ]
 
 
-def _notebook_timings(build_dir: Path) -> dict | None:
+def notebook_timings(build_dir: Path) -> dict | None:
     """``notebook_seconds`` of ``<build>/results.json`` (the last ``make book``), if there is one."""
     path = build_dir / "results.json"
     if not path.is_file():

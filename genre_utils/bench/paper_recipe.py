@@ -22,7 +22,10 @@ import json
 import subprocess
 from pathlib import Path
 
-from .common import _log, _row, machine_info
+from ..errors import UserError
+from ..provenance import atomic_write_bytes, versions
+from ..stats import wilson_interval
+from .common import bench_log, machine_info, report_row
 
 #: The GPU goal of the project (issue 15): the paper's 15 epochs over 100,000 windows in at most 5 minutes.
 GPU_TARGET_MINUTES = 5.0
@@ -89,10 +92,8 @@ def bench_paper_recipe(store_dir, bench_dir, time_limit: float, eval_every: int 
     record : dict
         Written to ``<bench_dir>/paper_recipe.json`` as well.
     """
-    from ..errors import UserError
+    # deferred: slow to import, loaded for this measurement only
     from ..experiments import train_run
-    from ..provenance import atomic_write_bytes, versions
-    from ..stats import wilson_interval
     from ..store import built_from_synthetic, open_dataset
     from ..train import default_precision, select_device
 
@@ -103,8 +104,8 @@ def bench_paper_recipe(store_dir, bench_dir, time_limit: float, eval_every: int 
     dev = select_device(device)
     precision = precision or default_precision(dev)
     run_dir = Path(bench_dir) / "paper-recipe-run"
-    _log(f"paper recipe: CRNN on {store_dir}, {dev.type} {precision}, {time_limit:g} s, validation every "
-         f"{eval_every} steps (run folder {run_dir})")
+    bench_log(f"paper recipe: CRNN on {store_dir}, {dev.type} {precision}, {time_limit:g} s, validation every "
+              f"{eval_every} steps (run folder {run_dir})")
     info = train_run(ds, "crnn", run_dir, "paper", device=device, precision=precision, time_limit=time_limit,
                      eval_every=eval_every, other_run="move")
     history, cfg = info["history"], info["config"]["train"]
@@ -141,18 +142,18 @@ def bench_paper_recipe(store_dir, bench_dir, time_limit: float, eval_every: int 
 
     what = (f"paper recipe at paper size (CRNN, no batch norm, batch {cfg['batch_size']}, Adam {cfg['lr']:g}, "
             f"{precision}) on {where}")
-    rows = [_row("paper_recipe_rate", f"{what}: training windows per second", rate, "windows/s",
-                 detail=f"{windows:,} windows in {seconds:.0f} s of training (evaluation excluded), steps "
+    rows = [report_row("paper_recipe_rate", f"{what}: training windows per second", rate, "windows/s",
+                       detail=f"{windows:,} windows in {seconds:.0f} s of training (evaluation excluded), steps "
                         f"{start['step']:,} to {log[-1]['step'] if log else 0:,} ({steps_per_epoch:,} per epoch)",
                  raw={"record": str(Path(bench_dir) / RECORD_NAME)}),
-            _row("paper_recipe_projection", f"{what}: the paper's {cfg['epochs']} epochs "
-                 f"({full_windows:,} windows), projected", projected_h, "h",
-                 detail="a projection from the measured rate, not a measured run")]
+            report_row("paper_recipe_projection", f"{what}: the paper's {cfg['epochs']} epochs "
+                       f"({full_windows:,} windows), projected", projected_h, "h",
+                       detail="a projection from the measured rate, not a measured run")]
     if last is not None:
         low, high = wilson_interval(round(last["valid_acc"] * n_valid), n_valid)
-        rows.append(_row("paper_recipe_valid_acc", f"{what}: validation accuracy after {last['step']:,} steps "
-                         f"(epoch {last['epoch']:.2f} of {cfg['epochs']})", 100 * last["valid_acc"], "%",
-                         detail=f"n = {n_valid:,} windows, 95 % Wilson [{100 * low:.1f}, {100 * high:.1f}] %; "
+        rows.append(report_row("paper_recipe_valid_acc", f"{what}: validation accuracy after {last['step']:,} steps "
+                               f"(epoch {last['epoch']:.2f} of {cfg['epochs']})", 100 * last["valid_acc"], "%",
+                               detail=f"n = {n_valid:,} windows, 95 % Wilson [{100 * low:.1f}, {100 * high:.1f}] %; "
                                 f"chance 10 %{'; synthetic corpus' if record['store']['synthetic'] else ''}"))
     rows += gpu_rows(dev, record)
     return rows, record
@@ -175,11 +176,13 @@ def gpu_rows(dev, record: dict | None = None) -> list[dict]:
     if dev is None or getattr(dev, "type", None) != "cuda" or record is None:
         why = ("not run: `--paper-recipe STORE` on a CUDA device measures it" if dev is None
                else "no CUDA device in this run")
-        return [_row("gpu_paper_training", what, None, "min", status="not measured", detail=f"{why}; never estimated"),
-                _row("gpu_paper_flops", "the same run: achieved FLOP/s / bf16 matmul FLOP/s", None, "%",
-                     status="not measured", detail=why)]
+        return [report_row("gpu_paper_training", what, None, "min", status="not measured",
+                           detail=f"{why}; never estimated"),
+                report_row("gpu_paper_flops", "the same run: achieved FLOP/s / bf16 matmul FLOP/s", None, "%",
+                           status="not measured", detail=why)]
     import torch
 
+    # deferred: slow to import, loaded for this measurement only
     from ..models import build_model
     from .training import count_flops
 
@@ -189,13 +192,14 @@ def gpu_rows(dev, record: dict | None = None) -> list[dict]:
     flops = count_flops(build_model("crnn", input_shape=(64, 235)), (64, 235))["train_total"]
     achieved = record["windows_per_s"] * flops / 1e12 if record["windows_per_s"] else None
     peak = bf16_matmul_tflops(dev)
-    return [_row("gpu_paper_training", f"{what}, {name}", seconds / 60 if finished and seconds else None, "min",
-                 "<=", GPU_TARGET_MINUTES, status=None if finished else "not measured",
-                 detail=(f"{record['windows_per_s']:.0f} windows/s, {record['precision']}" if finished else
+    return [report_row("gpu_paper_training", f"{what}, {name}", seconds / 60 if finished and seconds else None, "min",
+                       "<=", GPU_TARGET_MINUTES, status=None if finished else "not measured",
+                       detail=(f"{record['windows_per_s']:.0f} windows/s, {record['precision']}" if finished else
                          f"stopped at epoch {record['step_log'][-1]['epoch']:.2f}: no full run measured")),
-            _row("gpu_paper_flops", f"the same run on {name}: achieved FLOP/s / bf16 matmul FLOP/s",
-                 100 * achieved / peak if achieved else None, "%",
-                 detail=f"{achieved or 0:.1f} TFLOP/s of training vs {peak:.0f} TFLOP/s bf16 torch.mm (same run)")]
+            report_row(
+                "gpu_paper_flops", f"the same run on {name}: achieved FLOP/s / bf16 matmul FLOP/s",
+                100 * achieved / peak if achieved else None, "%",
+                detail=f"{achieved or 0:.1f} TFLOP/s of training vs {peak:.0f} TFLOP/s bf16 torch.mm (same run)")]
 
 
 #: The record shipped with the package: the paper recipe as measured by the project on its own machine.

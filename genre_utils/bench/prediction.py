@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import FeatureParams
-from .common import _log, _other_load, _row, time_calls
+from .common import bench_log, other_load, report_row, time_calls
 
 
 # ------------------------------------------------------------------------------------ 4. prediction
@@ -14,6 +14,7 @@ def _write_mp3s(clips: np.ndarray, sample_rate: int, folder: Path, rate_out: int
     """MP3 files (64 kbit/s at ``rate_out`` Hz, like FMA's) of the clips."""
     import soxr
 
+    # deferred: slow to import, loaded for this measurement only
     from ..audio import write_mp3
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -46,6 +47,7 @@ def bench_prediction(clips: np.ndarray, params: FeatureParams, folder: Path, rep
     """
     import torch
 
+    # deferred: slow to import, loaded for this measurement only
     from ..audio import load_audio
     from ..evaluate import evaluate_files
     from ..models import build_model
@@ -55,15 +57,15 @@ def bench_prediction(clips: np.ndarray, params: FeatureParams, folder: Path, rep
     paths = _write_mp3s(clips, params.sample_rate, folder / "mp3")
     model = build_model("crnn", input_shape=params.shape, seed=seed).to(memory_format=torch.channels_last).eval()
     audio_seconds = len(paths) * clips.shape[1] / params.sample_rate
-    _log(f"prediction: evaluate_files on {len(paths)} mp3 files ({audio_seconds:.0f} s of audio)")
+    bench_log(f"prediction: evaluate_files on {len(paths)} mp3 files ({audio_seconds:.0f} s of audio)")
     evaluate_files(model, paths[:1], params, progress=False)  # warm-up: numba, torch, decoder
     timings, table = time_calls(lambda: evaluate_files(model, paths, params, progress=False), repeat, warmup=0)
     decode, _ = time_calls(lambda: [load_audio(p, params.sample_rate) for p in paths], repeat, warmup=0)
     errors = int((table["error"] != "").sum())
     rate = audio_seconds / timings["best"]
-    return [_row("prediction", "prediction: seconds of mp3 audio classified per second (evaluate_files)", rate,
-                 "audio s/s", detail=f"{len(paths)} files, {audio_seconds:.0f} s in {timings['best']:.2f} s "
-                 f"(decode alone {decode['best']:.2f} s); files with errors: {errors}",
-                 raw={"n_files": len(paths), "audio_seconds": audio_seconds, "evaluate_files_s": timings,
+    return [report_row("prediction", "prediction: seconds of mp3 audio classified per second (evaluate_files)", rate,
+                       "audio s/s", detail=f"{len(paths)} files, {audio_seconds:.0f} s in {timings['best']:.2f} s "
+                       f"(decode alone {decode['best']:.2f} s); files with errors: {errors}",
+                       raw={"n_files": len(paths), "audio_seconds": audio_seconds, "evaluate_files_s": timings,
                       "decode_only_s": decode, "files_with_errors": int(errors)},
-                 status="report" if errors == 0 else "fail", other_cores=_other_load(timings))]
+                 status="report" if errors == 0 else "fail", other_cores=other_load(timings))]

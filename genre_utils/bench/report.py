@@ -12,17 +12,18 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError, one_line
+from ..provenance import atomic_write_bytes
 from .clips import make_clips
 from .common import (
     E2E_TARGETS_MINUTES,
     BenchConfig,
-    _load_average,
-    _log,
+    bench_log,
     check_cpu_meter,
+    load_average,
     machine_info,
     wait_until_quiet,
 )
-from .end_to_end import _notebook_timings, bench_end_to_end
+from .end_to_end import bench_end_to_end, notebook_timings
 from .features import bench_features
 from .paper_recipe import bench_paper_recipe, gpu_rows
 from .prediction import bench_prediction
@@ -54,6 +55,7 @@ def run(build_dir, config: BenchConfig = BenchConfig(), end_to_end=(), paper_rec
         ``created``, ``machine`` (also ``load_average_end``), ``config``, ``rows`` (list of report rows),
         ``training_profile``, ``last_book`` and ``seconds`` (the benchmark's own run time).
     """
+    # deferred: slow to import, loaded for this measurement only
     from ..devices import reuse_freed_memory
     from ..train import set_threads
 
@@ -77,7 +79,7 @@ def run(build_dir, config: BenchConfig = BenchConfig(), end_to_end=(), paper_rec
         rows.append(check_cpu_meter())
         with tempfile.TemporaryDirectory(prefix="scratch-", dir=bench_dir) as tmp:
             tmp = Path(tmp)
-            _log(f"clips: {config.n_clips} x {config.clip_seconds:g} s ({config.clip_source})")
+            bench_log(f"clips: {config.n_clips} x {config.clip_seconds:g} s ({config.clip_source})")
             clips, source = make_clips(config.n_clips, config.clip_seconds, params.sample_rate, config.seed,
                                        config.clip_source)
             quiet("features")
@@ -100,12 +102,12 @@ def run(build_dir, config: BenchConfig = BenchConfig(), end_to_end=(), paper_rec
         rows += bench_paper_recipe(bench_dir=bench_dir, **paper_recipe)[0]
     else:
         rows += gpu_rows(None)
-    machine["load_average_end"] = _load_average()
+    machine["load_average_end"] = load_average()
     machine["waited_for_quiet_s"] = waited
     return {"created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             "machine": machine, "config": {**dataclasses.asdict(config), "clip_source_used": source,
                                            "features": dataclasses.asdict(params)},
-            "rows": rows, "training_profile": training_profile, "last_book": _notebook_timings(build_dir),
+            "rows": rows, "training_profile": training_profile, "last_book": notebook_timings(build_dir),
             "seconds": time.perf_counter() - t_start}
 
 
@@ -176,8 +178,6 @@ def _json_default(obj):
 
 def write_report(report: dict, out_dir) -> tuple[Path, Path]:
     """Write ``report.json`` and ``report.md`` into ``out_dir`` atomically; return both paths."""
-    from ..provenance import atomic_write_bytes
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out_dir / "report.json", out_dir / "report.md"
@@ -188,7 +188,7 @@ def write_report(report: dict, out_dir) -> tuple[Path, Path]:
 
 def main(argv=None) -> int:
     """``python -m genre_utils.bench``: run the benchmarks, write and print the report."""
-    from ..cli import _duration, _positive  # the train command's argument types: one home
+    from ..cli import duration, positive_number  # the train command's argument types: one home
 
     parser = argparse.ArgumentParser(prog="python -m genre_utils.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--build-dir", default="_build", type=Path, help="report goes to <build-dir>/bench")
@@ -201,9 +201,9 @@ def main(argv=None) -> int:
     parser.add_argument("--paper-recipe", type=Path, metavar="STORE",
                         help="also train the paper's recipe on STORE (built by `make data PROFILE=paper`) for "
                              "--time-limit and record its curve in <build-dir>/bench/paper_recipe.json; slow")
-    parser.add_argument("--time-limit", type=_duration, default="30m", metavar="TIME",
+    parser.add_argument("--time-limit", type=duration, default="30m", metavar="TIME",
                         help="training time of --paper-recipe, e.g. 1800, 30m, 2h (default 30m)")
-    parser.add_argument("--eval-every", type=_positive(int), default=150, metavar="N",
+    parser.add_argument("--eval-every", type=positive_number(int), default=150, metavar="N",
                         help="--paper-recipe: validation every N optimiser steps (default 150)")
     parser.add_argument("--device", help="--paper-recipe: cuda, mps or cpu (default: the first available)")
     parser.add_argument("--skip-micro", action="store_true",
@@ -229,8 +229,8 @@ def main(argv=None) -> int:
         return 2
     json_path, md_path = write_report(report, args.build_dir / "bench")
     print(to_markdown(report))
-    _log(f"wrote {json_path} and {md_path}")
+    bench_log(f"wrote {json_path} and {md_path}")
     failed = [r["id"] for r in report["rows"] if r["status"] == "fail"]
     if failed:
-        _log("targets not met: " + ", ".join(failed))
+        bench_log("targets not met: " + ", ".join(failed))
     return 0

@@ -6,14 +6,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ..genres import GENRES
 from ..paper_method import load_paper_csv as _load_paper_csv
 from ..paper_method import stringify_matrix
 from ..paper_method import write_paper_csv as _write_paper_csv
-from .common import _log, _other_load, _row, time_calls
-from .features import _compare
+from .common import bench_log, other_load, report_row, time_calls
+from .features import compare_features
 
 
-def _tile(features: np.ndarray, n: int) -> np.ndarray:
+def tile_windows(features: np.ndarray, n: int) -> np.ndarray:
     """The first ``n`` windows of ``features`` repeated as often as needed (index ``i % len(features)``)."""
     return features[np.arange(n) % len(features)]
 
@@ -21,8 +22,6 @@ def _tile(features: np.ndarray, n: int) -> np.ndarray:
 def _window_table(n: int, windows_per_clip: int, n_unique: int):
     """Metadata columns both formats store: segment id, track id, genre and label of each window."""
     import pandas as pd
-
-    from ..genres import GENRES
 
     unique = np.arange(n) % n_unique
     track = unique // windows_per_clip
@@ -70,11 +69,11 @@ def bench_storage(features: np.ndarray, n_windows: int, folder: Path, repeat: in
     rows : list of dict
         ``storage_load`` (speed-up) and ``storage_size`` (size ratio).
     """
-    data = _tile(features, n_windows)
+    data = tile_windows(features, n_windows)
     table = _window_table(n_windows, windows_per_clip, len(features))
     store_dir, csv_path = folder / "store", folder / "paper.csv"
 
-    _log(f"storage: writing {n_windows} windows in both formats")
+    bench_log(f"storage: writing {n_windows} windows in both formats")
     t0 = time.perf_counter()
     store_files = _write_project_store(store_dir, data, table)
     store_write = time.perf_counter() - t0
@@ -84,15 +83,15 @@ def bench_storage(features: np.ndarray, n_windows: int, folder: Path, repeat: in
     csv_files = _write_paper_csv(csv_path, strings, table)
     csv_write = time.perf_counter() - t0
 
-    _log("storage: loading the project store")
+    bench_log("storage: loading the project store")
     store_t, (manifest, loaded) = time_calls(lambda: _load_project_store(store_dir), repeat, warmup=0)
-    _log("storage: loading the paper's CSV")
+    bench_log("storage: loading the paper's CSV")
     csv_t, (frame, parsed) = time_calls(lambda: _load_paper_csv(csv_path), repeat, warmup=0)
 
     store_bytes = sum(p.stat().st_size for p in store_files)
     csv_bytes = sum(p.stat().st_size for p in csv_files)
-    same_store = _compare(loaded, data, rtol=2e-3, atol=1e-4)
-    same_csv = _compare(parsed, data, rtol=1e-5, atol=1e-4)
+    same_store = compare_features(loaded, data, rtol=2e-3, atol=1e-4)
+    same_csv = compare_features(parsed, data, rtol=1e-5, atol=1e-4)
     ok = same_store["allclose"] and same_csv["allclose"] and len(manifest) == len(frame) == n_windows
     raw = {"n_windows": n_windows, "shape": list(data.shape[1:]), "project_load_s": store_t,
            "paper_load_s": csv_t, "project_write_s": store_write, "paper_write_s_distinct_strings": csv_write,
@@ -101,10 +100,10 @@ def bench_storage(features: np.ndarray, n_windows: int, folder: Path, repeat: in
     load_ratio = csv_t["best"] / store_t["best"]
     size_ratio = csv_bytes / store_bytes
     return [
-        _row("storage_load", f"feature storage: load {n_windows} windows, store vs paper CSV", load_ratio, "x",
-             ">=", 50.0, f"{store_t['best']:.3f} s vs {csv_t['best']:.2f} s; round trip equal: {ok}", raw,
-             status=None if ok else "fail", other_cores=_other_load(store_t, csv_t)),
-        _row("storage_size", "feature storage: disk size, paper CSV / store", size_ratio, "x", ">=", 4.0,
-             f"{store_bytes / 1e6:.1f} MB vs {csv_bytes / 1e6:.1f} MB",
-             {"project_bytes": store_bytes, "paper_bytes": csv_bytes, "n_windows": n_windows}),
+        report_row("storage_load", f"feature storage: load {n_windows} windows, store vs paper CSV", load_ratio, "x",
+                   ">=", 50.0, f"{store_t['best']:.3f} s vs {csv_t['best']:.2f} s; round trip equal: {ok}", raw,
+                   status=None if ok else "fail", other_cores=other_load(store_t, csv_t)),
+        report_row("storage_size", "feature storage: disk size, paper CSV / store", size_ratio, "x", ">=", 4.0,
+                   f"{store_bytes / 1e6:.1f} MB vs {csv_bytes / 1e6:.1f} MB",
+                   {"project_bytes": store_bytes, "paper_bytes": csv_bytes, "n_windows": n_windows}),
     ]

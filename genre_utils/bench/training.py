@@ -6,8 +6,8 @@ import time
 import numpy as np
 
 from ..config import FeatureParams, get_profile
-from .common import BenchConfig, CpuMeter, _log, _other_load, _row, _timings, time_calls
-from .storage import _tile
+from .common import BenchConfig, CpuMeter, bench_log, other_load, report_row, time_calls, timing_summary
+from .storage import tile_windows
 
 
 # -------------------------------------------------------------------------------------- 3. training
@@ -74,7 +74,7 @@ def matmul_gflops(n: int = 2048, repeat: int = 5) -> dict:
 
 def _training_batch(features: np.ndarray, batch_size: int, seed: int):
     rng = np.random.default_rng(seed)
-    X = _tile(features, batch_size).astype(np.float32)
+    X = tile_windows(features, batch_size).astype(np.float32)
     y = rng.integers(0, 10, batch_size)
     return X, y
 
@@ -82,6 +82,7 @@ def _training_batch(features: np.ndarray, batch_size: int, seed: int):
 def _new_crnn(features: np.ndarray, input_shape, seed: int, channels_last: bool):
     import torch
 
+    # deferred: slow to import, loaded for this measurement only
     from ..models import build_model, feature_stats
 
     mean, std = feature_stats(features)
@@ -118,6 +119,7 @@ def time_training_steps(model, X: np.ndarray, y: np.ndarray, steps: int, warmup:
     import torch
     from torch import nn
 
+    # deferred: slow to import, loaded for this measurement only
     from ..train import make_optimizer
 
     profile_cfg = get_profile("paper")
@@ -163,7 +165,7 @@ def time_training_steps(model, X: np.ndarray, y: np.ndarray, steps: int, warmup:
         torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
     out = {"batch_size": len(labels)}
     if len(phases):
-        totals = _timings(phases.sum(axis=1), meters)
+        totals = timing_summary(phases.sum(axis=1), meters)
         out.update({"step_s": totals, "forward_s": phases[:, 0].tolist(), "backward_s": phases[:, 1].tolist(),
                     "optimizer_s": phases[:, 2].tolist(), "samples_per_s": len(labels) / totals["best"]})
     if prof is not None:
@@ -275,6 +277,7 @@ def bench_training(features: np.ndarray, params: FeatureParams, config: BenchCon
     """
     import torch
 
+    # deferred: slow to import, loaded for this measurement only
     from ..train import set_threads
 
     threads = set_threads()
@@ -286,23 +289,24 @@ def bench_training(features: np.ndarray, params: FeatureParams, config: BenchCon
                 "train_flops_per_sample": train_flops, "train_to_forward": train_flops / forward_flops,
                 "formula": "train = 3 x forward; forward = 2 x MACs of conv, GRU and linear layers"}
 
-    _log(f"training: fp32 matmul {config.matmul_size}x{config.matmul_size} ({threads} threads)")
+    bench_log(f"training: fp32 matmul {config.matmul_size}x{config.matmul_size} ({threads} threads)")
     mm_repeat = max(3, config.repeat + 2)
     mm_before = matmul_gflops(config.matmul_size, repeat=mm_repeat)
     results, profile = {}, {}
     for channels_last in (True, False):
         label = "channels_last" if channels_last else "NCHW"
-        _log(f"training: CRNN batch {config.batch_size}, {label}, {config.warmup_steps} warm-up + "
-             f"{config.train_steps} timed steps")
+        bench_log(f"training: CRNN batch {config.batch_size}, {label}, {config.warmup_steps} warm-up + "
+                  f"{config.train_steps} timed steps")
         model = _new_crnn(features, params.shape, config.seed, channels_last)
         results[label] = time_training_steps(model, X, y, config.train_steps, config.warmup_steps, channels_last)
-    _log("training: fp32 matmul again (the reference is the better of before and after)")
+    bench_log("training: fp32 matmul again (the reference is the better of before and after)")
     mm_after = matmul_gflops(config.matmul_size, repeat=mm_repeat)
     peak = max(mm_before["gflops"], mm_after["gflops"])
-    rows = [_row("matmul", f"fp32 torch.mm {config.matmul_size}x{config.matmul_size} (reference peak)", peak,
-                 "GFLOP/s", detail=f"{threads} torch threads; best of before ({mm_before['gflops']:.1f}) and "
-                 f"after ({mm_after['gflops']:.1f}) the training runs", raw={"before": mm_before, "after": mm_after},
-                 other_cores=_other_load(mm_before["seconds"], mm_after["seconds"]))]
+    rows = [report_row(
+        "matmul", f"fp32 torch.mm {config.matmul_size}x{config.matmul_size} (reference peak)", peak,
+        "GFLOP/s", detail=f"{threads} torch threads; best of before ({mm_before['gflops']:.1f}) and "
+        f"after ({mm_after['gflops']:.1f}) the training runs", raw={"before": mm_before, "after": mm_after},
+        other_cores=other_load(mm_before["seconds"], mm_after["seconds"]))]
     peak_cpu = max(mm_before["gflops_per_cpu_s"], mm_after["gflops_per_cpu_s"])
     for label, res in results.items():
         gflops = res["samples_per_s"] * train_flops / 1e9
@@ -313,7 +317,7 @@ def bench_training(features: np.ndarray, params: FeatureParams, config: BenchCon
     main = results["channels_last"]
     wanted = config.profile_training
     if wanted or (wanted is None and main["fraction_of_matmul"] < 0.5):
-        _log("training: profiling one channels_last step with torch.profiler")
+        bench_log("training: profiling one channels_last step with torch.profiler")
         model = _new_crnn(features, params.shape, config.seed, True)
         res = time_training_steps(model, X, y, 0, config.warmup_steps, True, profile=True)
         analysis = analyse_profile(res.pop("profiler"), model, flops, config.batch_size)
@@ -326,19 +330,20 @@ def bench_training(features: np.ndarray, params: FeatureParams, config: BenchCon
                   f"step {res['step_s']['best']:.2f} s (fwd {min(res['forward_s']):.2f}, "
                   f"bwd {min(res['backward_s']):.2f}, Adam {min(res['optimizer_s']):.2f})")
         raw = {**res, **flop_raw, "matmul_gflops": peak, "matmul_gflops_per_cpu_s": peak_cpu, "threads": threads}
-        busy = _other_load(res["step_s"])
+        busy = other_load(res["step_s"])
         what = f"training CRNN (paper variant), batch {config.batch_size}, {label}: GFLOP/s / matmul GFLOP/s"
         if status_target:
-            rows.append(_row("training_channels_last", what, 100 * res["fraction_of_matmul"], "%", ">=", 50.0,
-                             detail, raw, other_cores=busy))
-            rows.append(_row("training_channels_last_cpu",
-                             f"training CRNN, batch {config.batch_size}, {label}: GFLOP per CPU second / matmul's "
-                             "(less sensitive to other processes)", 100 * res["fraction_of_matmul_cpu_time"], "%",
-                             ">=", 50.0, f"{res['gflops_per_cpu_s']:.1f} vs {peak_cpu:.1f} GFLOP per CPU second "
-                             f"(best step {min(res['step_s']['cpu_s']):.2f} CPU s)",
-                             {"gflops_per_cpu_s": res["gflops_per_cpu_s"], "matmul_gflops_per_cpu_s": peak_cpu,
-                              "step_cpu_s": res["step_s"]["cpu_s"], "threads": threads}, other_cores=busy))
+            rows.append(report_row("training_channels_last", what, 100 * res["fraction_of_matmul"], "%", ">=", 50.0,
+                                   detail, raw, other_cores=busy))
+            rows.append(report_row(
+                "training_channels_last_cpu",
+                f"training CRNN, batch {config.batch_size}, {label}: GFLOP per CPU second / matmul's "
+                "(less sensitive to other processes)", 100 * res["fraction_of_matmul_cpu_time"], "%",
+                ">=", 50.0, f"{res['gflops_per_cpu_s']:.1f} vs {peak_cpu:.1f} GFLOP per CPU second "
+                f"(best step {min(res['step_s']['cpu_s']):.2f} CPU s)",
+                {"gflops_per_cpu_s": res["gflops_per_cpu_s"], "matmul_gflops_per_cpu_s": peak_cpu,
+           "step_cpu_s": res["step_s"]["cpu_s"], "threads": threads}, other_cores=busy))
         else:
-            rows.append(_row("training_nchw", what, 100 * res["fraction_of_matmul"], "%", detail=detail, raw=raw,
-                             other_cores=busy))
+            rows.append(report_row("training_nchw", what, 100 * res["fraction_of_matmul"], "%", detail=detail, raw=raw,
+                                   other_cores=busy))
     return rows, profile

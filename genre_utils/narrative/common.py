@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["join_names", "counted"]
+__all__ = ["join_names", "counted", "percent", "NUMBER_WORDS"]
 
 
 def join_names(names) -> str:
@@ -15,7 +15,8 @@ def join_names(names) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _pct(x: float, digits: int = 1) -> str:
+def percent(x: float, digits: int = 1) -> str:
+    """A fraction as a percentage: ``0.665 -> '66.5 %'``; None or NaN -> ``'n/a'``."""
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.{digits}f} %"
 
 
@@ -25,4 +26,5 @@ def counted(n: int, singular: str, plural: str | None = None) -> str:
     return f"{n:,} {word}"
 
 
-_NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five"}
+#: Small counts as words, for sentences such as "All three tracks ...".
+NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five"}

@@ -4,7 +4,7 @@ measured run of the paper's recipe."""
 from __future__ import annotations
 
 from ..stats import Accuracy
-from .common import _pct, counted, join_names
+from .common import counted, join_names, percent
 
 __all__ = ["windows_per_genre_phrase", "split_sentence", "near_duplicates_sentence", "artist_share_sentence",
            "failed_files_sentence", "best_epoch_sentence", "paper_recipe_sentence", "paper_recipe_provenance",
@@ -109,7 +109,7 @@ def artist_share_sentence(n_without: int, n_tracks: int) -> str:
                 "has more than one track.")
     if n_without == n_tracks:
         return "No track has an artist, so the artist split is the track split here and the ablation tests nothing."
-    head = (f"Those {n_without:,} tracks ({_pct(n_without / n_tracks, 0)}) are each their own unit, as under the "
+    head = (f"Those {n_without:,} tracks ({percent(n_without / n_tracks, 0)}) are each their own unit, as under the "
             "track split")
     if n_without / n_tracks >= 0.5:
         return head + ", so this ablation tests little here."
@@ -175,15 +175,15 @@ def best_epoch_sentence(history: dict, best_epoch: int | None = None, n_valid: i
     i_best = epochs.index(best) if best in epochs else len(epochs) - 1
     if best == last:
         return (f"Epoch {last} is the last epoch: validation accuracy had not yet stopped rising when training "
-                f"ended ({on}{_pct(accs[-2])} in epoch {epochs[-2]}, {_pct(accs[-1])} in epoch {last}), so the model "
-                "kept is simply the last epoch's, and longer training might do better.")
+                f"ended ({on}{percent(accs[-2])} in epoch {epochs[-2]}, {percent(accs[-1])} in epoch {last}), so the "
+                "model kept is simply the last epoch's, and longer training might do better.")
     ties = [e for e, x in zip(epochs, accs) if round(x, 12) == top and e != best]
     tie_text = (f"; epoch{'s' if len(ties) > 1 else ''} {join_names(ties)} matched it, and the earliest is kept"
                 if ties else "")
     later = last - best
     return (f"Epoch {best} is not the last of the {len(accs)} epochs{tie_text}: the {later} later "
-            f"epoch{'s' if later > 1 else ''} did not improve on it ({on}epoch {last} reached {_pct(accs[-1])}, "
-            f"against {_pct(accs[i_best])}), so the model kept is epoch {best}'s, not the last one's.")
+            f"epoch{'s' if later > 1 else ''} did not improve on it ({on}epoch {last} reached {percent(accs[-1])}, "
+            f"against {percent(accs[i_best])}), so the model kept is epoch {best}'s, not the last one's.")
 
 
 def paper_recipe_sentence(record: dict) -> str:
@@ -207,11 +207,11 @@ def paper_recipe_sentence(record: dict) -> str:
     if last["step"] == first["step"]:
         change = f"validation accuracy was {b.text('windows')}"
     elif b.interval[0] > a.interval[1]:
-        change = f"validation accuracy rose from {_pct(a.value)} {start} to {b.text('windows')}"
+        change = f"validation accuracy rose from {percent(a.value)} {start} to {b.text('windows')}"
     elif b.interval[1] < a.interval[0]:
-        change = f"validation accuracy fell from {_pct(a.value)} {start} to {b.text('windows')}"
+        change = f"validation accuracy fell from {percent(a.value)} {start} to {b.text('windows')}"
     else:
-        change = (f"validation accuracy did not change beyond noise: {_pct(a.value)} {start}, "
+        change = (f"validation accuracy did not change beyond noise: {percent(a.value)} {start}, "
                   f"{b.text('windows')} at the end")
     low, high = b.interval
     chance = ("above chance (10 %)" if low > 0.10 else

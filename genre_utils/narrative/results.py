@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..stats import Accuracy
-from .common import _NUMBER_WORDS, _pct, counted, join_names
+from ..stats import Accuracy, overlaps
+from .common import NUMBER_WORDS, counted, join_names, percent
 
 __all__ = ["extremes_sentence", "confusion_sentence", "pair_sentence", "margin_sentence", "largest_confusion",
            "explorer_opening_sentence", "vote_mean_disagreements", "collapse_sentence", "accuracy_sentence",
@@ -46,11 +46,11 @@ def extremes_sentence(per_genre: pd.DataFrame, unit: str = "track") -> str:
         if len(rows) == 1:
             g = rows.index[0]
             k, n = int(rows.loc[g, "correct"]), int(rows.loc[g, "support"])
-            return f"{g}, {_pct(value)} ({k} of {counted(n, unit)})"
-        return f"{join_names(rows.index)} (each {_pct(value)})"
+            return f"{g}, {percent(value)} ({k} of {counted(n, unit)})"
+        return f"{join_names(rows.index)} (each {percent(value)})"
 
     if top == bottom:
-        return (f"Every genre is recognised equally well: {_pct(top)} of its test {unit}s "
+        return (f"Every genre is recognised equally well: {percent(top)} of its test {unit}s "
                 f"({len(table)} genres), so no genre stands out as best or worst.")
     best, worst = who(top), who(bottom)
     n_top = int((acc == top).sum())
@@ -87,10 +87,10 @@ def confusion_sentence(counts: pd.DataFrame, genre: str, unit: str = "track") ->
     leaders = list(wrong[wrong == top].index)
     if int((wrong > 0).sum()) == 1:
         return (f"{genre.capitalize()}'s only wrong answer is {leaders[0]}: {top} of {counted(n, unit)} "
-                f"({_pct(top / n)}).")
+                f"({percent(top / n)}).")
     if len(leaders) == 1:
         return (f"{genre.capitalize()}'s most frequent wrong answer is {leaders[0]} ({top} of {counted(n, unit)}, "
-                f"{_pct(top / n)}); {n_wrong} of its {n} {unit}s {'is' if n_wrong == 1 else 'are'} wrong in all.")
+                f"{percent(top / n)}); {n_wrong} of its {n} {unit}s {'is' if n_wrong == 1 else 'are'} wrong in all.")
     return (f"{genre.capitalize()}'s {n_wrong} wrong answers have no single favourite: {join_names(leaders)} "
             f"get {top} each (of {counted(n, unit)}).")
 
@@ -103,7 +103,7 @@ def pair_sentence(counts: pd.DataFrame, true: str, predicted: str, unit: str = "
         return f"There is no {true} {unit} in the test set."
     if k == 0:
         return f"No {true} {unit} is called {predicted} (of {counted(n, unit)})."
-    return (f"{k} of {counted(n, true + ' ' + unit)} ({_pct(k / n)}) {'is' if k == 1 else 'are'} called "
+    return (f"{k} of {counted(n, true + ' ' + unit)} ({percent(k / n)}) {'is' if k == 1 else 'are'} called "
             f"{predicted}.")
 
 
@@ -238,7 +238,7 @@ def collapse_sentence(true_genres, predicted, threshold: float = 0.2, say_none: 
     genre, wrong = absorbed.index[0], int(absorbed.iloc[0])
     k, truly = int((p == genre).sum()), int((t == genre).sum())
     others = t[(p == genre) & (t != genre)].nunique()
-    return (f"{k} of {len(p)} files ({_pct(k / len(p))}) are called {genre}, although only {truly} "
+    return (f"{k} of {len(p)} files ({percent(k / len(p))}) are called {genre}, although only {truly} "
             f"{'is' if truly == 1 else 'are'}: "
             f"{wrong} files of {others} other genre{'s' if others != 1 else ''} end up there. When a model sends "
             "unfamiliar input to one class like this, that class is acting as its default answer, a sign "
@@ -261,7 +261,7 @@ def versus_paper_sentence(acc: Accuracy, paper_value: float | None, paper_name: 
     if paper_value is None:
         return "The paper reports no value to set beside it."
     if not acc.n:
-        return f"With no test items here, {paper_name} {_pct(paper_value)} cannot be compared."
+        return f"With no test items here, {paper_name} {percent(paper_value)} cannot be compared."
     low, high = acc.interval
     level = f"{100 * acc.level:.0f} %"
     note = ""
@@ -271,10 +271,10 @@ def versus_paper_sentence(acc: Accuracy, paper_value: float | None, paper_name: 
         note = (f" The data differ ({data}), so this sets two numbers side by side; it is no test of the paper's "
                 "model.")
     if low <= paper_value <= high:
-        return (f"{paper_name.capitalize()} {_pct(paper_value)} lies inside this build's {level} interval, so on "
+        return (f"{paper_name.capitalize()} {percent(paper_value)} lies inside this build's {level} interval, so on "
                 f"{counted(acc.n, unit)} the two numbers cannot be told apart.{note}")
     side = "above" if paper_value > high else "below"
-    return f"{paper_name.capitalize()} {_pct(paper_value)} lies {side} this build's {level} interval.{note}"
+    return f"{paper_name.capitalize()} {percent(paper_value)} lies {side} this build's {level} interval.{note}"
 
 
 def precision_sentence(per_genre: pd.DataFrame, unit: str = "track") -> str:
@@ -295,16 +295,16 @@ def precision_sentence(per_genre: pd.DataFrame, unit: str = "track") -> str:
     low = prec.min()
     rows = predicted[prec == low]
     if prec.max() == low:
-        return (f"Every genre the model answers is right equally often when it is given: {_pct(low)} of the "
+        return (f"Every genre the model answers is right equally often when it is given: {percent(low)} of the "
                 f"time.{never_text}")
     if len(rows) == 1:
         g = rows.index[0]
         k, n = int(rows.loc[g, "correct"]), int(rows.loc[g, "n_predicted"])
         head = (f"The least reliable answer is {g}: of the {counted(n, unit)} called {g}, {k} "
-                f"{'is' if k == 1 else 'are'} {g} (precision {_pct(low)}).")
+                f"{'is' if k == 1 else 'are'} {g} (precision {percent(low)}).")
     else:
         each = [f"{g} ({int(rows.loc[g, 'correct'])} of {int(rows.loc[g, 'n_predicted'])})" for g in rows.index]
-        head = (f"{len(rows)} genres share the lowest precision, {_pct(low)}, counting how many of the {unit}s "
+        head = (f"{len(rows)} genres share the lowest precision, {percent(low)}, counting how many of the {unit}s "
                 f"called each are really of it: {join_names(each)}.")
     return head + never_text
 
@@ -414,7 +414,7 @@ def sample_sentence(samples: dict, unit: str = "track") -> str:
     if plain and not other:
         if len(plain) == 1:
             return f"The {plain[0]} {unit} is classified correctly."
-        return f"All {_NUMBER_WORDS.get(len(plain), str(len(plain)))} {unit}s are classified correctly."
+        return f"All {NUMBER_WORDS.get(len(plain), str(len(plain)))} {unit}s are classified correctly."
     parts = ([f"the {join_names(plain)} {unit}{'s are' if len(plain) > 1 else ' is'} classified correctly"]
              if plain else []) + other
     text = "; ".join(parts)
@@ -444,19 +444,18 @@ def fdr_sentence(row, genre: str, unit: str = "track") -> str:
     """
     m, k = int(row["n_predicted"]), int(row["correct"])
     fpr = row["false_positive_rate"]
-    fpr_text = "n/a" if fpr is None or (isinstance(fpr, float) and math.isnan(fpr)) else _pct(fpr)
+    fpr_text = "n/a" if fpr is None or (isinstance(fpr, float) and math.isnan(fpr)) else percent(fpr)
     if m == 0:
         return (f"Here the model never answers {genre}, so {genre} has no false discovery rate; its false "
                 f"positive rate is {fpr_text}.")
     return (f"Here {m - k} of the {counted(m, unit)} called {genre} are something else, a false discovery rate of "
-            f"{_pct((m - k) / m)}; the false positive rate is {fpr_text}.")
+            f"{percent((m - k) / m)}; the false positive rate is {fpr_text}.")
 
 
 def web_tests_sentence(model: Accuracy, listeners: Accuracy) -> str:
     """The paper's web tests pooled: model and listeners with intervals, and whether they can be told apart."""
     text = (f"Pooled over the three tests, the paper's model is right on {model.text('songs')}, its listeners on "
             f"{listeners.text('judgements')}.")
-    from ..stats import overlaps
 
     if overlaps(model, listeners):
         return text + (" The intervals overlap widely: thirty songs cannot show a difference between the model "
@@ -471,7 +470,6 @@ def newdata_sentence(new: Accuracy, test: Accuracy, unit: str = "files") -> str:
     text = f"On its new data the model is right {new.text(unit)}, against {test.text('test tracks')}."
     if not test.n:
         return text
-    from ..stats import overlaps
 
     if overlaps(new, test):
         return text + " The two intervals overlap: on so few items the difference may be noise."
@@ -587,10 +585,10 @@ def ece_sentence(before: float | None, after: float | None, n: int, unit: str, r
         return f"The ECE of the {unit} could not be measured (no items)."
     b, a = round(100 * before, 1), round(100 * after, 1)
     if a < b:
-        return f"{where}, temperature scaling lowered the ECE from {_pct(before)} to {_pct(after)}."
+        return f"{where}, temperature scaling lowered the ECE from {percent(before)} to {percent(after)}."
     if a == b:
-        return f"{where}, temperature scaling left the ECE at {_pct(after)}."
-    text = f"{where}, temperature scaling raised the ECE from {_pct(before)} to {_pct(after)}."
+        return f"{where}, temperature scaling left the ECE at {percent(after)}."
+    text = f"{where}, temperature scaling raised the ECE from {percent(before)} to {percent(after)}."
     if reliability_after is None:
         return text
     t = pd.DataFrame(reliability_after)
@@ -600,7 +598,7 @@ def ece_sentence(before: float | None, after: float | None, n: int, unit: str, r
         return text
     conf = float((t["count"] * t["confidence"]).sum() / total)
     acc = float((t["count"] * t["accuracy"]).sum() / total)
-    gap = f"mean confidence {_pct(conf)} against an accuracy of {_pct(acc)}"
+    gap = f"mean confidence {percent(conf)} against an accuracy of {percent(acc)}"
     if round(100 * conf, 1) < round(100 * acc, 1):
         text += f" After scaling they are under-confident ({gap})"
         if track_means:

@@ -74,7 +74,16 @@ from .corpus import (
     render_corpus,
 )
 from .fma_meta import FMA_KBPS, FMA_MIX, FmaTrack, fma_counts, fma_relpath, fma_tracks_table, plan_fma
-from .render import PRODUCTION, Production, _soundfont, post_process, render, synthesize  # noqa: F401 (_soundfont)
+from .render import (
+    PRODUCTION,
+    Production,
+    corpus_tools,
+    post_process,
+    render,
+    soundfont_bytes,
+    soundfont_name,
+    synthesize,
+)
 
 __all__ = [
     "STYLES",
@@ -92,5 +101,5 @@ __all__ = [
     "SCALES", "TAIL_SECONDS", "Chord", "Plan", "make_plan", "parse_chord",
     "CORPUS_JSON", "PROGRESS_JSON", "SYNTH_FIELDS", "Job", "plan_corpus",
     "FMA_KBPS", "FMA_MIX", "FmaTrack", "fma_counts", "fma_relpath", "fma_tracks_table", "plan_fma",
-    "PRODUCTION", "Production", "post_process", "synthesize",
+    "PRODUCTION", "Production", "post_process", "synthesize", "soundfont_bytes", "soundfont_name", "corpus_tools",
 ]

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..genres import GENRES
 from ..styles import GROOVES, PROGRESSIONS, SHIFT_PROGRAMS, STYLES, TOMS, GenreStyle, Groove
-from .seeding import _pick, _rng
+from .seeding import pick, seeded_rng
 
 __all__ = ["TAIL_SECONDS", "SCALES", "Chord", "parse_chord", "Plan", "make_plan", "compose"]
 
@@ -158,12 +158,12 @@ class Plan:
 def _draw_program(style: GenreStyle, role: str, rng, shift: bool):
     pool = getattr(style, f"{role}_programs")
     if shift and rng.random() < 0.4:
-        return _pick(rng, SHIFT_PROGRAMS[role])
+        return pick(rng, SHIFT_PROGRAMS[role])
     if rng.random() < style.substitution:
-        other = getattr(STYLES[_pick(rng, GENRES)], f"{role}_programs")
+        other = getattr(STYLES[pick(rng, GENRES)], f"{role}_programs")
         if other:
-            return _pick(rng, other)
-    return _pick(rng, pool) if pool else None
+            return pick(rng, other)
+    return pick(rng, pool) if pool else None
 
 
 def _draw_tempo(style: GenreStyle, groove: Groove, rng, shift: bool) -> float:
@@ -178,16 +178,16 @@ def _draw_tempo(style: GenreStyle, groove: Groove, rng, shift: bool) -> float:
 def make_plan(genre: str, seed: int, seconds: float, shift: bool = False) -> Plan:
     """Draw all per-track choices of one clip (key, tempo, groove, instruments, arrangement, mix)."""
     style = STYLES[genre]
-    rng = _rng("compose", int(seed), genre, bool(shift))
-    groove_name = _pick(rng, style.grooves)
+    rng = seeded_rng("compose", int(seed), genre, bool(shift))
+    groove_name = pick(rng, style.grooves)
     groove = GROOVES[groove_name]
     tempo = _draw_tempo(style, groove, rng, shift)
     swing = float(rng.uniform(*style.swing))
     if shift:
         swing = float(np.clip(swing + rng.uniform(-0.04, 0.04), 0.0, 1 / 6))
-    progression = _pick(rng, style.progressions)
+    progression = pick(rng, style.progressions)
     minor = PROGRESSIONS[progression][0].lstrip("b#")[0].islower()
-    scale_name = _pick(rng, style.scales)
+    scale_name = pick(rng, style.scales)
     if minor:
         scale_name = _MINOR_OF.get(scale_name, scale_name)
     programs = {role: _draw_program(style, role, rng, shift) for role in ("bass", "comp", "pad", "lead")}
@@ -199,11 +199,11 @@ def make_plan(genre: str, seed: int, seconds: float, shift: bool = False) -> Pla
     velocity = int(rng.integers(lo_v, hi_v + 1))
     if shift:
         velocity = int(np.clip(velocity * rng.uniform(0.75, 1.15), 30, 127))
-    lead = _pick(rng, style.lead)
+    lead = pick(rng, style.lead)
     plan = Plan(
         genre=genre, tempo=tempo, groove=groove_name, swing=swing, swing_unit=style.swing_unit,
-        key=int(rng.integers(12)), progression=progression, voicing=_pick(rng, style.voicing),
-        scale=SCALES[scale_name], bass=_pick(rng, style.bass), comp=_pick(rng, style.comp), lead=lead,
+        key=int(rng.integers(12)), progression=progression, voicing=pick(rng, style.voicing),
+        scale=SCALES[scale_name], bass=pick(rng, style.bass), comp=pick(rng, style.comp), lead=lead,
         programs=programs, levels=levels, velocity=velocity, reverb=int(rng.integers(*style.reverb)),
         bends=style.bends, lead_density=style.lead_density * rng.uniform(0.8, 1.2),
         comp_center=int(rng.integers(55, 66)),
@@ -358,7 +358,7 @@ def bass_segment(kind: str, seg: Segment, groove: Groove, rng, memory: dict) -> 
     if kind in ("walking", "continuo"):
         return _walk(L, root, nxt, iv, rng, chromatic=kind == "walking")
     if kind == "reggae":
-        template = memory.setdefault("reggae", _pick(rng, _REGGAE_BASS))
+        template = memory.setdefault("reggae", pick(rng, _REGGAE_BASS))
         degree = {"r": root, "3": third, "5": fifth, "8": root + 12, "b7": root + 10}
         return [(p, d, degree[x], a) for p, d, x, a in template if p < L]
     if kind == "kick":
@@ -448,7 +448,7 @@ def comp_segment(kind: str, seg: Segment, groove: Groove, center: int, rootless:
         return [(k / 4, 0.2, chord, 0.9) for k in range(int(L * 4)) if riff[k % 16]]
     if kind == "comping":
         shapes = ((0.0, 1.5), (1.5, 3.5), (0.5, 2.0), (1.5, 3.0), (2.5,), (0.0, 2.5), (1.0, 3.5))
-        return [(p, _pick(rng, (0.3, 0.6, 1.2)), chord, 0.75) for p in _pick(rng, shapes) if p < L]
+        return [(p, pick(rng, (0.3, 0.6, 1.2)), chord, 0.75) for p in pick(rng, shapes) if p < L]
     if kind == "boom_chick":
         beats = (1, 3) if int(L) == 4 else tuple(range(1, int(L)))
         return [(float(b), 0.45, chord, 0.75) for b in beats]
@@ -559,7 +559,7 @@ def compose(genre: str, seed: int, seconds: float, shift: bool = False):
     plan = make_plan(genre, seed, seconds, shift)
     groove = GROOVES[plan.groove]
     clock = Clock(plan)
-    rng = _rng("notes", int(seed), genre, bool(shift))
+    rng = seeded_rng("notes", int(seed), genre, bool(shift))
     end_time = seconds + TAIL_SECONDS
     jitter = 0.004 if genre in ("disco", "hiphop") else 0.010
 

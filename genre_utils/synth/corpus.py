@@ -23,8 +23,8 @@ from ..parallel import ignore_interrupts, ordered_map
 from ..provenance import atomic_write_bytes, code_fingerprint, file_sha256, library_key
 from .compose import compose
 from .fma_meta import FMA_KBPS, fma_tracks_table, plan_fma
-from .render import _soundfont, render
-from .seeding import _rng, _stable_int
+from .render import render, soundfont_bytes
+from .seeding import seeded_rng, stable_int
 
 __all__ = ["SYNTH_VERSION", "GTZAN_SAMPLE_RATE", "FMA_SAMPLE_RATE", "SYNTH_FIELDS", "CORPUS_JSON", "PROGRESS_JSON",
            "Job", "plan_corpus", "corpus_fingerprint", "check_corpus", "render_corpus"]
@@ -108,23 +108,23 @@ def plan_corpus(profile: Profile, seed: int):
     for genre in GENRES:
         for i in _gtzan_indices(genre, n):
             rel = f"gtzan/genres_original/{genre}/{genre}.{i:05d}.wav"
-            jobs.append(Job(rel, genre, _stable_int(seed, "gtzan", genre, i), secs, False, "wav", GTZAN_SAMPLE_RATE))
+            jobs.append(Job(rel, genre, stable_int(seed, "gtzan", genre, i), secs, False, "wav", GTZAN_SAMPLE_RATE))
     for genre in GENRES:  # clips for the test split only (Profile.test_tracks_per_genre)
         for i in _test_only_indices(genre, n, profile.test_only_per_genre):
             rel = f"gtzan/genres_original/{genre}/{genre}.{i:05d}.wav"
-            jobs.append(Job(rel, genre, _stable_int(seed, "gtzan", genre, i), secs, False, "wav", GTZAN_SAMPLE_RATE,
+            jobs.append(Job(rel, genre, stable_int(seed, "gtzan", genre, i), secs, False, "wav", GTZAN_SAMPLE_RATE,
                             test_only=True))
     for genre in GENRES:
         for i in range(profile.synth_newdata_per_genre):
             rel = f"newdata/{genre}/{genre}-new-{i:03d}.wav"
-            jobs.append(Job(rel, genre, _stable_int(seed, "newdata", genre, i), secs, True, "wav", GTZAN_SAMPLE_RATE))
+            jobs.append(Job(rel, genre, stable_int(seed, "newdata", genre, i), secs, True, "wav", GTZAN_SAMPLE_RATE))
     tracks, artists = plan_fma(profile.synth_fma_tracks, secs, seed)
     for t in tracks:
         if t.audio in ("ok", "short"):
-            jobs.append(Job(t.relpath, t.style, _stable_int(seed, "fma", t.track_id), t.seconds, t.shift, "mp3",
+            jobs.append(Job(t.relpath, t.style, stable_int(seed, "fma", t.track_id), t.seconds, t.shift, "mp3",
                             FMA_SAMPLE_RATE))
     short = f"gtzan/genres_original/rock/rock.{n:05d}.wav"
-    jobs.append(Job(short, "rock", _stable_int(seed, "gtzan", "rock", n), 3.0, False, "wav", GTZAN_SAMPLE_RATE))
+    jobs.append(Job(short, "rock", stable_int(seed, "gtzan", "rock", n), 3.0, False, "wav", GTZAN_SAMPLE_RATE))
     broken = [
         {"path": f"gtzan/genres_original/jazz/jazz.{GTZAN_BROKEN_JAZZ:05d}.wav", "kind": "not_riff",
          "reason": "not a RIFF/WAV file (as jazz.00054 in the Kaggle copy of GTZAN)"},
@@ -153,7 +153,7 @@ def _write_broken(out: Path, broken: list[dict], profile: Profile, seed: int) ->
     """Write the broken files that are not render jobs (the too-short GTZAN and FMA clips are)."""
     import soundfile as sf
 
-    rng = _rng("broken", int(seed))
+    rng = seeded_rng("broken", int(seed))
     for item in broken:
         path = out / item["path"]
         kind = item["kind"]
@@ -167,7 +167,7 @@ def _write_broken(out: Path, broken: list[dict], profile: Profile, seed: int) ->
         elif kind == "empty":
             atomic_write_bytes(path, b"")
         elif kind == "truncated":
-            y = render(compose("reggae", _stable_int(seed, "newdata-cut"), 3.0, True), 3.0, GTZAN_SAMPLE_RATE, seed=1)
+            y = render(compose("reggae", stable_int(seed, "newdata-cut"), 3.0, True), 3.0, GTZAN_SAMPLE_RATE, seed=1)
             buf = io.BytesIO()
             sf.write(buf, y, GTZAN_SAMPLE_RATE, format="WAV", subtype="PCM_16")
             atomic_write_bytes(path, buf.getvalue()[: 44 + int(1.5 * GTZAN_SAMPLE_RATE) * 2])
@@ -262,7 +262,7 @@ def _warm_up() -> None:
     import soundfile  # noqa: F401
     import soxr  # noqa: F401
 
-    _soundfont()
+    soundfont_bytes()
 
 
 def _run(out: Path, jobs: list[Job], workers: int | None, progress: bool) -> None:

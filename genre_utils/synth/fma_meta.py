@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..genres import FMA_TRACKS_COLUMNS, GENRES, fma_genre_top, fma_genres_all, load_fma_genres
-from .seeding import _pick, _rng
+from .seeding import pick, seeded_rng
 
 __all__ = ["FMA_KBPS", "FMA_MIX", "FmaTrack", "fma_counts", "fma_relpath", "plan_fma", "fma_tracks_table"]
 
@@ -88,8 +88,8 @@ def _artist_names(n: int, rng) -> list[str]:
     templates = ("The {a} {n}", "{f} {l}", "{f} & the {n}", "DJ {a}", "{a} {n}", "MC {l}", "{l} Quartet")
     names: list[str] = []
     while len(names) < n:
-        name = _pick(rng, templates).format(a=_pick(rng, _ADJ), n=_pick(rng, _NOUN), f=_pick(rng, _FIRST),
-                                            l=_pick(rng, _LAST))
+        name = pick(rng, templates).format(a=pick(rng, _ADJ), n=pick(rng, _NOUN), f=pick(rng, _FIRST),
+                                            l=pick(rng, _LAST))
         if name in names:
             name = f"{name} {len(names)}"
         names.append(name)
@@ -169,12 +169,12 @@ def _artists_and_splits(groups: list[str], rng) -> tuple[list[int], list[str]]:
 
 def plan_fma(n_tracks: int, clip_seconds: float, seed: int) -> tuple[list[FmaTrack], list[str]]:
     """The FMA tracks (``n_tracks`` good ones plus three broken) and artist names, all from ``seed``."""
-    rng = _rng("fma-plan", int(seed))
+    rng = seeded_rng("fma-plan", int(seed))
     counts = fma_counts(n_tracks)
     specs = []  # (group, genre ids, style, shift, audio)
     for group, _, variants, styles in FMA_MIX:
         for _ in range(counts[group]):
-            specs.append((group, _pick(rng, variants), _pick(rng, styles), group not in GENRES, "ok"))
+            specs.append((group, pick(rng, variants), pick(rng, styles), group not in GENRES, "ok"))
     specs += [("rock", (12,), "rock", False, "empty"), ("hiphop", (21,), "hiphop", False, "missing"),
               ("pop", (10,), "pop", False, "short")]
     ids = np.sort(rng.choice(np.arange(2, 155321), size=len(specs), replace=False))
@@ -192,7 +192,7 @@ def plan_fma(n_tracks: int, clip_seconds: float, seed: int) -> tuple[list[FmaTra
 def fma_tracks_table(tracks: list[FmaTrack], artist_names: list[str], clip_seconds: float, seed: int) -> pd.DataFrame:
     """``tracks.csv`` as the real FMA writes it: 52 columns under a two-level header, index ``track_id``."""
     genres = load_fma_genres()
-    rng = _rng("fma-table", int(seed))
+    rng = seeded_rng("fma-table", int(seed))
     artist_ids = np.sort(rng.choice(np.arange(1, 25000), size=len(artist_names), replace=False))
     artist_date = [_date(rng) for _ in artist_names]
     rows = {}
@@ -205,7 +205,7 @@ def fma_tracks_table(tracks: list[FmaTrack], artist_names: list[str], clip_secon
             ("album", "engineer"): np.nan, ("album", "favorites"): int(rng.integers(0, 8)),
             ("album", "id"): album_id, ("album", "information"): np.nan,
             ("album", "listens"): int(rng.integers(50, 50000)), ("album", "producer"): np.nan,
-            ("album", "tags"): "[]", ("album", "title"): f"{_pick(rng, _ADJ)} {_pick(rng, _NOUN)}",
+            ("album", "tags"): "[]", ("album", "title"): f"{pick(rng, _ADJ)} {pick(rng, _NOUN)}",
             ("album", "tracks"): int(rng.integers(1, 16)), ("album", "type"): "Album",
             ("artist", "active_year_begin"): np.nan, ("artist", "active_year_end"): np.nan,
             ("artist", "associated_labels"): np.nan, ("artist", "bio"): np.nan, ("artist", "comments"): 0,
@@ -226,7 +226,7 @@ def fma_tracks_table(tracks: list[FmaTrack], artist_names: list[str], clip_secon
             ("track", "license"): "Attribution-NonCommercial-ShareAlike 3.0 International",
             ("track", "listens"): int(rng.integers(10, 10000)), ("track", "lyricist"): np.nan,
             ("track", "number"): int(rng.integers(1, 12)), ("track", "publisher"): np.nan, ("track", "tags"): "[]",
-            ("track", "title"): f"{_pick(rng, _ADJ)} {_pick(rng, _NOUN)}",
+            ("track", "title"): f"{pick(rng, _ADJ)} {pick(rng, _NOUN)}",
         }
     columns = pd.MultiIndex.from_tuples(FMA_TRACKS_COLUMNS)
     table = pd.DataFrame.from_dict(rows, orient="index")[columns]

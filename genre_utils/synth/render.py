@@ -8,20 +8,25 @@ noise, a soft limiter).
 
 from __future__ import annotations
 
+import hashlib
 import io
+import struct
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from .seeding import _pick, _rng
+from ..provenance import library_version
+from .seeding import pick, seeded_rng
 
-__all__ = ["synthesize", "render", "Production", "PRODUCTION", "post_process"]
+__all__ = ["synthesize", "render", "Production", "PRODUCTION", "post_process", "soundfont_bytes", "soundfont_name",
+           "corpus_tools"]
 
 
 @lru_cache(maxsize=1)
-def _soundfont() -> bytes:
+def soundfont_bytes() -> bytes:
+    """The bytes of the General MIDI bank every clip is rendered with (``TimGM6mb.sf2`` inside pretty_midi)."""
     import pretty_midi
 
     return (Path(pretty_midi.__file__).parent / "TimGM6mb.sf2").read_bytes()
@@ -44,7 +49,7 @@ def synthesize(midi) -> tuple[np.ndarray, int]:
     midi.write(buf)
     if not any(inst.notes for inst in midi.instruments):
         return np.zeros(0, dtype=np.float32), 48000
-    data, sr = sf.read(io.BytesIO(midirenderer.render_wave_from(_soundfont(), buf.getvalue())),
+    data, sr = sf.read(io.BytesIO(midirenderer.render_wave_from(soundfont_bytes(), buf.getvalue())),
                        dtype="float32", always_2d=True)
     return data.mean(axis=1), int(sr)
 
@@ -77,7 +82,7 @@ def render(midi, seconds: float, sample_rate: int = 22050, seed: int = 0, shift:
         y = soxr.resample(y, sr, sample_rate, quality="HQ")
     n = int(round(seconds * sample_rate))
     y = np.pad(y[:n], (0, max(0, n - y.size))).astype(np.float64)
-    rng = _rng("render", int(seed), bool(shift))
+    rng = seeded_rng("render", int(seed), bool(shift))
     return post_process(y, sample_rate, rng, shift).astype(np.float32)
 
 
@@ -179,13 +184,13 @@ def _noise(n: int, sr: int, rng) -> np.ndarray:
     """Unit-RMS background: white, pink or brown noise, sometimes with mains hum or crackle."""
     from scipy import fft
 
-    colour = _pick(rng, (0.0, 1.0, 2.0))
+    colour = pick(rng, (0.0, 1.0, 2.0))
     m = fft.next_fast_len(n, real=True)  # shape white noise in the frequency domain, on a fast FFT size
     f = np.fft.rfftfreq(m, 1 / sr)
     f[0] = f[1]
     x = fft.irfft(fft.rfft(rng.standard_normal(m)) * (f / 1000.0) ** (-colour / 2), m)[:n]
     if rng.random() < 0.15:
-        mains = _pick(rng, (50.0, 60.0))
+        mains = pick(rng, (50.0, 60.0))
         t = np.arange(n) / sr
         x = x / _rms(x) + 2.0 * sum(np.sin(2 * np.pi * mains * h * t) / h for h in (1, 2, 3))
     if rng.random() < 0.1:
@@ -204,4 +209,39 @@ def _limit(y: np.ndarray, ceiling: float = 0.98) -> np.ndarray:
     over = np.abs(y) > knee
     out = y.copy()
     out[over] = np.sign(y[over]) * (knee + (ceiling - knee) * np.tanh((np.abs(y[over]) - knee) / (ceiling - knee)))
+    return out
+
+
+def soundfont_name(data: bytes) -> str | None:
+    """The bank name a SoundFont 2 file gives itself (``INAM`` of its ``LIST INFO`` chunk); None if absent."""
+
+    if data[:4] != b"RIFF" or data[8:12] != b"sfbk":
+        return None
+    pos = 12
+    while pos + 8 <= len(data):
+        cid, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
+        if cid == b"LIST" and data[pos + 8:pos + 12] == b"INFO":
+            sub, end = pos + 12, min(pos + 8 + size, len(data))
+            while sub + 8 <= end:
+                sid, ssize = data[sub:sub + 4], struct.unpack("<I", data[sub + 4:sub + 8])[0]
+                if sid == b"INAM":
+                    return data[sub + 8:sub + 8 + ssize].split(b"\0")[0].decode("ascii", "replace").strip()
+                sub += 8 + ssize + (ssize & 1)
+            return None
+        pos += 8 + size + (size & 1)
+    return None
+
+
+def corpus_tools() -> dict:
+    """What renders the synthetic corpus: the versions of ``pretty_midi`` and ``midirenderer``, and the name
+    (the bank's own ``INAM`` tag) and sha256 of the General MIDI SoundFont :func:`synthesize` renders with
+    (read through :func:`soundfont_bytes`). Missing pieces are None."""
+    out = {"pretty_midi": library_version("pretty_midi"), "midirenderer": library_version("midirenderer"),
+           "soundfont": None, "soundfont_sha256": None}
+    try:
+        data = soundfont_bytes()
+    except (ImportError, OSError):
+        return out
+    out["soundfont"] = soundfont_name(data)
+    out["soundfont_sha256"] = hashlib.sha256(data).hexdigest()
     return out

@@ -11,19 +11,19 @@ import json
 
 import numpy as np
 
-__all__ = ["_stable_int", "_rng", "_pick"]
+__all__ = ["stable_int", "seeded_rng", "pick"]
 
 
-def _stable_int(*parts) -> int:
+def stable_int(*parts) -> int:
     """A 63-bit integer from any JSON-able parts (stable across processes, unlike ``hash``)."""
     digest = hashlib.sha256(json.dumps(parts, default=str).encode()).digest()
     return int.from_bytes(digest[:8], "little") >> 1
 
 
-def _rng(*parts) -> np.random.Generator:
-    return np.random.default_rng(_stable_int(*parts))
+def seeded_rng(*parts) -> np.random.Generator:
+    return np.random.default_rng(stable_int(*parts))
 
 
-def _pick(rng: np.random.Generator, options):
+def pick(rng: np.random.Generator, options):
     """One element of a non-empty sequence (a plain Python value, not a numpy scalar)."""
     return options[int(rng.integers(len(options)))]
