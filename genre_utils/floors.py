@@ -56,7 +56,7 @@ FLOORS: dict[str, str] = {
     "models": "model", "devices": "model", "train": "model", "checkpoints": "model", "evaluate": "model",
     "calibration": "model", "monitor": "model", "budget": "model",
     "experiments": "runs", "confidence": "runs", "predict": "runs",
-    "context": "book", "report": "book", "paper": "book", "narrative": "book", "plots": "book",
+    "context": "book", "report": "book", "paper": "book", "narrative": "book", "plots": "book", "webplots": "book",
     "widgets": "book", "saliency": "book", "listening": "book", "tracks": "book", "verdicts": "book",
     "recordings": "book",
     "cli": "tools", "build": "tools", "bookbuild": "tools", "bench": "tools", "publish": "tools",

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from genre_utils import plots, tracks
+from genre_utils import tracks, webplots
 from genre_utils import widgets as W
 from genre_utils.audio import write_wav
 from genre_utils.config import FeatureParams
@@ -184,7 +184,7 @@ def test_explorer_draws_the_store_features_of_a_clip_whose_audio_is_gone(tmp_pat
 # ---------------------------------------------------------------------------------------- plotly
 def test_error_map_hover_lists_the_clips_of_each_cell(results):
     pytest.importorskip("plotly")
-    heat = plots.error_map(results).data[0]
+    heat = webplots.error_map(results).data[0]
     hover = np.asarray(heat.customdata, dtype=object)
     assert list(heat.x) == list(GENRES) and list(heat.y) == list(GENRES)
     for i, true in enumerate(GENRES):
@@ -197,15 +197,15 @@ def test_error_map_hover_lists_the_clips_of_each_cell(results):
 
 def test_error_map_hover_truncates_long_cells(tmp_path):
     pytest.importorskip("plotly")
-    results = make_results(tmp_path, spec=[("pop", "disco", 0.5)] * (plots.HOVER_CLIPS + 3), seconds=0.1)
-    heat = plots.error_map(results).data[0]
+    results = make_results(tmp_path, spec=[("pop", "disco", 0.5)] * (webplots.HOVER_CLIPS + 3), seconds=0.1)
+    heat = webplots.error_map(results).data[0]
     cell = heat.customdata[GENRES.index("pop")][GENRES.index("disco")]
-    assert cell.count("test:pop.") == plots.HOVER_CLIPS and cell.endswith("+3 more")
+    assert cell.count("test:pop.") == webplots.HOVER_CLIPS and cell.endswith("+3 more")
 
 
 def test_error_scatter_has_one_distinct_point_per_track(results):
     pytest.importorskip("plotly")
-    fig = plots.error_scatter(results)
+    fig = webplots.error_scatter(results)
     correct, wrong = fig.data
     assert len(correct.x) + len(wrong.x) == len(SPEC)
     assert len(wrong.x) == sum(t != p for t, p, _ in SPEC)
@@ -222,20 +222,20 @@ def test_error_scatter_has_one_distinct_point_per_track(results):
         assert round(x) == r["pred"] and round(y) == r["y_true"]
         assert r["line"] in h and "3 of 4 windows" in h
     assert list(fig.layout.xaxis.ticktext) == list(GENRES)
-    assert fig.to_json() == plots.error_scatter(results).to_json()  # deterministic
+    assert fig.to_json() == webplots.error_scatter(results).to_json()  # deterministic
 
 
 def test_figure_html_embeds_plotly_inline_behind_the_amd_guard(results):
     pytest.importorskip("plotly")
     pytest.importorskip("IPython")
-    fig = plots.error_map(results)
-    text = plots.figure_html(fig)
-    assert text.startswith(plots.AMD_GUARD) and text.endswith(plots.AMD_RESTORE)
+    fig = webplots.error_map(results)
+    text = webplots.figure_html(fig)
+    assert text.startswith(webplots.AMD_GUARD) and text.endswith(webplots.AMD_RESTORE)
     assert "window.define = undefined" in text
     assert "plotly.js v" in text and len(text) > 1_000_000  # the library itself, inline
     sources = re.findall(r"<script[^>]*\bsrc\s*=", text)
     assert sources == []  # no external script at all (no cdn.plot.ly, no https://)
-    assert text == plots.figure_html(plots.error_map(results))  # same results, same HTML (no random div id)
-    light = plots.figure_html(fig, include_plotlyjs=False)
+    assert text == webplots.figure_html(webplots.error_map(results))  # same results, same HTML (no random div id)
+    light = webplots.figure_html(fig, include_plotlyjs=False)
     assert "plotly.js v" not in light and len(light) < 100_000
-    assert plots.show_offline(fig)._repr_html_() == text
+    assert webplots.show_offline(fig)._repr_html_() == text
