@@ -12,6 +12,16 @@ from .common import (
     counted,
     join_names,
 )
+from .comparisons import (
+    auroc_sentence,
+    ece_sentence,
+    margin_reading_sentence,
+    margin_sentence,
+    newdata_sentence,
+    protocol_sentence,
+    versus_paper_sentence,
+    web_tests_sentence,
+)
 from .pipeline import (
     artist_share_sentence,
     best_epoch_sentence,
@@ -25,29 +35,21 @@ from .pipeline import (
 )
 from .results import (
     accuracy_sentence,
-    auroc_sentence,
     collapse_sentence,
     confusion_sentence,
-    ece_sentence,
     explorer_opening_sentence,
     extremes_sentence,
     fdr_sentence,
     focus_genre_sentence,
     largest_confusion,
-    margin_reading_sentence,
-    margin_sentence,
     misclassified_sentence,
     neighbours_sentence,
-    newdata_sentence,
     pair_sentence,
     precision_sentence,
-    protocol_sentence,
     sample_lines,
     sample_sentence,
-    versus_paper_sentence,
     vote_mean_disagreements,
     weakest_sentence,
-    web_tests_sentence,
 )
 
 __all__ = ["join_names", "counted", "extremes_sentence", "confusion_sentence", "pair_sentence", "margin_sentence",

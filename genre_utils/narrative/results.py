@@ -7,15 +7,13 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..stats import Accuracy, overlaps
+from ..stats import Accuracy
 from .common import NUMBER_WORDS, counted, join_names, percent
 
-__all__ = ["extremes_sentence", "confusion_sentence", "pair_sentence", "margin_sentence", "largest_confusion",
+__all__ = ["extremes_sentence", "confusion_sentence", "pair_sentence", "largest_confusion",
            "explorer_opening_sentence", "vote_mean_disagreements", "collapse_sentence", "accuracy_sentence",
-           "versus_paper_sentence", "precision_sentence", "weakest_sentence", "focus_genre_sentence",
-           "neighbours_sentence", "sample_lines", "sample_sentence", "misclassified_sentence", "fdr_sentence",
-           "web_tests_sentence", "newdata_sentence", "protocol_sentence", "auroc_sentence", "ece_sentence",
-           "margin_reading_sentence"]
+           "precision_sentence", "weakest_sentence", "focus_genre_sentence", "neighbours_sentence", "sample_lines",
+           "sample_sentence", "misclassified_sentence", "fdr_sentence"]
 
 
 def extremes_sentence(per_genre: pd.DataFrame, unit: str = "track") -> str:
@@ -107,59 +105,6 @@ def pair_sentence(counts: pd.DataFrame, true: str, predicted: str, unit: str = "
             f"{predicted}.")
 
 
-def margin_sentence(comparison: dict, a: str, b: str, unit: str = "test tracks", small: float = 0.02) -> str:
-    """A paired comparison of two models, in words that follow the sign and the interval.
-
-    A margin whose interval excludes zero is called "small" and "only just beyond the test set's noise" when
-    the interval's nearer end lies within ``small`` (a fraction; 2 points) of zero. Such a margin also says
-    that every run is trained once: the interval covers the test items, not the training seed.
-
-    Parameters
-    ----------
-    comparison : dict
-        :func:`genre_utils.experiments.paired_comparison` output (``difference``, ``low``, ``high``,
-        ``level``, ``n_tracks``, ``p_value``).
-    a, b : str
-        Names of the two models (A minus B).
-    """
-    return _sentence_case(_margin(comparison, _running(a), _running(b), unit, small))
-
-
-def _running(name: str) -> str:
-    """A name as it stands inside a sentence: a leading article in lower case ('The CRNN' -> 'the CRNN')."""
-    for article in ("The ", "A ", "An "):
-        if name.startswith(article):
-            return article.lower() + name[len(article):]
-    return name
-
-
-def _sentence_case(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def _margin(comparison: dict, a: str, b: str, unit: str, small: float) -> str:
-    d, lo, hi = comparison["difference"], comparison["low"], comparison["high"]
-    level = f"{100 * comparison.get('level', 0.95):.0f} %"
-    pts = f"{100 * d:+.1f} points ({level} interval {100 * lo:+.1f} to {100 * hi:+.1f})"
-    n = comparison.get("n_tracks")
-    on = f" on the same {n:,} {unit}" if n else ""
-    once = (" Each model was trained once, with one seed; how far another seed would move the margin was not "
-            "measured.")
-    if lo > 0 or hi < 0:
-        edge = lo if lo > 0 else -hi
-        size = "a small" if edge < small else "an"
-        beyond = "only just beyond" if edge < small else "beyond"
-        if lo > 0:
-            return f"{a} is more accurate than {b}{on}: {pts}, {size} advantage {beyond} the test set's noise.{once}"
-        size = "a small" if edge < small else "a"
-        return f"{a} is less accurate than {b}{on}: {pts}, {size} shortfall {beyond} the test set's noise.{once}"
-    if d == 0:
-        return f"{a} and {b} are equally accurate{on} ({pts}); the test cannot separate them."
-    lead, trail = (a, b) if d > 0 else (b, a)
-    return (f"{lead} is ahead of {trail}{on} by {abs(100 * d):.1f} points, but the {level} interval "
-            f"({100 * lo:+.1f} to {100 * hi:+.1f}) includes zero: within the noise of this test set.")
-
-
 def largest_confusion(counts) -> dict:
     """The largest off-diagonal cell(s) of a confusion-count matrix.
 
@@ -248,33 +193,6 @@ def collapse_sentence(true_genres, predicted, threshold: float = 0.2, say_none: 
 def accuracy_sentence(acc: Accuracy, what: str, unit: str = "tracks") -> str:
     """``'<what>: 87.5 % (35 of 40 tracks; 95 % interval 73.9-94.5 %)'``."""
     return f"{what}: {acc.text(unit)}"
-
-
-def versus_paper_sentence(acc: Accuracy, paper_value: float | None, paper_name: str = "the paper's",
-                          unit: str = "item", caveat: bool = False, synthetic: bool = True) -> str:
-    """Where the paper's value lies relative to this build's 95 % interval: inside, above or below it.
-
-    The paper's number comes from other data (its own recordings and split), so where it falls says nothing
-    about the paper's model. With ``caveat`` the sentence says so, naming the data (``synthetic``: this
-    build's synthetic corpus, else other recordings or another split of them).
-    """
-    if paper_value is None:
-        return "The paper reports no value to set beside it."
-    if not acc.n:
-        return f"With no test items here, {paper_name} {percent(paper_value)} cannot be compared."
-    low, high = acc.interval
-    level = f"{100 * acc.level:.0f} %"
-    note = ""
-    if caveat:
-        data = ("synthetic music here, the paper's recordings there" if synthetic
-                else "a different test set here than in the paper")
-        note = (f" The data differ ({data}), so this sets two numbers side by side; it is no test of the paper's "
-                "model.")
-    if low <= paper_value <= high:
-        return (f"{paper_name.capitalize()} {percent(paper_value)} lies inside this build's {level} interval, so on "
-                f"{counted(acc.n, unit)} the two numbers cannot be told apart.{note}")
-    side = "above" if paper_value > high else "below"
-    return f"{paper_name.capitalize()} {percent(paper_value)} lies {side} this build's {level} interval.{note}"
 
 
 def precision_sentence(per_genre: pd.DataFrame, unit: str = "track") -> str:
@@ -452,187 +370,3 @@ def fdr_sentence(row, genre: str, unit: str = "track") -> str:
             f"{percent((m - k) / m)}; the false positive rate is {fpr_text}.")
 
 
-def web_tests_sentence(model: Accuracy, listeners: Accuracy) -> str:
-    """The paper's web tests pooled: model and listeners with intervals, and whether they can be told apart."""
-    text = (f"Pooled over the three tests, the paper's model is right on {model.text('songs')}, its listeners on "
-            f"{listeners.text('judgements')}.")
-
-    if overlaps(model, listeners):
-        return text + (" The intervals overlap widely: thirty songs cannot show a difference between the model "
-                       "and the listeners, nor establish that they are equal.")
-    return text + " The intervals do not overlap."
-
-
-def newdata_sentence(new: Accuracy, test: Accuracy, unit: str = "files") -> str:
-    """New-data accuracy beside the regular test accuracy, with intervals, saying whether they differ."""
-    if not new.n:
-        return "No new file could be classified, so this build has no new-data result."
-    text = f"On its new data the model is right {new.text(unit)}, against {test.text('test tracks')}."
-    if not test.n:
-        return text
-
-    if overlaps(new, test):
-        return text + " The two intervals overlap: on so few items the difference may be noise."
-    direction = "lower" if new.value < test.value else "higher"
-    return text + f" The intervals do not overlap: the new-data accuracy is clearly {direction}."
-
-
-def protocol_sentence(table: pd.DataFrame, protocol: str = "split protocol", value: str = "accuracy (%)",
-                      model: str = "model") -> str:
-    """What a table of cited accuracies under two split protocols can show: do the protocols' ranges overlap?
-
-    Rows whose protocol starts with ``fault-filtered`` are one group, rows whose protocol mentions ``random``
-    the other. A difference is attributed to the split only through a model reported under both protocols
-    (same ``model`` entry); otherwise the sentence says the table cannot show the split's cost.
-    """
-    proto = table[protocol].astype(str).str.lower()
-    is_ff = proto.str.startswith("fault-filtered")
-    is_rnd = proto.str.contains("random") & ~is_ff
-    ff, rnd = table.loc[is_ff, value].astype(float), table.loc[is_rnd, value].astype(float)
-    if ff.empty or rnd.empty:
-        return "The table does not hold both protocols, so it cannot set them side by side."
-
-    def span(x):
-        return f"{x.min():.1f} %" if x.min() == x.max() else f"{x.min():.1f} to {x.max():.1f} %"
-
-    both = (sorted(set(table.loc[is_ff, model].astype(str)) & set(table.loc[is_rnd, model].astype(str)))
-            if model in table else [])
-    if both:
-        limit = (f"Only {join_names(both)} {'is' if len(both) == 1 else 'are'} reported under both protocols, so "
-                 "only those rows speak to what the split itself costs; the others differ in model and features "
-                 "as well.")
-    else:
-        limit = ("No model in the table is reported under both protocols, and the rows differ in model and features "
-                 "as well, so the table cannot show what the split itself costs.")
-    head = f"The random-split rows reach {span(rnd)}, the fault-filtered rows {span(ff)}. "
-    if ff.max() < rnd.min():
-        return head + "Every fault-filtered row lies below every random-split row. " + limit
-    above = int((ff.to_numpy()[:, None] > rnd.to_numpy()[None, :]).any(axis=1).sum())
-    return head + (f"The two ranges overlap: {above} of the {len(ff)} fault-filtered rows "
-                   f"{'lies' if above == 1 else 'lie'} above at least one random-split row. ") + limit
-
-
-def auroc_sentence(open_set: dict, synthetic: bool = True, in_genre_layout: tuple[int, int] | None = None) -> str:
-    """The open-set AUROC in words chosen by its interval (above, around or below 0.5) and by the data.
-
-    On the synthetic corpus the open-set tracks are composed from the ten genres' style sheets, so a
-    separation is never read as the detection of unfamiliar music.
-
-    Parameters
-    ----------
-    open_set : dict
-        ``auroc``, ``low``, ``high`` (bootstrap interval), ``n_positive`` (open-set tracks), ``n_negative``
-        (in-genre test tracks), as :func:`genre_utils.confidence.calibrate_run` stores them.
-    synthetic : bool
-        Whether the tracks come from the synthetic corpus.
-    in_genre_layout : (k, n), optional
-        How many of the ``n`` in-genre test tracks are GTZAN-layout files (all open-set tracks are FMA-layout
-        files); named as one difference between the groups.
-    """
-    a, lo, hi = open_set.get("auroc"), open_set.get("low"), open_set.get("high")
-    n_open, n_in = int(open_set.get("n_positive") or 0), int(open_set.get("n_negative") or 0)
-    if not n_open or a is None:
-        return ("This corpus has no usable tracks of genres outside the ten, so open-set detection was not "
-                "measured.")
-    span = (f"AUROC {a:.2f}, 95 % bootstrap interval {lo:.2f}-{hi:.2f}, {n_open:,} open-set and {n_in:,} in-genre "
-            "test tracks")
-    layout = ""
-    if in_genre_layout is not None and in_genre_layout[1]:
-        k, n = in_genre_layout
-        layout = (f", possibly how their files were made (every open-set track is an FMA-layout MP3, while {k:,} "
-                  f"of the {n:,} in-genre test tracks are GTZAN-layout files)")
-    if lo is not None and lo > 0.5:
-        if synthetic:
-            return (f"The unknown score ranks the open-set tracks above the in-genre test tracks more often than a "
-                    f"coin would ({span}). This is not the detection of unfamiliar music: the open-set tracks are "
-                    f"composed from the same ten style sheets, so the separation comes from other differences "
-                    f"between the two groups{layout or ''}.")
-        return (f"The unknown score ranks the open-set tracks above the in-genre test tracks more often than "
-                f"chance ({span}).")
-    if hi is not None and hi < 0.5:
-        tail = (" On this corpus they are composed from the same ten style sheets, so this says nothing about "
-                "unfamiliar music." if synthetic else "")
-        return (f"The unknown score ranks the open-set tracks *below* the in-genre test tracks more often than "
-                f"chance ({span}): the model is more confident about these tracks than about the in-genre ones."
-                + tail)
-    tail = (" That is what this corpus leads one to expect, since its open-set tracks are composed from the ten "
-            "genres' style sheets." if synthetic else "")
-    return (f"The unknown score does not separate the open-set tracks from the in-genre test tracks better than "
-            f"chance can explain ({span}; the interval includes 0.5).{tail}")
-
-
-def ece_sentence(before: float | None, after: float | None, n: int, unit: str, reliability_after=None,
-                 track_means: bool = False) -> str:
-    """Whether temperature scaling lowered, raised or kept the ECE of ``n`` test items, and which way they err.
-
-    Parameters
-    ----------
-    before, after : float or None
-        Expected calibration error (fractions) before and after scaling; compared at the shown precision.
-    n : int
-        Test items behind the ECE.
-    unit : str
-        Plural name of the items ("5-s test windows", "test tracks").
-    reliability_after : DataFrame or records, optional
-        The reliability table after scaling (``count``, ``confidence``, ``accuracy`` per bin); when given
-        and the ECE rose, the sentence says whether the items are now under- or over-confident on average.
-    track_means : bool
-        The items' probabilities are means of window probabilities (tracks): an ECE that rose with the items
-        now under-confident is then explained by that averaging.
-    """
-    where = f"On the {n:,} {unit}"
-    if before is None or after is None or not n:
-        return f"The ECE of the {unit} could not be measured (no items)."
-    b, a = round(100 * before, 1), round(100 * after, 1)
-    if a < b:
-        return f"{where}, temperature scaling lowered the ECE from {percent(before)} to {percent(after)}."
-    if a == b:
-        return f"{where}, temperature scaling left the ECE at {percent(after)}."
-    text = f"{where}, temperature scaling raised the ECE from {percent(before)} to {percent(after)}."
-    if reliability_after is None:
-        return text
-    t = pd.DataFrame(reliability_after)
-    t = t[t["count"] > 0]
-    total = float(t["count"].sum())
-    if not total:
-        return text
-    conf = float((t["count"] * t["confidence"]).sum() / total)
-    acc = float((t["count"] * t["accuracy"]).sum() / total)
-    gap = f"mean confidence {percent(conf)} against an accuracy of {percent(acc)}"
-    if round(100 * conf, 1) < round(100 * acc, 1):
-        text += f" After scaling they are under-confident ({gap})"
-        if track_means:
-            text += (": a track's probabilities are the mean of its windows', which tends to make them less sure "
-                     "than single windows, and the temperature fitted on single windows softens them further. A "
-                     "temperature fitted on validation tracks might suit track probabilities better.")
-        else:
-            text += "."
-    elif round(100 * conf, 1) > round(100 * acc, 1):
-        text += f" After scaling they are still over-confident ({gap})."
-    return text
-
-
-def margin_reading_sentence(comparison: dict, large: float = 0.10) -> str:
-    """How to read the CRNN's margin over a regression on track means, chosen by its sign and size.
-
-    Parameters
-    ----------
-    comparison : dict
-        :func:`genre_utils.experiments.paired_comparison` output (``difference``, ``low``, ``high``), the
-        CRNN minus the regression.
-    large : float
-        A margin whose interval's lower end reaches this (a fraction: 10 points) counts as large.
-    """
-    lo, hi = comparison["low"], comparison["high"]
-    if hi < 0:
-        return ("Here the regression beats the CRNN, and the paper's design is the first suspect when training "
-                "data are scarce:")
-    if lo <= 0:
-        return ("Here the CRNN does not clearly beat the regression, and the paper's design is the first suspect "
-                "when training data are scarce:")
-    if lo < large:
-        return ("Here the CRNN's lead is real but not large, and with scarce training data the paper's design is a "
-                "suspect:")
-    return (f"Here the CRNN's lead is large (at least {100 * lo:.0f} points at the low end of the interval), so on "
-            "this data the design does not hold it back. Where the margin is small or negative, as it may be on "
-            "real data with few training tracks, the design is the first suspect:")
