@@ -14,7 +14,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .checkpoints import CHECKPOINT_FORMAT, read_checkpoint
@@ -26,13 +25,11 @@ from .locks import folder_lock
 from .models import build_model, count_parameters, feature_stats, window_feature_stats
 from .provenance import code_fingerprint, file_sha256, library_key
 from .sources import scan_folder
-from .stats import accuracy_of, wilson_interval
 from .train import default_precision, distributed, fit, load_checkpoint, read_history, select_device
 
 __all__ = ["train_run", "build_profile_model", "evaluate_run", "scan_skipped_records", "check_run_matches_store",
            "config_differences", "run_experiment", "run_key", "load_results", "stale_results",
-           "require_current_results", "results_frames", "confusion_matrix",
-           "track_mean_features", "linear_probe", "compare_with_probe", "paired_comparison"]
+           "require_current_results", "results_frames", "run_train_config"]
 
 
 def load_results(path) -> dict:
@@ -483,189 +480,3 @@ def run_experiment(ds, model_name: str, out_dir, profile: str | Profile | None =
     train_run(ds, model_name, out_dir, profile, device=device, progress=progress, other_run="replace")
     return evaluate_run(ds, out_dir, newdata=newdata, device=device, progress=progress,
                         data_description=data_description, key=key)
-
-
-def confusion_matrix(results: dict, level: str = "track") -> np.ndarray:
-    """The stored confusion matrix (counts) of a results dict: ``level`` is 'track' or 'segment'."""
-    return np.asarray(results["test"][f"{level}_confusion"])
-
-
-def track_mean_features(ds, split: str, return_ids: bool = False, summary: str = "mean"):
-    """Per-track summary of the store's feature rows, averaged over all the track's windows.
-
-    Parameters
-    ----------
-    ds : genre_utils.store.Dataset
-    split : {'train', 'valid', 'test'}
-    return_ids : bool
-        Also return the track ids.
-    summary : {'mean', 'dynamics'}
-        ``'mean'``: each row's mean over the frames (the average colour of the track).
-        ``'dynamics'``: that mean, plus each row's standard deviation over a window's frames and its mean
-        absolute change from one frame to the next (how much, and how fast, the features move) - still
-        a bag of frames: the order of events within a window is lost.
-
-    Returns
-    -------
-    X : ndarray, shape (n_tracks, height) or (n_tracks, 3 * height), float64
-    y : ndarray, shape (n_tracks,), int64
-    track_ids : ndarray, shape (n_tracks,), object
-        Sorted track ids, the order of the rows (only with ``return_ids=True``).
-    """
-    if summary not in ("mean", "dynamics"):
-        raise ValueError(f"summary must be 'mean' or 'dynamics', not {summary!r}")
-    X, y, rows = ds.split(split)
-    X = np.asarray(X, dtype=np.float32)
-    per_window = X.mean(axis=2)                                           # (n_windows, height)
-    if summary == "dynamics":
-        per_window = np.concatenate([per_window, X.std(axis=2), np.abs(np.diff(X, axis=2)).mean(axis=2)], axis=1)
-    codes, tracks = pd.factorize(rows["track_id"], sort=True)
-    sums = np.zeros((len(tracks), per_window.shape[1]))
-    np.add.at(sums, codes, per_window)
-    counts = np.bincount(codes, minlength=len(tracks))[:, None]
-    labels = np.zeros(len(tracks), dtype=np.int64)
-    labels[codes] = y
-    if return_ids:
-        return sums / counts, labels, np.asarray(tracks, dtype=object)
-    return sums / counts, labels
-
-
-def linear_probe(ds, seed: int = 0, summary: str = "mean") -> dict:
-    """How hard is the data? A logistic regression on per-track summaries of the features.
-
-    Trained on the training tracks, scored on the test tracks of the store; a corpus whose genres a
-    bag-of-frames average already separates would make the CRNN's task trivial.
-
-    Parameters
-    ----------
-    ds : genre_utils.store.Dataset
-    seed : int
-    summary : {'mean', 'dynamics'}
-        What each track is summarised by (:func:`track_mean_features`): its mean feature vector (no
-        information about time), or that plus how much and how fast each feature moves.
-
-    Returns
-    -------
-    dict
-        ``train_accuracy``, ``test_accuracy``, ``n_train_tracks``, ``n_test_tracks``, and
-        ``test_tracks``: per test track, ``track_id`` and ``correct`` (records).
-    """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    X_train, y_train = track_mean_features(ds, "train", summary=summary)
-    X_test, y_test, test_ids = track_mean_features(ds, "test", return_ids=True, summary=summary)
-    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1.0, random_state=seed))
-    clf.fit(X_train, y_train)
-    correct = clf.predict(X_test) == y_test
-    return {"train_accuracy": float(clf.score(X_train, y_train)), "test_accuracy": float(correct.mean()),
-            "n_train_tracks": int(len(y_train)), "n_test_tracks": int(len(y_test)),
-            "test_tracks": [{"track_id": str(t), "correct": bool(c)} for t, c in zip(test_ids, correct)]}
-
-
-def compare_with_probe(results: dict, ds, summary: str = "mean", seed: int = 0) -> tuple[dict, dict]:
-    """A run's test tracks against a :func:`linear_probe` on the same store, track by track.
-
-    Parameters
-    ----------
-    results : dict
-        A run's results (:func:`evaluate_run`), evaluated on the test split of ``ds``.
-    ds : genre_utils.store.Dataset
-    summary : {'mean', 'dynamics'}
-        The probe's track summary.
-    seed : int
-
-    Returns
-    -------
-    probe : dict
-        :func:`linear_probe`'s result.
-    paired : dict
-        :func:`paired_comparison` with the run as A and the probe as B.
-    """
-    probe = linear_probe(ds, seed=seed, summary=summary)
-    run = pd.DataFrame(results["test"]["tracks"]).set_index("track_id")["correct"]
-    other = pd.DataFrame(probe["test_tracks"]).set_index("track_id")["correct"]
-    return probe, paired_comparison(run.loc[other.index].to_numpy(), other.to_numpy(), seed=seed)
-
-
-def paired_comparison(correct_a, correct_b, n_boot: int = 10_000, seed: int = 0, level: float = 0.95) -> dict:
-    """Is model A better than model B on the same test tracks, beyond what the test set's size allows?
-
-    Parameters
-    ----------
-    correct_a, correct_b : array-like of bool, shape (n_tracks,)
-        Whether each model classified each test track correctly (same tracks, same order).
-    n_boot : int
-        Bootstrap resamples of the tracks.
-    seed : int
-    level : float
-        Coverage of the bootstrap interval.
-
-    Returns
-    -------
-    dict
-        ``difference`` (accuracy of A minus accuracy of B), ``low`` and ``high`` (the central ``level``
-        interval of the paired bootstrap), ``level``, ``a_only`` and ``b_only`` (tracks only A, or only B,
-        gets right) and ``p_value`` (two-sided exact McNemar test on those discordant tracks), ``n_tracks``.
-    """
-    from scipy.stats import binomtest
-
-    a = np.asarray(correct_a, dtype=bool)
-    b = np.asarray(correct_b, dtype=bool)
-    if a.shape != b.shape or a.ndim != 1 or a.size == 0:
-        raise ValueError(f"need two equal-length, non-empty 1-d arrays, got shapes {a.shape} and {b.shape}")
-    diff = a.astype(float) - b.astype(float)
-    idx = np.random.default_rng(seed).integers(0, diff.size, size=(n_boot, diff.size))
-    boot = diff[idx].mean(axis=1)
-    a_only, b_only = int((a & ~b).sum()), int((b & ~a).sum())
-    p = binomtest(a_only, a_only + b_only, 0.5).pvalue if a_only + b_only else 1.0
-    tail = 100 * (1 - level) / 2
-    return {"difference": float(diff.mean()), "low": float(np.percentile(boot, tail)),
-            "high": float(np.percentile(boot, 100 - tail)), "level": float(level), "a_only": a_only, "b_only": b_only,
-            "p_value": float(p), "n_tracks": int(diff.size)}
-
-
-def compare_runs(results_a: dict, results_b: dict, seed: int = 0) -> tuple[dict, bool]:
-    """Run A against run B on their whole test tracks (majority vote).
-
-    Paired (:func:`paired_comparison`: bootstrap over the tracks and McNemar) when both were tested on the
-    same tracks, as the leaky segment split is, by construction, with the track split; otherwise
-    :func:`unpaired_comparison` of the two accuracies.
-
-    Returns
-    -------
-    comparison : dict
-        In the form :func:`genre_utils.narrative.margin_sentence` reads.
-    paired : bool
-    """
-    a = pd.DataFrame(results_a["test"]["tracks"]).set_index("track_id")["correct"].astype(bool)
-    b = pd.DataFrame(results_b["test"]["tracks"]).set_index("track_id")["correct"].astype(bool)
-    if a.index.is_unique and b.index.is_unique and set(a.index) == set(b.index):
-        return paired_comparison(a.loc[b.index].to_numpy(), b.to_numpy(), seed=seed), True
-    return unpaired_comparison(accuracy_of(a.to_numpy()), accuracy_of(b.to_numpy())), False
-
-
-def unpaired_comparison(a, b, level: float = 0.95) -> dict:
-    """Difference of two accuracies measured on different test items, with Newcombe's interval.
-
-    For runs whose test sets differ (a leaky segment split against the track split), no paired comparison
-    is possible; Newcombe's hybrid score interval combines the two Wilson intervals.
-
-    Parameters
-    ----------
-    a, b : genre_utils.stats.Accuracy
-
-    Returns
-    -------
-    dict
-        ``difference`` (A minus B), ``low``, ``high``, ``level`` and ``n_tracks`` None (not paired), in the
-        form :func:`genre_utils.narrative.margin_sentence` reads.
-    """
-    p1, p2 = a.value, b.value
-    l1, u1 = wilson_interval(a.k, a.n, level)
-    l2, u2 = wilson_interval(b.k, b.n, level)
-    d = p1 - p2
-    low = d - float(np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2))
-    high = d + float(np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2))
-    return {"difference": float(d), "low": low, "high": high, "level": float(level), "n_tracks": None}

@@ -55,7 +55,7 @@ FLOORS: dict[str, str] = {
     "styles": "data", "synth": "data", "inventory": "data",
     "models": "model", "devices": "model", "train": "model", "checkpoints": "model", "evaluate": "model",
     "calibration": "model", "monitor": "model", "budget": "model",
-    "experiments": "runs", "confidence": "runs", "predict": "runs",
+    "experiments": "runs", "confidence": "runs", "predict": "runs", "probe": "runs",
     "context": "book", "report": "book", "paper": "book", "narrative": "book", "plots": "book", "webplots": "book",
     "widgets": "book", "saliency": "book", "listening": "book", "tracks": "book", "verdicts": "book",
     "recordings": "book",

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["wilson_interval", "Accuracy", "accuracy_of", "overlaps", "clustered_accuracy", "group_bootstrap",
-           "group_bootstrap_difference"]
+           "group_bootstrap_difference", "paired_comparison",
+           "unpaired_comparison"]
 
 
 def _z(level: float) -> float:
@@ -128,7 +129,7 @@ def overlaps(a: Accuracy, b: Accuracy) -> bool:
     """Whether the intervals of two accuracies overlap (a rough "within the noise" for independent samples).
 
     Overlapping intervals do not prove two accuracies equal, and for paired results on the same test items
-    a paired comparison (:func:`genre_utils.experiments.paired_comparison`) is sharper; the book uses this
+    a paired comparison (:func:`paired_comparison`) is sharper; the book uses this
     only to avoid calling a difference real when even the separate intervals cannot tell the two apart.
     """
     (lo_a, hi_a), (lo_b, hi_b) = a.interval, b.interval
@@ -224,3 +225,65 @@ def group_bootstrap_difference(correct_a, groups_a, correct_b, groups_b, n_boot:
     tail = (1 - level) / 2
     low, high = np.quantile(diffs, [tail, 1 - tail])
     return float(low), float(high)
+
+
+def paired_comparison(correct_a, correct_b, n_boot: int = 10_000, seed: int = 0, level: float = 0.95) -> dict:
+    """Is model A better than model B on the same test tracks, beyond what the test set's size allows?
+
+    Parameters
+    ----------
+    correct_a, correct_b : array-like of bool, shape (n_tracks,)
+        Whether each model classified each test track correctly (same tracks, same order).
+    n_boot : int
+        Bootstrap resamples of the tracks.
+    seed : int
+    level : float
+        Coverage of the bootstrap interval.
+
+    Returns
+    -------
+    dict
+        ``difference`` (accuracy of A minus accuracy of B), ``low`` and ``high`` (the central ``level``
+        interval of the paired bootstrap), ``level``, ``a_only`` and ``b_only`` (tracks only A, or only B,
+        gets right) and ``p_value`` (two-sided exact McNemar test on those discordant tracks), ``n_tracks``.
+    """
+    from scipy.stats import binomtest
+
+    a = np.asarray(correct_a, dtype=bool)
+    b = np.asarray(correct_b, dtype=bool)
+    if a.shape != b.shape or a.ndim != 1 or a.size == 0:
+        raise ValueError(f"need two equal-length, non-empty 1-d arrays, got shapes {a.shape} and {b.shape}")
+    diff = a.astype(float) - b.astype(float)
+    idx = np.random.default_rng(seed).integers(0, diff.size, size=(n_boot, diff.size))
+    boot = diff[idx].mean(axis=1)
+    a_only, b_only = int((a & ~b).sum()), int((b & ~a).sum())
+    p = binomtest(a_only, a_only + b_only, 0.5).pvalue if a_only + b_only else 1.0
+    tail = 100 * (1 - level) / 2
+    return {"difference": float(diff.mean()), "low": float(np.percentile(boot, tail)),
+            "high": float(np.percentile(boot, 100 - tail)), "level": float(level), "a_only": a_only, "b_only": b_only,
+            "p_value": float(p), "n_tracks": int(diff.size)}
+
+
+def unpaired_comparison(a, b, level: float = 0.95) -> dict:
+    """Difference of two accuracies measured on different test items, with Newcombe's interval.
+
+    For runs whose test sets differ (a leaky segment split against the track split), no paired comparison
+    is possible; Newcombe's hybrid score interval combines the two Wilson intervals.
+
+    Parameters
+    ----------
+    a, b : genre_utils.stats.Accuracy
+
+    Returns
+    -------
+    dict
+        ``difference`` (A minus B), ``low``, ``high``, ``level`` and ``n_tracks`` None (not paired), in the
+        form :func:`genre_utils.narrative.margin_sentence` reads.
+    """
+    p1, p2 = a.value, b.value
+    l1, u1 = wilson_interval(a.k, a.n, level)
+    l2, u2 = wilson_interval(b.k, b.n, level)
+    d = p1 - p2
+    low = d - float(np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2))
+    high = d + float(np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2))
+    return {"difference": float(d), "low": low, "high": high, "level": float(level), "n_tracks": None}

@@ -18,9 +18,9 @@ from __future__ import annotations
 import pandas as pd
 
 from . import paper
-from .experiments import compare_runs, unpaired_comparison
+from .probe import compare_runs
 from .report import accuracy_of_results, confusion_counts, genre_accuracies, newdata_accuracy, pct, per_genre_frame
-from .stats import Accuracy, group_bootstrap_difference
+from .stats import Accuracy, group_bootstrap_difference, unpaired_comparison
 
 __all__ = ["CLAIMS", "DESIGNED_FINDINGS", "SUPPORTED", "NOT_SUPPORTED", "UNTESTABLE", "SAME_ACCURACY",
            "verdict_rows", "verdict_table", "verdict_sentence"]

@@ -264,7 +264,7 @@ def test_evaluation_outputs_serialise(tmp_path):
 
 
 def test_paired_comparison_separates_a_real_margin_from_noise():
-    from genre_utils.experiments import paired_comparison
+    from genre_utils.stats import paired_comparison
 
     rng = np.random.default_rng(0)
     b = rng.random(60) < 0.5
@@ -304,7 +304,7 @@ def test_profile_model_follows_the_profiles_recipe():
 
 
 def test_track_summaries_average_windows_and_see_movement_only_with_dynamics():
-    from genre_utils.experiments import track_mean_features
+    from genre_utils.probe import track_mean_features
 
     class FakeStore:
         def split(self, name):
@@ -351,7 +351,7 @@ def test_scan_skipped_records_name_each_left_out_file_relative_to_the_folder(tmp
 
 
 def test_compare_runs_pairs_the_same_tracks_and_falls_back_to_newcombe():
-    from genre_utils.experiments import compare_runs
+    from genre_utils.probe import compare_runs
 
     def results(correct, ids=None):
         ids = ids or [f"t{i}" for i in range(len(correct))]

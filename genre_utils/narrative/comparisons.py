@@ -24,7 +24,7 @@ def margin_sentence(comparison: dict, a: str, b: str, unit: str = "test tracks",
     Parameters
     ----------
     comparison : dict
-        :func:`genre_utils.experiments.paired_comparison` output (``difference``, ``low``, ``high``,
+        :func:`genre_utils.stats.paired_comparison` output (``difference``, ``low``, ``high``,
         ``level``, ``n_tracks``, ``p_value``).
     a, b : str
         Names of the two models (A minus B).
@@ -260,7 +260,7 @@ def margin_reading_sentence(comparison: dict, large: float = 0.10) -> str:
     Parameters
     ----------
     comparison : dict
-        :func:`genre_utils.experiments.paired_comparison` output (``difference``, ``low``, ``high``), the
+        :func:`genre_utils.stats.paired_comparison` output (``difference``, ``low``, ``high``), the
         CRNN minus the regression.
     large : float
         A margin whose interval's lower end reaches this (a fraction: 10 points) counts as large.

@@ -1,0 +1,137 @@
+"""The bag-of-frames probe and run-to-run comparisons: what a model that cannot hear order gets right, and
+whether one run beats another on the same test tracks.
+
+:func:`linear_probe` is a logistic regression on each track's summary of its feature frames (mean, or mean,
+spread and frame-to-frame change): blind to the order of events, so the margin by which the CRNN beats it is
+what its convolutions and GRU add. :func:`compare_with_probe` and :func:`compare_runs` pair two sets of
+track-level answers on the same tracks (:func:`genre_utils.stats.paired_comparison`), or fall back to
+Newcombe's interval for different test sets (:func:`genre_utils.stats.unpaired_comparison`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .stats import accuracy_of, paired_comparison, unpaired_comparison
+
+__all__ = ["track_mean_features", "linear_probe", "compare_with_probe", "compare_runs"]
+
+
+def track_mean_features(ds, split: str, return_ids: bool = False, summary: str = "mean"):
+    """Per-track summary of the store's feature rows, averaged over all the track's windows.
+
+    Parameters
+    ----------
+    ds : genre_utils.store.Dataset
+    split : {'train', 'valid', 'test'}
+    return_ids : bool
+        Also return the track ids.
+    summary : {'mean', 'dynamics'}
+        ``'mean'``: each row's mean over the frames (the average colour of the track).
+        ``'dynamics'``: that mean, plus each row's standard deviation over a window's frames and its mean
+        absolute change from one frame to the next (how much, and how fast, the features move) - still
+        a bag of frames: the order of events within a window is lost.
+
+    Returns
+    -------
+    X : ndarray, shape (n_tracks, height) or (n_tracks, 3 * height), float64
+    y : ndarray, shape (n_tracks,), int64
+    track_ids : ndarray, shape (n_tracks,), object
+        Sorted track ids, the order of the rows (only with ``return_ids=True``).
+    """
+    if summary not in ("mean", "dynamics"):
+        raise ValueError(f"summary must be 'mean' or 'dynamics', not {summary!r}")
+    X, y, rows = ds.split(split)
+    X = np.asarray(X, dtype=np.float32)
+    per_window = X.mean(axis=2)                                           # (n_windows, height)
+    if summary == "dynamics":
+        per_window = np.concatenate([per_window, X.std(axis=2), np.abs(np.diff(X, axis=2)).mean(axis=2)], axis=1)
+    codes, tracks = pd.factorize(rows["track_id"], sort=True)
+    sums = np.zeros((len(tracks), per_window.shape[1]))
+    np.add.at(sums, codes, per_window)
+    counts = np.bincount(codes, minlength=len(tracks))[:, None]
+    labels = np.zeros(len(tracks), dtype=np.int64)
+    labels[codes] = y
+    if return_ids:
+        return sums / counts, labels, np.asarray(tracks, dtype=object)
+    return sums / counts, labels
+
+
+def linear_probe(ds, seed: int = 0, summary: str = "mean") -> dict:
+    """How hard is the data? A logistic regression on per-track summaries of the features.
+
+    Trained on the training tracks, scored on the test tracks of the store; a corpus whose genres a
+    bag-of-frames average already separates would make the CRNN's task trivial.
+
+    Parameters
+    ----------
+    ds : genre_utils.store.Dataset
+    seed : int
+    summary : {'mean', 'dynamics'}
+        What each track is summarised by (:func:`track_mean_features`): its mean feature vector (no
+        information about time), or that plus how much and how fast each feature moves.
+
+    Returns
+    -------
+    dict
+        ``train_accuracy``, ``test_accuracy``, ``n_train_tracks``, ``n_test_tracks``, and
+        ``test_tracks``: per test track, ``track_id`` and ``correct`` (records).
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X_train, y_train = track_mean_features(ds, "train", summary=summary)
+    X_test, y_test, test_ids = track_mean_features(ds, "test", return_ids=True, summary=summary)
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1.0, random_state=seed))
+    clf.fit(X_train, y_train)
+    correct = clf.predict(X_test) == y_test
+    return {"train_accuracy": float(clf.score(X_train, y_train)), "test_accuracy": float(correct.mean()),
+            "n_train_tracks": int(len(y_train)), "n_test_tracks": int(len(y_test)),
+            "test_tracks": [{"track_id": str(t), "correct": bool(c)} for t, c in zip(test_ids, correct)]}
+
+
+def compare_with_probe(results: dict, ds, summary: str = "mean", seed: int = 0) -> tuple[dict, dict]:
+    """A run's test tracks against a :func:`linear_probe` on the same store, track by track.
+
+    Parameters
+    ----------
+    results : dict
+        A run's results (:func:`evaluate_run`), evaluated on the test split of ``ds``.
+    ds : genre_utils.store.Dataset
+    summary : {'mean', 'dynamics'}
+        The probe's track summary.
+    seed : int
+
+    Returns
+    -------
+    probe : dict
+        :func:`linear_probe`'s result.
+    paired : dict
+        :func:`paired_comparison` with the run as A and the probe as B.
+    """
+    probe = linear_probe(ds, seed=seed, summary=summary)
+    run = pd.DataFrame(results["test"]["tracks"]).set_index("track_id")["correct"]
+    other = pd.DataFrame(probe["test_tracks"]).set_index("track_id")["correct"]
+    return probe, paired_comparison(run.loc[other.index].to_numpy(), other.to_numpy(), seed=seed)
+
+
+def compare_runs(results_a: dict, results_b: dict, seed: int = 0) -> tuple[dict, bool]:
+    """Run A against run B on their whole test tracks (majority vote).
+
+    Paired (:func:`paired_comparison`: bootstrap over the tracks and McNemar) when both were tested on the
+    same tracks, as the leaky segment split is, by construction, with the track split; otherwise
+    :func:`unpaired_comparison` of the two accuracies.
+
+    Returns
+    -------
+    comparison : dict
+        In the form :func:`genre_utils.narrative.margin_sentence` reads.
+    paired : bool
+    """
+    a = pd.DataFrame(results_a["test"]["tracks"]).set_index("track_id")["correct"].astype(bool)
+    b = pd.DataFrame(results_b["test"]["tracks"]).set_index("track_id")["correct"].astype(bool)
+    if a.index.is_unique and b.index.is_unique and set(a.index) == set(b.index):
+        return paired_comparison(a.loc[b.index].to_numpy(), b.to_numpy(), seed=seed), True
+    return unpaired_comparison(accuracy_of(a.to_numpy()), accuracy_of(b.to_numpy())), False
