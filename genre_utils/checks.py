@@ -124,7 +124,7 @@ def artist_sentence(ds) -> str:
 
     Parameters
     ----------
-    ds : genre_utils.store.Dataset
+    ds : genre_utils.dataset.Dataset
 
     Returns
     -------

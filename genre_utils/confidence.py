@@ -33,13 +33,13 @@ from .calibration import (
     softmax,
     track_mean_probs,
 )
+from .dataset import built_from_synthetic
 from .errors import UserError
 from .evaluate import evaluate_files, predict_logits
 from .experiments import check_run_matches_store, stale_results
 from .genres import GENRES
 from .provenance import atomic_write_text, atomic_write_texts, file_sha256, to_plain
 from .stats import Accuracy
-from .store import built_from_synthetic
 from .train import load_checkpoint
 
 __all__ = [
@@ -231,7 +231,7 @@ def calibrate_run(ds, run_dir, *, device=None, n_bins: int = N_BINS, recall: flo
 
     Parameters
     ----------
-    ds : genre_utils.store.Dataset
+    ds : genre_utils.dataset.Dataset
         The store the run was trained on.
     run_dir : path-like
         Run folder with ``best.pt`` (and ``results.json``).

@@ -289,7 +289,7 @@ def describe_duplicates(ds) -> tuple[str, pd.DataFrame, pd.DataFrame]:
 
     Parameters
     ----------
-    ds : genre_utils.store.Dataset
+    ds : genre_utils.dataset.Dataset
         An opened store (reads ``duplicates.csv``, ``near_duplicates.csv`` and ``dataset.json``).
 
     Returns

@@ -179,7 +179,7 @@ def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None
 
     Parameters
     ----------
-    ds : genre_utils.store.Dataset
+    ds : genre_utils.dataset.Dataset
     model_name : {'crnn', 'crnn-temporal', 'baseline'}
     out_dir : path-like
         Run folder; ``last.pt`` and ``best.pt`` are written after every epoch, and an existing ``last.pt``
@@ -342,7 +342,7 @@ def evaluate_run(ds, run_dir, *, newdata=None, max_segments: int | None = None, 
 
     Parameters
     ----------
-    ds : genre_utils.store.Dataset
+    ds : genre_utils.dataset.Dataset
         The store the run was trained on (its test split is evaluated).
     run_dir : path-like
         Folder holding ``best.pt``; ``results.json`` is written there.

@@ -23,7 +23,7 @@ def track_mean_features(ds, split: str, return_ids: bool = False, summary: str =
 
     Parameters
     ----------
-    ds : genre_utils.store.Dataset
+    ds : genre_utils.dataset.Dataset
     split : {'train', 'valid', 'test'}
     return_ids : bool
         Also return the track ids.
@@ -66,7 +66,7 @@ def linear_probe(ds, seed: int = 0, summary: str = "mean") -> dict:
 
     Parameters
     ----------
-    ds : genre_utils.store.Dataset
+    ds : genre_utils.dataset.Dataset
     seed : int
     summary : {'mean', 'dynamics'}
         What each track is summarised by (:func:`track_mean_features`): its mean feature vector (no
@@ -99,7 +99,7 @@ def compare_with_probe(results: dict, ds, summary: str = "mean", seed: int = 0) 
     ----------
     results : dict
         A run's results (:func:`evaluate_run`), evaluated on the test split of ``ds``.
-    ds : genre_utils.store.Dataset
+    ds : genre_utils.dataset.Dataset
     summary : {'mean', 'dynamics'}
         The probe's track summary.
     seed : int

@@ -33,10 +33,10 @@ import io
 import numpy as np
 import torch
 
+from .dataset import track_windows
 from .devices import model_device
 from .experiments import load_results
 from .genres import GENRES
-from .store import track_windows
 from .tracks import error_table
 from .train import load_checkpoint
 
@@ -278,7 +278,7 @@ def saliency_figure(run_dir, dataset, results: dict | None = None, method: str =
     ----------
     run_dir : path-like
         A run folder (``best.pt`` and ``results.json``).
-    dataset : genre_utils.store.Dataset
+    dataset : genre_utils.dataset.Dataset
         The store the run was evaluated on (the windows the model saw).
     results : dict, optional
         The run's results (default: read from ``run_dir``).

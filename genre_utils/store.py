@@ -45,23 +45,20 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from . import checks, sources
-from .audio import AudioError, audio_digest, check_audio, cut_segments, load_audio
-from .config import TEST_ONLY_LIST, FeatureParams, Profile, fingerprint, get_profile, num_threads
-from .duplicates import FP_BANDS, pack_fingerprints, unpack_fingerprints
-from .duplicates import fingerprint as audio_fingerprint
+from .config import TEST_ONLY_LIST, Profile, fingerprint, get_profile, num_threads
+from .dataset import Dataset, open_dataset, track_windows
+from .duplicates import pack_fingerprints, unpack_fingerprints
 from .errors import UserError
-from .features import extract
+from .extraction import FEATURE_DTYPE, extract_tracks, init_worker, probe_track, warm_up
 from .genres import GENRES
 from .locks import folder_lock
-from .parallel import ignore_interrupts, ordered_map
+from .parallel import ordered_map
 from .provenance import (
     atomic_write_csv,
     atomic_write_text,
@@ -77,7 +74,6 @@ from .splits import leak_summary, plan_windows, split_tracks
 __all__ = ["Dataset", "build_dataset", "open_dataset", "scan_sources", "extract_tracks", "reuse_problem",
            "track_windows"]
 
-FEATURE_DTYPE = np.float16
 CHUNK_TRACKS = 16  # tracks between two progress checkpoints
 
 
@@ -168,219 +164,8 @@ def _mark_test_only(tracks: pd.DataFrame, gtzan) -> Path | None:
     return path
 
 
-# ----------------------------------------------------------------------------------- worker functions
-def _init_worker():
-    """Keep each worker single-threaded (the pool already uses every core) and deaf to Ctrl-C.
-
-    A forked worker inherits the parent's thread settings (torch's intra-op threads, the BLAS and OpenMP
-    pools), and setting OMP_NUM_THREADS there is too late: the libraries are loaded. So torch is set to one
-    thread and the other pools are limited with threadpoolctl. With one thread torch never starts an OpenMP
-    parallel region in the worker, so an OpenMP thread pool the parent started before the fork (which a
-    forked child cannot use) is never waited on (``tests/test_store.py`` builds features in workers after
-    the parent ran torch with two threads).
-    """
-    ignore_interrupts()  # Ctrl-C: the parent reports it once and ends the pool
-    if "torch" in sys.modules:   # a worker that imports torch itself starts with no inherited pool
-        sys.modules["torch"].set_num_threads(1)
-    threadpool_limits(1)
 
 
-def _probe(args):
-    """Decode one track.
-
-    Returns
-    -------
-    n_samples : int
-        Decoded length at ``sample_rate`` (0 when unusable).
-    sha1, audio_sha1 : str
-        SHA-1 of the file's bytes and of its decoded audio (:func:`genre_utils.audio.audio_digest`; ``''``
-        when unusable).
-    problem : str
-        ``''`` or why the track cannot be used.
-    fingerprint : ndarray, shape (n_frames, FP_BANDS), float16
-        :func:`genre_utils.duplicates.fingerprint` (no rows when unusable).
-    """
-    path, sample_rate, min_samples = args
-    none = np.zeros((0, FP_BANDS), np.float16)
-    try:
-        digest = hashlib.sha1(Path(path).read_bytes()).hexdigest()
-    except OSError as err:
-        return 0, "", "", f"unreadable file ({err.strerror})", none
-    try:
-        y = load_audio(path, sample_rate)
-        check_audio(y, min_samples)
-    except AudioError as err:
-        return 0, digest, "", str(err), none
-    return int(y.size), digest, audio_digest(y), "", audio_fingerprint(y, sample_rate)
-
-
-def _features_of_track(args):
-    """Decode one track and return the float16 features of the windows starting at ``starts``."""
-    path, starts, params = args
-    y = load_audio(path, params.sample_rate)
-    return extract(cut_segments(y, starts, params.segment_samples), params).astype(FEATURE_DTYPE)
-
-
-def _warm_up(params: FeatureParams) -> None:
-    """Import torch and librosa and build the extractor's cached matrices once, so forked workers inherit them."""
-    extract(np.zeros((1, params.segment_samples), np.float32), params)
-
-
-def extract_tracks(paths, starts, params: FeatureParams = FeatureParams(), workers: int | None = None,
-                   progress: bool = False, desc: str = "extracting features"):
-    """Decode audio files and extract the features of chosen windows, in worker processes, in order.
-
-    This is how :func:`build_dataset` fills the store. With more than one worker (and at least four files)
-    the files are spread over a pool of forked processes, each running :func:`~genre_utils.features.extract`
-    single-threaded; otherwise they are done one after the other in this process.
-
-    Parameters
-    ----------
-    paths : sequence of path-like
-        Audio files :func:`genre_utils.audio.load_audio` reads.
-    starts : sequence of array_like of int, or one array_like of int
-        Window starts in samples at ``params.sample_rate``, one array per file (or one array for every
-        file). Windows running past a file's end are zero-padded.
-    params : FeatureParams
-    workers : int, optional
-        Processes (default: :func:`~genre_utils.config.num_threads`).
-    progress : bool
-        Show a progress bar.
-    desc : str
-        Label of the progress bar.
-
-    Returns
-    -------
-    blocks : iterator of ndarray, shape (len(starts of the file), params.height, params.n_frames), float16
-        The features of each file, in the order of ``paths``, as soon as they are ready.
-
-    Raises
-    ------
-    genre_utils.audio.AudioError
-        A file that cannot be decoded (the store only extracts files that passed its probe).
-    """
-    paths = [str(p) for p in paths]
-    if len(starts) and np.ndim(starts[0]) == 0:
-        starts = [starts] * len(paths)
-    if len(starts) != len(paths):
-        raise ValueError(f"{len(paths)} files but {len(starts)} arrays of window starts")
-    workers = num_threads() if workers is None else max(1, int(workers))
-    jobs = [(path, np.asarray(s, dtype=np.int64), params) for path, s in zip(paths, starts)]
-    _warm_up(params)
-    return ordered_map(_features_of_track, jobs, workers, initializer=_init_worker, desc=desc, unit="track",
-                       progress=progress, min_jobs=4)
-
-
-# ------------------------------------------------------------------------------------------- dataset
-@dataclass
-class Dataset:
-    """A built dataset folder, opened read-only.
-
-    Attributes
-    ----------
-    root : Path
-    manifest : DataFrame
-        One row per window (see the module docstring).
-    features : ndarray, shape (n_windows, height, n_frames), float16, memory-mapped
-    params : FeatureParams
-    info : dict
-        Contents of ``dataset.json``.
-    mean, std : ndarray, shape (height,), float64
-        Per-row statistics of the training windows.
-    """
-
-    root: Path
-    manifest: pd.DataFrame
-    features: np.ndarray
-    params: FeatureParams
-    info: dict
-    mean: np.ndarray
-    std: np.ndarray
-
-    def split(self, name: str):
-        """Features, class indices and manifest rows of one split.
-
-        Returns
-        -------
-        X : ndarray, shape (n, height, n_frames), float16 (a memory-mapped view)
-        y : ndarray, shape (n,), int64
-        rows : DataFrame
-        """
-        rows = self.manifest[self.manifest["split"] == name]
-        if rows.empty:
-            return self.features[:0], np.zeros(0, np.int64), rows
-        lo, hi = int(rows["row"].iloc[0]), int(rows["row"].iloc[-1]) + 1
-        assert hi - lo == len(rows), "split rows must be contiguous"
-        return self.features[lo:hi], rows["label"].to_numpy(np.int64, copy=True), rows
-
-    @property
-    def profile(self) -> Profile:
-        """The profile the store was built with, whole as it recorded it: a ``Profile.replace(...)`` override
-        survives (looking the profile up again by its name would lose it)."""
-        if "profile_config" in self.info:
-            return Profile.from_dict(self.info["profile_config"])
-        return get_profile(self.info["profile"])
-
-    @property
-    def skipped(self) -> pd.DataFrame:
-        """Every file or track left out, with its reason."""
-        return read_csv(self.root / "skipped.csv", keep_default_na=False)
-
-    @property
-    def tracks(self) -> pd.DataFrame:
-        """Every track found, with split and status."""
-        return read_csv(self.root / "tracks.csv", keep_default_na=False)
-
-
-def track_windows(dataset, track_id: str, n_windows: int, split: str = "test") -> np.ndarray | None:
-    """The first ``n_windows`` windows of one track in ``split``, in time order, as the store holds them.
-
-    Parameters
-    ----------
-    dataset : Dataset
-        An open store (anything with its ``manifest`` and ``features``).
-    track_id : str
-    n_windows : int
-    split : str
-
-    Returns
-    -------
-    windows : ndarray, shape (k, height, n_frames), float32, or None
-        ``k <= n_windows``; None when the store holds no window of the track in that split.
-    """
-    m = dataset.manifest
-    rows = m[(m["track_id"] == track_id) & (m["split"] == split)].sort_values("start", kind="stable")
-    if rows.empty:
-        return None
-    return np.asarray(dataset.features[rows["row"].to_numpy()[:n_windows]], dtype=np.float32)
-
-
-def built_from_synthetic(info: dict) -> bool:
-    """Whether a store's ``dataset.json`` (``info``) names GTZAN/FMA roots of the project's synthetic corpus
-    (a ``corpus.json`` written by :mod:`genre_utils.synth` beside them)."""
-    roots = [v for k, v in (info.get("sources") or {}).items() if k in ("gtzan", "fma") and v]
-    return any((Path(r).parent / "corpus.json").is_file() for r in roots)
-
-
-def open_dataset(root) -> Dataset:
-    """Open a dataset folder written by :func:`build_dataset`.
-
-    Raises
-    ------
-    FileNotFoundError
-        When ``root`` holds no complete dataset (no ``dataset.json``), naming what to run.
-    """
-    root = Path(root)
-    info_path = root / "dataset.json"
-    if not info_path.is_file():
-        raise FileNotFoundError(f"{root}: no complete dataset here (dataset.json missing); "
-                                "build one with `genre-utils dataset --out DIR ...`")
-    info = json.loads(info_path.read_text())
-    manifest = read_csv(root / "manifest.csv", keep_default_na=False, dtype={"artist": str})
-    features = np.load(root / "features.npy", mmap_mode="r")
-    stats = np.load(root / "stats.npz")
-    return Dataset(root, manifest, features, FeatureParams(**info["features"]), info,
-                   stats["mean"], stats["std"])
 
 
 def _cache_key(tracks: pd.DataFrame, profile: Profile, split_method: str, fma_subset: str,
@@ -586,9 +371,9 @@ def _probe_phase(tracks, work, key, params, workers, progress):
         with np.load(fp_path) as packed:
             fps = unpack_fingerprints(packed)
     else:
-        _warm_up(params)
+        warm_up(params)
         jobs = [(p, params.sample_rate, params.segment_samples) for p in tracks["path"]]
-        results = list(ordered_map(_probe, jobs, workers, initializer=_init_worker, desc="checking audio",
+        results = list(ordered_map(probe_track, jobs, workers, initializer=init_worker, desc="checking audio",
                                    unit="track", progress=progress, min_jobs=4))
         probe = pd.DataFrame([r[:4] for r in results], columns=["n_samples", "sha1", "audio_sha1", "problem"])
         fps = [r[4] for r in results]

@@ -25,11 +25,11 @@ import pandas as pd
 
 from .audio import AudioError, check_audio, cut_segments, load_audio, segment_starts
 from .config import FeatureParams
+from .dataset import track_windows
 from .features import extract
 from .genres import GENRES
 from .plots import CORRECT_COLOR, WRONG_COLOR, draw_features
 from .saliency import METHOD_NAMES, PATCH, clip_saliency, saliency_png
-from .store import track_windows
 from .tracks import cell_clips, confusion_counts, error_table, largest_error_cell, largest_error_in_row, run_genres
 from .train import load_checkpoint
 
@@ -158,7 +158,7 @@ def examples_per_genre(dataset_or_tracks, n: int = 1, seed: int = 0, split: str 
 
     Parameters
     ----------
-    dataset_or_tracks : genre_utils.store.Dataset or DataFrame
+    dataset_or_tracks : genre_utils.dataset.Dataset or DataFrame
         A feature store (its ``tracks.csv``, tracks with status ``used``), or any table of tracks with a
         ``path`` column and the genre in ``genre``, ``true_genre`` or ``label`` (names or class indices), such
         as :func:`error_table` or a slice of it (e.g. only the misclassified tracks).
@@ -226,7 +226,7 @@ def clip_media(path, track_id: str, params: FeatureParams, *, dataset=None, seco
         The clip's audio file.
     track_id : str
     params : FeatureParams
-    dataset : genre_utils.store.Dataset, optional
+    dataset : genre_utils.dataset.Dataset, optional
         When given and holding the track, the image shows the store's features (what the model saw),
         even if the audio file is gone.
     seconds : float
@@ -421,7 +421,7 @@ def explorer(results: dict, *, dataset=None, max_audio_seconds: float = 10.0, mo
     ----------
     results : dict
         A run's results (``results.json``).
-    dataset : genre_utils.store.Dataset, optional
+    dataset : genre_utils.dataset.Dataset, optional
         The store the run was evaluated on; when given, the image shows the stored features of the track
         (exactly the model's input) and needs no decoding, and survives a deleted audio file.
     max_audio_seconds : float

@@ -93,8 +93,8 @@ def bench_paper_recipe(store_dir, bench_dir, time_limit: float, eval_every: int 
         Written to ``<bench_dir>/paper_recipe.json`` as well.
     """
     # deferred: slow to import, loaded for this measurement only
+    from ..dataset import built_from_synthetic, open_dataset
     from ..experiments import train_run
-    from ..store import built_from_synthetic, open_dataset
     from ..train import default_precision, select_device
 
     ds = open_dataset(store_dir)
