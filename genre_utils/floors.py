@@ -52,7 +52,7 @@ FLOORS: dict[str, str] = {
     "imports": "foundation", "floors": "foundation",
     "audio": "signal", "features": "signal", "paper_method": "signal",
     "sources": "data", "splits": "data", "store": "data", "checks": "data", "duplicates": "data",
-    "styles": "data", "synth": "data", "inventory": "data", "dataset": "data", "extraction": "data",
+    "styles": "data", "synth": "data", "inventory": "data", "dataset": "data", "extraction": "data", "fma": "data",
     "models": "model", "devices": "model", "train": "model", "checkpoints": "model", "evaluate": "model",
     "calibration": "model", "monitor": "model", "budget": "model",
     "experiments": "runs", "confidence": "runs", "predict": "runs", "probe": "runs",

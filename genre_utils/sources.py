@@ -6,9 +6,8 @@ Three sources are understood:
     GTZAN in its original tarball layout (``genres/<genre>/<genre>.NNNNN.au``) or the common Kaggle copy
     (``Data/genres_original/<genre>/<genre>.NNNNN.wav``); the label is the folder's genre.
 ``fma``
-    The Free Music Archive: ``fma_metadata/tracks.csv`` plus ``fma_<subset>/NNN/NNNNNN.mp3``. FMA genres are
-    mapped onto the ten project genres by :func:`genre_utils.genres.map_fma_track`; tracks that map to
-    none (or to two labels equally) are *eliminated*, as in step 3 of the paper's section 4.2.
+    The Free Music Archive, read by :func:`genre_utils.fma.scan_fma` with the helpers this module shares
+    (:func:`walk_files`, :func:`probe_candidates`, ...).
 ``folder``
     Any ``<root>/<genre>/<audio file>`` tree, for the "new data" of the paper's section 9.
 
@@ -23,9 +22,7 @@ kept file, and rejecting silent or too-short ones, is the dataset builder's job.
 
 from __future__ import annotations
 
-import ast
 import functools
-import math
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -38,8 +35,8 @@ from tqdm.auto import tqdm
 
 from .audio import AUDIO_EXTENSIONS, AudioError, container_problem, decode_size_problem, file_problem, load_audio
 from .config import num_threads
-from .errors import LayoutError, UserError
-from .genres import GENRES, load_fma_genres, map_fma_track, normalise_label
+from .errors import LayoutError
+from .genres import GENRES, normalise_label
 
 __all__ = [
     "Track",
@@ -49,12 +46,18 @@ __all__ = [
     "FMA_SUBSETS",
     "find_gtzan_genre_dir",
     "scan_gtzan",
-    "scan_fma",
     "scan_folder",
     "probe_audio",
     "fault_filtered_split",
     "tracks_frame",
     "skipped_frame",
+    "absolute_path",
+    "walk_files",
+    "junk_reason",
+    "error_text",
+    "Candidate",
+    "probe_candidates",
+    "finish_scan",
 ]
 
 
@@ -124,33 +127,15 @@ GTZAN_LAYOUTS: tuple[tuple[str, str], ...] = (
 #: at full length, in the folder ``fma_full``.
 FMA_SUBSETS: tuple[str, ...] = ("small", "medium", "large", "full")
 
-_FMA_SUBSET_RANK = {"small": 0, "medium": 1, "large": 2, "full": 2}
-_FMA_SPLITS = {"training": "train", "validation": "valid", "test": "test"}
-_FMA_REQUIRED = {
-    ("set", "subset"): "subset",
-    ("set", "split"): "split",
-    ("track", "genres"): "genres",
-    ("track", "genres_all"): "genres_all",
-    ("track", "genre_top"): "genre_top",
-    ("track", "duration"): "duration",
-    ("artist", "name"): "artist",
-}
 
 #: System files that are never audio, whatever their name ends with.
 _SYSTEM_FILES = {".ds_store", "thumbs.db", "desktop.ini", ".directory"}
 _GTZAN_NAME = re.compile(r"^(?P<genre>[A-Za-z-]+)\.(?P<number>\d{5})\.(?P<ext>[A-Za-z0-9]+)$")
-_FMA_NAME = re.compile(r"^(?P<number>\d{6})\.mp3$")
 #: libsndfile's frame count for streams of unknown length.
 _UNKNOWN_FRAMES = 2**63 - 1
 #: Rate used only to measure a file's length when the header is unreadable and it must be decoded.
 _DECODE_RATE = 22050
 _OPEN_ERROR_PREFIX = re.compile(r"^Error opening (?:'.*'|<.*>): ")
-#: Largest FMA track id: ids are six digits (the real ones run to 155,320), the audio path is NNN/NNNNNN.mp3.
-_FMA_MAX_ID = 999_999
-#: Genre ids beyond this are not FMA genres (the real ones run to 1,235); also bounds what int() must hold.
-_FMA_MAX_GENRE_ID = 2**31 - 1
-#: Longest genre-list cell parsed (the real ones are a few dozen characters).
-_MAX_GENRE_CELL = 2000
 #: An FMA ``track.duration`` off from the file's header by more than this many seconds and this fraction
 #: gets a note on the track (the file's own length is used).
 _DURATION_TOLERANCE = (2.0, 0.05)
@@ -160,7 +145,7 @@ _DURATION_TOLERANCE = (2.0, 0.05)
 # Shared helpers: walking a folder, naming junk files, probing headers
 # ---------------------------------------------------------------------------------------------------------
 
-def _abspath(root) -> Path:
+def absolute_path(root) -> Path:
     return Path(os.path.abspath(os.path.expanduser(os.fspath(root))))
 
 
@@ -168,7 +153,7 @@ def _abspath(root) -> Path:
 UNREADABLE_FOLDER = "cannot read folder"
 
 
-def _walk_files(folder: Path, skipped: list | None = None, source: str = ""):
+def walk_files(folder: Path, skipped: list | None = None, source: str = ""):
     """Yield ``(path, parts)`` for every file under ``folder`` in sorted order; ``parts`` is the relative path.
 
     A folder that cannot be listed (permissions, I/O error) adds a :class:`Skipped` row to ``skipped``
@@ -206,7 +191,7 @@ def _printable_path(path) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
-def _junk_reason(name: str, extensions=AUDIO_EXTENSIONS) -> str | None:
+def junk_reason(name: str, extensions=AUDIO_EXTENSIONS) -> str | None:
     """Why a file name cannot be audio (system file, ``._`` twin, other extension), or None."""
     if name.startswith("._"):
         return "macOS AppleDouble metadata file ('._' twin of another file), not audio"
@@ -218,7 +203,7 @@ def _junk_reason(name: str, extensions=AUDIO_EXTENSIONS) -> str | None:
     return None
 
 
-def _error_text(err: Exception) -> str:
+def error_text(err: Exception) -> str:
     """First line of an exception message, without the ``Error opening <file>:`` prefix of libsndfile."""
     text = (str(err).strip() or type(err).__name__).splitlines()[0]
     return _OPEN_ERROR_PREFIX.sub("", text)[:200]
@@ -266,7 +251,7 @@ def probe_audio(path) -> tuple[float | None, str]:
         with open(path, "rb") as fh:
             info = sf.info(fh)
     except Exception as err:
-        header_error = _error_text(err)
+        header_error = error_text(err)
     else:
         if info.samplerate <= 0 or info.frames >= _UNKNOWN_FRAMES:
             return None, ""
@@ -295,7 +280,7 @@ def _probe_many(paths: list[str], desc: str, progress: bool = True) -> list[tupl
 
 
 @dataclass(frozen=True)
-class _Candidate:
+class Candidate:
     """A labelled file that passed the cheap checks and still has to pass the header probe."""
 
     track_id: str
@@ -306,9 +291,9 @@ class _Candidate:
     official_split: str | None = None
 
 
-def _keep_first_per_id(candidates: list[_Candidate], skipped: list[Skipped], source: str) -> list[_Candidate]:
+def _keep_first_per_id(candidates: list[Candidate], skipped: list[Skipped], source: str) -> list[Candidate]:
     """Drop all but the first file (by path) of each track id, recording the others as skipped."""
-    kept: dict[str, _Candidate] = {}
+    kept: dict[str, Candidate] = {}
     for cand in sorted(candidates, key=lambda c: (c.track_id, c.path)):
         first = kept.setdefault(cand.track_id, cand)
         if first is not cand:
@@ -316,7 +301,7 @@ def _keep_first_per_id(candidates: list[_Candidate], skipped: list[Skipped], sou
     return list(kept.values())
 
 
-def _probe_candidates(candidates: list[_Candidate], skipped: list[Skipped], source: str,
+def probe_candidates(candidates: list[Candidate], skipped: list[Skipped], source: str,
                       progress: bool = True) -> list[Track]:
     """Probe each candidate's header; usable ones become tracks, the others skipped rows."""
     candidates = _keep_first_per_id(candidates, skipped, source)
@@ -343,7 +328,7 @@ def _duration_note(listed: float | None, actual: float | None) -> str:
     return f"metadata lists {listed:.1f} s, the file holds {actual:.1f} s (the file's length is used)"
 
 
-def _finish(tracks: list[Track], skipped: list[Skipped]) -> tuple[list[Track], list[Skipped]]:
+def finish_scan(tracks: list[Track], skipped: list[Skipped]) -> tuple[list[Track], list[Skipped]]:
     """Deterministic order: tracks by id, skipped rows by path then reason."""
     return (sorted(tracks, key=lambda t: (t.track_id, t.path)),
             sorted(skipped, key=lambda s: (s.path, s.reason)))
@@ -375,7 +360,7 @@ def find_gtzan_genre_dir(root) -> Path:
     LayoutError
         ``root`` does not exist, or none of the layouts matches.
     """
-    root = _abspath(root)
+    root = absolute_path(root)
     if not root.is_dir():
         raise _gtzan_layout_error(root, "no such directory")
     for relative, _ in GTZAN_LAYOUTS:
@@ -388,7 +373,7 @@ def find_gtzan_genre_dir(root) -> Path:
 def _gtzan_file_reason(parts: tuple[str, ...]) -> tuple[str | None, str | None]:
     """``(track_id, None)`` for a well-placed, well-named GTZAN file, else ``(None, reason)``."""
     name = parts[-1]
-    junk = _junk_reason(name)
+    junk = junk_reason(name)
     if junk:
         return None, junk
     if len(parts) == 1:
@@ -432,15 +417,15 @@ def scan_gtzan(root, progress: bool = True) -> tuple[list[Track], list[Skipped]]
     genre_dir = find_gtzan_genre_dir(root)
     split = fault_filtered_split()
     candidates, skipped = [], []
-    for path, parts in _walk_files(genre_dir, skipped, "gtzan"):
+    for path, parts in walk_files(genre_dir, skipped, "gtzan"):
         track_id, reason = _gtzan_file_reason(parts)
         if reason:
             skipped.append(Skipped(str(path), "gtzan", reason))
         else:
             label = track_id.split(".")[0]
-            candidates.append(_Candidate(track_id, label, str(path), official_split=split.get(track_id)))
-    tracks = _probe_candidates(candidates, skipped, "gtzan", progress)
-    return _finish(tracks, skipped)
+            candidates.append(Candidate(track_id, label, str(path), official_split=split.get(track_id)))
+    tracks = probe_candidates(candidates, skipped, "gtzan", progress)
+    return finish_scan(tracks, skipped)
 
 
 @functools.lru_cache(maxsize=None)
@@ -468,251 +453,6 @@ def fault_filtered_split() -> dict[str, str]:
 
 # ---------------------------------------------------------------------------------------------------------
 # FMA
-# ---------------------------------------------------------------------------------------------------------
-
-def _fma_layout_text(subset: str) -> str:
-    return (f"<root>/fma_metadata/tracks.csv (+ optional genres.csv) and audio in "
-            f"<root>/fma_{subset}/NNN/NNNNNN.mp3")
-
-
-def _fma_audio_dir(root: Path, subset: str) -> Path:
-    names = [f"fma_{subset}"] + (["fma_full"] if subset == "large" else [])
-    for name in names:
-        if (root / name).is_dir():
-            return root / name
-    raise LayoutError(f"{root}: audio folder {' or '.join(names)} not found; expected {_fma_layout_text(subset)}")
-
-
-def _fma_id(value) -> int | None:
-    """A tracks.csv ``track_id`` cell as an int in 0 .. 999,999, else None (``'1e23'``, ``'-1'``, ``'2.5'``)."""
-    text = str(value).strip()
-    if re.fullmatch(r"\d{1,6}", text):
-        return int(text)
-    try:
-        number = float(text)  # '2.0' as pandas may write an id column that once held a NaN
-    except ValueError:
-        return None
-    if math.isfinite(number) and number.is_integer() and 0 <= number <= _FMA_MAX_ID:
-        return int(number)
-    return None
-
-
-def _read_tracks_csv(path: Path, skipped: list[Skipped] | None = None) -> pd.DataFrame:
-    """Read FMA's ``tracks.csv`` and keep the needed columns under flat names, indexed by integer id.
-
-    A row whose ``track_id`` is not an integer in 0 .. 999,999 (``1e23`` would wrap to a negative int64) is
-    dropped with a :class:`Skipped` row in ``skipped`` naming the value.
-
-    Raises
-    ------
-    ValueError
-        The file is not in the real format (three header lines, the required column pairs), or no row
-        has a valid id.
-    """
-    try:
-        table = pd.read_csv(path, index_col=0, header=[0, 1], low_memory=False)
-    except Exception as err:  # EmptyDataError, ParserError, UnicodeDecodeError, ...
-        raise ValueError(f"cannot parse ({_error_text(err)})") from None
-    if table.columns.nlevels != 2 or table.index.name != "track_id":
-        raise ValueError("expected two column header lines and a third line starting with 'track_id' "
-                         "(the file pandas writes for a two-level column index)")
-    missing = [f"{a}.{b}" for a, b in _FMA_REQUIRED if (a, b) not in table.columns]
-    if missing:
-        raise ValueError(f"missing column(s) {', '.join(missing)}")
-    ids = [_fma_id(v) for v in table.index]
-    valid = [i is not None for i in ids]
-    if not any(valid):
-        raise ValueError("track_id column holds no integer id between 0 and 999999")
-    for value, ok in zip(table.index, valid):
-        if not ok and skipped is not None:
-            skipped.append(Skipped(str(path), "fma", f"row with invalid track_id {str(value)[:40]!r} in tracks.csv "
-                                                     f"(expected an integer 0-{_FMA_MAX_ID}); row ignored"))
-    flat = table.loc[valid, list(_FMA_REQUIRED)].copy()
-    flat.columns = list(_FMA_REQUIRED.values())
-    flat.index = pd.Index([i for i in ids if i is not None], dtype="int64")
-    return flat
-
-
-def _fma_genre_table(root: Path, skipped: list[Skipped]) -> pd.DataFrame:
-    """The dataset's own ``genres.csv`` if present and readable, else the packaged copy."""
-    path = root / "fma_metadata" / "genres.csv"
-    if not path.is_file():
-        return load_fma_genres()
-    try:
-        table = load_fma_genres(path)
-        table["parent"] = table["parent"].astype("int64")
-        table.index = table.index.astype("int64")
-        return table
-    except Exception as err:
-        text = _error_text(err).replace(f"{path}: ", "")
-        skipped.append(Skipped(str(path), "fma", f"malformed genres.csv ({text}); used the packaged copy"))
-        return load_fma_genres()
-
-
-def _parse_genre_ids(cell) -> list[int] | None:
-    """Genre ids of a ``"[17, 10]"`` cell; ``[]`` for an empty cell or list, None when unparsable.
-
-    Only integers in 0 .. 2**31 - 1 count as ids: ``[1e400]`` (inf), ``[2.5]``, ``[-3]``, ``[True]`` or a
-    cell longer than 2,000 characters make the cell unparsable, never an exception.
-    """
-    if cell is None or (isinstance(cell, float) and math.isnan(cell)):
-        return []
-    text = str(cell).strip() or "[]"
-    if len(text) > _MAX_GENRE_CELL:
-        return None
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return None
-    if not isinstance(value, (list, tuple)):
-        return None
-    if not all(type(v) is int and 0 <= v <= _FMA_MAX_GENRE_ID for v in value):
-        return None
-    return list(value)
-
-
-def _fma_label(genres_cell, genres_all_cell, genre_top, title_to_id: dict, genres: pd.DataFrame):
-    """Project label of one tracks.csv row, or ``(None, reason)``; ``reason`` says why it is not kept.
-
-    ``track.genres`` is used first, ``track.genres_all`` when it is empty or unparsable, then the id of
-    ``track.genre_top``.
-    """
-    unparsable = []
-    for column, cell in (("track.genres", genres_cell), ("track.genres_all", genres_all_cell)):
-        ids = _parse_genre_ids(cell)
-        if ids:
-            label, why = map_fma_track(ids, genres)
-            return label, ("" if label else f"eliminated: {why}")
-        if ids is None:
-            unparsable.append(f"{column}={cell!r}")
-    if isinstance(genre_top, str) and genre_top in title_to_id:
-        label, why = map_fma_track([title_to_id[genre_top]], genres)
-        return label, ("" if label else f"eliminated: {why}")
-    if unparsable:
-        return None, f"unparsable genre list ({', '.join(unparsable)}) and no usable track.genre_top"
-    return None, "eliminated: no FMA genre listed"
-
-
-def _fma_audio_path(audio_dir: Path, track_id: int) -> Path:
-    tid = f"{track_id:06d}"
-    return audio_dir / tid[:3] / f"{tid}.mp3"
-
-
-def _fma_stray_reason(parts: tuple[str, ...], subset_of: dict, chosen: str) -> str:
-    """Why a file in the audio folder is not the audio of a selected tracks.csv row."""
-    name = parts[-1]
-    junk = _junk_reason(name, extensions=(".mp3",))
-    if junk:
-        return junk.replace("not an audio file", "not an mp3 file")
-    match = _FMA_NAME.match(name)
-    if not match:
-        return "file name is not NNNNNN.mp3"
-    track_id = int(match["number"])
-    if parts[:-1] != (match["number"][:3],):
-        return f"misplaced: track {match['number']} belongs in {match['number'][:3]}/"
-    if track_id not in subset_of:
-        return "stray: id not in tracks.csv"
-    return f"listed in tracks.csv with subset {subset_of[track_id]!r}, outside the {chosen!r} selection"
-
-
-def scan_fma(root, subset: str = "medium", progress: bool = True) -> tuple[list[Track], list[Skipped]]:
-    """List the usable tracks of one FMA subset, mapped to the project genres, and everything skipped.
-
-    Parameters
-    ----------
-    root : path-like
-        Folder holding ``fma_metadata/`` and ``fma_<subset>/``.
-    subset : {'small', 'medium', 'large', 'full'}
-        Rows whose ``set.subset`` lies within it are selected (medium includes small); ``large`` also
-        accepts the audio folder ``fma_full``.
-
-    Returns
-    -------
-    tracks : list of Track
-        Sorted by ``track_id`` (six digits). ``duration`` comes from the mp3 header (the metadata is wrong
-        for some files) and falls back to ``track.duration``; ``official_split`` maps FMA's
-        training/validation/test to train/valid/test.
-    skipped : list of Skipped
-        Selected rows that were eliminated by the genre mapping (reason ``'eliminated: ...'``), have no
-        audio file, or whose audio is empty or unreadable; plus every other file in the audio folder
-        (strays, ids outside the subset, non-mp3 files) and every folder in it that cannot be read. Rows
-        about the metadata itself carry its path: a repeated track id (the first row is used), a
-        ``track_id`` that is not an integer 0-999999 (the row is ignored), an unreadable ``genres.csv``
-        (the packaged copy is used). A track whose ``track.duration`` disagrees with its file keeps a
-        ``note``. A ``tracks.csv`` that cannot be read as the real format yields no tracks and a single row
-        ``'malformed tracks.csv: ...'``.
-
-    Raises
-    ------
-    LayoutError
-        ``root``, ``fma_metadata/tracks.csv`` or the audio folder is missing.
-    ValueError
-        Unknown ``subset``.
-    """
-    if subset not in FMA_SUBSETS:
-        raise UserError(f"unknown FMA subset {subset!r}; choose one of {', '.join(FMA_SUBSETS)}")
-    root = _abspath(root)
-    if not root.is_dir():
-        raise LayoutError(f"{root}: no such directory; expected an FMA copy laid out as {_fma_layout_text(subset)}")
-    meta = root / "fma_metadata" / "tracks.csv"
-    if not meta.is_file():
-        raise LayoutError(f"{root}: fma_metadata/tracks.csv not found; expected {_fma_layout_text(subset)}")
-    audio_dir = _fma_audio_dir(root, subset)
-    skipped: list[Skipped] = []
-    try:
-        table = _read_tracks_csv(meta, skipped)
-    except ValueError as err:
-        return [], [Skipped(str(meta), "fma", f"malformed tracks.csv: {err}")]
-
-    duplicated = table.index.duplicated(keep="first")
-    for track_id in table.index[duplicated]:
-        reason = f"duplicate row for track id {track_id:06d} in tracks.csv (first kept)"
-        skipped.append(Skipped(str(meta), "fma", reason))
-    table = table[~duplicated]
-
-    genres = _fma_genre_table(root, skipped)
-    title_to_id = {title: int(gid) for gid, title in genres["title"].items()}
-    rank = table["subset"].map(_FMA_SUBSET_RANK)
-    selected = table[rank <= _FMA_SUBSET_RANK[subset]]  # rows with an unknown subset compare False
-
-    candidates, expected = [], set()
-    rows = selected[["genres", "genres_all", "genre_top", "duration", "artist", "split"]]
-    for track_id, genres_cell, all_cell, top, meta_duration, artist, split in rows.itertuples(name=None):
-        path = _fma_audio_path(audio_dir, int(track_id))
-        expected.add(path)
-        label, reason = _fma_label(genres_cell, all_cell, top, title_to_id, genres)
-        if label is None:
-            skipped.append(Skipped(str(path), "fma", reason))
-        elif not path.is_file():
-            skipped.append(Skipped(str(path), "fma", "no audio file for this id"))
-        else:
-            candidates.append(_Candidate(
-                f"{int(track_id):06d}", label, str(path),
-                artist=artist if isinstance(artist, str) and artist else None,
-                meta_duration=_as_seconds(meta_duration),
-                official_split=_FMA_SPLITS.get(split),
-            ))
-
-    subset_of = table["subset"].to_dict()
-    for path, parts in _walk_files(audio_dir, skipped, "fma"):
-        if path not in expected:
-            skipped.append(Skipped(str(path), "fma", _fma_stray_reason(parts, subset_of, subset)))
-
-    tracks = _probe_candidates(candidates, skipped, "fma", progress)
-    return _finish(tracks, skipped)
-
-
-def _as_seconds(value) -> float | None:
-    """A metadata duration as float seconds, None when missing or not a positive number."""
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        return None
-    return seconds if math.isfinite(seconds) and seconds > 0 else None
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Folder of genre folders ("new data")
 # ---------------------------------------------------------------------------------------------------------
 
 def _folder_layout_error(root: Path, problem: str) -> LayoutError:
@@ -745,15 +485,15 @@ def scan_folder(root, source: str = "folder", progress: bool = True) -> tuple[li
     LayoutError
         ``root`` is missing or holds no genre folder.
     """
-    root = _abspath(root)
+    root = absolute_path(root)
     if not root.is_dir():
         raise _folder_layout_error(root, "no such directory")
     if not _has_genre_folder(root):
         found = sorted(child.name for child in root.iterdir() if child.is_dir())
         raise _folder_layout_error(root, f"no genre folder found (subfolders: {', '.join(found) or 'none'})")
     candidates, skipped = [], []
-    for path, parts in _walk_files(root, skipped, source):
-        reason = _junk_reason(parts[-1])
+    for path, parts in walk_files(root, skipped, source):
+        reason = junk_reason(parts[-1])
         label = normalise_label(parts[0]) if len(parts) > 1 else None
         if reason is None and label is None:
             reason = "not inside a genre folder"
@@ -763,9 +503,9 @@ def scan_folder(root, source: str = "folder", progress: bool = True) -> tuple[li
             skipped.append(Skipped(str(path), source, reason))
             continue
         inner = Path(*parts[1:]).with_suffix("").as_posix()
-        candidates.append(_Candidate(f"{label}/{inner}", label, str(path)))
-    tracks = _probe_candidates(candidates, skipped, source, progress)
-    return _finish(tracks, skipped)
+        candidates.append(Candidate(f"{label}/{inner}", label, str(path)))
+    tracks = probe_candidates(candidates, skipped, source, progress)
+    return finish_scan(tracks, skipped)
 
 
 # ---------------------------------------------------------------------------------------------------------

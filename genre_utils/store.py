@@ -56,6 +56,7 @@ from .dataset import Dataset, open_dataset, track_windows
 from .duplicates import pack_fingerprints, unpack_fingerprints
 from .errors import UserError
 from .extraction import FEATURE_DTYPE, extract_tracks, init_worker, probe_track, warm_up
+from .fma import scan_fma
 from .genres import GENRES
 from .locks import folder_lock
 from .parallel import ordered_map
@@ -111,7 +112,7 @@ def scan_sources(gtzan=None, fma=None, fma_subset: str = "medium", folders=(), p
         found += t
         skipped += s
     if fma is not None:
-        t, s = sources.scan_fma(fma, subset=fma_subset, progress=progress)
+        t, s = scan_fma(fma, subset=fma_subset, progress=progress)
         found += t
         skipped += s
     for folder in folders:

@@ -13,7 +13,8 @@ from conftest import STORE_PROFILE
 from fixtures_audio import make_fma_tree, make_gtzan_tree, write_audio, write_bytes
 
 from genre_utils.audio import MAX_DECODE_SAMPLES, AudioError, container_problem, load_audio
-from genre_utils.sources import probe_audio, scan_fma, scan_gtzan
+from genre_utils.fma import scan_fma
+from genre_utils.sources import probe_audio, scan_gtzan
 from genre_utils.store import build_dataset
 
 PROFILE = STORE_PROFILE

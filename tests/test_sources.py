@@ -17,13 +17,13 @@ from fixtures_audio import (
     write_bytes,
 )
 
+from genre_utils.fma import scan_fma
 from genre_utils.genres import GENRES
 from genre_utils.sources import (
     LayoutError,
     Skipped,
     Track,
     fault_filtered_split,
-    scan_fma,
     scan_folder,
     scan_gtzan,
     skipped_frame,

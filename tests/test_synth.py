@@ -259,7 +259,8 @@ def test_fma_counts_are_unbalanced_but_cover_every_label():
 # ------------------------------------------------------------------------------ through the real loaders
 def test_corpus_reads_back_through_the_real_loaders(corpus, tmp_path):
     """The synthetic trees take exactly the path real data takes: scanners, probing, feature store."""
-    from genre_utils.sources import scan_fma, scan_folder, scan_gtzan
+    from genre_utils.fma import scan_fma
+    from genre_utils.sources import scan_folder, scan_gtzan
     from genre_utils.store import build_dataset
 
     out, summary = corpus
