@@ -11,6 +11,7 @@ the page says so.
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import soundfile as sf
 
 from .predict import predict_files
 
-__all__ = ["recordings_dir", "recordings", "classify_recordings", "recordings_sentences"]
+__all__ = ["recordings_dir", "recordings", "classify_recordings", "recordings_sentences", "credits_markdown"]
 
 
 def recordings_dir() -> Path:
@@ -118,3 +119,16 @@ def recordings_sentences(table: pd.DataFrame) -> dict[str, str]:
     short_text = "" if short.empty else "Not classified: " + "; ".join(
         f"{title} ({error})" for title, error in zip(short["title"], short["error"])) + "."
     return {"music": music_text, "other": other_text, "short": short_text}
+
+
+_URL = re.compile(r"https?://([^/\s]+)(\S*)")
+
+
+def credits_markdown(table: pd.DataFrame) -> str:
+    """One Markdown bullet per recording with its full attribution; each web address becomes a link named by
+    its host (``[musopen.org](https://...)``), so that a long address does not run off the page."""
+    def linked(text: str) -> str:
+        return _URL.sub(lambda m: f"[{m.group(1)}]({m.group(0)})", " ".join(text.split()))
+
+    return "\n".join(f"* **{title}**: {linked(attribution)}" for title, attribution
+                     in zip(table["title"], table["attribution"]))

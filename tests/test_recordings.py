@@ -80,3 +80,9 @@ def test_sentences_without_calibration_or_classifiable_files():
     uncal = R.recordings_sentences(_table(["music", "speech"], [True, None], [None, None], ["", ""],
                                           calibrated=False))
     assert uncal["other"].startswith("The run has no calibration")
+
+
+def test_credits_link_every_address_by_its_host():
+    text = R.credits_markdown(R.recordings())
+    assert text.count("\n") == 9 and "[musopen.org](https://musopen.org/" in text
+    assert "CC-BY" in text and " https://" not in text          # no bare address left to run off the page
