@@ -4,7 +4,15 @@ Test modules import them by name (``from conftest import STORE_PROFILE``): the t
 as it is for ``fixtures_audio``.
 """
 
+import signal
+
 from genre_utils.config import get_profile
+
+# A shell started without job control runs a background command with SIGINT ignored, and an ignored signal stays
+# ignored across exec: the test processes would inherit it, and the tests that press Ctrl-C on a child (a render,
+# an extraction, a training, the explorer) would see it carry on. Python's own handler here, so the children
+# start with the default disposition whatever shell launched the suite.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 #: A store of a few windows per split: 20 training and 10 validation windows, one test segment per track.
 STORE_PROFILE = get_profile("tiny").replace(n_train=20, n_valid=10, test_segments_per_track=1)
