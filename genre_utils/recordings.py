@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import soundfile as sf
 
+from .narrative import join_names
 from .predict import predict_files
 
 __all__ = ["recordings_dir", "recordings", "classify_recordings", "recordings_sentences", "credits_markdown"]
@@ -69,13 +70,6 @@ def classify_recordings(run, device=None) -> pd.DataFrame:
     return out
 
 
-def _names(titles) -> str:
-    titles = list(titles)
-    if len(titles) <= 2:
-        return " and ".join(titles)
-    return ", ".join(titles[:-1]) + " and " + titles[-1]
-
-
 def recordings_sentences(table: pd.DataFrame) -> dict[str, str]:
     """What the recordings show, in sentences chosen by the result (counts, ties at zero, no calibration).
 
@@ -95,7 +89,7 @@ def recordings_sentences(table: pd.DataFrame) -> dict[str, str]:
         music_text = (f"None of the {len(music)} music pieces gets a genre a listener would accept as its vote.")
     else:
         music_text = (f"{len(hits)} of the {len(music)} music pieces get{'s' if len(hits) == 1 else ''} a genre a "
-                      f"listener would accept as the vote ({_names(hits['title'])}).")
+                      f"listener would accept as the vote ({join_names(hits['title'])}).")
     other = table[(table["kind"] != "music") & (table["error"] == "")]
     if len(other) == 0:
         other_text = "None of the non-music files is long enough for one 5-s window."
@@ -113,7 +107,7 @@ def recordings_sentences(table: pd.DataFrame) -> dict[str, str]:
         else:
             other_text = (f"{k} of the {n} non-music files long enough to classify "
                           f"{'is' if k == 1 else 'are'} flagged as outside what the model knows "
-                          f"({_names(flagged['title'])}); the other{'s get' if n - k > 1 else ' gets'} a genre "
+                          f"({join_names(flagged['title'])}); the other{'s get' if n - k > 1 else ' gets'} a genre "
                           "with a confidence above the run's threshold.")
     short = table[table["error"] != ""]
     short_text = "" if short.empty else "Not classified: " + "; ".join(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import paper
+from .narrative import join_names
 from .probe import compare_runs
 from .report import accuracy_of_results, confusion_counts, genre_accuracies, newdata_accuracy, pct, per_genre_frame
 from .stats import Accuracy, group_bootstrap_difference, unpaired_comparison
@@ -64,8 +65,18 @@ def _row(key, paper_value, evidence, verdict, reason) -> dict:
             "verdict": verdict, "reason": reason}
 
 
-def _designed(key: str, synthetic: bool) -> str | None:
-    return DESIGNED_FINDINGS.get(key) if synthetic else None
+def _judged(key, paper_value, evidence, holds: bool, because: str, otherwise: str, synthetic: bool) -> dict:
+    """The row of a claim the corpus may have been written to produce: *cannot be tested here* when it was
+    (on the synthetic corpus, :data:`DESIGNED_FINDINGS`), else *supported* or *not supported* by ``holds``."""
+    designed = DESIGNED_FINDINGS.get(key) if synthetic else None
+    if designed:
+        return _row(key, paper_value, evidence, UNTESTABLE, f"designed into the synthetic corpus: {designed}")
+    return _row(key, paper_value, evidence, SUPPORTED if holds else NOT_SUPPORTED, because if holds else otherwise)
+
+
+def _web_percents(key: str) -> str:
+    """The paper's three web tests for ``'model'`` or ``'listeners'``: ``'60 %, 70 %, 60 %'``."""
+    return ", ".join(pct(t[key], 0) for t in paper.WEB_TESTS)
 
 
 def _beyond(lo: float, hi: float) -> int:
@@ -103,7 +114,8 @@ def verdict_rows(main: dict, baseline: dict | None = None, *, synthetic: bool = 
 
     # 1. CRNN against the baseline, paired on the same test tracks
     if baseline is None:
-        rows.append(_row("crnn_beats_baseline", "baseline: 77 % training, 50 % validation accuracy",
+        rows.append(_row("crnn_beats_baseline", f"baseline: {pct(paper.reported('baseline_train_accuracy'), 0)} "
+                         f"training, {pct(paper.reported('baseline_valid_accuracy'), 0)} validation accuracy",
                          "no baseline run", UNTESTABLE, "the build has no baseline run to compare"))
     else:
         cmp, paired = compare_runs(main, baseline)
@@ -143,24 +155,19 @@ def verdict_rows(main: dict, baseline: dict | None = None, *, synthetic: bool = 
     best = {g: accs[g] for g in ("classical", "metal")}
     above = [g for g, a in best.items() if a.n and a.interval[0] > rest.value]
     evidence = f"classical {best['classical'].short()}, metal {best['metal'].short()}; other genres {rest.short()}"
-    designed = _designed("classical_metal_best", synthetic)
-    rows.append(_row("classical_metal_best", pct(paper.reported("classical_accuracy")) + " each", evidence,
-                     UNTESTABLE if designed else (SUPPORTED if len(above) == 2 else NOT_SUPPORTED),
-                     f"designed into the synthetic corpus: {designed}" if designed else
-                     ("both intervals lie above the other genres' accuracy" if len(above) == 2 else
-                      f"{_names_or_none([g for g in best if g not in above])} not clearly above the other genres")))
+    rows.append(_judged("classical_metal_best", pct(paper.reported("classical_accuracy")) + " each", evidence,
+                        len(above) == 2, "both intervals lie above the other genres' accuracy",
+                        f"{join_names([g for g in best if g not in above])} not clearly above the other genres",
+                        synthetic))
 
     # 4. pop worst: below the pooled other nine, beyond the noise
     rest = _others(accs, ("pop",))
     pop = accs["pop"]
     below = pop.n and pop.interval[1] < rest.value
-    designed = _designed("pop_hardest", synthetic)
-    rows.append(_row("pop_hardest", pct(paper.reported("pop_accuracy")),
-                     f"pop {pop.short()}; other genres {rest.short()}",
-                     UNTESTABLE if designed else (SUPPORTED if below else NOT_SUPPORTED),
-                     f"designed into the synthetic corpus: {designed}" if designed else
-                     ("pop's interval lies below the other genres' accuracy" if below else
-                      "pop is not clearly below the other genres")))
+    rows.append(_judged("pop_hardest", pct(paper.reported("pop_accuracy")),
+                        f"pop {pop.short()}; other genres {rest.short()}", bool(below),
+                        "pop's interval lies below the other genres' accuracy",
+                        "pop is not clearly below the other genres", synthetic))
 
     # 5. pieces called pop that are not pop: pop's false discovery rate against the other genres'
     frame = per_genre_frame(main, "track")
@@ -170,14 +177,11 @@ def verdict_rows(main: dict, baseline: dict | None = None, *, synthetic: bool = 
     other_wrong = other_pred - (int(frame["correct"].sum()) - right)
     other_fdr = Accuracy(other_wrong, other_pred)
     higher = fdr.n and fdr.interval[0] > other_fdr.value
-    designed = _designed("pop_attracts", synthetic)
-    rows.append(_row("pop_attracts", f"{pct(paper.reported('pop_false_positive_rate'))} of pieces called pop",
-                     (f"{fdr.short()} of pieces called pop are not pop; other genres {other_fdr.short()}" if fdr.n
-                      else f"no piece was called pop; other genres' rate {other_fdr.short()}"),
-                     UNTESTABLE if designed else (SUPPORTED if higher else NOT_SUPPORTED),
-                     f"designed into the synthetic corpus: {designed}" if designed else
-                     ("its interval lies above the other genres' rate" if higher else
-                      "not clearly above the other genres' rate" if fdr.n else "no piece was called pop")))
+    rows.append(_judged("pop_attracts", f"{pct(paper.reported('pop_false_positive_rate'))} of pieces called pop",
+                        (f"{fdr.short()} of pieces called pop are not pop; other genres {other_fdr.short()}" if fdr.n
+                         else f"no piece was called pop; other genres' rate {other_fdr.short()}"), bool(higher),
+                        "its interval lies above the other genres' rate",
+                        "not clearly above the other genres' rate" if fdr.n else "no piece was called pop", synthetic))
 
     # 6. jazz and blues apart: neither is the other's most frequent confusion
     mixed = int(counts.loc["jazz", "blues"] + counts.loc["blues", "jazz"])
@@ -185,19 +189,17 @@ def verdict_rows(main: dict, baseline: dict | None = None, *, synthetic: bool = 
     top_jazz = _top_confusion(counts, "jazz")
     top_blues = _top_confusion(counts, "blues")
     apart = "blues" not in top_jazz and "jazz" not in top_blues
-    designed = _designed("jazz_blues_apart", synthetic)
-    rows.append(_row("jazz_blues_apart", "rarely confused with each other (confusion matrix)",
-                     f"{mixed} of {n_jb} jazz and blues tracks taken for the other; most frequent confusion of jazz: "
-                     f"{_names_or_none(top_jazz)}, of blues: {_names_or_none(top_blues)}",
-                     UNTESTABLE if designed else (SUPPORTED if apart else NOT_SUPPORTED),
-                     f"designed into the synthetic corpus: {designed}" if designed else
-                     ("neither is the other's most frequent confusion" if apart else
-                      "one is the other's most frequent confusion")))
+    rows.append(_judged("jazz_blues_apart", "rarely confused with each other (confusion matrix)",
+                        f"{mixed} of {n_jb} jazz and blues tracks taken for the other; most frequent confusion of "
+                        f"jazz: {join_names(top_jazz) or 'none'}, of blues: {join_names(top_blues) or 'none'}", apart,
+                        "neither is the other's most frequent confusion", "one is the other's most frequent confusion",
+                        synthetic))
 
     # 7. new music: the new-data accuracy against the test tracks', unpaired (other items)
+    web = f"{_web_percents('model')} (three tests of {paper.WEB_TESTS[0]['songs']} songs)"
     new = newdata_accuracy(main) if main.get("newdata") else Accuracy(0, 0)
     if new.n == 0:
-        rows.append(_row("new_music", "60 %, 70 %, 60 % (three tests of 10 songs)", "no new-data files",
+        rows.append(_row("new_music", web, "no new-data files",
                          UNTESTABLE, "the build has no new-data folder"))
     else:
         cmp = unpaired_comparison(new, track)
@@ -212,12 +214,12 @@ def verdict_rows(main: dict, baseline: dict | None = None, *, synthetic: bool = 
             verdict, reason = UNTESTABLE, (f"too few files to tell: the difference's interval is wider than "
                                            f"±{100 * SAME_ACCURACY:.0f} points and includes no drop beyond the "
                                            "noise")
-        rows.append(_row("new_music", "60 %, 70 %, 60 % (three tests of 10 songs) vs 70 % on its test set",
+        rows.append(_row("new_music", f"{web} vs {pct(paper.reported('track_accuracy'), 0)} on its test set",
                          f"new data {new.short()} vs test tracks {track.short()}; difference "
                          f"{100 * cmp['difference']:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]", verdict, reason))
 
     # 8. human level: no listener answers are recorded in a build
-    rows.append(_row("human_level", "listeners 65 %, 65 %, 70 % vs model 60 %, 70 %, 60 %",
+    rows.append(_row("human_level", f"listeners {_web_percents('listeners')} vs model {_web_percents('model')}",
                      "no listener answers recorded (the listening page does not store them)", UNTESTABLE,
                      "needs people's answers on the same clips"))
     return rows
@@ -228,13 +230,6 @@ def _top_confusion(counts: pd.DataFrame, genre: str) -> list[str]:
     row = counts.loc[genre].drop(genre)
     top = int(row.max()) if len(row) else 0
     return [] if top == 0 else [g for g, v in row.items() if v == top]
-
-
-def _names_or_none(names) -> str:
-    names = list(names)
-    if not names:
-        return "none"
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def verdict_table(rows: list[dict]) -> pd.DataFrame:
