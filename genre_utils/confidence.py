@@ -39,7 +39,7 @@ from .evaluate import evaluate_files, predict_logits
 from .experiments import check_run_matches_store, stale_results
 from .genres import GENRES
 from .provenance import atomic_write_text, atomic_write_texts, file_sha256, to_plain
-from .stats import Accuracy
+from .stats import Accuracy, percent
 from .train import load_checkpoint
 
 __all__ = [
@@ -369,10 +369,6 @@ def _results_with(path: Path, summary: dict) -> str | None:
 # words and figures
 
 
-def _pct(x, digits: int = 1) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.{digits}f} %"
-
-
 def _share(d: dict, unit: str) -> str:
     return Accuracy(d["k"], d["n"]).text(unit)
 
@@ -403,14 +399,14 @@ def confidence_sentences(summary: dict) -> dict:
         if b is None or a is None:
             out[f"ece_{level}"] = f"The ECE of the {unit} could not be measured (no items)."
         elif round(100 * a, 1) < round(100 * b, 1):
-            out[f"ece_{level}"] = (f"On the {unit}, temperature scaling lowered the ECE from {_pct(b)} to "
-                                   f"{_pct(a)}.")
+            out[f"ece_{level}"] = (f"On the {unit}, temperature scaling lowered the ECE from {percent(b)} to "
+                                   f"{percent(a)}.")
         elif round(100 * a, 1) > round(100 * b, 1):
-            out[f"ece_{level}"] = (f"On the {unit}, temperature scaling raised the ECE from {_pct(b)} to {_pct(a)}: "
-                                   "the temperature fitted on the validation windows does not carry over to "
-                                   "these test items, a reminder of how few items both sets hold.")
+            out[f"ece_{level}"] = (f"On the {unit}, temperature scaling raised the ECE from {percent(b)} to "
+                                   f"{percent(a)}: the temperature fitted on the validation windows does not carry "
+                                   "over to these test items, a reminder of how few items both sets hold.")
         else:
-            out[f"ece_{level}"] = f"On the {unit}, temperature scaling left the ECE at {_pct(a)}."
+            out[f"ece_{level}"] = f"On the {unit}, temperature scaling left the ECE at {percent(a)}."
     sep = summary["open_set"]
     a, lo, hi = sep.get("auroc"), sep.get("low"), sep.get("high")
     n_open, n_in = sep.get("n_positive", 0), sep.get("n_negative", 0)
@@ -434,7 +430,7 @@ def confidence_sentences(summary: dict) -> dict:
                             "is reported.")
     else:
         out["rejection"] = (f"Flagging every track whose calibrated confidence is below {thr:.2f} (set to accept at "
-                            f"least {_pct(summary['recall'], 0)} of the validation tracks) flags "
+                            f"least {percent(summary['recall'], 0)} of the validation tracks) flags "
                             f"{_share(sep['rejected_open'], 'open-set tracks')} and "
                             f"{_share(sep['rejected_test'], 'in-genre test tracks')}.")
     return out

@@ -17,6 +17,7 @@ from . import paper
 from .context import BOOK_RUNS, run_label
 from .genres import GENRES
 from .stats import Accuracy, clustered_accuracy
+from .stats import percent as pct  # the book's tables and glue call it pct
 
 __all__ = ["pct", "num", "glue_sentences", "setup_page", "glue_all", "glue_figure", "text_figure", "data_banner",
            "per_genre_frame", "compare_table", "confusion_frame", "build_column", "accuracy_of_results",
@@ -24,13 +25,6 @@ __all__ = ["pct", "num", "glue_sentences", "setup_page", "glue_all", "glue_figur
            "web_tests_table", "per_genre_table", "newdata_accuracy", "newdata_files_table",
            "paper_web_accuracies", "newdata_skipped_table", "seconds_or_minutes", "related_work_table",
            "headline_rows", "ablation_results", "ablation_table", "paper_pop_predictions", "p_phrase", "source_block"]
-
-
-def pct(value, digits: int = 1) -> str:
-    """A fraction as a percentage string: ``0.665 -> '66.5 %'``; None or NaN -> ``'n/a'``."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{100 * float(value):.{digits}f} %"
 
 
 def num(value, digits: int = 0) -> str:

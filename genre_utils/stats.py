@@ -18,9 +18,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["wilson_interval", "Accuracy", "accuracy_of", "overlaps", "clustered_accuracy", "group_bootstrap",
+__all__ = ["percent", "wilson_interval", "Accuracy", "accuracy_of", "overlaps", "clustered_accuracy", "group_bootstrap",
            "group_bootstrap_difference", "paired_comparison",
            "unpaired_comparison"]
+
+
+def percent(value, digits: int = 1) -> str:
+    """A fraction as a percentage for prose and tables: ``0.665 -> '66.5 %'``; None or NaN -> ``'n/a'``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{100 * float(value):.{digits}f} %"
 
 
 def _z(level: float) -> float:

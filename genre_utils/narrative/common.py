@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+from ..stats import percent
 
 __all__ = ["join_names", "counted", "percent", "NUMBER_WORDS"]
 
@@ -13,11 +13,6 @@ def join_names(names) -> str:
     if len(names) <= 1:
         return "".join(names)
     return ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def percent(x: float, digits: int = 1) -> str:
-    """A fraction as a percentage: ``0.665 -> '66.5 %'``; None or NaN -> ``'n/a'``."""
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.{digits}f} %"
 
 
 def counted(n: int, singular: str, plural: str | None = None) -> str:
