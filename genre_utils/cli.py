@@ -191,8 +191,7 @@ def _cmd_predict(args) -> int:
         print(f"genre-utils predict: note: no confidence.json made for {checkpoint} (missing, or from another "
               "checkpoint), so no confidence is shown; `genre-utils calibrate --data STORE --run RUN_FOLDER` "
               "makes one", file=sys.stderr)
-    data = {"synthetic": found.synthetic}
-    if data["synthetic"] and not args.quiet and not args.json:
+    if found.synthetic and not args.quiet and not args.json:
         print("note: this model was trained on the project's synthetic corpus, not on real recordings; "
               "treat its genres as those of the synthetic style sheets")
     failed = 0
@@ -209,7 +208,7 @@ def _cmd_predict(args) -> int:
                            top3=[[g, round(p, 4)] for g, p in sorted(probs.items(), key=lambda kv: -kv[1])[:3]],
                            probabilities=probs, n_windows=int(row["n_segments"]))
             obj.update(confidence=conf, outside_training=outside, threshold=threshold, temperature=temperature,
-                       trained_on_synthetic=data["synthetic"])
+                       trained_on_synthetic=found.synthetic)
             print(json.dumps(obj, allow_nan=False))
         elif row["error"]:
             print(f"{path}: error: {row['error']}")

@@ -86,8 +86,8 @@ def predict_files(run, paths, *, device=None, max_segments: int | None = None) -
         run = load_run(run, device=device)
     calib = run.calibration
     table = evaluate.evaluate_files(run.model, [str(p) for p in paths], run.params, max_segments=max_segments,
-                                    device=device, progress=False, temperature=calib["temperature"] if calib else 1.0)
-    if calib is None:
+                                    device=device, progress=False, temperature=calib["temperature"] if calib else None)
+    if calib is None:   # no temperature, so no confidence was computed
         table["confidence"] = float("nan")
         table["outside"] = pd.array([pd.NA] * len(table), dtype="boolean")
     else:
