@@ -173,14 +173,23 @@ def group_bootstrap(correct, groups, n_boot: int = 2000, level: float = 0.95, se
         raise ValueError(f"correct and groups differ in length ({correct.size} vs {groups.size})")
     if correct.size == 0:
         return math.nan, math.nan
-    _, index = np.unique(groups, return_inverse=True)
-    hits = np.bincount(index, weights=correct.astype(float))
-    sizes = np.bincount(index).astype(float)
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(sizes), size=(n_boot, len(sizes)))
-    accs = hits[draws].sum(axis=1) / sizes[draws].sum(axis=1)
+    hits, sizes = _group_sums(correct, groups, np.unique(groups))
+    draws = np.random.default_rng(seed).integers(0, len(sizes), size=(n_boot, len(sizes)))
+    return _percentiles(hits[draws].sum(axis=1) / sizes[draws].sum(axis=1), level)
+
+
+def _group_sums(correct: np.ndarray, groups: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Correct items and items of each group in ``keys`` (sorted; items of other groups are left out)."""
+    inside = np.isin(groups, keys)
+    index = np.searchsorted(keys, groups[inside])
+    return (np.bincount(index, weights=correct[inside].astype(float), minlength=keys.size),
+            np.bincount(index, minlength=keys.size).astype(float))
+
+
+def _percentiles(values: np.ndarray, level: float) -> tuple[float, float]:
+    """The central ``level`` percentile interval of bootstrap replicates."""
     tail = (1 - level) / 2
-    low, high = np.quantile(accs, [tail, 1 - tail])
+    low, high = np.quantile(values, [tail, 1 - tail])
     return float(low), float(high)
 
 
@@ -219,19 +228,11 @@ def group_bootstrap_difference(correct_a, groups_a, correct_b, groups_b, n_boot:
     if common.size == 0:
         return math.nan, math.nan
 
-    def per_group(correct, groups):
-        inside = np.isin(groups, common)
-        index = np.searchsorted(common, groups[inside])
-        return (np.bincount(index, weights=correct[inside].astype(float), minlength=common.size),
-                np.bincount(index, minlength=common.size).astype(float))
-
-    hits_a, sizes_a = per_group(a, ga)
-    hits_b, sizes_b = per_group(b, gb)
+    hits_a, sizes_a = _group_sums(a, ga, common)
+    hits_b, sizes_b = _group_sums(b, gb, common)
     draws = np.random.default_rng(seed).integers(0, common.size, size=(n_boot, common.size))
-    diffs = hits_a[draws].sum(1) / sizes_a[draws].sum(1) - hits_b[draws].sum(1) / sizes_b[draws].sum(1)
-    tail = (1 - level) / 2
-    low, high = np.quantile(diffs, [tail, 1 - tail])
-    return float(low), float(high)
+    return _percentiles(hits_a[draws].sum(1) / sizes_a[draws].sum(1) - hits_b[draws].sum(1) / sizes_b[draws].sum(1),
+                        level)
 
 
 def paired_comparison(correct_a, correct_b, n_boot: int = 10_000, seed: int = 0, level: float = 0.95) -> dict:
