@@ -80,6 +80,18 @@ def pipeline_diagram(stages, title: str = "") -> plt.Figure:
     return fig
 
 
+def _layer_kind(name: str) -> str:
+    """Colour kind of a layer box, guessed from its name; a layer marked 'not in the paper' gets the grey box."""
+    name = name.lower()
+    if "not in the paper" in name:
+        return "out"
+    for key, kind in (("conv", "conv"), ("pool", "pool"), ("gru", "rnn"), ("rnn", "rnn"),
+                      ("fc", "dense"), ("linear", "dense"), ("stand", "feature"), ("input", "audio")):
+        if key in name:
+            return kind
+    return "out"
+
+
 @_detached
 def layer_diagram(table: pd.DataFrame, title: str = "", kinds=None) -> plt.Figure:
     """A vertical stack of the layers of a model, one box per row of ``models.describe(model)``.
@@ -96,15 +108,7 @@ def layer_diagram(table: pd.DataFrame, title: str = "", kinds=None) -> plt.Figur
     shape_col = "output shape" if "output shape" in table.columns else "output_shape"
     param_col = "parameters" if "parameters" in table.columns else "params"
 
-    def guess(name: str) -> str:
-        name = name.lower()
-        for key, kind in (("conv", "conv"), ("pool", "pool"), ("gru", "rnn"), ("rnn", "rnn"),
-                          ("fc", "dense"), ("linear", "dense"), ("stand", "feature"), ("input", "audio")):
-            if key in name:
-                return kind
-        return "out"
-
-    kinds = kinds or guess
+    kinds = kinds or _layer_kind
     n = len(table)
     fig, ax = plt.subplots(figsize=(6.2, 0.55 * n + 0.8))
     for i, row in enumerate(table.itertuples(index=False)):
@@ -455,17 +459,6 @@ def paper_recipe_curve(record: dict) -> plt.Figure:
     return fig
 
 
-def _crnn_kind(name: str) -> str:
-    """Colour kind of a CRNN layer box; a layer marked 'not in the paper' (batch norm) gets the grey 'out' box."""
-    name = name.lower()
-    if "not in the paper" in name:
-        return "out"
-    for key, kind in (("conv", "conv"), ("pool", "pool"), ("gru", "rnn"), ("fc", "dense"), ("stand", "feature")):
-        if key in name:
-            return kind
-    return "out"
-
-
 def crnn_diagrams(table: pd.DataFrame) -> tuple[plt.Figure, plt.Figure]:
     """The CRNN's convolutional part and its recurrent part as two layer stacks (the paper's Figures 2 and 3).
 
@@ -477,4 +470,4 @@ def crnn_diagrams(table: pd.DataFrame) -> tuple[plt.Figure, plt.Figure]:
                      for layer, kind in zip(rows["layer"], rows["type"])]
     cnn = rows[rows["layer"].str.match(r"^(input|standardize|conv|pool|bn)")]
     rnn = rows[rows["layer"].str.match(r"^(gru|fc|drop|output)")]
-    return layer_diagram(cnn, kinds=_crnn_kind), layer_diagram(rnn, kinds=_crnn_kind)
+    return layer_diagram(cnn), layer_diagram(rnn)
