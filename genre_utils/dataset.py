@@ -77,6 +77,11 @@ class Dataset:
         """Every track found, with split and status."""
         return read_csv(self.root / "tracks.csv", keep_default_na=False)
 
+    @property
+    def track_splits(self) -> pd.Series:
+        """The split of every track id found (``train``, ``valid``, ``test``; ``''`` for a track not used)."""
+        return self.tracks.drop_duplicates("track_id").set_index("track_id")["split"]
+
 
 def track_windows(dataset, track_id: str, n_windows: int, split: str = "test") -> np.ndarray | None:
     """The first ``n_windows`` windows of one track in ``split``, in time order, as the store holds them.

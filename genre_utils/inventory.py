@@ -77,8 +77,8 @@ def cross_split_pairs(near: pd.DataFrame, split_of: pd.Series) -> tuple[int, int
     near : DataFrame
         ``near_duplicates.csv`` (columns ``track_a``, ``track_b``); may be empty.
     split_of : Series
-        Split of each track id (``train``, ``valid``, ``test``; missing for a track not used, whose pairs
-        count in no split).
+        Split of each track id (``train``, ``valid``, ``test``; ``''`` or missing for a track not used, as
+        :attr:`genre_utils.dataset.Dataset.track_splits` gives it, whose pairs count in no split).
 
     Returns
     -------
@@ -88,5 +88,9 @@ def cross_split_pairs(near: pd.DataFrame, split_of: pd.Series) -> tuple[int, int
     if len(near) == 0:
         return 0, 0
     pairs = [{a, b} for a, b in zip(near["track_a"].map(split_of), near["track_b"].map(split_of))
-             if isinstance(a, str) and isinstance(b, str)]   # a track in no split is in none of them
+             if _in_a_split(a) and _in_a_split(b)]   # a track in no split is in none of them
     return sum(len(p) > 1 for p in pairs), sum(p == {"train", "test"} for p in pairs)
+
+
+def _in_a_split(split) -> bool:
+    return isinstance(split, str) and split != ""

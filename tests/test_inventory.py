@@ -22,9 +22,9 @@ def test_skipped_entries_are_counted_by_kind_of_reason():
 
 
 def test_near_duplicate_pairs_across_splits():
-    split_of = pd.Series({"a": "train", "b": "test", "c": "train", "d": "valid", "e": None})
-    near = pd.DataFrame({"track_a": ["a", "a", "c", "d"], "track_b": ["b", "c", "d", "e"]})
-    assert cross_split_pairs(near, split_of) == (2, 1)     # a/b and c/d (e is in no split); a/b is train/test
+    split_of = pd.Series({"a": "train", "b": "test", "c": "train", "d": "valid", "e": None, "f": ""})
+    near = pd.DataFrame({"track_a": ["a", "a", "c", "d", "f"], "track_b": ["b", "c", "d", "e", "a"]})
+    assert cross_split_pairs(near, split_of) == (2, 1)     # a/b and c/d (e and f are in no split); a/b train/test
     assert cross_split_pairs(pd.DataFrame(), split_of) == (0, 0)
 
 

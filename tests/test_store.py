@@ -226,3 +226,10 @@ def test_workers_forked_after_threaded_torch_do_not_hang(tmp_path):
         proc.communicate()
         pytest.fail("feature workers hung after the parent ran torch with two threads")
     assert proc.returncode == 0 and out.strip() == "ok", err[-2000:]
+
+
+def test_track_splits_give_every_found_track_its_split(built):
+    splits = built.track_splits
+    assert splits.index.is_unique and set(splits) <= {"train", "valid", "test", ""}
+    used = built.manifest.drop_duplicates("track_id").set_index("track_id")["split"]
+    assert (splits.loc[used.index] == used).all()        # a used track's split is its windows' split
