@@ -104,13 +104,15 @@ def atomic_write_bytes(path, data: bytes) -> None:
     DiskFullError
         The file system is full; nothing is left under ``path`` or beside it.
     """
-    def write(tmp):
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+    _atomic(path, lambda tmp: _write_synced(tmp, data))
 
-    _atomic(path, write)
+
+def _write_synced(tmp, data: bytes) -> None:
+    """Write ``data`` to the file ``tmp`` and wait until it is on the disk."""
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def atomic_write_text(path, text: str) -> None:
@@ -164,10 +166,7 @@ def atomic_write_texts(files: dict) -> None:
         for path, text in files.items():
             path = Path(path)
             temps[path] = _temporary(path)
-            with open(temps[path], "wb") as fh:
-                fh.write(text.encode("utf-8"))
-                fh.flush()
-                os.fsync(fh.fileno())
+            _write_synced(temps[path], text.encode("utf-8"))
     except BaseException as err:
         for tmp in temps.values():
             Path(tmp).unlink(missing_ok=True)
