@@ -252,7 +252,7 @@ def calibrate_run(ds, run_dir, *, device=None, n_bins: int = N_BINS, recall: flo
     checkpoint = run_dir / "best.pt"
     model, ckpt = load_checkpoint(checkpoint, device=device)
     check_run_matches_store(ckpt, ds, run_dir)
-    if (run_dir / "results.json").is_file() and (problem := stale_results(run_dir)) is not None:
+    if (problem := stale_results(run_dir)) is not None:   # None also when there are no results yet
         raise UserError(f"{problem}; nothing was written. Score it first with `genre-utils evaluate --data "
                         f"{ds.root} --run {run_dir}`")
     prob_cols = [f"prob_{g}" for g in GENRES]

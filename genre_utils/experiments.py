@@ -29,7 +29,7 @@ from .train import default_precision, distributed, fit, load_checkpoint, read_hi
 
 __all__ = ["train_run", "build_profile_model", "evaluate_run", "scan_skipped_records", "check_run_matches_store",
            "config_differences", "run_experiment", "run_key", "load_results", "stale_results",
-           "require_current_results", "results_frames", "run_train_config"]
+           "results_frames", "run_train_config"]
 
 
 def load_results(path) -> dict:
@@ -63,16 +63,6 @@ def stale_results(run_dir) -> str | None:
     if recorded != current:
         return f"{run_dir / 'results.json'} scored an earlier best.pt, not the one the run folder holds now"
     return None
-
-
-def require_current_results(run_dir, data: str = "STORE") -> None:
-    """Refuse (one line) a run whose ``results.json`` is missing or belongs to another ``best.pt``
-    (:func:`stale_results`)."""
-    run_dir = Path(run_dir)
-    problem = stale_results(run_dir) if (run_dir / "results.json").is_file() else \
-        f"{run_dir} has no results.json"
-    if problem:
-        raise RunMismatchError(f"{problem}; score it with `genre-utils evaluate --data {data} --run {run_dir}`")
 
 
 def results_frames(results: dict, key: str) -> pd.DataFrame:
