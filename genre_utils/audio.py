@@ -108,8 +108,8 @@ def load_audio(path, sample_rate: int = 22050) -> np.ndarray:
         with open(path, "rb") as fh, sf.SoundFile(fh) as snd:
             too_big = decode_size_problem(snd.frames, snd.channels, snd.samplerate)
             sr = snd.samplerate
-            if too_big:
-                pass
+            if too_big:  # refused below, outside the decoder's error handling
+                y = None
             elif snd.frames >= 2**62:  # length unknown (a streamed FLAC, total samples 0): read it in blocks
                 y, too_big = _read_unknown_length(snd)
             else:
