@@ -206,17 +206,18 @@ def summarise(ctx: Context, timings: dict | None = None) -> dict:
     ``track_accuracy``, ``newdata_accuracy``, ``best_epoch``, ``train_seconds``, ``data_fingerprint``),
     ``main_run``, ``notebook_seconds``, ``versions``.
     """
-    from .experiments import load_results  # deferred: torch, only once the runs are done
+    from .results import load_results  # deferred: torch, only once the runs are done
 
     runs = {}
     for model, kind, split in BOOK_RUNS:
         folder = run_dir(ctx.profile.name, model, kind, split, ctx.build_dir)
         if (folder / "results.json").is_file():
             res = load_results(folder)
-            head = res["headline"]
-            runs[folder.name] = {k: head.get(k) for k in ("segment_accuracy", "track_accuracy", "newdata_accuracy",
-                                                           "best_epoch", "train_seconds")}
-            runs[folder.name]["data_fingerprint"] = res["dataset"]["data_fingerprint"]
+            runs[folder.name] = {
+                "segment_accuracy": res.accuracy("segment").value, "track_accuracy": res.accuracy("track").value,
+                "newdata_accuracy": res.newdata_accuracy().value if res.has_newdata else None,
+                "best_epoch": res.headline.best_epoch, "train_seconds": res.headline.train_seconds,
+                "data_fingerprint": res.dataset.get("data_fingerprint")}
     summary = {"profile": ctx.profile.name, "data": ctx.data_description, "synthetic": ctx.synthetic,
                "main_run": main_run_dir(ctx.profile.name, ctx.build_dir).name, "runs": runs,
                "notebook_seconds": timings or {}, "versions": versions()}

@@ -137,10 +137,10 @@ def _cmd_evaluate(args) -> int:
     ds = open_dataset(args.data)
     with _run_lock(args.run, "evaluation"):
         res = evaluate_run(ds, args.run, newdata=args.newdata, device=args.device, progress=not args.quiet)
-    head = res["headline"]
-    print(f"{args.run}: 5-s segment accuracy {head['segment_accuracy']:.3f} ({head['n_test_segments']} segments), "
-          f"track accuracy by majority vote {head['track_accuracy']:.3f} ({head['n_test_tracks']} tracks)"
-          + (f", new data {head['newdata_accuracy']:.3f}" if head.get("newdata_accuracy") is not None else "")
+    seg, track = res.accuracy("segment"), res.accuracy("track")
+    print(f"{args.run}: 5-s segment accuracy {seg.value:.3f} ({seg.n} segments), "
+          f"track accuracy by majority vote {track.value:.3f} ({track.n} tracks)"
+          + (f", new data {res.newdata_accuracy().value:.3f}" if res.has_newdata else "")
           + f"; results in {Path(args.run) / 'results.json'}")
     return 0
 
@@ -222,7 +222,8 @@ def _cmd_predict(args) -> int:
 
 def _cmd_calibrate(args) -> int:
     # deferred: slow to import, loaded for this command only (the CLI starts fast)
-    from .confidence import CONFIDENCE_FILE, calibrate_run
+    from .checkpoint_info import CONFIDENCE_FILE
+    from .confidence import calibrate_run
     from .store import open_dataset
 
     _check_device(args)

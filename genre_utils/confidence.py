@@ -1,13 +1,13 @@
-"""Calibration and the "unknown" threshold of a trained run: computed, stored with the checkpoint, worded.
+"""Calibration and the "unknown" threshold of a trained run, end to end.
 
-The mathematics (temperature scaling, reliability and ECE, the maximum-softmax-probability unknown score,
-AUROC and the recall threshold, and why that score) is in :mod:`genre_utils.calibration`; this module
-applies it to a run.
+Three modules share the work, one job each: the mathematics (temperature scaling, reliability and ECE, the
+maximum-softmax-probability unknown score, AUROC and the recall threshold, and why that score) is in
+:mod:`genre_utils.calibration`; the file beside the checkpoint in :mod:`genre_utils.checkpoint_info`; the
+words and figures of the book in :mod:`genre_utils.narrative.confidence` and :mod:`genre_utils.plots`.
 
-:func:`calibrate_run` does all of it for a trained run and writes the fitted ``T`` and threshold next to
-the checkpoint (:data:`CONFIDENCE_FILE`, keyed to the checkpoint's sha256, so a file left from another
-checkpoint is never used: :func:`read_confidence_file`) and into the run's ``results.json`` under
-``confidence``. :func:`confidence_sentences` words the results for the book.
+:func:`calibrate_run` applies the mathematics to a trained run and writes the fitted ``T`` and threshold next
+to the checkpoint (:data:`~genre_utils.checkpoint_info.CONFIDENCE_FILE`) and into the run's ``results.json``
+under ``confidence`` - both files or neither.
 """
 
 from __future__ import annotations
@@ -33,161 +33,19 @@ from .calibration import (
     softmax,
     track_mean_probs,
 )
-from .dataset import built_from_synthetic
+from .checkpoint_info import CONFIDENCE_FORMAT, checkpoint_sha256, confidence_file_text
 from .errors import UserError
 from .evaluate import evaluate_files, predict_logits
 from .experiments import check_run_matches_store, stale_results
 from .genres import GENRES
-from .provenance import atomic_write_text, atomic_write_texts, file_sha256, to_plain
-from .stats import Accuracy, percent
+from .provenance import atomic_write_texts, to_plain
+from .results import load_results
 from .train import load_checkpoint
 
-__all__ = [
-    "CONFIDENCE_FILE", "CONFIDENCE_FORMAT", "OPEN_SET_REASON", "checkpoint_sha256", "checkpoint_field", "trained_on",
-    "write_confidence_file", "read_confidence_file", "open_set_paths", "calibrate_run", "confidence_sentences",
-    "reliability_figure", "score_figure", "open_set_note",
-]
+__all__ = ["OPEN_SET_REASON", "open_set_paths", "calibrate_run", "results_with_confidence"]
 
-#: Side file next to a checkpoint holding its temperature and threshold.
-CONFIDENCE_FILE = "confidence.json"
-#: Tag of that file's format.
-CONFIDENCE_FORMAT = "genre_utils.confidence/1"
 #: Reason (in ``skipped.csv``) of FMA tracks whose genres are all outside the ten: the open-set tracks.
 OPEN_SET_REASON = "no project genre"
-
-
-# ----------------------------------------------------------------------------------------------------
-# checkpoints and the side file
-
-
-def checkpoint_sha256(path) -> str:
-    """sha256 of a checkpoint file's bytes (a run folder means its ``best.pt``)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "best.pt"
-    return file_sha256(path)
-
-
-def checkpoint_field(ckpt: dict, *names, default=None):
-    """The first of ``names`` found in a checkpoint, at its top level or in its config.
-
-    Tolerant of the checkpoint's layout: it looks in the checkpoint itself, then in ``config``,
-    ``train_config``, ``train_params`` and ``data`` (a dict or a dataclass-like mapping), so it keeps
-    working when the training configuration moves into one object.
-    """
-    places = [ckpt]
-    for key in ("config", "train_config", "trainconfig", "train_params"):
-        sub = ckpt.get(key) if isinstance(ckpt, dict) else None
-        if isinstance(sub, dict):
-            places.append(sub)
-            if isinstance(sub.get("data"), dict):
-                places.append(sub["data"])
-    if isinstance(ckpt, dict) and isinstance(ckpt.get("data"), dict):
-        places.append(ckpt["data"])
-    for name in names:
-        for place in places:
-            if name in place and place[name] is not None:
-                return place[name]
-    return default
-
-
-def trained_on(checkpoint_path, ckpt: dict | None = None) -> dict:
-    """What data a checkpoint learned from, as far as anything records it.
-
-    In order: the checkpoint's own ``synthetic`` / ``data_description`` fields (:func:`checkpoint_field`);
-    the ``data_description`` of the ``results.json`` next to the checkpoint (written by the book's runs);
-    the store the checkpoint names (config ``dataset``): its ``dataset.json`` sources, synthetic when a
-    source folder lies in a corpus written by ``genre-utils synth`` (a ``corpus.json`` beside it).
-
-    Returns
-    -------
-    dict
-        ``synthetic`` (True, False, or None when nothing says), ``description`` (a sentence or ''),
-        ``source`` (where it was read from).
-    """
-    path = Path(checkpoint_path)
-    if path.is_dir():
-        path = path / "best.pt"
-    ckpt = ckpt or {}
-    flag = checkpoint_field(ckpt, "synthetic")
-    desc = checkpoint_field(ckpt, "data_description", default="")
-    if isinstance(flag, bool):
-        return {"synthetic": flag, "description": str(desc or ""), "source": "checkpoint"}
-    if desc:
-        return {"synthetic": "synthetic" in str(desc).lower(), "description": str(desc), "source": "checkpoint"}
-    results = path.parent / "results.json"
-    try:
-        res = json.loads(results.read_text())
-        desc = res.get("data_description") or ""
-        if not desc and isinstance(res.get("dataset"), dict):
-            desc = res["dataset"].get("data_description") or ""
-        if desc:
-            return {"synthetic": "synthetic" in desc.lower(), "description": desc, "source": str(results)}
-    except (OSError, ValueError, AttributeError):
-        pass
-    store = checkpoint_field(ckpt, "dataset", "store", "data_dir")
-    if isinstance(store, str) and store:
-        try:
-            info = json.loads((Path(store) / "dataset.json").read_text())
-            synthetic = built_from_synthetic(info)
-            what = ("the project's synthetic corpus (rendered by genre_utils.synth)" if synthetic
-                    else "the data of the feature store " + store)
-            return {"synthetic": synthetic, "description": what, "source": str(Path(store) / "dataset.json")}
-        except (OSError, ValueError, AttributeError):
-            pass
-    return {"synthetic": None, "description": "", "source": ""}
-
-
-def write_confidence_file(checkpoint, summary: dict) -> Path:
-    """Write :data:`CONFIDENCE_FILE` next to ``checkpoint``: the temperature and threshold of ``summary``
-    (a :func:`calibrate_run` result), keyed to the checkpoint's sha256."""
-    path, text = _confidence_file(checkpoint, summary)
-    atomic_write_text(path, text)
-    return path
-
-
-def _confidence_file(checkpoint, summary: dict) -> tuple[Path, str]:
-    """``(path, text)`` of the :data:`CONFIDENCE_FILE` of ``summary`` for ``checkpoint``."""
-    checkpoint = Path(checkpoint)
-    if checkpoint.is_dir():
-        checkpoint = checkpoint / "best.pt"
-    keep = ("temperature", "threshold", "score", "recall", "n_bins", "ece", "open_set")
-    payload = {"format": CONFIDENCE_FORMAT, "checkpoint": checkpoint.name,
-               "checkpoint_sha256": checkpoint_sha256(checkpoint),
-               **{k: summary[k] for k in keep if k in summary}}
-    return checkpoint.parent / CONFIDENCE_FILE, json.dumps(_plain(payload), indent=2, allow_nan=False) + "\n"
-
-
-def read_confidence_file(checkpoint) -> dict | None:
-    """The :data:`CONFIDENCE_FILE` next to ``checkpoint`` if it was made for exactly this checkpoint.
-
-    Returns None when there is none, it is unreadable, of another format, or its sha256 is not the
-    checkpoint's (a stale file left from an earlier training is never used).
-    """
-    checkpoint = Path(checkpoint)
-    if checkpoint.is_dir():
-        checkpoint = checkpoint / "best.pt"
-    try:
-        data = json.loads((checkpoint.parent / CONFIDENCE_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or data.get("format") != CONFIDENCE_FORMAT:
-        return None
-    try:
-        if data.get("checkpoint_sha256") != checkpoint_sha256(checkpoint):
-            return None
-        temperature, threshold = float(data["temperature"]), data.get("threshold")
-    except (OSError, KeyError, TypeError, ValueError):
-        return None
-    if not temperature > 0:
-        return None
-    data["temperature"] = temperature
-    data["threshold"] = None if threshold is None else float(threshold)
-    return data
-
-
-def _plain(obj):
-    return to_plain(obj, nan_to_none=True)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -266,9 +124,8 @@ def calibrate_run(ds, run_dir, *, device=None, n_bins: int = N_BINS, recall: flo
     # 2. calibration of the test predictions (the run's own, when stored)
     segments = None
     try:
-        res = json.loads((run_dir / "results.json").read_text())
-        segments = pd.DataFrame.from_records(res["test"]["segments"])
-        if len(segments) != int((ds.manifest["split"] == "test").sum()):
+        segments = load_results(run_dir).segments
+        if len(segments) != int((ds.manifest["split"] == "test").sum()) or prob_cols[0] not in segments:
             segments = None
     except (OSError, ValueError, KeyError, TypeError):
         segments = None
@@ -342,19 +199,19 @@ def calibrate_run(ds, run_dir, *, device=None, n_bins: int = N_BINS, recall: flo
         "open_set": sep,
         "tracks": tracks,
     }
-    summary = _plain(summary)
+    summary = to_plain(summary, nan_to_none=True)
     if write:  # both files or neither (a full disk while writing the second left the first alone before)
 
 
-        files = dict([_confidence_file(checkpoint, summary)])
-        results = _results_with(run_dir / "results.json", summary)
+        files = dict([confidence_file_text(checkpoint, summary)])
+        results = results_with_confidence(run_dir / "results.json", summary)
         if results is not None:
             files[run_dir / "results.json"] = results
         atomic_write_texts(files)
     return summary
 
 
-def _results_with(path: Path, summary: dict) -> str | None:
+def results_with_confidence(path: Path, summary: dict) -> str | None:
     """The text of ``results.json`` with the summary (without the per-track table) under ``confidence``; None
     when there is no readable results.json."""
     try:
@@ -363,147 +220,3 @@ def _results_with(path: Path, summary: dict) -> str | None:
         return None
     res["confidence"] = {k: v for k, v in summary.items() if k != "tracks"}
     return json.dumps(res, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
-
-
-# ----------------------------------------------------------------------------------------------------
-# words and figures
-
-
-def _share(d: dict, unit: str) -> str:
-    return Accuracy(d["k"], d["n"]).text(unit)
-
-
-def confidence_sentences(summary: dict) -> dict:
-    """Sentences about a :func:`calibrate_run` summary, each chosen by the numbers it states.
-
-    Returns
-    -------
-    dict of str
-        ``temperature`` (over- or under-confident, or already close), ``ece_segment``, ``ece_track`` (whether
-        scaling lowered, raised or kept the ECE), ``auroc`` (better than chance, worse, or not
-        distinguishable from it, by the interval), ``rejection`` (what the threshold flags in each group).
-    """
-    T = float(summary["temperature"])
-    out = {}
-    if T > 1.05:
-        out["temperature"] = (f"The fitted temperature is T = {T:.2f} > 1: on the validation windows the model "
-                              "was over-confident, and dividing its logits by T softens its probabilities.")
-    elif T < 0.95:
-        out["temperature"] = (f"The fitted temperature is T = {T:.2f} < 1: on the validation windows the model "
-                              "was under-confident, and dividing its logits by T sharpens its probabilities.")
-    else:
-        out["temperature"] = (f"The fitted temperature is T = {T:.2f}, close to 1: on the validation windows "
-                              "the model's probabilities were already about as sharp as they should be.")
-    for level, unit in (("segment", "5-s test windows"), ("track", "test tracks")):
-        b, a = summary["ece"][level]["before"], summary["ece"][level]["after"]
-        if b is None or a is None:
-            out[f"ece_{level}"] = f"The ECE of the {unit} could not be measured (no items)."
-        elif round(100 * a, 1) < round(100 * b, 1):
-            out[f"ece_{level}"] = (f"On the {unit}, temperature scaling lowered the ECE from {percent(b)} to "
-                                   f"{percent(a)}.")
-        elif round(100 * a, 1) > round(100 * b, 1):
-            out[f"ece_{level}"] = (f"On the {unit}, temperature scaling raised the ECE from {percent(b)} to "
-                                   f"{percent(a)}: the temperature fitted on the validation windows does not carry "
-                                   "over to these test items, a reminder of how few items both sets hold.")
-        else:
-            out[f"ece_{level}"] = f"On the {unit}, temperature scaling left the ECE at {percent(a)}."
-    sep = summary["open_set"]
-    a, lo, hi = sep.get("auroc"), sep.get("low"), sep.get("high")
-    n_open, n_in = sep.get("n_positive", 0), sep.get("n_negative", 0)
-    if not n_open or a is None:
-        out["auroc"] = ("This corpus has no usable tracks of genres outside the ten, so open-set detection "
-                        "was not measured.")
-    else:
-        span = f"AUROC {a:.2f}, 95 % bootstrap interval {lo:.2f}-{hi:.2f}, {n_open} open-set and {n_in} in-genre tracks"
-        if lo is not None and lo > 0.5:
-            out["auroc"] = (f"The unknown score ranks the open-set tracks above the in-genre test tracks more often "
-                            f"than chance ({span}).")
-        elif hi is not None and hi < 0.5:
-            out["auroc"] = (f"The unknown score ranks the open-set tracks *below* the in-genre test tracks more often "
-                            f"than chance ({span}): the model is more confident about music it was not trained on.")
-        else:
-            out["auroc"] = (f"The unknown score does not separate the open-set tracks from the in-genre test tracks "
-                            f"better than chance can explain ({span}; the interval includes 0.5).")
-    thr = summary.get("threshold")
-    if thr is None or not n_open:
-        out["rejection"] = ("Without open-set tracks (or validation tracks to set it on) no rejection rate "
-                            "is reported.")
-    else:
-        out["rejection"] = (f"Flagging every track whose calibrated confidence is below {thr:.2f} (set to accept at "
-                            f"least {percent(summary['recall'], 0)} of the validation tracks) flags "
-                            f"{_share(sep['rejected_open'], 'open-set tracks')} and "
-                            f"{_share(sep['rejected_test'], 'in-genre test tracks')}.")
-    return out
-
-
-def reliability_figure(before: pd.DataFrame, after: pd.DataFrame, title: str = "", temperature: float | None = None):
-    """Two reliability diagrams side by side: accuracy per confidence bin before and after scaling.
-
-    Bars show each bin's accuracy (bin width, at its position), the dots its mean confidence, the diagonal
-    perfect calibration; the number over a bar is the bin's item count. Empty bins are left blank.
-    """
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4), sharey=True)
-    for ax, table, name in ((axes[0], before, "before scaling (T = 1)"),
-                            (axes[1], after, "after scaling" + (f" (T = {temperature:.2f})" if temperature else ""))):
-        t = pd.DataFrame(table)
-        used = t["count"] > 0
-        width = (t["upper"] - t["lower"]).to_numpy()
-        ax.bar(t["lower"][used], t["accuracy"][used], width=width[used.to_numpy()], align="edge",
-               color="#4c72b0", edgecolor="white", label="accuracy")
-        ax.plot(t["confidence"][used], t["confidence"][used], "o", color="#dd8452", label="mean confidence")
-        ax.plot([0, 1], [0, 1], "--", color="grey", lw=1, label="perfect calibration")
-        for _, row in t[used].iterrows():
-            ax.text((row["lower"] + row["upper"]) / 2, min(row["accuracy"] + 0.02, 0.95), str(int(row["count"])),
-                    ha="center", fontsize=7)
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1)
-        ax.set_xlabel("top-1 probability (confidence)")
-        ax.set_title(name, fontsize=10)
-    axes[0].set_ylabel("accuracy in bin")
-    axes[0].legend(loc="upper left", fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
-
-
-def score_figure(tracks: pd.DataFrame, threshold: float | None = None, title: str = ""):
-    """Calibrated confidence of in-genre test, validation and open-set tracks, with the threshold."""
-    import matplotlib.pyplot as plt
-
-    t = pd.DataFrame(tracks)
-    groups = [g for g in ("in-genre validation", "in-genre test", "open set") if (t["group"] == g).any()]
-    fig, ax = plt.subplots(figsize=(8, 1.0 + 0.8 * max(len(groups), 1)))
-    rng = np.random.default_rng(0)
-    for i, g in enumerate(groups):
-        c = t.loc[t["group"] == g, "confidence"].to_numpy(float)
-        ax.plot(c, i + rng.uniform(-0.15, 0.15, len(c)), "o", alpha=0.6)
-    if threshold is not None and math.isfinite(threshold):
-        ax.axvline(threshold, color="black", ls="--", lw=1)
-        ax.text(threshold, len(groups) - 0.5, f" threshold {threshold:.2f}", fontsize=8, va="center")
-    ax.set_yticks(range(len(groups)), [f"{g} ({(t['group'] == g).sum()})" for g in groups])
-    ax.set_xlim(0, 1)
-    ax.set_ylim(-0.5, len(groups) - 0.3)
-    ax.set_xlabel("calibrated confidence (flagged when below the threshold)")
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
-
-
-def open_set_note(synthetic: bool) -> str:
-    """What the open-set tracks of this build are, and what their result can mean (synthetic or real data)."""
-    if synthetic:
-        return ("On the synthetic corpus the open-set tracks are the FMA-layout tracks whose genres (experimental, "
-                "folk, international, spoken, ...) are none of the ten. The corpus composes each of them in the "
-                "style sheet of one of the ten genres (`genre_utils.synth.FMA_MIX`): only their label is foreign, "
-                "not their sound. There is no unfamiliar genre in their audio for a score to find: whatever "
-                "separation it shows comes from other differences between these few tracks, and an AUROC near 0.5 "
-                "would be no failure of the method. On the real FMA, whose folk or spoken-word tracks do sound "
-                "different, the same test is meaningful.")
-    return ("The open-set tracks are the FMA tracks whose genres are none of the ten (the store's skipped "
-            "tracks with reason 'no project genre'): real music the model has never been trained to name.")

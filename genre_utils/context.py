@@ -180,7 +180,7 @@ class Context:
                 data_description=self.data_description)
             _stage_line(f"run {folder.name}", before is not None and before == _mtime(folder / "results.json"), t0)
         res = self._runs[model, kind, split]
-        record_dependency("run", [model, kind, split], res.get("key"))
+        record_dependency("run", [model, kind, split], res.key)
         return res
 
     def key_of(self, kind: str, args) -> str | None:

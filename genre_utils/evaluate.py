@@ -1,11 +1,12 @@
-"""Evaluation (paper sections 7-9): segment and track accuracy, confusion matrices, per-genre tables,
-top-3 lines, whole-file prediction and the ``results.json`` every run writes.
+"""Evaluation (paper sections 7-9): a model's predictions on the test windows and on whole files, scored with
+:mod:`genre_utils.metrics` (vote, confusion matrices, per-genre tables, top-3 lines), and the ``results.json``
+every run writes.
 
 Levels of evaluation:
 
 * **segment** - every 5-s window is classified on its own (the paper's 66.5 % test accuracy);
 * **track** - a 30-s clip is cut into six consecutive 5-s windows and gets the genre most of them
-  receive (:func:`majority_vote`; the paper's 70 %);
+  receive (:func:`~genre_utils.metrics.majority_vote`; the paper's 70 %);
 * **file** - any audio file of any length, format, sampling rate and channel count goes through
   :func:`genre_utils.features.file_segments` and the same vote (:func:`evaluate_files`, used by
   ``genre-utils predict`` and the section-9 "new data" evaluation).
@@ -28,17 +29,13 @@ from .calibration import softmax
 from .config import FeatureParams
 from .features import file_segments
 from .genres import GENRES
+from .metrics import class_names, confusion, majority_vote, per_genre_table, prob_columns, top3_line
 from .provenance import atomic_write_bytes, to_plain, versions
 from .train import iter_logits
 
 __all__ = [
     "predict_logits",
     "predict_proba",
-    "majority_vote",
-    "confusion",
-    "row_normalise",
-    "per_genre_table",
-    "top3_line",
     "evaluate_segments",
     "evaluate_files",
     "write_results",
@@ -46,7 +43,8 @@ __all__ = [
 
 
 def predict_proba(model: torch.nn.Module, X, batch_size: int = 256, device=None) -> np.ndarray:
-    """Softmax class probabilities of every window.
+    """Softmax class probabilities of every window (:func:`genre_utils.calibration.softmax` of
+    :func:`predict_logits`, in float64).
 
     Parameters
     ----------
@@ -63,7 +61,7 @@ def predict_proba(model: torch.nn.Module, X, batch_size: int = 256, device=None)
     probs : ndarray, shape (N, n_classes), float64
         Rows sum to 1.
     """
-    return _softmax32(predict_logits(model, X, batch_size=batch_size, device=device))
+    return softmax(predict_logits(model, X, batch_size=batch_size, device=device))
 
 
 def predict_logits(model: torch.nn.Module, X, batch_size: int = 256, device=None) -> np.ndarray:
@@ -80,194 +78,6 @@ def predict_logits(model: torch.nn.Module, X, batch_size: int = 256, device=None
         n_classes = getattr(getattr(model, "fc3", None), "out_features", len(GENRES))
         return np.zeros((0, n_classes))
     return np.concatenate(chunks)
-
-
-def _softmax32(logits: np.ndarray) -> np.ndarray:
-    """Softmax computed in float32 like the model's own outputs, returned as float64 (rows sum to 1)."""
-    if not len(logits):
-        return np.zeros(logits.shape)
-    return torch.softmax(torch.from_numpy(np.asarray(logits, dtype=np.float32)), dim=1).double().numpy()
-
-
-def _prob_columns(n_classes: int, genres=GENRES) -> list[str]:
-    return [f"prob_{g}" for g in _names(n_classes, genres)]
-
-
-def _names(n_classes: int, genres=GENRES) -> list[str]:
-    return list(genres) if len(genres) == n_classes else [str(k) for k in range(n_classes)]
-
-
-def majority_vote(track_ids, probs, genres=GENRES) -> pd.DataFrame:
-    """Track-level prediction: the genre most of the track's segments are assigned.
-
-    Each segment votes for its most probable genre (argmax). The track gets the genre with the most
-    votes. **Tie rule:** when several genres share the most votes (e.g. 3-3, or 2-2-2 of six segments),
-    the one among them with the highest probability summed over the track's segments wins; if even those
-    sums are exactly equal, the lowest class index wins.
-
-    Parameters
-    ----------
-    track_ids : array-like, shape (N,)
-        Track of every segment (any hashable values; segments of a track need not be adjacent).
-    probs : array-like, shape (N, n_classes)
-        Per-segment class probabilities (:func:`predict_proba`).
-    genres : sequence of str
-        Class names (column suffixes).
-
-    Returns
-    -------
-    tracks : DataFrame
-        One row per track in order of first appearance: ``track_id``, ``n_segments``, ``pred`` (class
-        index), ``pred_genre``, ``tied`` (True when the tie rule decided), ``votes_<genre>`` (segments
-        voting for each genre) and ``prob_<genre>`` (mean probability over the track's segments).
-    """
-    probs = np.asarray(probs, dtype=np.float64)
-    track_ids = np.asarray(track_ids)
-    if probs.ndim != 2 or len(probs) != len(track_ids):
-        raise ValueError(f"probs must have shape (len(track_ids), n_classes), got {probs.shape} for "
-                         f"{len(track_ids)} track ids")
-    n_classes = probs.shape[1]
-    codes, uniques = pd.factorize(track_ids, sort=False)
-    n_tracks = len(uniques)
-    votes = np.zeros((n_tracks, n_classes), dtype=np.int64)
-    np.add.at(votes, (codes, probs.argmax(axis=1)), 1)
-    prob_sums = np.zeros((n_tracks, n_classes))
-    np.add.at(prob_sums, codes, probs)
-    n_segments = np.bincount(codes, minlength=n_tracks)
-
-    top = votes == votes.max(axis=1, keepdims=True)
-    pred = np.where(top, prob_sums, -np.inf).argmax(axis=1)
-    names = _names(n_classes, genres)
-    table = pd.DataFrame({"track_id": uniques, "n_segments": n_segments, "pred": pred,
-                          "pred_genre": [names[k] for k in pred], "tied": top.sum(axis=1) > 1})
-    votes_frame = pd.DataFrame(votes, columns=[f"votes_{g}" for g in names])
-    probs_frame = pd.DataFrame(prob_sums / np.maximum(n_segments, 1)[:, None], columns=_prob_columns(n_classes, genres))
-    return pd.concat([table, votes_frame, probs_frame], axis=1)
-
-
-def confusion(y_true, y_pred, n_classes: int = 10) -> np.ndarray:
-    """Confusion matrix of counts: ``cm[i, j]`` = items of true class i predicted as class j.
-
-    Returns
-    -------
-    cm : ndarray, shape (n_classes, n_classes), int64
-    """
-    y_true = np.asarray(y_true, dtype=np.int64)
-    y_pred = np.asarray(y_pred, dtype=np.int64)
-    if y_true.shape != y_pred.shape:
-        raise ValueError("y_true and y_pred must have the same length")
-    if y_true.size and (min(y_true.min(), y_pred.min()) < 0 or max(y_true.max(), y_pred.max()) >= n_classes):
-        raise ValueError(f"class indices must lie in [0, {n_classes})")
-    return np.bincount(y_true * n_classes + y_pred, minlength=n_classes ** 2).reshape(n_classes, n_classes)
-
-
-def row_normalise(cm) -> np.ndarray:
-    """Divide each row of a confusion matrix by its sum: row i = where the items of true class i went.
-
-    The diagonal is then the per-genre accuracy. Rows without any item are NaN (no data, not 0 %).
-    """
-    cm = np.asarray(cm, dtype=np.float64)
-    totals = cm.sum(axis=1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(totals > 0, cm / np.where(totals > 0, totals, 1), np.nan)
-
-
-def per_genre_table(y_true, y_pred, n_classes: int = 10, genres=GENRES) -> pd.DataFrame:
-    """Per-genre accuracy, precision and the two "false positive" rates.
-
-    For genre g, with TP = items of g predicted as g, FN = items of g predicted as something else,
-    FP = items of other genres predicted as g, TN = the rest:
-
-    ``accuracy`` = TP / (TP + FN)
-        What the paper calls the accuracy of a genre (a.k.a. recall): the diagonal of the row-normalised
-        confusion matrix (pop: 31.2 % = 5 of 16 songs).
-    ``precision`` = TP / (TP + FP)
-        Share of the items predicted as g that are g.
-    ``false_discovery_rate`` = FP / (TP + FP) = 1 - precision
-        Share of the items predicted as g that are *not* g. This is the reading adopted for the paper's
-        pop "false positive rate" of 64.3 %: with 16 pop songs and 5 of them right, 64.3 % is exactly
-        9 / 14 - 14 songs predicted as pop, 9 of them wrongly. It answers "when the model says pop, how
-        often is it wrong?".
-    ``false_positive_rate`` = FP / (FP + TN)
-        The textbook false positive rate: share of the items of the *other* genres predicted as g. For
-        the paper's pop numbers it would be 9 / 144 = 6.2 %.
-
-    Undefined ratios (no items of g, or nothing predicted as g) are NaN.
-
-    Parameters
-    ----------
-    y_true, y_pred : array-like of int, shape (N,)
-    n_classes : int
-    genres : sequence of str
-
-    Returns
-    -------
-    table : DataFrame, index ``genre``
-        Columns ``support`` (TP + FN), ``n_predicted`` (TP + FP), ``correct`` (TP), ``accuracy``,
-        ``precision``, ``false_discovery_rate``, ``false_positive_rate``.
-    """
-    cm = confusion(y_true, y_pred, n_classes)
-    tp = np.diag(cm).astype(np.float64)
-    support = cm.sum(axis=1)
-    predicted = cm.sum(axis=0)
-    fp = predicted - tp
-    negatives = cm.sum() - support
-
-    def ratio(num, den):
-        den = np.asarray(den, dtype=np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
-
-    table = pd.DataFrame({
-        "support": support,
-        "n_predicted": predicted,
-        "correct": np.diag(cm),
-        "accuracy": ratio(tp, support),
-        "precision": ratio(tp, predicted),
-        "false_discovery_rate": ratio(fp, predicted),
-        "false_positive_rate": ratio(fp, negatives),
-    }, index=pd.Index(_names(n_classes, genres), name="genre"))
-    return table
-
-
-def top3_line(true_label, probs, k: int | None = 3, genres=GENRES) -> str:
-    """One prediction line in the paper's format: ``jazz: jazz:0.86 classical:0.12 country:0.01``.
-
-    The true label, a colon, then the most probable genres in decreasing order as ``genre:probability``
-    with two decimals. Genres whose probability rounds to 0.00 are left out, as in the paper's Figures
-    9 and 11, which show three entries, not padding with ``:0.00``. The paper's Figure 10
-    (``blues: country:0.52 jazz:0.22 blues:0.22 pop:0.04``) shows four entries - every genre that does
-    not round to 0 - so despite the figures' "top-3" the paper's rule may have been "all non-zero";
-    ``k=None`` gives that form.
-
-    Parameters
-    ----------
-    true_label : str, int or None
-        Genre name, class index, or any text (e.g. a file name); None leaves out the ``label:`` prefix.
-    probs : array-like, shape (n_classes,)
-        Class probabilities (for a track: the mean over its segments).
-    k : int or None
-        Most entries to show; None for all that do not round to 0.00.
-    genres : sequence of str
-
-    Returns
-    -------
-    line : str
-    """
-    probs = np.asarray(probs, dtype=np.float64)
-    names = _names(len(probs), genres)
-    order = np.argsort(-probs, kind="stable")
-    if k is not None:
-        order = order[:k]
-    parts = [f"{names[i]}:{probs[i]:.2f}" for i in order if round(float(probs[i]), 2) > 0]
-    if not parts:   # degenerate: nothing rounds above 0 - still show the argmax
-        parts = [f"{names[order[0]]}:{probs[order[0]]:.2f}"]
-    body = " ".join(parts)
-    if true_label is None:
-        return body
-    if isinstance(true_label, (int, np.integer)):
-        true_label = names[int(true_label)]
-    return f"{true_label}: {body}"
 
 
 def evaluate_segments(model: torch.nn.Module, X, y, track_ids, *, segment_ids=None, batch_size: int = 256,
@@ -294,11 +104,11 @@ def evaluate_segments(model: torch.nn.Module, X, y, track_ids, *, segment_ids=No
     results : dict
         ``n_segments``, ``n_tracks``, ``segment_accuracy``, ``track_accuracy`` (floats);
         ``segment_confusion``, ``track_confusion`` (count matrices, true x predicted);
-        ``segment_per_genre``, ``track_per_genre`` (:func:`per_genre_table`);
+        ``segment_per_genre``, ``track_per_genre`` (:func:`~genre_utils.metrics.per_genre_table`);
         ``segments`` (DataFrame per window: ``segment_id``, ``track_id``, ``y_true``, ``true_genre``,
         ``y_pred``, ``pred_genre``, ``correct``, ``prob_<genre>``);
-        ``tracks`` (DataFrame per track: :func:`majority_vote` columns plus ``y_true``, ``true_genre``,
-        ``correct`` and ``line``, the :func:`top3_line` of the mean probabilities).
+        ``tracks`` (DataFrame per track: :func:`~genre_utils.metrics.majority_vote` columns plus ``y_true``,
+        ``true_genre``, ``correct`` and ``line``, the :func:`~genre_utils.metrics.top3_line` of the mean probabilities).
     """
     y = np.asarray(y, dtype=np.int64)
     track_ids = np.asarray(track_ids)
@@ -306,7 +116,7 @@ def evaluate_segments(model: torch.nn.Module, X, y, track_ids, *, segment_ids=No
         raise ValueError(f"X, y and track_ids differ in length ({len(X)}, {len(y)}, {len(track_ids)})")
     probs = predict_proba(model, X, batch_size=batch_size, device=device)
     n_classes = probs.shape[1]
-    names = _names(n_classes, genres)
+    names = class_names(n_classes, genres)
     pred = probs.argmax(axis=1)
 
     segments = pd.DataFrame({
@@ -314,7 +124,7 @@ def evaluate_segments(model: torch.nn.Module, X, y, track_ids, *, segment_ids=No
         "track_id": track_ids, "y_true": y, "true_genre": [names[k] for k in y],
         "y_pred": pred, "pred_genre": [names[k] for k in pred], "correct": pred == y,
     })
-    segments = pd.concat([segments, pd.DataFrame(probs, columns=_prob_columns(n_classes, genres))], axis=1)
+    segments = pd.concat([segments, pd.DataFrame(probs, columns=prob_columns(n_classes, genres))], axis=1)
 
     tracks = majority_vote(track_ids, probs, genres)
     labels = pd.Series(y).groupby(pd.factorize(track_ids, sort=False)[0])
@@ -325,7 +135,7 @@ def evaluate_segments(model: torch.nn.Module, X, y, track_ids, *, segment_ids=No
     tracks.insert(1, "y_true", track_true)
     tracks.insert(2, "true_genre", [names[k] for k in track_true])
     tracks["correct"] = tracks["pred"].to_numpy() == track_true
-    mean_probs = tracks[_prob_columns(n_classes, genres)].to_numpy()
+    mean_probs = tracks[prob_columns(n_classes, genres)].to_numpy()
     tracks["line"] = [top3_line(t, p, genres=genres) for t, p in zip(tracks["true_genre"], mean_probs)]
 
     return {
@@ -349,7 +159,7 @@ def evaluate_files(model: torch.nn.Module, paths, params: FeatureParams = Featur
 
     Every file is decoded (any format :func:`genre_utils.audio.load_audio` reads, any sampling rate and
     channel count), cut into consecutive 5-s windows, turned into features with the same ``params`` as the
-    training data, classified window by window and voted on (:func:`majority_vote`, same tie rule).
+    training data, classified window by window and voted on (:func:`~genre_utils.metrics.majority_vote`, same tie rule).
     A file that cannot be used (unreadable, empty, silent, shorter than 4.5 s: the
     :class:`~genre_utils.audio.AudioError` message; any other failure while decoding or extracting
     features: ``failed: <exception>``) gets a row with its ``error`` filled and no prediction; the other
@@ -369,7 +179,7 @@ def evaluate_files(model: torch.nn.Module, paths, params: FeatureParams = Featur
     batch_size : int
     device : str or torch.device, optional
     k : int or None
-        Entries of the top-k line (:func:`top3_line`).
+        Entries of the top-k line (:func:`~genre_utils.metrics.top3_line`).
     progress : bool
         tqdm bar over the files.
     genres : sequence of str
@@ -400,7 +210,7 @@ def evaluate_files(model: torch.nn.Module, paths, params: FeatureParams = Featur
     if model_shape is not None and tuple(model_shape) != tuple(params.shape):
         raise ValueError(f"model expects features of shape {tuple(model_shape)}, params give {params.shape}")
     n_classes = len(genres)
-    prob_cols = _prob_columns(n_classes, genres)
+    prob_cols = prob_columns(n_classes, genres)
 
     rows = []
     for path, label in tqdm(list(zip(paths, labels)), desc="files", unit="file", disable=not progress):
@@ -423,7 +233,7 @@ def evaluate_files(model: torch.nn.Module, paths, params: FeatureParams = Featur
             row["error"] = "the model's output for this file is not finite (features out of range)"
             rows.append(row)
             continue
-        probs = _softmax32(logits)
+        probs = softmax(logits)
         if temperature is not None:
             row["confidence"] = float(softmax(logits, temperature).mean(axis=0).max())
         vote = majority_vote(np.zeros(len(probs), dtype=np.int64), probs, genres).iloc[0]

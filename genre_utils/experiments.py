@@ -14,30 +14,21 @@ import json
 import time
 from pathlib import Path
 
-import pandas as pd
-
 from .checkpoints import CHECKPOINT_FORMAT, read_checkpoint
 from .config import Profile, TrainConfig, fingerprint, get_profile, resume_differences, train_config
 from .errors import RunMismatchError, UserError
-from .evaluate import confusion, evaluate_files, evaluate_segments, write_results
+from .evaluate import evaluate_files, evaluate_segments, write_results
 from .genres import GENRES
 from .locks import folder_lock
+from .metrics import confusion
 from .models import build_model, count_parameters, feature_stats, window_feature_stats
 from .provenance import code_fingerprint, file_sha256, library_key
+from .results import RunResults, load_results
 from .sources import scan_folder
 from .train import default_precision, distributed, fit, load_checkpoint, read_history, select_device
 
 __all__ = ["train_run", "build_profile_model", "evaluate_run", "scan_skipped_records", "check_run_matches_store",
-           "config_differences", "run_experiment", "run_key", "load_results", "stale_results",
-           "results_frames", "run_train_config"]
-
-
-def load_results(path) -> dict:
-    """Read a run's ``results.json`` (a run folder or the file itself)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "results.json"
-    return json.loads(path.read_text())
+           "config_differences", "run_experiment", "run_key", "stale_results", "run_train_config"]
 
 
 def stale_results(run_dir) -> str | None:
@@ -51,7 +42,7 @@ def stale_results(run_dir) -> str | None:
     if not (run_dir / "results.json").is_file():
         return None
     try:
-        recorded = load_results(run_dir).get("checkpoint_sha256")
+        recorded = load_results(run_dir).checkpoint_sha256
     except (OSError, ValueError, AttributeError):
         return f"{run_dir / 'results.json'} is unreadable"
     try:
@@ -63,11 +54,6 @@ def stale_results(run_dir) -> str | None:
     if recorded != current:
         return f"{run_dir / 'results.json'} scored an earlier best.pt, not the one the run folder holds now"
     return None
-
-
-def results_frames(results: dict, key: str) -> pd.DataFrame:
-    """A table stored in a results dict as a list of records (e.g. ``'test_tracks'``) as a DataFrame."""
-    return pd.DataFrame.from_records(results[key])
 
 
 def build_profile_model(model_name: str, profile: str | Profile | TrainConfig, X_train, input_shape, mean=None,
@@ -327,7 +313,7 @@ def scan_skipped_records(skipped, root) -> list[dict]:
 
 
 def evaluate_run(ds, run_dir, *, newdata=None, max_segments: int | None = None, device=None,
-                 progress: bool = True, data_description: str = "", key: str | None = None) -> dict:
+                 progress: bool = True, data_description: str = "", key: str | None = None) -> RunResults:
     """Evaluate a run's ``best.pt`` on the store's test split (and a labelled folder); write ``results.json``.
 
     Parameters
@@ -348,7 +334,7 @@ def evaluate_run(ds, run_dir, *, newdata=None, max_segments: int | None = None, 
 
     Returns
     -------
-    results : dict
+    results : RunResults
         As written to ``results.json``: ``headline`` (segment and 30-s track accuracy, best epoch,
         training seconds, ...), ``history``, ``test`` (confusions, per-genre tables, per-track and
         per-segment predictions), ``newdata``, ``config``, ``dataset`` (fingerprints, counts) and
@@ -450,7 +436,7 @@ def run_key(ds, model_name: str, profile: str | Profile | None = None, newdata=N
 
 
 def run_experiment(ds, model_name: str, out_dir, profile: str | Profile | None = None, *, newdata=None,
-                   device=None, progress: bool = True, data_description: str = "") -> dict:
+                   device=None, progress: bool = True, data_description: str = "") -> RunResults:
     """:func:`train_run` then :func:`evaluate_run`, skipped entirely when ``results.json`` is up to date.
 
     The cache key combines the store's key, the model, the training hyperparameters and the code of the
@@ -463,8 +449,8 @@ def run_experiment(ds, model_name: str, out_dir, profile: str | Profile | None =
         try:
             cached = load_results(out_dir)
         except (OSError, ValueError):  # unreadable or cut short: not trusted, evaluated again
-            cached = {}
-        if isinstance(cached, dict) and cached.get("key") == key and stale_results(out_dir) is None:
+            cached = None
+        if cached is not None and cached.key == key and stale_results(out_dir) is None:
             return cached
     # the build's run folders are caches keyed on their inputs: a stale one is replaced
     train_run(ds, model_name, out_dir, profile, device=device, progress=progress, other_run="replace")

@@ -98,14 +98,14 @@ def app(run, max_audio_seconds: float = 10.0, saliency_method: str = "occlusion"
         :func:`genre_utils.widgets.explorer` with the run's model (saliency view included).
     """
     # deferred: slow to import (torch); the launcher starts without it
-    from .experiments import load_results
+    from .results import load_results
     from .store import open_dataset
     from .widgets import explorer
 
     run = Path(run)
     results = load_results(run)
     dataset = None
-    store = (results.get("config") or {}).get("dataset")
+    store = results.config.get("dataset")
     if store and (Path(store) / "dataset.json").is_file():
         try:
             dataset = open_dataset(store)

@@ -24,6 +24,7 @@ import base64
 import hashlib
 import html
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,7 @@ import pandas as pd
 from . import paper
 from .audio import AudioError, load_audio
 from .genres import GENRES
+from .results import RunResults
 from .stats import Accuracy, wilson_interval
 
 __all__ = ["select_clips", "clip_mp3", "score", "listening_test", "listening_html",
@@ -43,25 +45,30 @@ CLIP_SECONDS, CLIP_RATE, CLIP_KBPS = 10.0, 22050, 32
 
 
 # ------------------------------------------------------------------------------------------ selection
-def _pool(results: dict, sources) -> pd.DataFrame:
+def _given(value) -> bool:
+    """A recorded value that is there (not None, NaN or empty)."""
+    return value is not None and not (isinstance(value, float) and math.isnan(value)) and value != ""
+
+
+def _pool(results: RunResults, sources) -> pd.DataFrame:
     rows = []
     if "newdata" in sources:
-        for f in (results.get("newdata") or {}).get("files") or []:
-            if f.get("error") or not f.get("pred_genre"):
+        for f in results.newdata_files.to_dict("records"):
+            if _given(f.get("error")) or not _given(f.get("pred_genre")):
                 continue
             name = "/".join(str(f["path"]).replace("\\", "/").split("/")[-2:])
             rows.append({"clip_id": f"new:{name}", "source": "newdata", "path": f["path"],
                          "true_genre": f["label"], "model_genre": f["pred_genre"]})
     if "test" in sources:
-        for t in (results.get("test") or {}).get("tracks") or []:
-            if not t.get("path"):
+        for t in results.tracks.to_dict("records"):
+            if not _given(t.get("path")):
                 continue
             rows.append({"clip_id": str(t["track_id"]), "source": "test", "path": t["path"],
                          "true_genre": t["true_genre"], "model_genre": t["pred_genre"]})
     return pd.DataFrame(rows, columns=["clip_id", "source", "path", "true_genre", "model_genre"])
 
 
-def select_clips(results: dict, n: int = 30, seed: int = 0, sources=("newdata", "test")) -> pd.DataFrame:
+def select_clips(results: RunResults, n: int = 30, seed: int = 0, sources=("newdata", "test")) -> pd.DataFrame:
     """A fixed choice of ``n`` clips of a run for the listening test (the same for the same results and seed).
 
     Within each genre the clips are shuffled by a generator seeded with ``(seed, genre index)``, new-data
@@ -71,8 +78,8 @@ def select_clips(results: dict, n: int = 30, seed: int = 0, sources=("newdata", 
 
     Parameters
     ----------
-    results : dict
-        A run's results (``results.json``): its ``newdata.files`` and ``test.tracks``.
+    results : RunResults
+        A run's results: its new-data files and test tracks.
     n : int
         Clips (fewer when the run has fewer usable ones).
     seed : int
@@ -85,7 +92,7 @@ def select_clips(results: dict, n: int = 30, seed: int = 0, sources=("newdata", 
         Columns ``clip_id``, ``source``, ``path``, ``true_genre``, ``model_genre``, ``model_correct``.
     """
     pool = _pool(results, sources)
-    genres = list(results.get("genres") or GENRES)
+    genres = results.genres
     order = {g: k for k, g in enumerate(genres)}
     queues = []
     for g in sorted(pool["true_genre"].unique(), key=lambda g: (order.get(g, len(order)), g)):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import confidence, evaluate
+from . import checkpoint_info, evaluate
 from .checkpoints import load_checkpoint
 from .config import FeatureParams
 
@@ -58,15 +58,15 @@ class Run:
 
 def load_run(checkpoint, device=None) -> Run:
     """Load ``best.pt`` (a run folder is read as its ``best.pt``), its feature parameters and its
-    ``confidence.json`` when one was made for it (:func:`genre_utils.confidence.read_confidence_file`)."""
+    ``confidence.json`` when one was made for it (:func:`genre_utils.checkpoint_info.read_confidence_file`)."""
     checkpoint = Path(checkpoint)
     if checkpoint.is_dir():
         checkpoint = checkpoint / "best.pt"
     model, ckpt = load_checkpoint(checkpoint, device=device)
-    feats = confidence.checkpoint_field(ckpt, "features")
+    feats = checkpoint_info.checkpoint_field(ckpt, "features")
     return Run(checkpoint=checkpoint, model=model, params=FeatureParams(**feats) if feats else FeatureParams(),
-               calibration=confidence.read_confidence_file(checkpoint),
-               synthetic=bool(confidence.trained_on(checkpoint, ckpt)["synthetic"]))
+               calibration=checkpoint_info.read_confidence_file(checkpoint),
+               synthetic=bool(checkpoint_info.trained_on(checkpoint, ckpt)["synthetic"]))
 
 
 def predict_files(run, paths, *, device=None, max_segments: int | None = None) -> Prediction:

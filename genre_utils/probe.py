@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .results import RunResults
 from .stats import accuracy_of, paired_comparison, unpaired_comparison
 
 __all__ = ["track_mean_features", "linear_probe", "compare_with_probe", "compare_runs"]
@@ -92,13 +93,13 @@ def linear_probe(ds, seed: int = 0, summary: str = "mean") -> dict:
             "test_tracks": [{"track_id": str(t), "correct": bool(c)} for t, c in zip(test_ids, correct)]}
 
 
-def compare_with_probe(results: dict, ds, summary: str = "mean", seed: int = 0) -> tuple[dict, dict]:
+def compare_with_probe(results: RunResults, ds, summary: str = "mean", seed: int = 0) -> tuple[dict, dict]:
     """A run's test tracks against a :func:`linear_probe` on the same store, track by track.
 
     Parameters
     ----------
-    results : dict
-        A run's results (:func:`evaluate_run`), evaluated on the test split of ``ds``.
+    results : RunResults
+        A run's results (:func:`genre_utils.experiments.evaluate_run`), evaluated on the test split of ``ds``.
     ds : genre_utils.dataset.Dataset
     summary : {'mean', 'dynamics'}
         The probe's track summary.
@@ -112,12 +113,12 @@ def compare_with_probe(results: dict, ds, summary: str = "mean", seed: int = 0) 
         :func:`paired_comparison` with the run as A and the probe as B.
     """
     probe = linear_probe(ds, seed=seed, summary=summary)
-    run = pd.DataFrame(results["test"]["tracks"]).set_index("track_id")["correct"]
-    other = pd.DataFrame(probe["test_tracks"]).set_index("track_id")["correct"]
+    run = results.correct_by_track()
+    other = pd.DataFrame(probe["test_tracks"]).astype({"track_id": str}).set_index("track_id")["correct"]
     return probe, paired_comparison(run.loc[other.index].to_numpy(), other.to_numpy(), seed=seed)
 
 
-def compare_runs(results_a: dict, results_b: dict, seed: int = 0) -> tuple[dict, bool]:
+def compare_runs(results_a: RunResults, results_b: RunResults, seed: int = 0) -> tuple[dict, bool]:
     """Run A against run B on their whole test tracks (majority vote).
 
     Paired (:func:`paired_comparison`: bootstrap over the tracks and McNemar) when both were tested on the
@@ -130,8 +131,7 @@ def compare_runs(results_a: dict, results_b: dict, seed: int = 0) -> tuple[dict,
         In the form :func:`genre_utils.narrative.margin_sentence` reads.
     paired : bool
     """
-    a = pd.DataFrame(results_a["test"]["tracks"]).set_index("track_id")["correct"].astype(bool)
-    b = pd.DataFrame(results_b["test"]["tracks"]).set_index("track_id")["correct"].astype(bool)
+    a, b = results_a.correct_by_track(), results_b.correct_by_track()
     if a.index.is_unique and b.index.is_unique and set(a.index) == set(b.index):
         return paired_comparison(a.loc[b.index].to_numpy(), b.to_numpy(), seed=seed), True
     return unpaired_comparison(accuracy_of(a.to_numpy()), accuracy_of(b.to_numpy())), False

@@ -10,19 +10,18 @@ import html
 import inspect
 import math
 
-import numpy as np
 import pandas as pd
 
 from . import paper
 from .context import BOOK_RUNS, run_label
 from .genres import GENRES
-from .stats import Accuracy, clustered_accuracy
+from .results import RunResults
+from .stats import Accuracy
 from .stats import percent as pct  # the book's tables and glue call it pct
 
 __all__ = ["pct", "num", "glue_sentences", "setup_page", "glue_all", "glue_figure", "text_figure", "data_banner",
-           "per_genre_frame", "compare_table", "confusion_frame", "build_column", "accuracy_of_results",
-           "genre_accuracies", "paper_accuracy", "acc_cell", "confusion_counts",
-           "web_tests_table", "per_genre_table", "newdata_accuracy", "newdata_files_table",
+           "compare_table", "build_column", "paper_accuracy", "acc_cell",
+           "web_tests_table", "genre_table", "newdata_files_table",
            "paper_web_accuracies", "newdata_skipped_table", "seconds_or_minutes", "related_work_table",
            "headline_rows", "ablation_results", "ablation_table", "paper_pop_predictions", "p_phrase", "source_block"]
 
@@ -108,21 +107,6 @@ def data_banner(ctx):
                     f"profile `{ctx.profile.name}`.\n```")
 
 
-def per_genre_frame(results: dict, level: str = "track") -> pd.DataFrame:
-    """The per-genre table of a run (support, accuracy, precision, false discovery and false positive rates)."""
-    frame = pd.DataFrame.from_records(results["test"][f"{level}_per_genre"])
-    return frame.set_index("genre")
-
-
-def confusion_frame(results: dict, level: str = "track", normalise: bool = False) -> pd.DataFrame:
-    """A run's confusion matrix as a labelled frame (rows true genre, columns predicted genre)."""
-    cm = np.asarray(results["test"][f"{level}_confusion"], dtype=float)
-    if normalise:
-        rows = cm.sum(axis=1, keepdims=True)
-        cm = np.divide(cm, rows, out=np.full_like(cm, np.nan), where=rows > 0)
-    return pd.DataFrame(cm, index=pd.Index(GENRES, name="true"), columns=pd.Index(GENRES, name="predicted"))
-
-
 def build_column(ctx) -> str:
     """The heading of a table column holding this build's numbers, naming its data.
 
@@ -130,41 +114,6 @@ def build_column(ctx) -> str:
     every page that sets the paper beside this build uses it, so the column says what it measures.
     """
     return "this build, " + ("synthetic data" if getattr(ctx, "synthetic", True) else "real data")
-
-
-def _level_table(results: dict, level: str) -> pd.DataFrame:
-    key = {"track": "tracks", "segment": "segments"}[level]
-    table = pd.DataFrame.from_records(results["test"].get(key) or [])
-    if table.empty:
-        return pd.DataFrame(columns=["true_genre", "pred_genre"])
-    return table
-
-
-def accuracy_of_results(results: dict, level: str = "track") -> Accuracy:
-    """A run's test accuracy as :class:`~genre_utils.stats.Accuracy`, counted from its per-item table.
-
-    ``k`` is the number of test tracks (``level='track'``) or segments (``'segment'``) whose predicted genre
-    is the true one, ``n`` the number of them; nothing is recovered from a rounded fraction. A segment
-    accuracy's interval resamples whole tracks (:func:`~genre_utils.stats.clustered_accuracy`): the segments
-    of one track are not independent draws. A track accuracy keeps Wilson's interval.
-    """
-    table = _level_table(results, level)
-    right = (table["true_genre"].astype(str) == table["pred_genre"].astype(str)).to_numpy()
-    if level == "segment" and "track_id" in table.columns:
-        return clustered_accuracy(right, table["track_id"].astype(str).to_numpy())
-    return Accuracy(int(right.sum()), int(len(table)))
-
-
-def genre_accuracies(results: dict, level: str = "track", genres=GENRES) -> dict[str, Accuracy]:
-    """Per-genre accuracy (recall) with its count, ``genre -> Accuracy(correct, test items of the genre)``."""
-    table = _level_table(results, level)
-    true, pred = table["true_genre"].astype(str), table["pred_genre"].astype(str)
-    return {g: Accuracy(int(((true == g) & (pred == g)).sum()), int((true == g).sum())) for g in genres}
-
-
-def confusion_counts(results: dict, level: str = "track") -> pd.DataFrame:
-    """A run's confusion counts as an integer frame (rows true genre, columns predicted genre)."""
-    return confusion_frame(results, level).astype(int)
 
 
 def paper_accuracy(value: float, n: int, digits: int = 3) -> Accuracy | None:
@@ -238,10 +187,10 @@ def web_tests_table(build: Accuracy | None = None, column: str = "this build") -
     return pd.DataFrame(rows).set_index("test")
 
 
-def per_genre_table(results: dict, level: str = "track") -> pd.DataFrame:
+def genre_table(results: RunResults, level: str = "track") -> pd.DataFrame:
     """The per-genre table for display: counts, accuracy with its 95 % interval, precision and the two rates."""
-    frame = per_genre_frame(results, level)
-    accs = genre_accuracies(results, level, list(frame.index))
+    frame = results.per_genre(level)
+    accs = results.genre_accuracies(level, list(frame.index))
     rate = lambda col: [pct(v) if v is not None and not (isinstance(v, float) and math.isnan(v)) else "n/a"  # noqa: E731
                         for v in frame[col]]
     unit = {"track": "tracks", "segment": "segments"}[level]
@@ -256,28 +205,12 @@ def per_genre_table(results: dict, level: str = "track") -> pd.DataFrame:
     }, index=frame.index)
 
 
-def _newdata_files(results: dict) -> pd.DataFrame:
-    files = pd.DataFrame.from_records((results.get("newdata") or {}).get("files") or [])
-    for col in ("path", "label", "pred_genre", "n_segments", "top3", "line", "error"):
-        if col not in files:
-            files[col] = pd.Series(dtype=object)
-    files["error"] = files["error"].fillna("").astype(str)
-    return files
-
-
-def newdata_accuracy(results: dict) -> Accuracy:
-    """Accuracy on the new-data folder, counted from the per-file table (unreadable files left out)."""
-    files = _newdata_files(results)
-    ok = files[files["error"] == ""]
-    return Accuracy(int((ok["pred_genre"].astype(str) == ok["label"].astype(str)).sum()), int(len(ok)))
-
-
-def newdata_files_table(results: dict) -> pd.DataFrame:
+def newdata_files_table(results: RunResults) -> pd.DataFrame:
     """One row per new-data file for display: file, label, the vote, the printed line and a note.
 
     The note marks lines whose first genre (highest mean probability) is not the vote, and failed files.
     """
-    files = _newdata_files(results)
+    files = results.newdata_files
     first = files["top3"].fillna("").astype(str).str.split().str[0].fillna("").str.split(":").str[0]
     note = ["unreadable: " + e if e else ("line's first genre is not the vote" if f and f != v else "")
             for e, f, v in zip(files["error"], first, files["pred_genre"].astype(str))]
@@ -293,15 +226,14 @@ def newdata_files_table(results: dict) -> pd.DataFrame:
     })
 
 
-def newdata_skipped_table(results: dict) -> pd.DataFrame:
+def newdata_skipped_table(results: RunResults) -> pd.DataFrame:
     """The new-data files the folder scan left out before decoding, with the reason (``file``, ``reason``).
 
     Read from the run's new-data summary (``skipped``, written by
     :func:`genre_utils.experiments.evaluate_run`); empty for a run without a new-data folder or one
     evaluated before the skipped files were recorded.
     """
-    summary = (results.get("newdata") or {}).get("summary") or {}
-    return pd.DataFrame.from_records(summary.get("skipped") or [], columns=["file", "reason"])
+    return pd.DataFrame.from_records(results.newdata_summary.get("skipped") or [], columns=["file", "reason"])
 
 
 def p_phrase(p) -> str:
@@ -383,7 +315,7 @@ def related_work_table() -> pd.DataFrame:
     return table.drop(columns=["accuracy (%)"]).assign(accuracy=cells).set_index("work")
 
 
-def headline_rows(results: dict, baseline: dict | None = None, include=None) -> list[tuple]:
+def headline_rows(results: RunResults, baseline: RunResults | None = None, include=None) -> list[tuple]:
     """The paper's headline numbers beside a run's, as rows for :func:`compare_table`.
 
     Every accuracy is a ``'acc'`` row: the paper's value with the number of items it was measured on (from
@@ -392,9 +324,9 @@ def headline_rows(results: dict, baseline: dict | None = None, include=None) -> 
 
     Parameters
     ----------
-    results : dict
-        The main run's results (:func:`genre_utils.experiments.load_results`).
-    baseline : dict, optional
+    results : RunResults
+        The main run's results (:func:`genre_utils.results.load_results`).
+    baseline : RunResults, optional
         The baseline's results; adds its training and validation accuracy at its best epoch.
     include : iterable of str, optional
         Keys of the rows to return, in this order (default: all that apply): ``segment_accuracy``,
@@ -411,17 +343,17 @@ def headline_rows(results: dict, baseline: dict | None = None, include=None) -> 
 
     rows: dict[str, tuple] = {}
     rows["segment_accuracy"] = ("CRNN 5-s segment accuracy", paper_acc("segment_accuracy"),
-                                accuracy_of_results(results, "segment"), "acc")
+                                results.accuracy("segment"), "acc")
     rows["track_accuracy"] = ("CRNN 30-s accuracy (majority vote)", paper_acc("track_accuracy"),
-                              accuracy_of_results(results, "track"), "acc")
-    per = genre_accuracies(results, "track")
+                              results.accuracy("track"), "acc")
+    per = results.genre_accuracies("track")
     for g in ("classical", "metal", "pop"):
         rows[f"{g}_accuracy"] = (f"{g} accuracy (30-s)", paper_acc(f"{g}_accuracy"), per[g], "acc")
-    counts = confusion_counts(results, "track")
+    counts = results.confusion("track")
     n_pop = int(counts.loc["pop"].sum())
     rows["pop_as_rock"] = ("pop pieces taken for rock", paper_acc("pop_as_rock"),
                            Accuracy(int(counts.loc["pop", "rock"]), n_pop), "acc")
-    genre = per_genre_frame(results, "track")
+    genre = results.per_genre("track")
     # n = pieces predicted as pop: the paper's follows from its numbers (5 pop pieces right of 16, and
     # 64.3 % = 9 / 14 of those predicted as pop wrong), this build's from its per-genre table
     paper_pred = paper_pop_predictions().get("predicted")
@@ -431,24 +363,20 @@ def headline_rows(results: dict, baseline: dict | None = None, include=None) -> 
                                        (paper.reported("pop_false_positive_rate"), paper_pred),
                                        Accuracy(n_pred - right, n_pred), "acc")
     if baseline is not None:
-        best = baseline["headline"]["best_epoch"] - 1
-        hist, windows = baseline["history"], baseline["dataset"]["n_windows"]
-        for key, split, hkey, label in (("baseline_train_accuracy", "train", "train_acc", "training"),
-                                        ("baseline_valid_accuracy", "valid", "valid_acc", "validation")):
-            n = int(windows[split])
+        for key, split, label in (("baseline_train_accuracy", "train", "training"),
+                                  ("baseline_valid_accuracy", "valid", "validation")):
             rows[key] = (f"baseline {label} accuracy (5-s windows)", paper_acc(key),
-                         Accuracy(int(round(hist[hkey][best] * n)), n), "acc")
-    if (results.get("newdata") or {}).get("files"):
+                         baseline.best_epoch_accuracy(split), "acc")
+    if results.has_newdata:
         rows["newdata_accuracy"] = ("accuracy on new data (songs)", paper_acc("newdata_accuracy"),
-                                    newdata_accuracy(results), "acc")
+                                    results.newdata_accuracy(), "acc")
     rows["human_accuracy"] = ("human listeners on new data (two group members)", paper_acc("human_accuracy"),
                               None, "acc")
-    ds = results["dataset"]
-    rows["n_clips"] = ("clips used (30-s in the paper)", paper.reported("n_clips"),
-                       sum(ds["tracks_per_split"].values()), "num")
-    rows["n_train_windows"] = ("training windows", paper.reported("n_train_windows"), ds["n_windows"]["train"], "num")
+    rows["n_clips"] = ("clips used (30-s in the paper)", paper.reported("n_clips"), results.n_clips(), "num")
+    rows["n_train_windows"] = ("training windows", paper.reported("n_train_windows"), results.n_windows("train"),
+                               "num")
     rows["n_test_segments"] = ("test segments", paper.reported("n_test_segments"),
-                               results["headline"]["n_test_segments"], "num")
+                               results.headline.n_test_segments, "num")
     keys = list(include) if include is not None else list(rows)
     missing = [k for k in keys if k not in rows and not k.startswith(("baseline_", "newdata"))]
     if missing:
@@ -470,9 +398,9 @@ def ablation_results(ctx, runs=None) -> list[dict]:
     for model, kind, split in (runs if runs is not None else BOOK_RUNS):
         res = ctx.run(model, kind, split)
         out.append({"run": (model, kind, split), "label": run_label(model, kind, split),
-                    "segment": accuracy_of_results(res, "segment"), "track": accuracy_of_results(res, "track"),
-                    "newdata": newdata_accuracy(res),
-                    "train_minutes": (res["headline"].get("train_seconds") or 0) / 60, "results": res})
+                    "segment": res.accuracy("segment"), "track": res.accuracy("track"),
+                    "newdata": res.newdata_accuracy(), "train_minutes": res.headline.train_seconds / 60,
+                    "results": res})
     return out
 
 

@@ -35,9 +35,7 @@ import torch
 
 from .dataset import track_windows
 from .devices import model_device
-from .experiments import load_results
-from .genres import GENRES
-from .tracks import error_table
+from .results import RunResults, load_results
 from .train import load_checkpoint
 
 __all__ = ["occlusion", "gradient_x_input", "saliency", "clip_saliency", "frame_seconds", "draw_saliency",
@@ -252,7 +250,7 @@ def saliency_png(sal: np.ndarray, params, features=None, title: str = "", dpi: i
     return buf.getvalue()
 
 
-def saliency_examples(results: dict, seed: int = 0):
+def saliency_examples(results: RunResults, seed: int = 0):
     """One correct and one misclassified test track per genre (the most confident of each), or None.
 
     Returns
@@ -260,9 +258,9 @@ def saliency_examples(results: dict, seed: int = 0):
     picks : list of (genre, kind, record or None)
         ``kind`` is ``"correct"`` or ``"wrong"``; genres in the run's class order.
     """
-    genres = list(results.get("genres") or GENRES)
-    table = error_table(results)
-    records = {str(r["track_id"]): r for r in results["test"]["tracks"]}
+    genres = results.genres
+    table = results.error_table()
+    records = {str(r["track_id"]): r for r in results.tracks.to_dict("records")}
     picks = []
     for g in genres:
         rows = table[table["true_genre"] == g].sort_values("confidence", ascending=False, kind="stable")
@@ -271,7 +269,7 @@ def saliency_examples(results: dict, seed: int = 0):
     return picks
 
 
-def saliency_figure(run_dir, dataset, results: dict | None = None, method: str = "occlusion", device=None):
+def saliency_figure(run_dir, dataset, results: RunResults | None = None, method: str = "occlusion", device=None):
     """Static figure: saliency of one correct and one misclassified test clip per genre (first window each).
 
     Parameters
@@ -280,7 +278,7 @@ def saliency_figure(run_dir, dataset, results: dict | None = None, method: str =
         A run folder (``best.pt`` and ``results.json``).
     dataset : genre_utils.dataset.Dataset
         The store the run was evaluated on (the windows the model saw).
-    results : dict, optional
+    results : RunResults, optional
         The run's results (default: read from ``run_dir``).
     method : str
         ``"occlusion"`` or ``"gradient"``.
@@ -297,7 +295,7 @@ def saliency_figure(run_dir, dataset, results: dict | None = None, method: str =
     results = results if results is not None else load_results(run_dir)
     model, _ = load_checkpoint(run_dir, device=device)
     picks = saliency_examples(results)
-    genres = list(results.get("genres") or [])
+    genres = results.genres
     n_rows = len(picks) // 2
     fig, axes = plt.subplots(n_rows, 2, figsize=(11, 1.9 * n_rows + 0.6), squeeze=False)
     for k, (genre, kind, record) in enumerate(picks):

@@ -20,7 +20,8 @@ import pandas as pd
 from . import paper
 from .narrative import join_names
 from .probe import compare_runs
-from .report import accuracy_of_results, confusion_counts, genre_accuracies, newdata_accuracy, pct, per_genre_frame
+from .report import pct
+from .results import RunResults
 from .stats import Accuracy, group_bootstrap_difference, unpaired_comparison
 
 __all__ = ["CLAIMS", "DESIGNED_FINDINGS", "SUPPORTED", "NOT_SUPPORTED", "UNTESTABLE", "SAME_ACCURACY",
@@ -89,7 +90,7 @@ def _others(accs: dict[str, Accuracy], exclude) -> Accuracy:
     return Accuracy(sum(a.k for a in rest), sum(a.n for a in rest))
 
 
-def verdict_rows(main: dict, baseline: dict | None = None, *, synthetic: bool = True) -> list[dict]:
+def verdict_rows(main: RunResults, baseline: RunResults | None = None, *, synthetic: bool = True) -> list[dict]:
     """One row per claim of :data:`CLAIMS`.
 
     Parameters
@@ -110,7 +111,7 @@ def verdict_rows(main: dict, baseline: dict | None = None, *, synthetic: bool = 
         ``reason`` (the rule that decided it, in words).
     """
     rows = []
-    track, seg = accuracy_of_results(main, "track"), accuracy_of_results(main, "segment")
+    track, seg = main.accuracy("track"), main.accuracy("segment")
 
     # 1. CRNN against the baseline, paired on the same test tracks
     if baseline is None:
@@ -120,7 +121,7 @@ def verdict_rows(main: dict, baseline: dict | None = None, *, synthetic: bool = 
     else:
         cmp, paired = compare_runs(main, baseline)
         way = _beyond(cmp["low"], cmp["high"])
-        evidence = (f"CRNN {track.short()} vs baseline {accuracy_of_results(baseline, 'track').short()}; "
+        evidence = (f"CRNN {track.short()} vs baseline {baseline.accuracy('track').short()}; "
                     f"difference {100 * cmp['difference']:+.1f} points "
                     f"[{100 * cmp['low']:+.1f}, {100 * cmp['high']:+.1f}]{' (paired)' if paired else ''}")
         rows.append(_row("crnn_beats_baseline",
@@ -132,8 +133,7 @@ def verdict_rows(main: dict, baseline: dict | None = None, *, synthetic: bool = 
                           "the interval of the difference includes zero: within the noise")))
 
     # 2. the 30-s vote against single segments, resampling tracks (each with all its segments)
-    tracks = pd.DataFrame(main["test"]["tracks"])
-    segs = pd.DataFrame(main["test"]["segments"])
+    tracks, segs = main.tracks, main.segments
     if len(tracks) and len(segs):
         lo, hi = group_bootstrap_difference(tracks["correct"].astype(bool).to_numpy(), tracks["track_id"].to_numpy(),
                                             segs["correct"].astype(bool).to_numpy(), segs["track_id"].to_numpy())
@@ -147,8 +147,8 @@ def verdict_rows(main: dict, baseline: dict | None = None, *, synthetic: bool = 
                          ("single segments are ahead beyond the noise" if way < 0 else
                           "the gain's interval includes zero: within the noise")))
 
-    accs = genre_accuracies(main, "track")
-    counts = confusion_counts(main, "track")
+    accs = main.genre_accuracies("track")
+    counts = main.confusion("track")
 
     # 3. classical and metal best: each above the pooled other eight genres, beyond the noise
     rest = _others(accs, ("classical", "metal"))
@@ -170,7 +170,7 @@ def verdict_rows(main: dict, baseline: dict | None = None, *, synthetic: bool = 
                         "pop is not clearly below the other genres", synthetic))
 
     # 5. pieces called pop that are not pop: pop's false discovery rate against the other genres'
-    frame = per_genre_frame(main, "track")
+    frame = main.per_genre("track")
     n_pred, right = int(frame.loc["pop", "n_predicted"]), int(frame.loc["pop", "correct"])
     fdr = Accuracy(n_pred - right, n_pred)
     other_pred = int(frame["n_predicted"].sum()) - n_pred
@@ -197,7 +197,7 @@ def verdict_rows(main: dict, baseline: dict | None = None, *, synthetic: bool = 
 
     # 7. new music: the new-data accuracy against the test tracks', unpaired (other items)
     web = f"{_web_percents('model')} (three tests of {paper.WEB_TESTS[0]['songs']} songs)"
-    new = newdata_accuracy(main) if main.get("newdata") else Accuracy(0, 0)
+    new = main.newdata_accuracy()
     if new.n == 0:
         rows.append(_row("new_music", web, "no new-data files",
                          UNTESTABLE, "the build has no new-data folder"))

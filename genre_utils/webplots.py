@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from .plots import CORRECT_COLOR, WRONG_COLOR
-from .tracks import cell_clips, confusion_counts, error_table, run_genres
+from .results import RunResults
+from .tracks import cell_clips
 
 __all__ = ["HOVER_CLIPS", "AMD_GUARD", "AMD_RESTORE", "error_map", "error_scatter", "figure_html", "show_offline"]
 
@@ -35,7 +36,7 @@ def _hover_list(clips: pd.DataFrame, limit: int = HOVER_CLIPS) -> str:
     return "<br>".join(lines) if lines else "no clips"
 
 
-def error_map(results: dict, title: str | None = None):
+def error_map(results: RunResults, title: str | None = None):
     """Track-level confusion heat map whose hover lists the clips of every cell.
 
     Colour is the row-normalised share (% of the true genre's test clips), the text in each cell the count;
@@ -44,7 +45,7 @@ def error_map(results: dict, title: str | None = None):
 
     Parameters
     ----------
-    results : dict
+    results : RunResults
     title : str, optional
 
     Returns
@@ -53,9 +54,9 @@ def error_map(results: dict, title: str | None = None):
     """
     import plotly.graph_objects as go
 
-    genres = run_genres(results)
-    table = error_table(results)
-    counts = confusion_counts(table, genres)
+    genres = results.genres
+    table = results.error_table()
+    counts = results.confusion().to_numpy()
     totals = counts.sum(axis=1, keepdims=True)
     share = np.where(totals > 0, 100.0 * counts / np.maximum(totals, 1), np.nan)
     hover = [[_hover_list(cell_clips(table, t, p)) for p in genres] for t in genres]
@@ -84,7 +85,7 @@ def _cell_offsets(k: int, n: int, radius: float = 0.36) -> tuple[float, float]:
     return r * math.cos(angle), r * math.sin(angle)
 
 
-def error_scatter(results: dict, title: str | None = None):
+def error_scatter(results: RunResults, title: str | None = None):
     """One point per test track at (predicted genre, true genre), spread out within each cell.
 
     Same axes as every confusion view of the book (:func:`error_map`,
@@ -96,7 +97,7 @@ def error_scatter(results: dict, title: str | None = None):
 
     Parameters
     ----------
-    results : dict
+    results : RunResults
     title : str, optional
 
     Returns
@@ -106,9 +107,9 @@ def error_scatter(results: dict, title: str | None = None):
     """
     import plotly.graph_objects as go
 
-    genres = run_genres(results)
+    genres = results.genres
     index = {g: k for k, g in enumerate(genres)}
-    table = error_table(results)
+    table = results.error_table()
     points = []
     for (t, p), _ in table.groupby(["true_genre", "pred_genre"], sort=False):
         clips = cell_clips(table, t, p)

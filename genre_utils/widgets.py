@@ -4,8 +4,8 @@
 genre), pick one of its test clips, see its features and what the model listened to, hear it and read its
 top-3 probabilities. It opens on the largest error cell, so the widget state a notebook executor saves (and a
 static book embeds) already shows a real error, with its image and sound. The kernel-free views of the same
-errors (plotly maps) are in :mod:`genre_utils.plots`; the per-track table they all read is
-:func:`genre_utils.tracks.error_table`.
+errors (plotly maps) are in :mod:`genre_utils.webplots`; the per-track table they all read is
+:meth:`genre_utils.results.RunResults.error_table`.
 
 Small helpers for the notebooks: :func:`clip_player` and :func:`examples_per_genre`.
 
@@ -29,8 +29,9 @@ from .dataset import track_windows
 from .features import extract
 from .genres import GENRES
 from .plots import CORRECT_COLOR, WRONG_COLOR, draw_features
+from .results import RunResults
 from .saliency import METHOD_NAMES, PATCH, clip_saliency, saliency_png
-from .tracks import cell_clips, confusion_counts, error_table, largest_error_cell, largest_error_in_row, run_genres
+from .tracks import cell_clips, largest_error_cell, largest_error_in_row
 from .train import load_checkpoint
 
 __all__ = ["clip_wav", "feature_png", "clip_media", "clip_player", "examples_per_genre", "explorer"]
@@ -161,7 +162,7 @@ def examples_per_genre(dataset_or_tracks, n: int = 1, seed: int = 0, split: str 
     dataset_or_tracks : genre_utils.dataset.Dataset or DataFrame
         A feature store (its ``tracks.csv``, tracks with status ``used``), or any table of tracks with a
         ``path`` column and the genre in ``genre``, ``true_genre`` or ``label`` (names or class indices), such
-        as :func:`error_table` or a slice of it (e.g. only the misclassified tracks).
+        as :meth:`~genre_utils.results.RunResults.error_table` or a slice of it (e.g. only the misclassified tracks).
     n : int
         Clips per genre (fewer when a genre has fewer).
     seed : int
@@ -210,10 +211,10 @@ def _genre_column(tracks: pd.DataFrame) -> pd.Series:
 
 
 # ----------------------------------------------------------------------------------------- explorer
-def _feature_params(results: dict, dataset) -> FeatureParams:
+def _feature_params(results: RunResults, dataset) -> FeatureParams:
     if dataset is not None:
         return dataset.params
-    stored = (results.get("config") or {}).get("features")
+    stored = results.config.get("features")
     return FeatureParams(**stored) if stored else FeatureParams()
 
 
@@ -288,13 +289,14 @@ def _prob_table(record: dict, genres, k: int = 3) -> str:
 class _Explorer:
     """State and callbacks behind :func:`explorer`; ``self.widget`` is what the notebook shows."""
 
-    def __init__(self, results: dict, dataset, max_audio_seconds: float, model=None, saliency_method="occlusion"):
+    def __init__(self, results: RunResults, dataset, max_audio_seconds: float, model=None,
+                 saliency_method="occlusion"):
         import ipywidgets as w
 
-        self.genres = run_genres(results)
-        self.table = error_table(results)
-        self.records = {str(r["track_id"]): r for r in pd.DataFrame(results["test"]["tracks"]).to_dict("records")}
-        self.counts = confusion_counts(self.table, self.genres)
+        self.genres = results.genres
+        self.table = results.error_table()
+        self.records = {str(r["track_id"]): r for r in results.tracks.to_dict("records")}
+        self.counts = results.confusion().to_numpy()
         self.params = _feature_params(results, dataset)
         self.dataset = dataset
         self.seconds = float(max_audio_seconds)
@@ -402,7 +404,7 @@ class _Explorer:
         self.saliency_note.value = _note(SALIENCY_NOTE) if sal else ""
 
 
-def explorer(results: dict, *, dataset=None, max_audio_seconds: float = 10.0, model=None,
+def explorer(results: RunResults | dict, *, dataset=None, max_audio_seconds: float = 10.0, model=None,
              saliency_method: str = "occlusion"):
     """An interactive browser of a run's test clips by confusion cell (needs ipywidgets and a kernel).
 
@@ -419,8 +421,8 @@ def explorer(results: dict, *, dataset=None, max_audio_seconds: float = 10.0, mo
 
     Parameters
     ----------
-    results : dict
-        A run's results (``results.json``).
+    results : RunResults or dict
+        A run's results (:func:`genre_utils.results.load_results`, or ``results.json`` as parsed).
     dataset : genre_utils.dataset.Dataset, optional
         The store the run was evaluated on; when given, the image shows the stored features of the track
         (exactly the model's input) and needs no decoding, and survives a deleted audio file.
@@ -441,7 +443,7 @@ def explorer(results: dict, *, dataset=None, max_audio_seconds: float = 10.0, mo
     """
     if not max_audio_seconds > 0:
         raise ValueError(f"max_audio_seconds must be positive, got {max_audio_seconds}")
-    return _Explorer(results, dataset, max_audio_seconds, model, saliency_method).widget
+    return _Explorer(RunResults.from_dict(results), dataset, max_audio_seconds, model, saliency_method).widget
 
 
 #: Shown above the explorer's saliency image.

@@ -96,10 +96,10 @@ def test_the_build_reevaluates_a_run_whose_best_pt_changed(trained, tmp_path):
     ds = open_dataset(trained / "store")
     run = tmp_path / "run"
     first = run_experiment(ds, "baseline", run, device="cpu", progress=False)
-    assert first["checkpoint_sha256"] and run_experiment(ds, "baseline", run, device="cpu", progress=False) == first
+    assert first.checkpoint_sha256 and run_experiment(ds, "baseline", run, device="cpu", progress=False) == first
     torch.save(torch.load(run / "last.pt", weights_only=True), run / "best.pt")   # another best.pt, same key
     again = run_experiment(ds, "baseline", run, device="cpu", progress=False)
-    assert again["checkpoint_sha256"] != first["checkpoint_sha256"]
+    assert again.checkpoint_sha256 != first.checkpoint_sha256
 
 
 FORMULAS = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "'quoted", "plain"]
@@ -478,7 +478,7 @@ def test_calibrating_the_main_run_does_not_invalidate_the_pages_executed_before_
     import types
 
     from genre_utils import bookbuild
-    from genre_utils.confidence import _results_with
+    from genre_utils.confidence import results_with_confidence
 
     ctx = types.SimpleNamespace(synthetic=False, profile=types.SimpleNamespace(name="tiny"), build_dir=tmp_path,
                                 key_of=lambda kind, args: f"{kind}-{'-'.join(args)}")
@@ -487,7 +487,7 @@ def test_calibrating_the_main_run_does_not_invalidate_the_pages_executed_before_
     results = {"key": "k1", "headline": {"track_accuracy": 0.5}, "test": {"tracks": [{"a": 1}]}}
     (run / "results.json").write_text(json.dumps(results))
     before = bookbuild.current_deps(ctx, [], True)
-    (run / "results.json").write_text(_results_with(run / "results.json", {"temperature": 1.3, "tracks": []}))
+    (run / "results.json").write_text(results_with_confidence(run / "results.json", {"temperature": 1.3, "tracks": []}))
     os.utime(run / "results.json", ns=(1, 1))
     assert json.loads((run / "results.json").read_text())["confidence"] == {"temperature": 1.3}
     assert bookbuild.current_deps(ctx, [], True) == before

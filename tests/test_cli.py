@@ -133,7 +133,7 @@ def _clips(folder):
 
 
 def test_calibrate_writes_t_and_threshold_and_predict_shows_confidence(pipeline, tmp_path, capsys):
-    from genre_utils.confidence import read_confidence_file
+    from genre_utils.checkpoint_info import read_confidence_file
 
     run = _copy_run(pipeline, tmp_path / "run")
     assert main(["calibrate", "--data", str(pipeline / "ds"), "--run", str(run), "--device", "cpu", "--quiet"]) == 0
@@ -185,7 +185,7 @@ def test_calibrate_on_a_full_disk_writes_both_files_or_neither(pipeline, tmp_pat
 
 
 def test_predict_quiet_and_json_modes(pipeline, tmp_path, capsys, monkeypatch):
-    import genre_utils.confidence as cf
+    import genre_utils.checkpoint_info as cf
 
     run = _copy_run(pipeline, tmp_path / "run", description="the project's synthetic corpus (genre_utils.synth)")
     clips = _clips(tmp_path / "clips")
@@ -213,7 +213,7 @@ def test_predict_quiet_and_json_modes(pipeline, tmp_path, capsys, monkeypatch):
 
 
 def test_predict_notes_synthetic_training_data_and_flags_with_the_threshold(pipeline, tmp_path, capsys, monkeypatch):
-    import genre_utils.confidence as cf
+    import genre_utils.checkpoint_info as cf
 
     synth = _copy_run(pipeline, tmp_path / "synth", description="the project's synthetic corpus (genre_utils.synth)")
     clips = _clips(tmp_path / "clips")
@@ -238,7 +238,7 @@ def test_predict_notes_synthetic_training_data_and_flags_with_the_threshold(pipe
 
 
 def test_predict_ignores_a_stale_confidence_file(pipeline, tmp_path, capsys):
-    from genre_utils.confidence import CONFIDENCE_FILE, write_confidence_file
+    from genre_utils.checkpoint_info import CONFIDENCE_FILE, write_confidence_file
 
     run = _copy_run(pipeline, tmp_path / "run")
     path = write_confidence_file(run / "best.pt", {"temperature": 2.0, "threshold": 1.01})

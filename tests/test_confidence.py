@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from genre_utils import calibration as cal
-from genre_utils import confidence as cf
+from genre_utils import checkpoint_info as cf
+from genre_utils import narrative, plots
 
 
 def _overconfident(n=4000, k=10, sharpen=3.0, seed=0):
@@ -137,24 +138,28 @@ def _summary(T=1.6, before=0.2, after=0.05, auroc=0.8, low=0.6, high=0.95, n_ope
 
 
 def test_sentences_follow_the_numbers():
-    s = cf.confidence_sentences(_summary())
-    assert "over-confident" in s["temperature"] and "lowered" in s["ece_segment"] and "raised" in s["ece_track"]
-    assert "more often than chance" in s["auroc"] and "*below*" not in s["auroc"]
-    assert "4 of 10 open-set tracks" in s["rejection"] and "1 of 20 in-genre test tracks" in s["rejection"]
-    assert "under-confident" in cf.confidence_sentences(_summary(T=0.7))["temperature"]
-    assert "close to 1" in cf.confidence_sentences(_summary(T=1.01))["temperature"]
-    assert "includes 0.5" in cf.confidence_sentences(_summary(auroc=0.55, low=0.3, high=0.8))["auroc"]
-    assert "*below*" in cf.confidence_sentences(_summary(auroc=0.2, low=0.1, high=0.4))["auroc"]
-    none = cf.confidence_sentences(_summary(auroc=None, low=None, high=None, n_open=0))
-    assert "not measured" in none["auroc"] and "no rejection rate" in none["rejection"]
-    assert "left the ECE" in cf.confidence_sentences(_summary(before=0.1, after=0.1))["ece_segment"]
+    s = _summary()
+    assert "over-confident" in narrative.temperature_sentence(s["temperature"])
+    assert "under-confident" in narrative.temperature_sentence(0.7)
+    assert "close to 1" in narrative.temperature_sentence(1.01)
+    # 1.05 shows as 1.05 and is not above 1.05: the "close to 1" branch, never "1.05 > 1 ... over-confident"
+    assert "close to 1" in narrative.temperature_sentence(1.05)
+    rejection = narrative.rejection_sentence(s)
+    assert "4 of 10 open-set tracks" in rejection and "1 of 20 in-genre test tracks" in rejection
+    auroc = narrative.auroc_sentence(s["open_set"], synthetic=False)
+    assert "more often than chance" in auroc and "*below*" not in auroc
+    assert "includes 0.5" in narrative.auroc_sentence(_summary(auroc=0.55, low=0.3, high=0.8)["open_set"])
+    assert "*below*" in narrative.auroc_sentence(_summary(auroc=0.2, low=0.1, high=0.4)["open_set"])
+    none = _summary(auroc=None, low=None, high=None, n_open=0)
+    assert "not measured" in narrative.auroc_sentence(none["open_set"])
+    assert "no rejection rate" in narrative.rejection_sentence(none)
 
 
 def test_figures_draw():
     logits, labels = _overconfident(n=300)
     before = cal.reliability_table(cal.softmax(logits), labels)
     after = cal.reliability_table(cal.softmax(logits, 3.0), labels)
-    fig = cf.reliability_figure(before, after, "segments", temperature=3.0)
+    fig = plots.reliability_figure(before, after, "segments", temperature=3.0)
     assert len(fig.axes) == 2
     tracks = pd.DataFrame({"group": ["in-genre test", "open set"], "confidence": [0.8, 0.3]})
-    assert cf.score_figure(tracks, 0.5).axes
+    assert plots.score_figure(tracks, 0.5).axes

@@ -11,20 +11,12 @@ from torch import nn
 
 from genre_utils.audio import write_mp3, write_wav
 from genre_utils.config import FeatureParams
-from genre_utils.evaluate import (
-    confusion,
-    evaluate_files,
-    evaluate_segments,
-    majority_vote,
-    per_genre_table,
-    predict_proba,
-    row_normalise,
-    top3_line,
-    write_results,
-)
+from genre_utils.evaluate import evaluate_files, evaluate_segments, predict_proba, write_results
 from genre_utils.features import file_segments
 from genre_utils.genres import GENRES
+from genre_utils.metrics import confusion, majority_vote, per_genre_table, row_normalise, top3_line
 from genre_utils.models import build_model
+from genre_utils.results import RunResults
 
 G = {g: k for k, g in enumerate(GENRES)}
 
@@ -355,7 +347,9 @@ def test_compare_runs_pairs_the_same_tracks_and_falls_back_to_newcombe():
 
     def results(correct, ids=None):
         ids = ids or [f"t{i}" for i in range(len(correct))]
-        return {"test": {"tracks": [{"track_id": t, "correct": c} for t, c in zip(ids, correct)]}}
+        return RunResults.from_dict({"test": {"tracks": [
+            {"track_id": t, "true_genre": "jazz", "pred_genre": "jazz" if c else "pop"}
+            for t, c in zip(ids, correct)]}})
 
     a = results([True] * 8 + [False] * 2)
     b = results([True] * 5 + [False] * 5)

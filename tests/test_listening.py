@@ -5,6 +5,7 @@ from live_helpers import CHROMEDRIVER, CHROMIUM, NO_CHROMIUM, fake_results
 
 from genre_utils import listening
 from genre_utils.genres import GENRES
+from genre_utils.results import RunResults
 from genre_utils.stats import wilson_interval
 
 CELLS = [("blues", "blues"), ("blues", "jazz"), ("jazz", "jazz"), ("metal", "rock"), ("rock", "rock"),
@@ -14,7 +15,7 @@ NEW = [("classical", "classical"), ("country", "blues"), ("hiphop", "hiphop"), (
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    return fake_results(tmp_path_factory.mktemp("listen"), CELLS, NEW, seconds=4.0)
+    return RunResults.from_dict(fake_results(tmp_path_factory.mktemp("listen"), CELLS, NEW, seconds=4.0))
 
 
 def test_selection_is_fixed_balanced_and_new_data_first(results):
@@ -46,7 +47,7 @@ def test_score_counts_answers_and_uses_wilson(results):
 
 
 def test_clip_audio_is_short_and_small(results):
-    mp3 = listening.clip_mp3(results["test"]["tracks"][0]["path"], seconds=3.0)
+    mp3 = listening.clip_mp3(results.raw["test"]["tracks"][0]["path"], seconds=3.0)
     assert mp3[:3] == b"ID3" or mp3[0] == 0xFF
     assert len(mp3) < 3.5 * listening.CLIP_KBPS * 1000 / 8 * 1.2
 

@@ -6,6 +6,7 @@ import pytest
 
 from genre_utils import paper, report
 from genre_utils.genres import GENRES
+from genre_utils.results import RunResults
 from genre_utils.stats import Accuracy
 
 
@@ -16,7 +17,8 @@ def results(pairs, newdata=None):
     segments = [dict(s, segment_id=f"{s['track_id']}@{j}") for s in tracks for j in range(2)]
     if segments:
         segments[0] = dict(segments[0], pred_genre="pop" if segments[0]["true_genre"] != "pop" else "rock")
-    return {"test": {"tracks": tracks, "segments": segments}, "newdata": newdata or {"summary": None, "files": []}}
+    return RunResults.from_dict({"test": {"tracks": tracks, "segments": segments},
+                                 "newdata": newdata or {"summary": None, "files": []}})
 
 
 RES = results([("blues", "blues"), ("blues", "jazz"), ("jazz", "jazz"), ("pop", "rock")])
@@ -28,14 +30,14 @@ def test_build_column_names_the_data():
 
 
 def test_accuracies_are_counted_from_the_items():
-    assert report.accuracy_of_results(RES, "track") == Accuracy(2, 4)
-    seg = report.accuracy_of_results(RES, "segment")
+    assert RES.accuracy("track") == Accuracy(2, 4)
+    seg = RES.accuracy("segment")
     assert (seg.k, seg.n) == (3, 8)                                        # one blues segment flipped
     assert seg.resampled == "tracks" and seg.n_groups == 4                 # its interval resamples the 4 tracks
-    accs = report.genre_accuracies(RES)
+    accs = RES.genre_accuracies()
     assert accs["blues"] == Accuracy(1, 2) and accs["pop"] == Accuracy(0, 1) and accs["metal"] == Accuracy(0, 0)
     assert list(accs) == list(GENRES)
-    empty = report.accuracy_of_results({"test": {"tracks": []}})
+    empty = RunResults.from_dict({"test": {"tracks": []}}).accuracy()
     assert empty.n == 0 and empty.text() == "n/a (no tracks)"
 
 
@@ -88,22 +90,17 @@ def test_newdata_counts_and_notes():
          "error": "too short"},
     ]
     res = results([("jazz", "jazz")], {"summary": {"n_files": 3, "n_failed": 1}, "files": files})
-    assert report.newdata_accuracy(res) == Accuracy(2, 2)
+    assert res.newdata_accuracy() == Accuracy(2, 2)
     table = report.newdata_files_table(res)
     assert list(table["file"]) == ["jazz/a.wav", "pop/b.wav", "rock/c.wav"]
     assert list(table["note"]) == ["", "line's first genre is not the vote", "unreadable: too short"]
     assert list(table["right"]) == ["yes", "yes", ""]
-    assert report.newdata_accuracy(results([])).n == 0
+    assert results([]).newdata_accuracy().n == 0
 
 
-def test_per_genre_table_shows_interval_and_na():
-    res = dict(RES)
-    res["test"] = dict(RES["test"], track_per_genre=[
-        {"genre": g, "support": s, "n_predicted": m, "correct": c, "accuracy": c / s if s else None,
-         "precision": c / m if m else None, "false_discovery_rate": 1 - c / m if m else None,
-         "false_positive_rate": 0.0}
-        for g, s, m, c in [("blues", 2, 1, 1), ("jazz", 1, 2, 1), ("pop", 1, 0, 0), ("rock", 0, 1, 0)]])
-    table = report.per_genre_table(res)
+def test_genre_table_shows_interval_and_na():
+    # RES: blues 2 tracks, 1 right; jazz 1 right of 1 but 2 predicted; pop never predicted; rock never true
+    table = report.genre_table(RES)
     assert table.loc["blues", "accuracy [95 % interval]"] == "50.0 % [9.5, 90.5]"
     assert table.loc["pop", "precision"] == "n/a" and table.loc["rock", "accuracy [95 % interval]"] == "n/a"
     assert table.loc["jazz", "right"] == 1
@@ -115,12 +112,14 @@ def test_pct(value, expect):
 
 
 def test_newdata_skipped_table_reads_the_summary():
-    res = {"newdata": {"summary": {"n_files": 40, "n_failed": 0, "n_skipped_by_scan": 1,
-                                   "skipped": [{"file": "reggae/reggae-new-cut.wav", "reason": "too short"}]}}}
+    res = RunResults.from_dict({"newdata": {"summary": {
+        "n_files": 40, "n_failed": 0, "n_skipped_by_scan": 1,
+        "skipped": [{"file": "reggae/reggae-new-cut.wav", "reason": "too short"}]}}})
     table = report.newdata_skipped_table(res)
     assert list(table.columns) == ["file", "reason"] and table.iloc[0]["file"] == "reggae/reggae-new-cut.wav"
-    assert report.newdata_skipped_table({"newdata": {"summary": {"n_files": 1}}}).empty   # run from before
-    assert report.newdata_skipped_table({}).empty
+    before = RunResults.from_dict({"newdata": {"summary": {"n_files": 1}}})  # a run from before the record
+    assert report.newdata_skipped_table(before).empty
+    assert report.newdata_skipped_table(RunResults.from_dict({})).empty
 
 
 @pytest.mark.parametrize("p,expect", [(1.0, "p > 0.99"), (0.995, "p > 0.99"), (0.84, "p = 0.84"), (0.04, "p = 0.04"),

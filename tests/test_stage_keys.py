@@ -85,12 +85,11 @@ EXPECTED = {
     "store.py": ["run", "store", *ALL_NOTEBOOKS],
     # model: training re-keys the runs, not the store or the corpus
     "train.py": ["run", *ALL_NOTEBOOKS],
-    # runs: calibration is run by its page, not part of a run's key; the real recordings' page predicts with
-    # the calibrated confidence
-    "confidence.py": notebooks("confidence", "real_recordings"),
+    # runs: calibration is run by its page, not part of a run's key; the real recordings' page reads the
+    # calibration's file (checkpoint_info), not the code that made it
+    "confidence.py": notebooks("confidence"),
     # book: only the pages that import the figures (directly or through the widgets)
-    "plots.py": notebooks(*(n for n in NOTEBOOKS if n not in ("confidence", "listening", "related_work",
-                                                                "reproducibility"))),
+    "plots.py": notebooks(*(n for n in NOTEBOOKS if n not in ("listening", "related_work", "reproducibility"))),
     # tools: no stage runs the CLI
     "cli.py": [],
 }

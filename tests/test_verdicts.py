@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 
 from genre_utils import verdicts as V
-from genre_utils.evaluate import confusion, per_genre_table
 from genre_utils.genres import GENRES
+from genre_utils.metrics import confusion, per_genre_table
+from genre_utils.results import RunResults
 
 
 def results(pairs, segments_right=None, new=None):
@@ -22,10 +23,11 @@ def results(pairs, segments_right=None, new=None):
     y_true = [GENRES.index(t) for t, _ in pairs]
     y_pred = [GENRES.index(p) for _, p in pairs]
     files = [{"label": t, "pred_genre": p, "error": "", "top3": f"{p}:0.9"} for t, p in (new or [])]
-    return {"test": {"tracks": tracks, "segments": segments,
-                     "track_confusion": confusion(y_true, y_pred).tolist(),
-                     "track_per_genre": per_genre_table(y_true, y_pred).reset_index().to_dict("records")},
-            "newdata": {"summary": {"n_files": len(files)}, "files": files} if new else None}
+    return RunResults.from_dict({
+        "test": {"tracks": tracks, "segments": segments,
+                 "track_confusion": confusion(y_true, y_pred).tolist(),
+                 "track_per_genre": per_genre_table(y_true, y_pred).reset_index().to_dict("records")},
+        "newdata": {"summary": {"n_files": len(files)}, "files": files} if new else None})
 
 
 def balanced(right_per_genre: dict, n: int = 20, wrong_as=lambda g: "rock" if g != "rock" else "pop"):

@@ -14,8 +14,9 @@ from genre_utils import tracks, webplots
 from genre_utils import widgets as W
 from genre_utils.audio import write_wav
 from genre_utils.config import FeatureParams
-from genre_utils.evaluate import top3_line
 from genre_utils.genres import GENRES
+from genre_utils.metrics import top3_line
+from genre_utils.results import RunResults
 
 SR = 22050
 
@@ -29,7 +30,7 @@ SPEC = [
 
 
 def track_record(k: int, true: str, pred: str, confidence: float, path) -> dict:
-    """A ``results["test"]["tracks"]`` row: mean probabilities peaking at ``pred``, 3 of 4 windows for it."""
+    """A ``results.raw["test"]["tracks"]`` row: mean probabilities peaking at ``pred``, 3 of 4 windows for it."""
     probs = np.full(len(GENRES), (1.0 - confidence) / (len(GENRES) - 1))
     probs[GENRES.index(pred)] = confidence
     votes = np.zeros(len(GENRES), dtype=int)
@@ -43,8 +44,8 @@ def track_record(k: int, true: str, pred: str, confidence: float, path) -> dict:
     return record
 
 
-def make_results(folder, spec=SPEC, seconds: float = 6.0) -> dict:
-    """A results dict shaped like ``results.json`` with one short tone WAV per test track in ``folder``."""
+def make_results(folder, spec=SPEC, seconds: float = 6.0) -> RunResults:
+    """Results shaped like ``results.json`` with one short tone WAV per test track in ``folder``."""
     tracks = []
     for k, (true, pred, conf) in enumerate(spec):
         t = np.arange(int(seconds * SR)) / SR
@@ -54,12 +55,12 @@ def make_results(folder, spec=SPEC, seconds: float = 6.0) -> dict:
     cm = np.zeros((len(GENRES), len(GENRES)), dtype=int)
     for true, pred, _ in spec:
         cm[GENRES.index(true), GENRES.index(pred)] += 1
-    return {"genres": list(GENRES), "config": {"features": {"kind": "mfcc"}},
-            "test": {"tracks": tracks, "track_confusion": cm.tolist()}}
+    return RunResults.from_dict({"genres": list(GENRES), "config": {"features": {"kind": "mfcc"}},
+                                 "test": {"tracks": tracks, "track_confusion": cm.tolist()}})
 
 
 def ids_of(results, true, pred):
-    return {r["track_id"] for r in results["test"]["tracks"] if r["true_genre"] == true and r["pred_genre"] == pred}
+    return {r["track_id"] for r in results.raw["test"]["tracks"] if r["true_genre"] == true and r["pred_genre"] == pred}
 
 
 @pytest.fixture(scope="module")
@@ -69,14 +70,14 @@ def results(tmp_path_factory):
 
 # ------------------------------------------------------------------------------------------- tables
 def test_error_table_has_one_row_per_track_with_the_documented_columns(results):
-    table = tracks.error_table(results)
+    table = results.error_table()
     assert list(table.columns) == ["track_id", "true_genre", "pred_genre", "correct", "n_segments", "votes",
                                    "confidence", "line", "path"]
     assert len(table) == len(SPEC)
     assert table["correct"].tolist() == [t == p for t, p, _ in SPEC]
     assert table["votes"].tolist() == [3] * len(SPEC)
     np.testing.assert_allclose(table["confidence"], [c for _, _, c in SPEC])
-    np.testing.assert_array_equal(tracks.confusion_counts(table), results["test"]["track_confusion"])
+    np.testing.assert_array_equal(results.confusion().to_numpy(), results.raw["test"]["track_confusion"])
 
 
 def test_largest_error_cell_ignores_the_diagonal_and_breaks_ties_row_major():
@@ -87,12 +88,12 @@ def test_largest_error_cell_ignores_the_diagonal_and_breaks_ties_row_major():
 
 
 def test_cell_clips_lists_the_most_confident_first(results):
-    clips = tracks.cell_clips(tracks.error_table(results), "blues", "jazz")
+    clips = tracks.cell_clips(results.error_table(), "blues", "jazz")
     assert clips["confidence"].tolist() == [0.70, 0.60, 0.50]
 
 
 def test_examples_per_genre_is_deterministic_and_takes_n_per_genre(results):
-    table = tracks.error_table(results)
+    table = results.error_table()
     one = W.examples_per_genre(table, n=2, seed=3)
     assert one.equals(W.examples_per_genre(table, n=2, seed=3))
     assert one.groupby("genre").size().to_dict() == {"blues": 2, "jazz": 1, "metal": 1, "pop": 2, "rock": 2}
@@ -107,7 +108,7 @@ def test_examples_per_genre_is_deterministic_and_takes_n_per_genre(results):
 
 # ------------------------------------------------------------------------------------------ audio
 def test_clip_wav_is_16_bit_mono_and_cut_to_the_requested_length(results):
-    wav = W.clip_wav(results["test"]["tracks"][0]["path"], seconds=2.5)
+    wav = W.clip_wav(results.raw["test"]["tracks"][0]["path"], seconds=2.5)
     info = sf.info(io.BytesIO(wav))
     assert (info.samplerate, info.channels, info.subtype) == (SR, 1, "PCM_16")
     assert info.frames == int(2.5 * SR)
@@ -115,7 +116,7 @@ def test_clip_wav_is_16_bit_mono_and_cut_to_the_requested_length(results):
 
 def test_clip_player_embeds_audio_or_explains_a_missing_file(results, tmp_path):
     pytest.importorskip("IPython")
-    player = W.clip_player(results["test"]["tracks"][0]["path"], seconds=1.0)
+    player = W.clip_player(results.raw["test"]["tracks"][0]["path"], seconds=1.0)
     assert player.data[:4] == b"RIFF" and "data:audio/wav;base64," in player._repr_html_()
     gone = W.clip_player(tmp_path / "gone.wav")
     assert "gone.wav" in gone._repr_html_() and "file not found" in gone._repr_html_()
@@ -156,7 +157,7 @@ def test_explorer_dropdowns_change_the_clip_list_and_the_shown_clip(results):
 def test_explorer_shows_a_message_for_a_missing_audio_file(tmp_path):
     pytest.importorskip("ipywidgets")
     results = make_results(tmp_path, spec=[("pop", "disco", 0.6), ("pop", "pop", 0.6)], seconds=5.0)
-    missing = results["test"]["tracks"][0]["path"]
+    missing = results.raw["test"]["tracks"][0]["path"]
     Path(missing).unlink()
     parts = W.explorer(results).parts
     assert parts.clips.value == "test:pop.000"
@@ -170,7 +171,7 @@ def test_explorer_shows_a_message_for_a_missing_audio_file(tmp_path):
 def test_explorer_draws_the_store_features_of_a_clip_whose_audio_is_gone(tmp_path):
     pytest.importorskip("ipywidgets")
     results = make_results(tmp_path, spec=[("pop", "disco", 0.6)], seconds=1.0)
-    Path(results["test"]["tracks"][0]["path"]).unlink()
+    Path(results.raw["test"]["tracks"][0]["path"]).unlink()
     params = FeatureParams()
     manifest = pd.DataFrame({"row": [0, 1, 2], "track_id": ["other", "test:pop.000", "test:pop.000"],
                              "split": ["test"] * 3, "start": [0, 0, params.segment_samples]})
@@ -216,7 +217,7 @@ def test_error_scatter_has_one_distinct_point_per_track(results):
     hovers = [h for trace in fig.data for h in trace.customdata]
     xs = [x for trace in fig.data for x in trace.x]
     ys = [y for trace in fig.data for y in trace.y]
-    lookup = {r["track_id"]: r for r in results["test"]["tracks"]}
+    lookup = {r["track_id"]: r for r in results.raw["test"]["tracks"]}
     for h, x, y in zip(hovers, xs, ys):
         r = lookup[re.search(r"test:[a-z]+\.\d{3}", h).group()]
         assert round(x) == r["pred"] and round(y) == r["y_true"]

@@ -1,7 +1,6 @@
 """Sentences that weigh one result against another, chosen by the numbers: a margin between two models and how
-to read it, a build against the paper, the new data against the test tracks, the listening tests, the
-calibration's ECE and the open-set AUROC. Split from :mod:`genre_utils.narrative.results` (which keeps the
-sentences about one run's confusions and genres)."""
+to read it, a build against the paper, the new data against the test tracks, the listening tests. Split from
+:mod:`genre_utils.narrative.results` (which keeps the sentences about one run's confusions and genres)."""
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ from ..stats import Accuracy, overlaps
 from .common import counted, join_names, percent
 
 __all__ = ["margin_sentence", "versus_paper_sentence", "web_tests_sentence", "newdata_sentence", "protocol_sentence",
-           "auroc_sentence", "ece_sentence", "margin_reading_sentence"]
+           "margin_reading_sentence"]
 
 
 def margin_sentence(comparison: dict, a: str, b: str, unit: str = "test tracks", small: float = 0.02) -> str:
@@ -152,106 +151,6 @@ def protocol_sentence(table: pd.DataFrame, protocol: str = "split protocol", val
     above = int((ff.to_numpy()[:, None] > rnd.to_numpy()[None, :]).any(axis=1).sum())
     return head + (f"The two ranges overlap: {above} of the {len(ff)} fault-filtered rows "
                    f"{'lies' if above == 1 else 'lie'} above at least one random-split row. ") + limit
-
-
-def auroc_sentence(open_set: dict, synthetic: bool = True, in_genre_layout: tuple[int, int] | None = None) -> str:
-    """The open-set AUROC in words chosen by its interval (above, around or below 0.5) and by the data.
-
-    On the synthetic corpus the open-set tracks are composed from the ten genres' style sheets, so a
-    separation is never read as the detection of unfamiliar music.
-
-    Parameters
-    ----------
-    open_set : dict
-        ``auroc``, ``low``, ``high`` (bootstrap interval), ``n_positive`` (open-set tracks), ``n_negative``
-        (in-genre test tracks), as :func:`genre_utils.confidence.calibrate_run` stores them.
-    synthetic : bool
-        Whether the tracks come from the synthetic corpus.
-    in_genre_layout : (k, n), optional
-        How many of the ``n`` in-genre test tracks are GTZAN-layout files (all open-set tracks are FMA-layout
-        files); named as one difference between the groups.
-    """
-    a, lo, hi = open_set.get("auroc"), open_set.get("low"), open_set.get("high")
-    n_open, n_in = int(open_set.get("n_positive") or 0), int(open_set.get("n_negative") or 0)
-    if not n_open or a is None:
-        return ("This corpus has no usable tracks of genres outside the ten, so open-set detection was not "
-                "measured.")
-    span = (f"AUROC {a:.2f}, 95 % bootstrap interval {lo:.2f}-{hi:.2f}, {n_open:,} open-set and {n_in:,} in-genre "
-            "test tracks")
-    layout = ""
-    if in_genre_layout is not None and in_genre_layout[1]:
-        k, n = in_genre_layout
-        layout = (f", possibly how their files were made (every open-set track is an FMA-layout MP3, while {k:,} "
-                  f"of the {n:,} in-genre test tracks are GTZAN-layout files)")
-    if lo is not None and lo > 0.5:
-        if synthetic:
-            return (f"The unknown score ranks the open-set tracks above the in-genre test tracks more often than a "
-                    f"coin would ({span}). This is not the detection of unfamiliar music: the open-set tracks are "
-                    f"composed from the same ten style sheets, so the separation comes from other differences "
-                    f"between the two groups{layout or ''}.")
-        return (f"The unknown score ranks the open-set tracks above the in-genre test tracks more often than "
-                f"chance ({span}).")
-    if hi is not None and hi < 0.5:
-        tail = (" On this corpus they are composed from the same ten style sheets, so this says nothing about "
-                "unfamiliar music." if synthetic else "")
-        return (f"The unknown score ranks the open-set tracks *below* the in-genre test tracks more often than "
-                f"chance ({span}): the model is more confident about these tracks than about the in-genre ones."
-                + tail)
-    tail = (" That is what this corpus leads one to expect, since its open-set tracks are composed from the ten "
-            "genres' style sheets." if synthetic else "")
-    return (f"The unknown score does not separate the open-set tracks from the in-genre test tracks better than "
-            f"chance can explain ({span}; the interval includes 0.5).{tail}")
-
-
-def ece_sentence(before: float | None, after: float | None, n: int, unit: str, reliability_after=None,
-                 track_means: bool = False) -> str:
-    """Whether temperature scaling lowered, raised or kept the ECE of ``n`` test items, and which way they err.
-
-    Parameters
-    ----------
-    before, after : float or None
-        Expected calibration error (fractions) before and after scaling; compared at the shown precision.
-    n : int
-        Test items behind the ECE.
-    unit : str
-        Plural name of the items ("5-s test windows", "test tracks").
-    reliability_after : DataFrame or records, optional
-        The reliability table after scaling (``count``, ``confidence``, ``accuracy`` per bin); when given
-        and the ECE rose, the sentence says whether the items are now under- or over-confident on average.
-    track_means : bool
-        The items' probabilities are means of window probabilities (tracks): an ECE that rose with the items
-        now under-confident is then explained by that averaging.
-    """
-    where = f"On the {n:,} {unit}"
-    if before is None or after is None or not n:
-        return f"The ECE of the {unit} could not be measured (no items)."
-    b, a = round(100 * before, 1), round(100 * after, 1)
-    if a < b:
-        return f"{where}, temperature scaling lowered the ECE from {percent(before)} to {percent(after)}."
-    if a == b:
-        return f"{where}, temperature scaling left the ECE at {percent(after)}."
-    text = f"{where}, temperature scaling raised the ECE from {percent(before)} to {percent(after)}."
-    if reliability_after is None:
-        return text
-    t = pd.DataFrame(reliability_after)
-    t = t[t["count"] > 0]
-    total = float(t["count"].sum())
-    if not total:
-        return text
-    conf = float((t["count"] * t["confidence"]).sum() / total)
-    acc = float((t["count"] * t["accuracy"]).sum() / total)
-    gap = f"mean confidence {percent(conf)} against an accuracy of {percent(acc)}"
-    if round(100 * conf, 1) < round(100 * acc, 1):
-        text += f" After scaling they are under-confident ({gap})"
-        if track_means:
-            text += (": a track's probabilities are the mean of its windows', which tends to make them less sure "
-                     "than single windows, and the temperature fitted on single windows softens them further. A "
-                     "temperature fitted on validation tracks might suit track probabilities better.")
-        else:
-            text += "."
-    elif round(100 * conf, 1) > round(100 * acc, 1):
-        text += f" After scaling they are still over-confident ({gap})."
-    return text
 
 
 def margin_reading_sentence(comparison: dict, large: float = 0.10) -> str:

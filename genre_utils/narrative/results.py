@@ -23,7 +23,7 @@ def extremes_sentence(per_genre: pd.DataFrame, unit: str = "track") -> str:
     ----------
     per_genre : DataFrame
         Index genre; columns ``accuracy`` (fraction), ``correct`` and ``support`` (counts), as
-        :func:`genre_utils.report.per_genre_frame` gives. Genres without test items are left out.
+        :meth:`genre_utils.results.RunResults.per_genre` gives. Genres without test items are left out.
     unit : str
         What is counted ("track", "segment").
 
@@ -298,7 +298,8 @@ def sample_lines(tracks: pd.DataFrame, genres=("jazz", "blues", "pop")) -> dict:
     Parameters
     ----------
     tracks : DataFrame
-        :func:`genre_utils.tracks.error_table` rows (``track_id``, ``true_genre``, ``pred_genre``, ``line``).
+        :meth:`genre_utils.results.RunResults.error_table` rows (``track_id``, ``true_genre``, ``pred_genre``,
+        ``line``).
     """
     out = {}
     for g in genres:
@@ -357,7 +358,7 @@ def fdr_sentence(row, genre: str, unit: str = "track") -> str:
     Parameters
     ----------
     row : mapping
-        The genre's row of :func:`genre_utils.report.per_genre_frame` (``n_predicted``, ``correct``,
+        The genre's row of :meth:`genre_utils.results.RunResults.per_genre` (``n_predicted``, ``correct``,
         ``false_positive_rate``).
     """
     m, k = int(row["n_predicted"]), int(row["correct"])

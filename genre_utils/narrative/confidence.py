@@ -1,0 +1,153 @@
+"""Sentences about a run's calibration and its "unknown" flag, chosen by the numbers: the fitted temperature,
+the ECE before and after scaling, the open-set AUROC, what the threshold flags, and what the open-set tracks of
+this build are. They read the summary :func:`genre_utils.confidence.calibrate_run` returns."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..stats import Accuracy
+from .common import percent
+
+__all__ = ["temperature_sentence", "ece_sentence", "auroc_sentence", "rejection_sentence", "open_set_note"]
+
+
+def temperature_sentence(temperature: float) -> str:
+    """What the fitted temperature says about the model: over-confident (T > 1.05), under-confident (T < 0.95)
+    or already about right (the shown value is close to 1)."""
+    T = float(temperature)
+    if T > 1.05:
+        return (f"The fitted temperature is T = {T:.2f} > 1: on the validation windows the model was "
+                "over-confident, and dividing its logits by T softens its probabilities.")
+    if T < 0.95:
+        return (f"The fitted temperature is T = {T:.2f} < 1: on the validation windows the model was "
+                "under-confident, and dividing its logits by T sharpens its probabilities.")
+    return (f"The fitted temperature is T = {T:.2f}, close to 1: on the validation windows the model's "
+            "probabilities were already about as sharp as they should be.")
+
+
+def auroc_sentence(open_set: dict, synthetic: bool = True, in_genre_layout: tuple[int, int] | None = None) -> str:
+    """The open-set AUROC in words chosen by its interval (above, around or below 0.5) and by the data.
+
+    On the synthetic corpus the open-set tracks are composed from the ten genres' style sheets, so a
+    separation is never read as the detection of unfamiliar music.
+
+    Parameters
+    ----------
+    open_set : dict
+        ``auroc``, ``low``, ``high`` (bootstrap interval), ``n_positive`` (open-set tracks), ``n_negative``
+        (in-genre test tracks), as :func:`genre_utils.confidence.calibrate_run` stores them.
+    synthetic : bool
+        Whether the tracks come from the synthetic corpus.
+    in_genre_layout : (k, n), optional
+        How many of the ``n`` in-genre test tracks are GTZAN-layout files (all open-set tracks are FMA-layout
+        files); named as one difference between the groups.
+    """
+    a, lo, hi = open_set.get("auroc"), open_set.get("low"), open_set.get("high")
+    n_open, n_in = int(open_set.get("n_positive") or 0), int(open_set.get("n_negative") or 0)
+    if not n_open or a is None:
+        return ("This corpus has no usable tracks of genres outside the ten, so open-set detection was not "
+                "measured.")
+    span = (f"AUROC {a:.2f}, 95 % bootstrap interval {lo:.2f}-{hi:.2f}, {n_open:,} open-set and {n_in:,} in-genre "
+            "test tracks")
+    layout = ""
+    if in_genre_layout is not None and in_genre_layout[1]:
+        k, n = in_genre_layout
+        layout = (f", possibly how their files were made (every open-set track is an FMA-layout MP3, while {k:,} "
+                  f"of the {n:,} in-genre test tracks are GTZAN-layout files)")
+    if lo is not None and lo > 0.5:
+        if synthetic:
+            return (f"The unknown score ranks the open-set tracks above the in-genre test tracks more often than a "
+                    f"coin would ({span}). This is not the detection of unfamiliar music: the open-set tracks are "
+                    f"composed from the same ten style sheets, so the separation comes from other differences "
+                    f"between the two groups{layout or ''}.")
+        return (f"The unknown score ranks the open-set tracks above the in-genre test tracks more often than "
+                f"chance ({span}).")
+    if hi is not None and hi < 0.5:
+        tail = (" On this corpus they are composed from the same ten style sheets, so this says nothing about "
+                "unfamiliar music." if synthetic else "")
+        return (f"The unknown score ranks the open-set tracks *below* the in-genre test tracks more often than "
+                f"chance ({span}): the model is more confident about these tracks than about the in-genre ones."
+                + tail)
+    tail = (" That is what this corpus leads one to expect, since its open-set tracks are composed from the ten "
+            "genres' style sheets." if synthetic else "")
+    return (f"The unknown score does not separate the open-set tracks from the in-genre test tracks better than "
+            f"chance can explain ({span}; the interval includes 0.5).{tail}")
+
+
+def ece_sentence(before: float | None, after: float | None, n: int, unit: str, reliability_after=None,
+                 track_means: bool = False) -> str:
+    """Whether temperature scaling lowered, raised or kept the ECE of ``n`` test items, and which way they err.
+
+    Parameters
+    ----------
+    before, after : float or None
+        Expected calibration error (fractions) before and after scaling; compared at the shown precision.
+    n : int
+        Test items behind the ECE.
+    unit : str
+        Plural name of the items ("5-s test windows", "test tracks").
+    reliability_after : DataFrame or records, optional
+        The reliability table after scaling (``count``, ``confidence``, ``accuracy`` per bin); when given
+        and the ECE rose, the sentence says whether the items are now under- or over-confident on average.
+    track_means : bool
+        The items' probabilities are means of window probabilities (tracks): an ECE that rose with the items
+        now under-confident is then explained by that averaging.
+    """
+    where = f"On the {n:,} {unit}"
+    if before is None or after is None or not n:
+        return f"The ECE of the {unit} could not be measured (no items)."
+    b, a = round(100 * before, 1), round(100 * after, 1)
+    if a < b:
+        return f"{where}, temperature scaling lowered the ECE from {percent(before)} to {percent(after)}."
+    if a == b:
+        return f"{where}, temperature scaling left the ECE at {percent(after)}."
+    text = f"{where}, temperature scaling raised the ECE from {percent(before)} to {percent(after)}."
+    if reliability_after is None:
+        return text
+    t = pd.DataFrame(reliability_after)
+    t = t[t["count"] > 0]
+    total = float(t["count"].sum())
+    if not total:
+        return text
+    conf = float((t["count"] * t["confidence"]).sum() / total)
+    acc = float((t["count"] * t["accuracy"]).sum() / total)
+    gap = f"mean confidence {percent(conf)} against an accuracy of {percent(acc)}"
+    if round(100 * conf, 1) < round(100 * acc, 1):
+        text += f" After scaling they are under-confident ({gap})"
+        if track_means:
+            text += (": a track's probabilities are the mean of its windows', which tends to make them less sure "
+                     "than single windows, and the temperature fitted on single windows softens them further. A "
+                     "temperature fitted on validation tracks might suit track probabilities better.")
+        else:
+            text += "."
+    elif round(100 * conf, 1) > round(100 * acc, 1):
+        text += f" After scaling they are still over-confident ({gap})."
+    return text
+
+
+def rejection_sentence(summary: dict) -> str:
+    """What the unknown threshold flags in each group (open-set and in-genre test tracks), with counts and
+    intervals; says so when there is no threshold or no open-set track."""
+    sep = summary["open_set"]
+    thr = summary.get("threshold")
+    if thr is None or not sep.get("n_positive"):
+        return "Without open-set tracks (or validation tracks to set it on) no rejection rate is reported."
+    return (f"Flagging every track whose calibrated confidence is below {thr:.2f} (set to accept at least "
+            f"{percent(summary['recall'], 0)} of the validation tracks) flags "
+            f"{Accuracy(**sep['rejected_open']).text('open-set tracks')} and "
+            f"{Accuracy(**sep['rejected_test']).text('in-genre test tracks')}.")
+
+
+def open_set_note(synthetic: bool) -> str:
+    """What the open-set tracks of this build are, and what their result can mean (synthetic or real data)."""
+    if synthetic:
+        return ("On the synthetic corpus the open-set tracks are the FMA-layout tracks whose genres (experimental, "
+                "folk, international, spoken, ...) are none of the ten. The corpus composes each of them in the "
+                "style sheet of one of the ten genres (`genre_utils.synth.FMA_MIX`): only their label is foreign, "
+                "not their sound. There is no unfamiliar genre in their audio for a score to find: whatever "
+                "separation it shows comes from other differences between these few tracks, and an AUROC near 0.5 "
+                "would be no failure of the method. On the real FMA, whose folk or spoken-word tracks do sound "
+                "different, the same test is meaningful.")
+    return ("The open-set tracks are the FMA tracks whose genres are none of the ten (the store's skipped "
+            "tracks with reason 'no project genre'): real music the model has never been trained to name.")
