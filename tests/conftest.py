@@ -20,3 +20,16 @@ STORE_PROFILE = get_profile("tiny").replace(n_train=20, n_valid=10, test_segment
 #: The smallest synthetic corpus: one 5-s clip per genre, two FMA-layout tracks, no new data.
 MINI_CORPUS = get_profile("tiny").replace(synth_tracks_per_genre=1, synth_fma_tracks=2, synth_newdata_per_genre=0,
                                           clip_seconds=5.0)
+
+#: Fixtures that train a model (``genre-utils train`` or :func:`genre_utils.train.fit` on a store). Every test
+#: that asks for one is marked ``slow`` at collection, so the fast loop (``pytest -m "not slow"``) trains nothing
+#: through a fixture, and a new test on one of them cannot forget the mark.
+TRAINING_FIXTURES = frozenset({"pipeline", "trained"})
+
+
+def pytest_collection_modifyitems(config, items):
+    import pytest
+
+    for item in items:
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
