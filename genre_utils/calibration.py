@@ -46,7 +46,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "N_BINS", "RECALL", "softmax", "logits_from_probs", "nll", "fit_temperature", "track_mean_probs",
+    "N_BINS", "RECALL", "softmax", "logits_from_probs", "nll", "fit_temperature", "track_nll",
+    "fit_track_temperature", "track_mean_probs",
     "reliability_table", "expected_calibration_error", "msp_confidence", "energy_score", "auroc",
     "bootstrap_auroc", "recall_threshold",
 ]
@@ -130,6 +131,56 @@ def fit_temperature(logits, labels, bounds: tuple[float, float] = (0.05, 20.0)) 
     lo, hi = math.log(bounds[0]), math.log(bounds[1])
     res = minimize_scalar(lambda s: nll(logits, labels, math.exp(s)), bounds=(lo, hi), method="bounded",
                           options={"xatol": 1e-5})
+    return float(math.exp(res.x))
+
+
+def track_nll(logits, labels, track_ids, temperature: float = 1.0) -> float:
+    """Mean negative log-likelihood of each track's label under its mean window probabilities (nats).
+
+    A track's probabilities are the mean of ``softmax(logits / temperature)`` over its windows, as
+    ``genre-utils predict`` computes them for a file (:func:`track_mean_probs`); the label of a track is that of
+    its first window. NaN without items.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    if len(labels) == 0:
+        return math.nan
+    _, mean = track_mean_probs(track_ids, softmax(logits, temperature))
+    first = pd.Series(labels).groupby(pd.factorize(np.asarray(track_ids), sort=False)[0]).first().to_numpy()
+    return float(-np.mean(np.log(np.maximum(mean[np.arange(len(first)), first], 1e-300))))
+
+
+def fit_track_temperature(logits, labels, track_ids, bounds: tuple[float, float] = (0.05, 20.0)) -> float:
+    """The temperature ``T`` minimising :func:`track_nll`: scaling fitted at the level it is used.
+
+    :func:`fit_temperature` fits single windows; a track's probabilities are a mean over its windows, which is
+    already softer than one window, so a window temperature tends to leave track probabilities
+    under-confident. This fits ``T`` to the track means themselves (a bounded search over ``log T``; the
+    track NLL need not be convex in ``1/T``, and the bounded search returns a local minimum within
+    ``bounds``).
+
+    Parameters
+    ----------
+    logits : array-like, shape (N, n_classes)
+        Window logits (or :func:`logits_from_probs` of window probabilities).
+    labels : array-like of int, shape (N,)
+        Label of each window (the same for all windows of a track).
+    track_ids : array-like, shape (N,)
+    bounds : (float, float)
+
+    Returns
+    -------
+    T : float
+        1.0 when there is nothing to fit on.
+    """
+    from scipy.optimize import minimize_scalar
+
+    logits = np.asarray(logits, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    if len(labels) == 0:
+        return 1.0
+    lo, hi = math.log(bounds[0]), math.log(bounds[1])
+    res = minimize_scalar(lambda s: track_nll(logits, labels, track_ids, math.exp(s)), bounds=(lo, hi),
+                          method="bounded", options={"xatol": 1e-5})
     return float(math.exp(res.x))
 
 

@@ -114,7 +114,7 @@ def confidence_file_text(checkpoint, summary: dict) -> tuple[Path, str]:
     checkpoint = Path(checkpoint)
     if checkpoint.is_dir():
         checkpoint = checkpoint / "best.pt"
-    keep = ("temperature", "threshold", "score", "recall", "n_bins", "ece", "open_set")
+    keep = ("temperature", "window_temperature", "threshold", "score", "recall", "n_bins", "ece", "open_set")
     payload = {"format": CONFIDENCE_FORMAT, "checkpoint": checkpoint.name,
                "checkpoint_sha256": checkpoint_sha256(checkpoint),
                **{k: summary[k] for k in keep if k in summary}}

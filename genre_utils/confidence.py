@@ -25,6 +25,7 @@ from .calibration import (
     bootstrap_auroc,
     expected_calibration_error,
     fit_temperature,
+    fit_track_temperature,
     logits_from_probs,
     msp_confidence,
     nll,
@@ -32,6 +33,7 @@ from .calibration import (
     reliability_table,
     softmax,
     track_mean_probs,
+    track_nll,
 )
 from .checkpoint_info import CONFIDENCE_FORMAT, checkpoint_sha256, confidence_file_text
 from .errors import UserError
@@ -76,16 +78,22 @@ def calibrate_run(ds, run_dir, *, device=None, n_bins: int = N_BINS, recall: flo
                   seed: int = 0, open_set_limit: int | None = 200, write: bool = True, progress: bool = False) -> dict:
     """Calibrate a trained run and measure its open-set detection; store ``T`` and the threshold with it.
 
-    1. Validation windows of ``ds`` through the run's ``best.pt``: ``T`` =
-       :func:`~genre_utils.calibration.fit_temperature`.
+    1. Validation windows of ``ds`` through the run's ``best.pt``. The temperature ``T`` that ``genre-utils
+       predict`` applies is fitted where it is applied, on each validation track's mean window probabilities
+       (:func:`~genre_utils.calibration.fit_track_temperature`); a window temperature
+       (:func:`~genre_utils.calibration.fit_temperature`) is fitted beside it for the window-level diagnosis.
     2. Test predictions stored in the run's ``results.json`` (recomputed when it has none): ECE and
-       reliability tables of the top-1 probabilities at segment and track level, before and after ``T``.
+       reliability tables of the top-1 probabilities before and after scaling, for single windows (with the
+       window temperature) and for tracks (mean window probabilities, with ``T``).
     3. Validation tracks decoded from their files like ``genre-utils predict`` does
        (:func:`genre_utils.evaluate.evaluate_files`, ``test_segments_per_track`` windows each), calibrated
        confidence; the threshold accepts ``recall`` of them (:func:`~genre_utils.calibration.recall_threshold`).
     4. Open-set files (:func:`open_set_paths`) through the same path; their unknown scores against the
        in-genre test tracks' (stored predictions): :func:`~genre_utils.calibration.bootstrap_auroc`, and the
        share of each group the threshold flags (Wilson intervals).
+    5. The run's new-data files (labelled music of the ten genres, made differently from the training data)
+       through the same path: the share of the files the model gets wrong, and of those it gets right, that
+       the threshold flags, and the AUROC of the unknown score for telling the wrong from the right.
 
     Parameters
     ----------
@@ -100,11 +108,14 @@ def calibrate_run(ds, run_dir, *, device=None, n_bins: int = N_BINS, recall: flo
     Returns
     -------
     summary : dict
-        ``temperature``, ``threshold`` (minimum calibrated confidence accepted), ``score`` (the method),
-        ``recall``, ``n_bins``, ``ece`` (``{segment, track} x {before, after}``), ``nll_valid`` (before,
-        after), ``reliability`` (the four tables as records), ``open_set`` (``auroc``, ``low``, ``high``, ...,
-        ``rejected_open``, ``rejected_test``, ``rejected_valid`` as ``{k, n}``), ``tracks`` (per-track
-        confidences of the three groups, records), ``checkpoint_sha256``, ``n_open_set_failed``.
+        ``temperature`` (fitted on validation track means; what predict applies), ``window_temperature``,
+        ``threshold`` (minimum calibrated confidence accepted), ``score`` (the method), ``recall``, ``n_bins``,
+        ``ece`` (``{segment, track} x {before, after}``), ``nll_valid`` (track level, before and after ``T``),
+        ``nll_valid_windows`` (window level, before and after the window temperature), ``reliability`` (the
+        four tables as records), ``open_set`` (``auroc``, ``low``, ``high``, ..., ``rejected_open``,
+        ``rejected_test``, ``rejected_valid`` as ``{k, n}``), ``newdata`` (``auroc``, ``low``, ``high``, ...,
+        ``n_files``, ``flagged_wrong``, ``flagged_right`` as ``{k, n}``), ``tracks`` (per-track confidences of
+        the four groups, records), ``checkpoint_sha256``, ``n_open_set_failed``.
     """
     run_dir = Path(run_dir)
     checkpoint = run_dir / "best.pt"
@@ -116,18 +127,21 @@ def calibrate_run(ds, run_dir, *, device=None, n_bins: int = N_BINS, recall: flo
     prob_cols = [f"prob_{g}" for g in GENRES]
     max_segments = ds.profile.test_segments_per_track
 
-    # 1. temperature on the validation windows
-    X_valid, y_valid, _ = ds.split("valid")
+    # 1. temperatures on the validation set: per track (what predict applies) and per window
+    X_valid, y_valid, valid_rows = ds.split("valid")
+    valid_ids = valid_rows["track_id"].to_numpy()
     valid_logits = predict_logits(model, X_valid, device=device)
-    temperature = fit_temperature(valid_logits, y_valid)
+    temperature = fit_track_temperature(valid_logits, y_valid, valid_ids)
+    window_temperature = fit_temperature(valid_logits, y_valid)
 
     # 2. calibration of the test predictions (the run's own, when stored)
-    segments = None
     try:
-        segments = load_results(run_dir).segments
-        if len(segments) != int((ds.manifest["split"] == "test").sum()) or prob_cols[0] not in segments:
-            segments = None
-    except (OSError, ValueError, KeyError, TypeError):
+        results = load_results(run_dir)
+    except (OSError, ValueError):
+        results = None
+    segments = None if results is None else results.segments
+    if segments is not None and (len(segments) != int((ds.manifest["split"] == "test").sum())
+                                 or prob_cols[0] not in segments or "y_true" not in segments):
         segments = None
     if segments is not None:
         test_logits = logits_from_probs(segments[prob_cols].to_numpy())
@@ -139,9 +153,9 @@ def calibrate_run(ds, run_dir, *, device=None, n_bins: int = N_BINS, recall: flo
         source = "recomputed"
     ece, reliability = {}, {}
     track_conf = {}
-    for stage, T in (("before", 1.0), ("after", temperature)):
-        p = softmax(test_logits, T)
-        ids, mean, y_track = _track_level(test_ids, p, y_test)
+    for stage, T_window, T in (("before", 1.0, 1.0), ("after", window_temperature, temperature)):
+        p = softmax(test_logits, T_window)
+        ids, mean, y_track = _track_level(test_ids, softmax(test_logits, T), y_test)
         for level, (pp, yy) in (("segment", (p, y_test)), ("track", (mean, y_track))):
             ece.setdefault(level, {})[stage] = expected_calibration_error(pp, yy, n_bins)
             reliability[f"{level}_{stage}"] = reliability_table(pp, yy, n_bins)
@@ -171,6 +185,19 @@ def calibrate_run(ds, run_dir, *, device=None, n_bins: int = N_BINS, recall: flo
     sep.update(rejected_open=flagged(open_conf), rejected_test=flagged(test_conf),
                rejected_valid=flagged(valid_table["confidence"].to_numpy(float)),
                n_open_set_failed=n_failed)
+
+    # 5. the run's new-data files (the ten genres, made differently) through the same path: does the flag
+    #    catch the files the model gets wrong, and how many of the right ones does it cost?
+    new_files = pd.DataFrame(columns=["path", "label"]) if results is None else results.newdata_files
+    new_files = new_files[(new_files["error"] == "") & new_files["label"].isin(GENRES)]
+    new_table = evaluate_files(model, new_files["path"].tolist(), ds.params, new_files["label"].tolist(),
+                               max_segments=max_segments, device=device, progress=progress, temperature=temperature)
+    new_table = new_table[new_table["error"] == ""]
+    new_conf = new_table["confidence"].to_numpy(float)
+    new_right = new_table["correct"].to_numpy(dtype=bool, na_value=False)
+    newdata = bootstrap_auroc(1 - new_conf[~new_right], 1 - new_conf[new_right], n_boot=n_boot, seed=seed)
+    newdata.update(n_files=int(len(new_table)), flagged_wrong=flagged(new_conf[~new_right]),
+                   flagged_right=flagged(new_conf[new_right]))
     tracks = pd.concat([
         pd.DataFrame({"group": "in-genre test", "track": test_ids_t, "confidence": test_conf,
                       "correct": test_right}),
@@ -178,6 +205,8 @@ def calibrate_run(ds, run_dir, *, device=None, n_bins: int = N_BINS, recall: flo
                       "confidence": valid_table["confidence"].to_numpy(float), "correct": valid_table["correct"]}),
         pd.DataFrame({"group": "open set", "track": open_table["path"].to_numpy(), "confidence": open_conf,
                       "correct": pd.NA}),
+        pd.DataFrame({"group": "new data", "track": new_table["path"].to_numpy(), "confidence": new_conf,
+                      "correct": new_right}),
     ], ignore_index=True)
     tracks["flagged"] = tracks["confidence"] < threshold
 
@@ -185,6 +214,7 @@ def calibrate_run(ds, run_dir, *, device=None, n_bins: int = N_BINS, recall: flo
         "format": CONFIDENCE_FORMAT,
         "checkpoint_sha256": checkpoint_sha256(checkpoint),
         "temperature": temperature,
+        "window_temperature": window_temperature,
         "threshold": threshold,
         "score": "maximum softmax probability of the track's mean temperature-scaled window probabilities "
                  "(flagged below the threshold)",
@@ -193,10 +223,15 @@ def calibrate_run(ds, run_dir, *, device=None, n_bins: int = N_BINS, recall: flo
         "test_predictions": source,
         "windows_per_track": max_segments,
         "n_valid_windows": int(len(y_valid)),
-        "nll_valid": {"before": nll(valid_logits, y_valid, 1.0), "after": nll(valid_logits, y_valid, temperature)},
+        "n_valid_tracks": int(pd.unique(valid_ids).size),
+        "nll_valid": {"before": track_nll(valid_logits, y_valid, valid_ids, 1.0),
+                      "after": track_nll(valid_logits, y_valid, valid_ids, temperature)},
+        "nll_valid_windows": {"before": nll(valid_logits, y_valid, 1.0),
+                              "after": nll(valid_logits, y_valid, window_temperature)},
         "ece": ece,
         "reliability": {k: v for k, v in reliability.items()},
         "open_set": sep,
+        "newdata": newdata,
         "tracks": tracks,
     }
     summary = to_plain(summary, nan_to_none=True)

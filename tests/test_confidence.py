@@ -63,6 +63,26 @@ def test_reliability_table_by_hand():
     assert math.isnan(cal.expected_calibration_error(np.zeros((0, 2)), np.zeros(0, int)))
 
 
+def test_track_temperature_fits_the_track_means_not_the_windows():
+    """Windows drawn calibrated, so T ~ 1 on single windows; a track's mean of 8 such windows is softer than its
+    windows, and the track temperature that calibrates those means must sharpen them (T < 1)."""
+    rng = np.random.default_rng(3)
+    n_tracks, per, k = 400, 8, 5
+    labels = rng.integers(0, k, n_tracks)
+    z = rng.normal(0, 1.0, (n_tracks * per, k))
+    z[np.arange(n_tracks * per), np.repeat(labels, per)] += 1.5       # evidence for the track's genre
+    y = np.repeat(labels, per)
+    ids = np.repeat(np.arange(n_tracks), per)
+    window_T = cal.fit_temperature(z, y)
+    track_T = cal.fit_track_temperature(z, y, ids)
+    assert track_T < window_T
+    assert cal.track_nll(z, y, ids, track_T) < cal.track_nll(z, y, ids, window_T)
+    assert cal.track_nll(z, y, ids, track_T) <= cal.track_nll(z, y, ids, 1.0)
+    # one window per track: the track NLL is the window NLL, and both fits agree
+    assert cal.track_nll(z, y, np.arange(len(y)), 1.7) == pytest.approx(cal.nll(z, y, 1.7), rel=1e-12)
+    assert cal.fit_track_temperature(z[:0], y[:0], ids[:0]) == 1.0 and math.isnan(cal.track_nll(z[:0], y[:0], []))
+
+
 def test_track_mean_probs_keeps_first_appearance_order():
     ids, mean = cal.track_mean_probs(["b", "a", "b"], [[1.0, 0.0], [0.2, 0.8], [0.0, 1.0]])
     assert list(ids) == ["b", "a"]

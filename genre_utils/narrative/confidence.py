@@ -9,21 +9,37 @@ import pandas as pd
 from ..stats import Accuracy
 from .common import percent
 
-__all__ = ["temperature_sentence", "ece_sentence", "auroc_sentence", "rejection_sentence", "open_set_note"]
+__all__ = ["temperature_sentence", "ece_sentence", "auroc_sentence", "rejection_sentence", "newdata_flag_sentence",
+           "open_set_note"]
 
 
-def temperature_sentence(temperature: float) -> str:
-    """What the fitted temperature says about the model: over-confident (T > 1.05), under-confident (T < 0.95)
-    or already about right (the shown value is close to 1)."""
-    T = float(temperature)
+def temperature_sentence(temperature: float, window_temperature: float | None = None) -> str:
+    """What the fitted temperatures say about the model.
+
+    ``temperature`` was fitted on validation track means (what ``predict`` applies): over-confident when it
+    shows above 1.05, under-confident below 0.95, about right otherwise. ``window_temperature`` (fitted on
+    single windows), when given, is compared with it at the shown precision.
+    """
+    T = round(float(temperature), 2)
     if T > 1.05:
-        return (f"The fitted temperature is T = {T:.2f} > 1: on the validation windows the model was "
+        text = (f"Fitted on the validation tracks' mean probabilities, T = {T:.2f} > 1: there the model was "
                 "over-confident, and dividing its logits by T softens its probabilities.")
-    if T < 0.95:
-        return (f"The fitted temperature is T = {T:.2f} < 1: on the validation windows the model was "
+    elif T < 0.95:
+        text = (f"Fitted on the validation tracks' mean probabilities, T = {T:.2f} < 1: there the model was "
                 "under-confident, and dividing its logits by T sharpens its probabilities.")
-    return (f"The fitted temperature is T = {T:.2f}, close to 1: on the validation windows the model's "
-            "probabilities were already about as sharp as they should be.")
+    else:
+        text = (f"Fitted on the validation tracks' mean probabilities, T = {T:.2f}, close to 1: there the model's "
+                "probabilities were already about as sharp as they should be.")
+    if window_temperature is None:
+        return text
+    Tw = round(float(window_temperature), 2)
+    if Tw > T:
+        how = "higher: single windows need more softening than the means of several"
+    elif Tw < T:
+        how = "lower: single windows need less softening than the means of several"
+    else:
+        how = "the same"
+    return text + f" Fitted on single validation windows instead, the temperature would be {Tw:.2f}, {how}."
 
 
 def auroc_sentence(open_set: dict, synthetic: bool = True, in_genre_layout: tuple[int, int] | None = None) -> str:
@@ -76,7 +92,7 @@ def auroc_sentence(open_set: dict, synthetic: bool = True, in_genre_layout: tupl
 
 
 def ece_sentence(before: float | None, after: float | None, n: int, unit: str, reliability_after=None,
-                 track_means: bool = False) -> str:
+                 fitted_on: str | None = None) -> str:
     """Whether temperature scaling lowered, raised or kept the ECE of ``n`` test items, and which way they err.
 
     Parameters
@@ -90,9 +106,9 @@ def ece_sentence(before: float | None, after: float | None, n: int, unit: str, r
     reliability_after : DataFrame or records, optional
         The reliability table after scaling (``count``, ``confidence``, ``accuracy`` per bin); when given
         and the ECE rose, the sentence says whether the items are now under- or over-confident on average.
-    track_means : bool
-        The items' probabilities are means of window probabilities (tracks): an ECE that rose with the items
-        now under-confident is then explained by that averaging.
+    fitted_on : str, optional
+        What the temperature was fitted on (e.g. "the 40 validation tracks' mean probabilities"); when the ECE
+        rose, the sentence adds that a temperature fitted on those need not carry over to the test items.
     """
     where = f"On the {n:,} {unit}"
     if before is None or after is None or not n:
@@ -114,15 +130,12 @@ def ece_sentence(before: float | None, after: float | None, n: int, unit: str, r
     acc = float((t["count"] * t["accuracy"]).sum() / total)
     gap = f"mean confidence {percent(conf)} against an accuracy of {percent(acc)}"
     if round(100 * conf, 1) < round(100 * acc, 1):
-        text += f" After scaling they are under-confident ({gap})"
-        if track_means:
-            text += (": a track's probabilities are the mean of its windows', which tends to make them less sure "
-                     "than single windows, and the temperature fitted on single windows softens them further. A "
-                     "temperature fitted on validation tracks might suit track probabilities better.")
-        else:
-            text += "."
+        text += f" After scaling they are under-confident ({gap})."
     elif round(100 * conf, 1) > round(100 * acc, 1):
         text += f" After scaling they are still over-confident ({gap})."
+    if fitted_on:
+        text += (f" The temperature was fitted on {fitted_on}; one number fitted on so few items need not carry "
+                 "over to these.")
     return text
 
 
@@ -137,6 +150,41 @@ def rejection_sentence(summary: dict) -> str:
             f"{percent(summary['recall'], 0)} of the validation tracks) flags "
             f"{Accuracy(**sep['rejected_open']).text('open-set tracks')} and "
             f"{Accuracy(**sep['rejected_test']).text('in-genre test tracks')}.")
+
+
+def newdata_flag_sentence(summary: dict) -> str:
+    """What the unknown flag does on the run's new-data files: how many of the files the model gets wrong it
+    flags (what it is for), how many of the right ones it costs, and whether its score tells the two apart
+    (AUROC with its interval: above, around or below 0.5). Chosen by the counts: no new data, no wrong file,
+    no right file."""
+    new = summary.get("newdata") or {}
+    thr = summary.get("threshold")
+    n = int(new.get("n_files") or 0)
+    if not n or thr is None:
+        return ("This build has no new-data files to try the flag on." if not n else
+                "Without a threshold the flag was not tried on the new-data files.")
+    wrong, right = new["flagged_wrong"], new["flagged_right"]
+    head = f"On the {n:,} new-data files (the ten genres, made differently from the training tracks), "
+    if not wrong["n"]:
+        return head + (f"the model is right every time, so there is no error for the flag to catch; it flags "
+                       f"{Accuracy(**right).text('files')} anyway.")
+    caught = (f"the flag catches {Accuracy(**wrong).text('files the model gets wrong')}"
+              + (f" and costs {Accuracy(**right).text('files it gets right')}." if right["n"] else
+                 "; the model gets none right."))
+    a, lo, hi = new.get("auroc"), new.get("low"), new.get("high")
+    if not right["n"] or a is None or lo is None or hi is None:
+        return head + caught
+    span = f"AUROC {a:.2f}, 95 % bootstrap interval {lo:.2f}-{hi:.2f}"
+    if lo > 0.5:
+        how = (f"Its score ranks the wrong files as more unknown than the right ones more often than chance "
+               f"({span}).")
+    elif hi < 0.5:
+        how = (f"Its score ranks the wrong files as *less* unknown than the right ones more often than chance "
+               f"({span}): the model is surest where it is wrong.")
+    else:
+        how = (f"Its score does not tell the wrong files from the right ones better than chance can explain "
+               f"({span}; the interval includes 0.5).")
+    return head + caught + " " + how
 
 
 def open_set_note(synthetic: bool) -> str:
