@@ -50,7 +50,7 @@ import time
 from pathlib import Path
 
 from .config import fingerprint
-from .context import BOOK_RUNS, BUILD_DIR_ENV, DEPS_ENV, LOG_ENV
+from .context import BUILD_DIR_ENV, DEPS_ENV, LOG_ENV, book_runs
 from .errors import BuildError
 from .imports import PACKAGE_DIR, notebook_modules
 from .provenance import atomic_write_text, code_fingerprint, file_sha256, library_key
@@ -103,9 +103,10 @@ def _everything(ctx) -> dict:
     keys = {}
     if ctx.synthetic:
         keys["corpus"] = ctx.key_of("corpus", [])
-    for model, kind, split in BOOK_RUNS:
+    for model, kind, split, seed in book_runs(ctx.profile):
         keys[f"store {kind}-{split}"] = ctx.key_of("store", [kind, split])
-        keys[f"run {model}-{kind}-{split}"] = ctx.key_of("run", [model, kind, split])
+        args = [model, kind, split] + ([] if seed is None else [str(seed)])
+        keys[f"run {'-'.join(args)}"] = ctx.key_of("run", args)
     name = ctx.profile.name
     for info in sorted((ctx.build_dir / "data").glob(f"{name}-*/dataset.json")):
         keys[f"file {info.parent.name}/dataset.json"] = file_sha256(info)

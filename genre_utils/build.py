@@ -40,7 +40,7 @@ from pathlib import Path
 
 from . import bookbuild
 from .config import PROFILES
-from .context import BOOK_RUNS, Context, context, find_root, main_run_dir, run_dir
+from .context import BOOK_RUNS, Context, book_runs, context, find_root, main_run_dir, run_dir
 from .errors import BuildError, UserError, one_line, user_error_types
 from .locks import folder_lock
 from .provenance import atomic_write_bytes, atomic_write_text, versions
@@ -141,8 +141,8 @@ def prepare(ctx: Context) -> None:
     ctx.corpus()
     for model, kind, split in BOOK_RUNS:
         ctx.dataset(kind, split)
-    for model, kind, split in BOOK_RUNS:
-        ctx.run(model, kind, split)
+    for model, kind, split, seed in book_runs(ctx.profile):
+        ctx.run(model, kind, split, seed)
 
 
 def build_data(ctx: Context):

@@ -21,8 +21,9 @@ from pathlib import Path
 
 from .config import Profile, fingerprint, get_profile
 
-__all__ = ["BOOK_RUNS", "Context", "context", "find_root", "run_dir", "main_run_dir", "record_dependency",
-           "store_key", "BUILD_DIR_ENV", "DEPS_ENV", "LOG_ENV", "RUN_LABELS", "run_label"]
+__all__ = ["BOOK_RUNS", "SEEDED_RUNS", "N_SEEDS", "run_seeds", "book_runs", "Context", "context", "find_root",
+           "run_dir", "main_run_dir", "record_dependency", "store_key", "BUILD_DIR_ENV", "DEPS_ENV", "LOG_ENV",
+           "RUN_LABELS", "run_label"]
 
 # The environment variables through which ``make book`` (genre_utils.bookbuild) talks to a notebook's Context.
 #: The build folder (the notebooks' injected ``build_dir`` is None, so no absolute path lands in a page).
@@ -42,6 +43,29 @@ BOOK_RUNS = (
     ("crnn", "mfcc", "artist"),
     ("crnn", "mfcc", "segment"),  # the leaky split (windows of a test track also trained on), as an ablation
 )
+
+#: Runs of :data:`BOOK_RUNS` trained with :data:`N_SEEDS` training seeds (the others with the profile's seed
+#: only): the ones the verdict table rests on. The data (corpus, split, windows) are the same for every seed;
+#: the seed sets the weight initialisation and the batch order.
+SEEDED_RUNS = BOOK_RUNS[:3]
+#: Training seeds of each run of :data:`SEEDED_RUNS`.
+N_SEEDS = 3
+
+
+def run_seeds(profile, run: tuple[str, str, str]) -> list[int | None]:
+    """The training seeds of one run of the book: None (the profile's own seed, the run's usual folder) and,
+    for a run of :data:`SEEDED_RUNS`, ``N_SEEDS - 1`` more (the profile's seed + 1, + 2, ...)."""
+    base = getattr(profile, "seed", None)
+    if base is None:   # a profile name (or an object naming one)
+        base = get_profile(getattr(profile, "name", profile)).seed
+    extra = [base + k for k in range(1, N_SEEDS)] if tuple(run) in SEEDED_RUNS else []
+    return [None, *extra]
+
+
+def book_runs(profile) -> list[tuple[str, str, str, int | None]]:
+    """Every run the book trains, seeds included: ``(model, kind, split, seed)``, in :data:`BOOK_RUNS` order
+    with each run's extra seeds after it."""
+    return [(*run, seed) for run in BOOK_RUNS for seed in run_seeds(profile, run)]
 
 
 #: How the book names each run of :data:`BOOK_RUNS`: (model, features, split) -> label.
@@ -78,9 +102,12 @@ def find_root(start=None) -> Path:
     return here
 
 
-def run_dir(profile: str, name: str, kind: str = "mfcc", split: str = "random", build_dir="_build") -> Path:
-    """Folder of one trained model: ``<build>/runs/<profile>/<name>-<kind>-<split>``."""
-    return Path(build_dir) / "runs" / get_profile(profile).name / f"{name}-{kind}-{split}"
+def run_dir(profile: str, name: str, kind: str = "mfcc", split: str = "random", build_dir="_build",
+            seed: int | None = None) -> Path:
+    """Folder of one trained model: ``<build>/runs/<profile>/<name>-<kind>-<split>``, with ``-seed<k>`` for a
+    training seed other than the profile's."""
+    suffix = "" if seed is None else f"-seed{int(seed)}"
+    return Path(build_dir) / "runs" / get_profile(profile).name / f"{name}-{kind}-{split}{suffix}"
 
 
 def main_run_dir(profile: str, build_dir="_build") -> Path:
@@ -166,22 +193,31 @@ class Context:
         record_dependency("store", [kind, split], store_key(ds))
         return ds
 
-    def run(self, model: str = "crnn", kind: str = "mfcc", split: str = "random") -> dict:
-        """Train (or reuse) one model on one store and return its results (see genre_utils.experiments)."""
+    def run(self, model: str = "crnn", kind: str = "mfcc", split: str = "random", seed=None):
+        """Train (or reuse) one model on one store and return its results (a
+        :class:`~genre_utils.results.RunResults`; see :mod:`genre_utils.experiments`).
+
+        ``seed``: a training seed other than the profile's (:func:`run_seeds`), on the same store.
+        """
         from .experiments import run_experiment  # deferred: a run has a key of its own (not a notebook's code)
 
-        if (model, kind, split) not in self._runs:
+        seed = None if seed is None or int(seed) == self.profile.seed else int(seed)
+        if (model, kind, split, seed) not in self._runs:
             ds = self.dataset(kind, split)
-            folder = run_dir(self.profile.name, model, kind, split, self.build_dir)
+            folder = run_dir(self.profile.name, model, kind, split, self.build_dir, seed)
             before = _mtime(folder / "results.json")
             t0 = time.perf_counter()
-            self._runs[model, kind, split] = run_experiment(
+            self._runs[model, kind, split, seed] = run_experiment(
                 ds, model, folder, self.profile, newdata=self.newdata, device=self.device, progress=self.progress,
-                data_description=self.data_description)
+                data_description=self.data_description, seed=seed)
             _stage_line(f"run {folder.name}", before is not None and before == _mtime(folder / "results.json"), t0)
-        res = self._runs[model, kind, split]
-        record_dependency("run", [model, kind, split], res.key)
+        res = self._runs[model, kind, split, seed]
+        record_dependency("run", [model, kind, split] + ([] if seed is None else [str(seed)]), res.key)
         return res
+
+    def seed_runs(self, model: str = "crnn", kind: str = "mfcc", split: str = "random") -> list:
+        """The run under each of its training seeds (:func:`run_seeds`), the profile's seed first."""
+        return [self.run(model, kind, split, seed) for seed in run_seeds(self.profile, (model, kind, split))]
 
     def key_of(self, kind: str, args) -> str | None:
         """Current cache key of one artefact (``corpus``, ``store`` [kind, split], ``run`` [model, kind, split]).
@@ -194,7 +230,7 @@ class Context:
         if kind == "store":
             return store_key(self.dataset(*args))
         if kind == "run":
-            return self.run(*args).get("key")
+            return self.run(*args).key
         raise ValueError(f"unknown artefact kind {kind!r}")
 
 

@@ -149,7 +149,7 @@ def _settle_run_folder(out_dir: Path, plain: dict, other_run: str) -> tuple[Path
 
 
 def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None, *, device=None,
-              progress: bool = True, other_run: str = "refuse", precision: str | None = None,
+              progress: bool = True, other_run: str = "refuse", precision: str | None = None, seed: int | None = None,
               max_steps: int | None = None, time_limit: float | None = None, eval_every: int | None = None) -> dict:
     """Train ``model_name`` on the store's train split, validating on its valid split (resumable).
 
@@ -169,6 +169,9 @@ def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None
         Arithmetic of the forward pass (:attr:`genre_utils.config.TrainConfig.precision`); default
         :func:`genre_utils.devices.default_precision` of the device (bf16 on a CUDA device that supports it,
         fp32 elsewhere).
+    seed : int, optional
+        Training seed (weight initialisation and batch order) instead of the profile's; the data stay the
+        profile's (:func:`run_train_config`).
     other_run : {'refuse', 'move', 'replace'}
         What to do when ``out_dir`` holds a run of another configuration (or an unreadable checkpoint):
         ``'refuse'`` raises :class:`~genre_utils.errors.RunMismatchError` saying what differs and keeps
@@ -194,7 +197,7 @@ def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None
     if other_run not in OTHER_RUN:
         raise ValueError(f"other_run must be one of {', '.join(OTHER_RUN)}, not {other_run!r}")
     profile = get_profile(profile or ds.profile)
-    cfg = run_train_config(profile, model_name, device, precision)
+    cfg = run_train_config(profile, model_name, device, precision, seed)
     X_train, y_train, _ = ds.split("train")
     X_valid, y_valid, _ = ds.split("valid")
     _require_windows(ds, ("training", len(y_train)), ("validation", len(y_valid)), purpose="train on")
@@ -413,15 +416,19 @@ def _folder_stamp(folder) -> list | None:
                             for p in sorted(folder.rglob("*")) if p.is_file()]
 
 
-def run_train_config(profile: Profile, model_name: str, device=None, precision: str | None = None) -> TrainConfig:
+def run_train_config(profile: Profile, model_name: str, device=None, precision: str | None = None,
+                     seed: int | None = None) -> TrainConfig:
     """The settings a run trains with: the profile's, for ``model_name``, in ``precision`` or else the default
-    precision of the device it will run on (bf16 on a CUDA device that has it, fp32 elsewhere). The one
-    place :func:`train_run` and :func:`run_key` take them from, so the cache key is what trains."""
-    return train_config(profile, model_name, precision or default_precision(select_device(device)))
+    precision of the device it will run on (bf16 on a CUDA device that has it, fp32 elsewhere), and with a
+    training ``seed`` (weight initialisation and batch order) other than the profile's when one is given: the
+    data (corpus, split, windows) stay the profile's. The one place :func:`train_run` and :func:`run_key` take
+    them from, so the cache key is what trains."""
+    cfg = train_config(profile, model_name, precision or default_precision(select_device(device)))
+    return cfg if seed is None else cfg.replace(seed=int(seed))
 
 
 def run_key(ds, model_name: str, profile: str | Profile | None = None, newdata=None, device=None,
-            precision: str | None = None) -> str:
+            precision: str | None = None, seed: int | None = None) -> str:
     """Cache key of one run: everything its ``results.json`` depends on.
 
     The store's cache key and data fingerprint (the content hashes of the tracks it was built from), the
@@ -431,20 +438,23 @@ def run_key(ds, model_name: str, profile: str | Profile | None = None, newdata=N
     """
     profile = get_profile(profile or ds.profile)
     return fingerprint(ds.info["cache_key"], ds.info.get("data_fingerprint"), model_name,
-                       run_train_config(profile, model_name, device, precision).to_dict(),
+                       run_train_config(profile, model_name, device, precision, seed).to_dict(),
                        code_fingerprint("experiments"), library_key("run"), _folder_stamp(newdata))
 
 
 def run_experiment(ds, model_name: str, out_dir, profile: str | Profile | None = None, *, newdata=None,
-                   device=None, progress: bool = True, data_description: str = "") -> RunResults:
+                   device=None, progress: bool = True, data_description: str = "",
+                   seed: int | None = None) -> RunResults:
     """:func:`train_run` then :func:`evaluate_run`, skipped entirely when ``results.json`` is up to date.
+
+    ``seed`` trains with another training seed than the profile's (:func:`run_train_config`), on the same data.
 
     The cache key combines the store's key, the model, the training hyperparameters and the code of the
     modules that decide the numbers, so a changed input or setting retrains (resuming where possible).
     """
     profile = get_profile(profile or ds.profile)
     out_dir = Path(out_dir)
-    key = run_key(ds, model_name, profile, newdata, device)
+    key = run_key(ds, model_name, profile, newdata, device, seed=seed)
     if (out_dir / "results.json").is_file():
         try:
             cached = load_results(out_dir)
@@ -453,6 +463,6 @@ def run_experiment(ds, model_name: str, out_dir, profile: str | Profile | None =
         if cached is not None and cached.key == key and stale_results(out_dir) is None:
             return cached
     # the build's run folders are caches keyed on their inputs: a stale one is replaced
-    train_run(ds, model_name, out_dir, profile, device=device, progress=progress, other_run="replace")
+    train_run(ds, model_name, out_dir, profile, device=device, progress=progress, other_run="replace", seed=seed)
     return evaluate_run(ds, out_dir, newdata=newdata, device=device, progress=progress,
                         data_description=data_description, key=key)

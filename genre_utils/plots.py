@@ -283,16 +283,37 @@ def per_genre_bars(values: pd.DataFrame, title: str = "", ylabel: str = "accurac
 
 
 @_detached
-def ablation_bars(table: pd.DataFrame, value: str, label: str, title: str = "") -> plt.Figure:
-    """Horizontal bars of one metric across ablation rows (``table[label]`` names each bar)."""
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(table) + 1.0))
-    ax.barh(table[label], 100 * table[value], color="#7aa6d6")
-    for y, v in enumerate(100 * table[value]):
-        ax.text(v + 1, y, f"{v:.1f}", va="center", fontsize=8)
+def ablation_bars(table: pd.DataFrame, value: str, label: str, title: str = "", interval: tuple[str, str] | None = None,
+                  seeds: tuple[str, str] | None = None) -> plt.Figure:
+    """Horizontal bars of one metric across ablation rows (``table[label]`` names each bar).
+
+    ``interval`` names the columns of each bar's interval (thin black whiskers: the test set's uncertainty);
+    ``seeds`` those of the range over training seeds (a thick orange segment, drawn where a row has more than
+    one seed, i.e. the two ends differ).
+    """
+    fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(table) + 1.3))
+    y = np.arange(len(table))
+    values = 100 * table[value].to_numpy(dtype=float)
+    ax.barh(y, values, color="#7aa6d6", label=value.replace("_", " "))
+    if interval is not None:
+        lo, hi = (100 * table[c].to_numpy(dtype=float) for c in interval)
+        ax.errorbar(values, y, xerr=[values - lo, hi - values], fmt="none", ecolor="black", elinewidth=1, capsize=3,
+                    label="95 % interval (test tracks)")
+    if seeds is not None:
+        lo, hi = (100 * table[c].to_numpy(dtype=float) for c in seeds)
+        several = hi > lo
+        if several.any():
+            ax.hlines(y[several], lo[several], hi[several], colors="#dd8452", linewidth=5,
+                      label="range over training seeds")
+    for k, v in enumerate(values):
+        ax.text(1, k, f"{v:.1f}", va="center", fontsize=8, color="white", fontweight="bold")
+    ax.set_yticks(y, table[label])
     ax.set_xlim(0, 105)
     ax.set_xlabel(f"{value.replace('_', ' ')} (%)")
     ax.invert_yaxis()
     ax.grid(axis="x", alpha=0.3)
+    if interval is not None or seeds is not None:
+        ax.legend(loc="lower right", fontsize=7)
     if title:
         ax.set_title(title, fontsize=11)
     fig.tight_layout()
@@ -507,9 +528,16 @@ def reliability_figure(before: pd.DataFrame, after: pd.DataFrame, title: str = "
 
 
 def score_figure(tracks: pd.DataFrame, threshold: float | None = None, title: str = ""):
-    """Calibrated confidence of in-genre test, validation and open-set tracks, with the threshold."""
+    """Calibrated confidence of in-genre validation and test tracks, open-set tracks and new-data files (in two
+    rows: those the model gets right and those it gets wrong), with the threshold."""
     t = pd.DataFrame(tracks)
-    groups = [g for g in ("in-genre validation", "in-genre test", "open set") if (t["group"] == g).any()]
+    if "correct" in t:
+        new = t["group"] == "new data"
+        right = t["correct"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        t.loc[new & right, "group"] = "new data, right"
+        t.loc[new & ~right, "group"] = "new data, wrong"
+    order = ("in-genre validation", "in-genre test", "new data, right", "new data, wrong", "open set")
+    groups = [g for g in order if (t["group"] == g).any()]
     fig, ax = plt.subplots(figsize=(8, 1.0 + 0.8 * max(len(groups), 1)))
     rng = np.random.default_rng(0)
     for i, g in enumerate(groups):

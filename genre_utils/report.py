@@ -15,7 +15,7 @@ import pandas as pd
 from . import paper
 from .context import BOOK_RUNS, run_label
 from .genres import GENRES
-from .results import RunResults
+from .results import RunResults, seeds_accuracy
 from .stats import Accuracy
 from .stats import percent as pct  # the book's tables and glue call it pct
 
@@ -388,19 +388,26 @@ def headline_rows(results: RunResults, baseline: RunResults | None = None, inclu
 def ablation_results(ctx, runs=None) -> list[dict]:
     """Every run of the book (default: :data:`genre_utils.context.BOOK_RUNS`) with its accuracies.
 
+    A run of :data:`genre_utils.context.SEEDED_RUNS` is read under each of its training seeds
+    (``ctx.seed_runs``); the segment and new-data accuracies are its first seed's (the profile's).
+
     Returns
     -------
     list of dict
         ``run`` (the key ``(model, kind, split)``), ``label``, ``segment``, ``track`` and ``newdata``
-        (:class:`~genre_utils.stats.Accuracy`), ``train_minutes`` and ``results``.
+        (:class:`~genre_utils.stats.Accuracy`, the profile's seed), ``seeds``
+        (:class:`~genre_utils.stats.SeedAccuracy` of the whole tracks over every seed the run has),
+        ``train_minutes`` (the profile's seed), ``results`` (the profile's seed) and ``seed_results`` (all).
     """
     out = []
     for model, kind, split in (runs if runs is not None else BOOK_RUNS):
-        res = ctx.run(model, kind, split)
+        seed_results = ctx.seed_runs(model, kind, split)
+        res = seed_results[0]
         out.append({"run": (model, kind, split), "label": run_label(model, kind, split),
                     "segment": res.accuracy("segment"), "track": res.accuracy("track"),
-                    "newdata": res.newdata_accuracy(), "train_minutes": res.headline.train_seconds / 60,
-                    "results": res})
+                    "newdata": res.newdata_accuracy(), "seeds": seeds_accuracy(seed_results),
+                    "train_minutes": res.headline.train_seconds / 60, "results": res,
+                    "seed_results": seed_results})
     return out
 
 
@@ -413,23 +420,30 @@ def ablation_table(ctx, runs=None, numeric: bool = False) -> pd.DataFrame:
     runs : iterable of (model, kind, split), optional
         Default: every run of :data:`genre_utils.context.BOOK_RUNS` (so a run added there appears here).
     numeric : bool
-        Return fractions (columns ``segment_accuracy``, ``track_accuracy``, ``newdata_accuracy``) for a
-        plot instead of the formatted cells.
+        Return fractions (columns ``segment_accuracy``, ``track_accuracy`` (mean over seeds),
+        ``track_low``/``track_high`` (its interval), ``seed_low``/``seed_high`` (the seeds' range),
+        ``newdata_accuracy``) for a plot instead of the formatted cells.
 
     Returns
     -------
     table : DataFrame
-        Index ``run`` (the label of :func:`genre_utils.context.run_label`); columns "5-s segments", "30-s tracks
-        (vote)", "new data" (``'87.5 % [73.9, 94.5], n = 40'``) and "training time" (``'2.4 s'`` under a minute,
-        else ``'2.0 min'``).
+        Index ``run`` (the label of :func:`genre_utils.context.run_label`); columns "seeds", "whole tracks
+        (vote)" (mean over the seeds with the test set's interval and the seeds' range:
+        :meth:`~genre_utils.stats.SeedAccuracy.short`), "5-s segments" and "new data" (the profile's seed,
+        ``'87.5 % [73.9, 94.5], n = 40'``) and "training time" (one seed; ``'2.4 s'`` under a minute, else
+        ``'2.0 min'``).
     """
     rows = []
     for r in ablation_results(ctx, runs):
+        seeds = r["seeds"]
         if numeric:
-            rows.append({"run": r["label"], "segment_accuracy": r["segment"].value,
-                         "track_accuracy": r["track"].value, "newdata_accuracy": r["newdata"].value})
+            rows.append({"run": r["label"], "segment_accuracy": r["segment"].value, "track_accuracy": seeds.value,
+                         "track_low": seeds.low, "track_high": seeds.high, "seed_low": seeds.spread[0],
+                         "seed_high": seeds.spread[1], "seeds": seeds.n_seeds,
+                         "newdata_accuracy": r["newdata"].value})
         else:
-            rows.append({"run": r["label"], "5-s segments": r["segment"].short(),
-                         "whole tracks (vote)": r["track"].short(), "new data": r["newdata"].short(),
-                         "training time": seconds_or_minutes(60 * r["train_minutes"])})
+            rows.append({"run": r["label"], "seeds": seeds.n_seeds, "whole tracks (vote)": seeds.short(),
+                         "5-s segments (first seed)": r["segment"].short(),
+                         "new data (first seed)": r["newdata"].short(),
+                         "training time (one seed)": seconds_or_minutes(60 * r["train_minutes"])})
     return pd.DataFrame(rows).set_index("run")

@@ -33,9 +33,9 @@ import pandas as pd
 
 from .genres import GENRES
 from .metrics import confusion, per_genre_table
-from .stats import Accuracy, clustered_accuracy
+from .stats import Accuracy, SeedAccuracy, clustered_accuracy, seed_accuracy
 
-__all__ = ["RunResults", "Headline", "load_results", "LEVELS"]
+__all__ = ["RunResults", "Headline", "load_results", "LEVELS", "correct_matrix", "seeds_accuracy"]
 
 #: The two levels of evaluation, and the name of their items.
 LEVELS = {"track": "tracks", "segment": "segments"}
@@ -367,3 +367,34 @@ def load_results(path) -> RunResults:
     if not isinstance(data, dict):
         raise ValueError(f"{path} does not hold a JSON object")
     return RunResults.from_dict(data, path)
+
+
+def correct_matrix(runs) -> tuple[np.ndarray, list[str]]:
+    """Whether each test track was right under each run: the runs of one model under several seeds (or any runs
+    tested on the same tracks), aligned on the first run's track order.
+
+    Returns
+    -------
+    correct : ndarray of bool, shape (len(runs), n_tracks)
+    track_ids : list of str
+
+    Raises
+    ------
+    ValueError
+        The runs were not tested on the same tracks.
+    """
+    series = [RunResults.from_dict(r).correct_by_track() for r in runs]
+    if not series:
+        return np.zeros((0, 0), dtype=bool), []
+    ids = list(series[0].index)
+    for s in series[1:]:
+        if set(s.index) != set(ids) or not s.index.is_unique:
+            raise ValueError("the runs were not tested on the same tracks")
+    return np.stack([s.loc[ids].to_numpy(dtype=bool) for s in series]), ids
+
+
+def seeds_accuracy(runs) -> SeedAccuracy:
+    """Track accuracy of one model over its seeds (:func:`genre_utils.stats.seed_accuracy` of
+    :func:`correct_matrix`)."""
+    return seed_accuracy(correct_matrix(runs)[0])
+

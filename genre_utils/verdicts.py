@@ -21,8 +21,8 @@ from . import paper
 from .narrative import join_names
 from .probe import compare_runs
 from .report import pct
-from .results import RunResults
-from .stats import Accuracy, group_bootstrap_difference, unpaired_comparison
+from .results import RunResults, correct_matrix
+from .stats import Accuracy, group_bootstrap_difference, seed_accuracy, seed_comparison, unpaired_comparison
 
 __all__ = ["CLAIMS", "DESIGNED_FINDINGS", "SUPPORTED", "NOT_SUPPORTED", "UNTESTABLE", "SAME_ACCURACY",
            "verdict_rows", "verdict_table", "verdict_sentence"]
@@ -90,18 +90,23 @@ def _others(accs: dict[str, Accuracy], exclude) -> Accuracy:
     return Accuracy(sum(a.k for a in rest), sum(a.n for a in rest))
 
 
-def verdict_rows(main: RunResults, baseline: RunResults | None = None, *, synthetic: bool = True) -> list[dict]:
+def verdict_rows(main: RunResults, baseline: RunResults | None = None, *, synthetic: bool = True,
+                 main_seeds=None, baseline_seeds=None) -> list[dict]:
     """One row per claim of :data:`CLAIMS`.
 
     Parameters
     ----------
-    main : dict
-        The main CRNN run's results (track split).
-    baseline : dict, optional
+    main : RunResults
+        The main CRNN run's results (track split, the profile's seed).
+    baseline : RunResults, optional
         The baseline's results on the same test tracks.
     synthetic : bool
         The build's data is the project's synthetic corpus: claims written into its style sheets are then
         not tested.
+    main_seeds, baseline_seeds : list of RunResults, optional
+        The two runs under every training seed they have (``ctx.seed_runs``). When given, the CRNN and the
+        baseline are compared over their seeds (:func:`genre_utils.stats.seed_comparison`): a difference is
+        one only when it is beyond the test set's interval *and* larger than the spread between seeds.
 
     Returns
     -------
@@ -113,20 +118,22 @@ def verdict_rows(main: RunResults, baseline: RunResults | None = None, *, synthe
     rows = []
     track, seg = main.accuracy("track"), main.accuracy("segment")
 
-    # 1. CRNN against the baseline, paired on the same test tracks
+    # 1. CRNN against the baseline, paired on the same test tracks (and over their seeds, when there are some)
+    paper_base = (f"baseline {pct(paper.reported('baseline_valid_accuracy'), 0)} validation, CRNN "
+                  f"{pct(paper.reported('track_accuracy'), 0)} (30-s)")
     if baseline is None:
         rows.append(_row("crnn_beats_baseline", f"baseline: {pct(paper.reported('baseline_train_accuracy'), 0)} "
                          f"training, {pct(paper.reported('baseline_valid_accuracy'), 0)} validation accuracy",
                          "no baseline run", UNTESTABLE, "the build has no baseline run to compare"))
+    elif main_seeds and baseline_seeds:
+        rows.append(_seeded_baseline_row(paper_base, main_seeds, baseline_seeds))
     else:
         cmp, paired = compare_runs(main, baseline)
         way = _beyond(cmp["low"], cmp["high"])
         evidence = (f"CRNN {track.short()} vs baseline {baseline.accuracy('track').short()}; "
                     f"difference {100 * cmp['difference']:+.1f} points "
                     f"[{100 * cmp['low']:+.1f}, {100 * cmp['high']:+.1f}]{' (paired)' if paired else ''}")
-        rows.append(_row("crnn_beats_baseline",
-                         f"baseline {pct(paper.reported('baseline_valid_accuracy'), 0)} validation, CRNN "
-                         f"{pct(paper.reported('track_accuracy'), 0)} (30-s)", evidence,
+        rows.append(_row("crnn_beats_baseline", paper_base, evidence,
                          SUPPORTED if way > 0 else NOT_SUPPORTED,
                          "the interval of the difference lies above zero" if way > 0 else
                          ("the baseline is ahead beyond the noise" if way < 0 else
@@ -223,6 +230,25 @@ def verdict_rows(main: RunResults, baseline: RunResults | None = None, *, synthe
                      "no listener answers recorded (the listening page does not store them)", UNTESTABLE,
                      "needs people's answers on the same clips"))
     return rows
+
+
+def _seeded_baseline_row(paper_value: str, main_seeds, baseline_seeds) -> dict:
+    """Claim 1 over the seeds: the mean-over-seeds difference, its paired interval over the tracks and the seeds'
+    spread, decided by :func:`genre_utils.stats.seed_comparison`'s two tests."""
+    a, _ = correct_matrix(main_seeds)
+    b, _ = correct_matrix(baseline_seeds)
+    cmp = seed_comparison(a, b)
+    d, lo, hi = (100 * cmp[k] for k in ("difference", "low", "high"))
+    evidence = (f"CRNN {seed_accuracy(a).short()} vs baseline {seed_accuracy(b).short()}; difference {d:+.1f} "
+                f"points [{lo:+.1f}, {hi:+.1f}] (paired over the tracks); seed spread "
+                f"{100 * cmp['spread_a']:.1f} and {100 * cmp['spread_b']:.1f} points")
+    if cmp["beyond_noise"]:
+        return _row("crnn_beats_baseline", paper_value, evidence, SUPPORTED if d > 0 else NOT_SUPPORTED,
+                    "the difference's interval excludes zero and the gap exceeds the spread between seeds"
+                    if d > 0 else "the baseline is ahead beyond the test interval and the seed spread")
+    reason = ("the interval of the difference includes zero: within the test set's noise" if not cmp["beyond_interval"]
+              else "the gap is no larger than the spread between seeds: another seed could close it")
+    return _row("crnn_beats_baseline", paper_value, evidence, NOT_SUPPORTED, reason)
 
 
 def _top_confusion(counts: pd.DataFrame, genre: str) -> list[str]:

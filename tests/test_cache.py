@@ -106,6 +106,12 @@ def test_store_reuse_is_validated_and_content_checked_only_with_verify(gtzan, tm
     assert experiments.run_key(first, "crnn", PROFILE, device="cpu") == experiments.run_key(first, "crnn", PROFILE)
     assert experiments.run_key(first, "crnn", PROFILE, device="cpu", precision="bf16") != \
         experiments.run_key(first, "crnn", PROFILE, device="cpu")
+    # another training seed is another run on the same data: its own key, the profile's data untouched
+    seeded = experiments.run_train_config(PROFILE, "crnn", "cpu", seed=PROFILE.seed + 1)
+    assert seeded.seed == PROFILE.seed + 1 and seeded.replace(seed=PROFILE.seed) == \
+        experiments.run_train_config(PROFILE, "crnn", "cpu")
+    assert experiments.run_key(first, "crnn", PROFILE, seed=PROFILE.seed + 1) != experiments.run_key(first, "crnn",
+                                                                                                      PROFILE)
     _build(gtzan, out, verify=True)
     assert len(extractions) == 5                            # verified and unchanged: reused
 

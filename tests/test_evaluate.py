@@ -361,3 +361,40 @@ def test_compare_runs_pairs_the_same_tracks_and_falls_back_to_newcombe():
     assert compare_runs(a, shuffled)[0]["difference"] == pytest.approx(0.3)
     other, paired = compare_runs(a, results([True] * 5 + [False] * 5, ids=[f"u{i}" for i in range(10)]))
     assert not paired and other["n_tracks"] is None and other["low"] < 0.3 < other["high"]
+
+
+def test_seed_accuracy_mean_interval_and_spread():
+    from genre_utils.stats import seed_accuracy
+
+    right = np.zeros((3, 100), dtype=bool)
+    right[0, :70], right[1, :74], right[2, :78] = True, True, True
+    acc = seed_accuracy(right)
+    assert acc.n_seeds == 3 and acc.n == 100 and acc.value == pytest.approx(0.74)
+    assert acc.spread == pytest.approx((0.70, 0.78))
+    assert acc.low < 0.74 < acc.high and acc.high - acc.low < 0.25
+    assert "3 seeds 70.0-78.0 %" in acc.short() and "mean of 3 seeds" in acc.text()
+    one = seed_accuracy(right[:1])
+    assert one.short() == one.per_seed[0].short()            # one seed reads as a plain accuracy
+
+
+def test_seed_comparison_needs_the_interval_and_the_seed_spread():
+    from genre_utils.stats import seed_comparison
+
+    rng = np.random.default_rng(0)
+    base = rng.random(400) < 0.6
+    a = np.stack([base | (rng.random(400) < 0.5) for _ in range(3)])   # far better, seeds close together
+    b = np.stack([base] * 3)
+    far = seed_comparison(a, b)
+    assert far["beyond_interval"] and far["beyond_seeds"] and far["beyond_noise"] and far["difference"] > 0
+    assert far["seeds_a"] == far["seeds_b"] == 3 and far["n_tracks"] == 400
+    # a small gap (3 points) between two models whose seeds spread over 10 points: not a difference,
+    # even when the track interval alone would exclude zero
+    c = np.zeros((3, 400), dtype=bool)
+    c[0, :220], c[1, :240], c[2, :260] = True, True, True          # 55, 60, 65 %
+    d = np.zeros((3, 400), dtype=bool)
+    d[:, :228] = True                                                # 57 % for every seed
+    near = seed_comparison(c, d)
+    assert near["difference"] == pytest.approx(0.03) and not near["beyond_seeds"] and not near["beyond_noise"]
+    assert near["spread_a"] == pytest.approx(0.10) and near["spread_b"] == 0
+    with pytest.raises(ValueError):
+        seed_comparison(c, d[:, :10])

@@ -403,11 +403,14 @@ def test_auroc_sentence_by_interval_and_data():
 
 def test_ece_sentence_direction_n_and_under_confidence():
     rel = pd.DataFrame({"count": [10, 30, 0], "confidence": [0.45, 0.6, float("nan")], "accuracy": [0.7, 0.9, None]})
-    raised = N.ece_sentence(0.102, 0.150, 170, "test tracks", rel, track_means=True)
+    raised = N.ece_sentence(0.102, 0.150, 170, "test tracks", rel, "the 40 validation tracks' mean probabilities")
     assert raised.startswith("On the 170 test tracks, temperature scaling raised the ECE from 10.2 % to 15.0 %.")
-    assert "under-confident (mean confidence 56.2 % against an accuracy of 85.0 %)" in raised
-    assert "mean of its windows'" in raised
-    assert "windows'" not in N.ece_sentence(0.102, 0.150, 170, "test tracks", rel)
+    assert "under-confident (mean confidence 56.2 % against an accuracy of 85.0 %)." in raised
+    assert raised.endswith("fitted on the 40 validation tracks' mean probabilities; one number fitted on so few "
+                           "items need not carry over to these.")
+    assert "fitted on" not in N.ece_sentence(0.102, 0.150, 170, "test tracks", rel)
+    # a lowered ECE needs no excuse, whatever it was fitted on
+    assert "fitted on" not in N.ece_sentence(0.15, 0.10, 170, "test tracks", rel, "the 40 validation tracks")
     over = N.ece_sentence(0.1, 0.2, 40, "tracks", pd.DataFrame({"count": [4], "confidence": [0.9],
                                                                  "accuracy": [0.5]}))
     assert "still over-confident" in over
@@ -415,6 +418,36 @@ def test_ece_sentence_direction_n_and_under_confidence():
         "On the 1,020 5-s test windows, temperature scaling lowered the ECE from 6.6 % to 3.8 %.")
     assert "left the ECE at 5.0 %" in N.ece_sentence(0.0501, 0.0499, 10, "tracks")
     assert "could not be measured" in N.ece_sentence(None, 0.1, 10, "tracks")
+
+
+def test_temperature_sentence_direction_and_the_window_temperature_beside_it():
+    assert "T = 1.32 > 1" in N.temperature_sentence(1.3219) and "over-confident" in N.temperature_sentence(1.3219)
+    assert "under-confident" in N.temperature_sentence(0.8) and "close to 1" in N.temperature_sentence(1.0449)
+    assert "close to 1" in N.temperature_sentence(1.05)        # shown as 1.05: not "> 1.05"
+    assert "would be 1.80, higher: single windows need more softening" in N.temperature_sentence(1.3, 1.8)
+    assert "would be 0.90, lower" in N.temperature_sentence(1.3, 0.9)
+    assert "would be 1.30, the same" in N.temperature_sentence(1.301, 1.299)   # equal as shown
+
+
+def test_newdata_flag_sentence_follows_the_counts_and_the_interval():
+    base = {"threshold": 0.3, "newdata": {"n_files": 40, "flagged_wrong": {"k": 3, "n": 10},
+                                          "flagged_right": {"k": 2, "n": 30}, "auroc": 0.7, "low": 0.55,
+                                          "high": 0.85}}
+    s = N.newdata_flag_sentence(base)
+    assert s.startswith("On the 40 new-data files") and "catches 30.0 % (3 of 10 files the model gets wrong" in s
+    assert "costs 6.7 % (2 of 30 files it gets right" in s and "more often than chance (AUROC 0.70" in s
+    around = N.newdata_flag_sentence({**base, "newdata": {**base["newdata"], "low": 0.4}})
+    assert "does not tell the wrong files from the right ones" in around and "includes 0.5" in around
+    below = N.newdata_flag_sentence({**base, "newdata": {**base["newdata"], "auroc": 0.3, "low": 0.1,
+                                                            "high": 0.45}})
+    assert "*less* unknown" in below and "surest where it is wrong" in below
+    none_wrong = N.newdata_flag_sentence({**base, "newdata": {**base["newdata"], "flagged_wrong": {"k": 0, "n": 0}}})
+    assert "right every time" in none_wrong and "AUROC" not in none_wrong
+    none_right = N.newdata_flag_sentence({**base, "newdata": {**base["newdata"], "flagged_right": {"k": 0, "n": 0},
+                                                                 "auroc": None}})
+    assert "gets none right" in none_right and "AUROC" not in none_right
+    assert "no new-data files" in N.newdata_flag_sentence({"threshold": 0.3, "newdata": {"n_files": 0}})
+    assert "no new-data files" in N.newdata_flag_sentence({"threshold": 0.3})
 
 
 def test_best_epoch_sentence_last_earlier_ties_and_single():
@@ -483,3 +516,27 @@ def test_margin_sentences_capitalise_their_start_only():
     assert "The CRNN" not in text
     ahead = N.margin_sentence({"difference": 0.2, "low": 0.1, "high": 0.3, "n_tracks": 9}, "the CRNN", "a probe")
     assert ahead.startswith("The CRNN is more accurate than a probe")
+
+
+def test_seed_margin_sentence_follows_both_tests():
+    cmp = {"difference": 0.05, "low": 0.01, "high": 0.09, "level": 0.95, "n_tracks": 170, "seeds_a": 3, "seeds_b": 3,
+           "spread_a": 0.02, "spread_b": 0.03, "beyond_interval": True, "beyond_seeds": True}
+    s = N.seed_margin_sentence(cmp, "the variant", "the main CRNN")
+    assert s.startswith("Over 3 seeds each, the variant is ahead of the main CRNN by 5.0 points on average")
+    assert "up to 3.0 points" in s and s.endswith("beyond both the test set's noise and the spread between seeds.")
+    seeds_only = N.seed_margin_sentence({**cmp, "beyond_seeds": False}, "the variant", "the main CRNN")
+    assert "another seed could close it" in seeds_only
+    noise = N.seed_margin_sentence({**cmp, "difference": -0.02, "low": -0.06, "high": 0.02, "beyond_interval": False,
+                                    "seeds_b": 1}, "the variant", "the main CRNN")
+    assert noise.startswith("Over 3 and 1 seeds, the main CRNN is ahead of the variant by 2.0 points")
+    assert noise.endswith("within the noise of this test set.")
+    tie = N.seed_margin_sentence({**cmp, "difference": 0.0004}, "the variant", "the main CRNN")
+    assert "score the same on average" in tie
+
+
+def test_seeds_note_names_the_seeded_rows():
+    assert "single training run with one seed" in N.seeds_note({"a": 1, "b": 1})
+    assert N.seeds_note({"a": 3, "b": 3}).startswith("Every row is the mean of 3 training runs")
+    mixed = N.seeds_note({"main run": 3, "baseline": 3, "log-mel": 1})
+    assert mixed.startswith("Main run and baseline are trained with 3 seeds") and "one seed each" in mixed
+    assert N.seeds_note({"main run": 3, "x": 1}).startswith("Main run is trained with 3 seeds on the same data: its")

@@ -59,6 +59,21 @@ def test_crnn_against_baseline_follows_the_paired_interval():
     assert by_key(V.verdict_rows(good, None, synthetic=False))["crnn_beats_baseline"]["verdict"] == V.UNTESTABLE
 
 
+def test_crnn_against_baseline_over_seeds_needs_the_interval_and_the_seed_spread():
+    base = [results(balanced({g: 6 for g in GENRES}))] * 3
+    steady = [results(balanced({g: 18 for g in GENRES}))] * 3                      # far ahead, seeds agree
+    row = by_key(V.verdict_rows(steady[0], base[0], synthetic=False, main_seeds=steady,
+                                baseline_seeds=base))["crnn_beats_baseline"]
+    assert row["verdict"] == V.SUPPORTED and "3 seeds" in row["this build"] and "seed spread 0.0" in row["this build"]
+    # seeds at 9, 12 and 15 right of 20 per genre (45-75 %) against a baseline at 11 (55 %): the mean gap
+    # (+5 points) lies inside the CRNN's 30-point seed spread, so no difference is called
+    shaky = [results(balanced({g: k for g in GENRES})) for k in (9, 12, 15)]
+    mid = [results(balanced({g: 11 for g in GENRES}))] * 3
+    row = by_key(V.verdict_rows(shaky[0], mid[0], synthetic=False, main_seeds=shaky,
+                                baseline_seeds=mid))["crnn_beats_baseline"]
+    assert row["verdict"] == V.NOT_SUPPORTED and "spread between seeds" in row["reason"]
+
+
 def test_the_vote_helps_only_when_tracks_beat_their_segments_beyond_the_noise():
     pairs = balanced({g: 16 for g in GENRES})
     # every right track has only 4 of its 6 segments right, every wrong one 2: the vote gains

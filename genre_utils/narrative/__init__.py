@@ -17,12 +17,15 @@ from .comparisons import (
     margin_sentence,
     newdata_sentence,
     protocol_sentence,
+    seed_margin_sentence,
+    seeds_note,
     versus_paper_sentence,
     web_tests_sentence,
 )
 from .confidence import (
     auroc_sentence,
     ece_sentence,
+    newdata_flag_sentence,
     open_set_note,
     rejection_sentence,
     temperature_sentence,
@@ -62,7 +65,8 @@ __all__ = ["join_names", "counted", "extremes_sentence", "confusion_sentence", "
            "accuracy_sentence", "versus_paper_sentence", "precision_sentence", "weakest_sentence",
            "focus_genre_sentence", "neighbours_sentence", "sample_lines", "sample_sentence",
            "misclassified_sentence", "fdr_sentence", "web_tests_sentence", "newdata_sentence", "protocol_sentence",
-           "auroc_sentence", "ece_sentence", "temperature_sentence", "rejection_sentence", "open_set_note",
-           "margin_reading_sentence", "windows_per_genre_phrase", "split_sentence",
+           "auroc_sentence", "ece_sentence", "temperature_sentence", "rejection_sentence", "newdata_flag_sentence",
+           "open_set_note", "margin_reading_sentence", "seed_margin_sentence", "seeds_note",
+           "windows_per_genre_phrase", "split_sentence",
            "near_duplicates_sentence", "artist_share_sentence", "failed_files_sentence", "best_epoch_sentence",
            "paper_recipe_sentence", "paper_recipe_provenance", "paper_cost_sentence"]

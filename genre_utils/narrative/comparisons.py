@@ -10,7 +10,7 @@ from ..stats import Accuracy, overlaps
 from .common import counted, join_names, percent
 
 __all__ = ["margin_sentence", "versus_paper_sentence", "web_tests_sentence", "newdata_sentence", "protocol_sentence",
-           "margin_reading_sentence"]
+           "margin_reading_sentence", "seed_margin_sentence", "seeds_note"]
 
 
 def margin_sentence(comparison: dict, a: str, b: str, unit: str = "test tracks", small: float = 0.02) -> str:
@@ -177,3 +177,56 @@ def margin_reading_sentence(comparison: dict, large: float = 0.10) -> str:
     return (f"Here the CRNN's lead is large (at least {100 * lo:.0f} points at the low end of the interval), so on "
             "this data the design does not hold it back. Where the margin is small or negative, as it may be on "
             "real data with few training tracks, the design is the first suspect:")
+
+
+def seed_margin_sentence(comparison: dict, a: str, b: str) -> str:
+    """Model A against model B over their training seeds (:func:`genre_utils.stats.seed_comparison`), in words
+    chosen by the two tests: beyond the test interval and the seed spread, beyond the interval only, or within
+    the noise; a tie at the shown precision is called one.
+
+    Parameters
+    ----------
+    comparison : dict
+        ``difference``, ``low``, ``high``, ``level``, ``n_tracks``, ``seeds_a``, ``seeds_b``, ``spread_a``,
+        ``spread_b``, ``beyond_interval``, ``beyond_seeds``.
+    a, b : str
+        Names of the two models (A minus B), e.g. "the CRNN with the GRU over time", "the main CRNN".
+    """
+    d, lo, hi = (100 * comparison[k] for k in ("difference", "low", "high"))
+    level = f"{100 * comparison.get('level', 0.95):.0f} %"
+    seeds = (f"{comparison['seeds_a']} and {comparison['seeds_b']} seeds" if comparison["seeds_a"] !=
+             comparison["seeds_b"] else f"{comparison['seeds_a']} seeds each")
+    spread = max(comparison["spread_a"], comparison["spread_b"]) * 100
+    where = (f"({level} interval {lo:+.1f} to {hi:+.1f} points over the {comparison['n_tracks']:,} test tracks; "
+             f"the seeds of either model spread over up to {spread:.1f} points)")
+    if round(d, 1) == 0:
+        return f"Over {seeds}, {a} and {b} score the same on average {where}."
+    lead, trail = (a, b) if d > 0 else (b, a)
+    head = f"Over {seeds}, {lead} is ahead of {trail} by {abs(d):.1f} points on average {where}"
+    if comparison["beyond_interval"] and comparison["beyond_seeds"]:
+        return head + ": a difference beyond both the test set's noise and the spread between seeds."
+    if comparison["beyond_interval"]:
+        return head + (": beyond the test set's interval, but no larger than the spread between seeds, so "
+                       "another seed could close it.")
+    return head + ": within the noise of this test set."
+
+
+def seeds_note(n_seeds: dict) -> str:
+    """Which runs of a table were trained with several seeds, from ``{label: number of seeds}``; says so when all
+    have one, or all have the same number."""
+    several = {k: v for k, v in n_seeds.items() if v > 1}
+    counts = sorted(set(n_seeds.values()))
+    if not several:
+        return ("Every row is a single training run with one seed: the interval covers the test set only, not "
+                "what another seed would give.")
+    if len(counts) == 1:
+        return (f"Every row is the mean of {counts[0]} training runs with different seeds on the same data; "
+                "the interval covers the test set, the range the seeds.")
+    names = join_names([k for k in n_seeds if k in several])
+    n = sorted(set(several.values()))
+    times = f"{n[0]}" if len(n) == 1 else "several"
+    return (f"{names[0].upper() + names[1:]} {'is' if len(several) == 1 else 'are'} trained with {times} seeds "
+            f"on the same data: {'its' if len(several) == 1 else 'their'} cell gives the mean over the seeds, the "
+            "test set's interval and the seeds' range. The other rows are one seed each, so for them the interval "
+            "covers the test set only, not what another seed would give.")
+
