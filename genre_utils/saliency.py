@@ -28,18 +28,18 @@ the same ``extent`` as :func:`genre_utils.plots.draw_features` and lined up with
 from __future__ import annotations
 
 import contextlib
-import io
 
 import numpy as np
 import torch
 
 from .dataset import track_windows
 from .devices import model_device
+from .plots import feature_range, figure_png
 from .results import RunResults, load_results
 from .train import load_checkpoint
 
 __all__ = ["occlusion", "gradient_x_input", "saliency", "clip_saliency", "frame_seconds", "draw_saliency",
-           "saliency_png", "saliency_examples", "saliency_figure"]
+           "saliency_png", "saliency_examples", "saliency_figure", "as_model"]
 
 #: Readable names of the methods.
 METHOD_NAMES = {"occlusion": "occlusion", "gradient": "gradient x input", "gradient_x_input": "gradient x input"}
@@ -219,8 +219,7 @@ def draw_saliency(ax, sal: np.ndarray, params, features: np.ndarray | None = Non
     extent = (0, seconds, 0, sal.shape[0])
     if features is not None:
         f = np.asarray(features, dtype=np.float32)
-        body = f[1:] if len(f) > 1 else f
-        lo, hi = np.percentile(body, [1, 99])
+        lo, hi = feature_range(f, params)
         ax.imshow(f, origin="lower", aspect="auto", cmap="gray", vmin=lo, vmax=hi, extent=extent,
                   interpolation="nearest")
     lim = float(np.max(np.abs(sal))) or 1.0
@@ -245,9 +244,14 @@ def saliency_png(sal: np.ndarray, params, features=None, title: str = "", dpi: i
     ax = fig.add_subplot()
     draw_saliency(ax, sal, params, features, title)
     fig.tight_layout(pad=0.4)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
+    return figure_png(fig)
+
+
+def as_model(model):
+    """A model, a run folder or a checkpoint path -> a model in eval mode on the CPU (None stays None)."""
+    if model is None or hasattr(model, "forward"):
+        return model
+    return load_checkpoint(model, device="cpu")[0]
 
 
 def saliency_examples(results: RunResults, seed: int = 0):
