@@ -239,11 +239,13 @@ def frame_seconds(params, n_frames: int) -> np.ndarray:
 
 
 def draw_saliency(ax, sal: np.ndarray, params, features: np.ndarray | None = None, title: str = "",
-                  colorbar: bool = True):
+                  colorbar: bool = True, limit: float | None = None):
     """Draw a saliency map on ``ax`` with time in seconds (same extent as the book's feature images).
 
     Red cells pushed the model towards the genre, blue ones away from it; the colour scale is symmetric
-    around 0. With ``features`` the MFCC image is drawn faintly underneath in grey.
+    around 0, from ``-limit`` to ``limit`` (default: the largest magnitude; cells beyond it are drawn at the
+    end of the scale, which the colour bar's pointed ends then say). With ``features`` the MFCC image is
+    drawn faintly underneath in grey.
     """
     sal = np.asarray(sal, dtype=np.float32)
     seconds = sal.shape[1] * params.hop_length / params.sample_rate
@@ -253,7 +255,8 @@ def draw_saliency(ax, sal: np.ndarray, params, features: np.ndarray | None = Non
         lo, hi = feature_range(f, params)
         ax.imshow(f, origin="lower", aspect="auto", cmap="gray", vmin=lo, vmax=hi, extent=extent,
                   interpolation="nearest")
-    lim = float(np.max(np.abs(sal))) or 1.0
+    top = float(np.max(np.abs(sal)))
+    lim = (limit if limit and limit < top else top) or 1.0
     im = ax.imshow(sal, origin="lower", aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, extent=extent,
                    interpolation="nearest", alpha=0.75 if features is not None else 1.0)
     ax.set_xlabel("time (s)")
@@ -261,7 +264,7 @@ def draw_saliency(ax, sal: np.ndarray, params, features: np.ndarray | None = Non
     if title:
         ax.set_title(title, fontsize=9)
     if colorbar:
-        ax.figure.colorbar(im, ax=ax, fraction=0.04, label="saliency")
+        ax.figure.colorbar(im, ax=ax, fraction=0.04, label="saliency", extend="both" if lim < top else "neither")
     return im
 
 
