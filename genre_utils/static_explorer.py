@@ -43,8 +43,8 @@ __all__ = ["media_tracks", "track_png", "explorer_html", "static_explorer"]
 
 #: Defaults: correct tracks with media per genre, tracks with media in all, 5-s windows shown per track.
 CORRECT_PER_GENRE, MAX_TRACKS, N_WINDOWS = 1, 60, 2
-#: Height of each panel of a track's image, in inches (axes, colour bar and title).
-PANEL_INCHES = 1.5
+#: Width of a track's image and height of each of its panels (axes, colour bar and title), in inches.
+WIDTH_INCHES, PANEL_INCHES = 5.4, 1.35
 
 
 def media_tracks(table: pd.DataFrame, genres, correct_per_genre: int = CORRECT_PER_GENRE,
@@ -81,7 +81,7 @@ def media_tracks(table: pd.DataFrame, genres, correct_per_genre: int = CORRECT_P
 
 
 def track_png(windows: np.ndarray, sal: np.ndarray | None, params: FeatureParams, title: str = "",
-              sal_title: str = "", dpi: int = 72, colors: int | None = 128) -> bytes:
+              sal_title: str = "", dpi: int = 80, colors: int | None = 128) -> bytes:
     """One track's image: its MFCC (top) over its saliency map (bottom), time in seconds across both.
 
     Parameters
@@ -97,7 +97,7 @@ def track_png(windows: np.ndarray, sal: np.ndarray | None, params: FeatureParams
     title, sal_title : str
         Titles of the two panels.
     dpi : int
-        Pixels per inch of the 6-inch-wide figure (72: 432 pixels wide).
+        Pixels per inch of the figure, :data:`WIDTH_INCHES` wide (80: 432 pixels wide, text 9-11 pixels high).
     colors : int or None
         Palette size of the PNG (:func:`genre_utils.plots.figure_png`; the two colour maps need more than 64).
 
@@ -110,12 +110,12 @@ def track_png(windows: np.ndarray, sal: np.ndarray | None, params: FeatureParams
 
     image = np.concatenate(list(np.asarray(windows, dtype=np.float32)), axis=1)
     panels = 1 if sal is None else 2
-    height = 0.7 + PANEL_INCHES * panels
-    fig = Figure(figsize=(6.0, height), dpi=dpi)
+    height = 0.65 + PANEL_INCHES * panels
+    fig = Figure(figsize=(WIDTH_INCHES, height), dpi=dpi)
     FigureCanvasAgg(fig)
     # fixed margins (inches) instead of tight_layout, which took a third of the drawing time
-    fig.subplots_adjust(left=0.55 / 6, right=1 - 0.75 / 6, top=1 - 0.22 / height, bottom=0.42 / height,
-                        hspace=0.5 / PANEL_INCHES)
+    fig.subplots_adjust(left=0.55 / WIDTH_INCHES, right=1 - 0.85 / WIDTH_INCHES, top=1 - 0.22 / height,
+                        bottom=0.42 / height, hspace=0.45 / PANEL_INCHES)
     axes = fig.subplots(panels, 1, sharex=True, squeeze=False)[:, 0]
     lo, hi = feature_range(image, params)
     draw_features(axes[0], image, params, vmin=lo, vmax=hi, colorbar_fraction=0.04)  # as draw_saliency: x aligned
@@ -218,6 +218,8 @@ _CSS = """
 #{id} table.gu-tracks tr.gu-track:hover {{background: #eef3fb}}
 #{id} table.gu-tracks tr.gu-sel, #{id} table.gu-tracks tr.gu-sel:hover {{background: #c7dbf5; font-weight: bold}}
 #{id} table.gu-tracks tr.gu-bare td:first-child::after {{content: " (listed only)"; color: #888; font-size: 0.85em}}
+#{id} .gu-detail {{margin-top: 0.6em}}
+#{id} .gu-detail p {{margin: 0.2em 0}}
 #{id} .gu-detail img {{max-width: 100%; height: auto; display: block; margin: 0.3em 0}}
 #{id} .gu-detail audio {{width: 100%; max-width: 28em}}
 #{id} .gu-note {{color: #8a4b00; font-size: 0.9em}}
@@ -320,7 +322,7 @@ def _track_rows(table: pd.DataFrame, genres, media_index: dict) -> str:
                 rows.append(f'<tr class="gu-track{"" if m is not None else " gu-bare"}" data-t="{i}" data-p="{j}" '
                             f'data-m="{"" if m is None else m}" tabindex="0"><td>{esc(r.track_id)}</td>'
                             f'<td>{votes}</td><td>{conf}</td><td>{esc(r.line)}</td></tr>')
-    head = ('<colgroup><col style="width:28%"><col style="width:12%"><col style="width:13%"><col></colgroup>'
+    head = ('<colgroup><col style="width:26%"><col style="width:11%"><col style="width:17%"><col></colgroup>'
             "<thead><tr><th>track</th><th>votes</th><th>confidence</th><th>top 3 (mean probability)</th></tr>"
             "</thead>")
     return f'<div class="gu-list"><table class="gu-tracks">{head}<tbody>{"".join(rows)}</tbody></table></div>'
