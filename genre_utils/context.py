@@ -194,7 +194,7 @@ class Context:
         if kind == "store":
             return store_key(self.dataset(*args))
         if kind == "run":
-            return self.run(*args).get("key")
+            return self.run(*args).key
         raise ValueError(f"unknown artefact kind {kind!r}")
 
 
