@@ -115,20 +115,34 @@ def select_clips(results: RunResults, n: int = 30, seed: int = 0, sources=("newd
 
 
 # ---------------------------------------------------------------------------------------------- audio
-def clip_mp3(path, seconds: float = CLIP_SECONDS, sample_rate: int = CLIP_RATE, kbps: int = CLIP_KBPS) -> bytes:
-    """``seconds`` from the middle of an audio file as a small mono MP3 (LAME; deterministic bytes).
+def clip_mp3(path, seconds: float = CLIP_SECONDS, sample_rate: int = CLIP_RATE, kbps: int = CLIP_KBPS,
+             start: float | None = None) -> bytes:
+    """``seconds`` of an audio file (from its middle, or from ``start``) as a small mono MP3 (LAME; deterministic
+    bytes).
+
+    Parameters
+    ----------
+    path : path-like
+    seconds : float
+        Longest excerpt in seconds.
+    sample_rate : int
+        Rate of the MP3 in Hz.
+    kbps : int
+        Bit rate in kbit/s (about ``kbps / 8`` kB per second).
+    start : float, optional
+        Where the excerpt begins, in seconds from the start of the file; default: centred in the file.
 
     Raises
     ------
     genre_utils.audio.AudioError
-        Missing or undecodable file, or no samples.
+        Missing or undecodable file, or no samples (also when ``start`` lies past the end).
     """
     import lameenc
 
     y = load_audio(path, sample_rate)
     length = int(round(seconds * sample_rate))
-    start = max(0, (y.size - length) // 2)
-    y = y[start:start + length]
+    first = max(0, (y.size - length) // 2) if start is None else max(0, int(round(start * sample_rate)))
+    y = y[first:first + length]
     if y.size == 0:
         raise AudioError("no audio samples")
     pcm = (np.clip(y, -1.0, 1.0) * 32767.0).round().astype("<i2")

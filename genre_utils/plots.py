@@ -8,6 +8,7 @@ objects, never from typed-in constants.
 from __future__ import annotations
 
 import functools
+import io
 import math
 
 import matplotlib
@@ -20,7 +21,7 @@ from .genres import GENRES
 from .stats import wilson_interval
 
 __all__ = [
-    "draw_features",
+    "draw_features", "feature_range", "figure_png",
     "pipeline_diagram", "layer_diagram", "training_curves", "confusion_heatmap", "genre_distribution",
     "blues_scale", "feature_image", "per_genre_bars", "ablation_bars", "accuracy_intervals",
     "paper_recipe_curve", "crnn_diagrams", "CORRECT_COLOR", "WRONG_COLOR",
@@ -380,6 +381,46 @@ def draw_features(ax, features: np.ndarray, params, vmin=None, vmax=None, colorb
     ax.set_ylabel("MFCC index" if params.kind == "mfcc" else "mel band")
     ax.figure.colorbar(im, ax=ax, fraction=colorbar_fraction, label="value" if params.kind == "mfcc" else "dB")
     return im
+
+
+def feature_range(image: np.ndarray, params) -> tuple[float, float]:
+    """Colour range of a feature image: its 1st to 99th percentile (for MFCCs: of rows 1 and up).
+
+    The loudness coefficient of the MFCCs (row 0) lies far below the others; leaving it out of the range (it is
+    drawn clipped) keeps it from flattening the rest of the image.
+
+    Parameters
+    ----------
+    image : ndarray, shape (height, n_frames)
+    params : FeatureParams
+        Its ``kind`` says whether the rows are MFCCs.
+
+    Returns
+    -------
+    lo, hi : float
+    """
+    image = np.asarray(image, dtype=np.float32)
+    body = image[1:] if params.kind == "mfcc" and len(image) > 1 else image
+    lo, hi = np.percentile(body, [1, 99])
+    return float(lo), float(hi)
+
+
+def figure_png(fig, colors: int | None = 64) -> bytes:
+    """A figure (drawn at its own dpi) as PNG bytes, its RGBA image quantised to a palette of ``colors``.
+
+    A small palette looks the same for these images and makes the file about three times smaller, which
+    matters where a page embeds many of them. ``colors=None`` keeps full colour. The same figure gives the same
+    bytes (no timestamp is written).
+    """
+    from PIL import Image
+
+    fig.canvas.draw()
+    image = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())).convert("RGB")
+    if colors:
+        image = image.quantize(colors=colors, method=Image.Quantize.MEDIANCUT)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
 
 
 @_detached

@@ -28,18 +28,18 @@ the same ``extent`` as :func:`genre_utils.plots.draw_features` and lined up with
 from __future__ import annotations
 
 import contextlib
-import io
 
 import numpy as np
 import torch
 
 from .dataset import track_windows
 from .devices import model_device
+from .plots import feature_range, figure_png
 from .results import RunResults, load_results
 from .train import load_checkpoint
 
-__all__ = ["occlusion", "gradient_x_input", "saliency", "clip_saliency", "frame_seconds", "draw_saliency",
-           "saliency_png", "saliency_examples", "saliency_figure"]
+__all__ = ["occlusion", "gradient_x_input", "gradient_x_input_batch", "saliency", "clip_saliency", "frame_seconds",
+           "draw_saliency", "saliency_png", "saliency_examples", "saliency_figure", "as_model"]
 
 #: Readable names of the methods.
 METHOD_NAMES = {"occlusion": "occlusion", "gradient": "gradient x input", "gradient_x_input": "gradient x input"}
@@ -162,13 +162,42 @@ def gradient_x_input(model, window, target: int | None = None) -> np.ndarray:
     saliency : ndarray, shape (height, n_frames), float32
     """
     x = _check_window(window)
-    target = _target(model, x, target)
-    inp = _as_batch(x[None], model_device(model)).requires_grad_(True)
-    with torch.enable_grad(), _gradients_in_eval_mode(model):
-        logp = torch.log_softmax(model(inp).float(), dim=1)[0, target]
-        (grad,) = torch.autograd.grad(logp, inp)
-    g = grad[0].detach().cpu().numpy()
-    return (g * (x - x.mean(axis=1, keepdims=True))).astype(np.float32)
+    return gradient_x_input_batch(model, x[None], [_target(model, x, target)])[0]
+
+
+def gradient_x_input_batch(model, windows, targets, batch_size: int = 32) -> np.ndarray:
+    """:func:`gradient_x_input` of many windows, ``batch_size`` windows per forward and backward pass.
+
+    The windows do not interact in an eval-mode model, so the gradient of the summed log-probabilities gives
+    each window its own gradient; a batch of 32 costs about as much as two single windows on a CPU (the
+    passes are dominated by reading the weights), which is what makes saliency for tens of tracks cheap.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    windows : ndarray, shape (n, height, n_frames)
+    targets : sequence of int, length n
+        The class of each window's map.
+    batch_size : int
+
+    Returns
+    -------
+    saliency : ndarray, shape (n, height, n_frames), float32
+    """
+    X = np.asarray(windows, dtype=np.float32)
+    if X.ndim != 3 or len(targets) != len(X):
+        raise ValueError(f"expected windows (n, height, n_frames) and n targets, got {X.shape} and {len(targets)}")
+    device = model_device(model)
+    out = []
+    for start in range(0, len(X), batch_size):
+        x = X[start:start + batch_size]
+        t = torch.as_tensor(np.asarray(targets[start:start + batch_size], dtype=np.int64), device=device)
+        inp = _as_batch(x, device).requires_grad_(True)
+        with torch.enable_grad(), _gradients_in_eval_mode(model):
+            logp = torch.log_softmax(model(inp).float(), dim=1).gather(1, t[:, None]).sum()
+            (grad,) = torch.autograd.grad(logp, inp)
+        out.append(grad.detach().cpu().numpy() * (x - x.mean(axis=2, keepdims=True)))
+    return np.concatenate(out).astype(np.float32) if out else np.zeros_like(X)
 
 
 def saliency(model, window, method: str = "occlusion", target: int | None = None, **kwargs) -> np.ndarray:
@@ -199,6 +228,8 @@ def clip_saliency(model, windows, method: str = "occlusion", target: int | None 
         W = W[None]
     if target is None:
         target = int(np.argmax(_probs(model, W, 64).sum(axis=0)))
+    if method in ("gradient", "gradient_x_input"):  # one pass for all the windows
+        return np.concatenate(list(gradient_x_input_batch(model, W, [target] * len(W))), axis=1)
     return np.concatenate([saliency(model, w, method, target, **kwargs) for w in W], axis=1)
 
 
@@ -208,22 +239,24 @@ def frame_seconds(params, n_frames: int) -> np.ndarray:
 
 
 def draw_saliency(ax, sal: np.ndarray, params, features: np.ndarray | None = None, title: str = "",
-                  colorbar: bool = True):
+                  colorbar: bool = True, limit: float | None = None):
     """Draw a saliency map on ``ax`` with time in seconds (same extent as the book's feature images).
 
     Red cells pushed the model towards the genre, blue ones away from it; the colour scale is symmetric
-    around 0. With ``features`` the MFCC image is drawn faintly underneath in grey.
+    around 0, from ``-limit`` to ``limit`` (default: the largest magnitude; cells beyond it are drawn at the
+    end of the scale, which the colour bar's pointed ends then say). With ``features`` the MFCC image is
+    drawn faintly underneath in grey.
     """
     sal = np.asarray(sal, dtype=np.float32)
     seconds = sal.shape[1] * params.hop_length / params.sample_rate
     extent = (0, seconds, 0, sal.shape[0])
     if features is not None:
         f = np.asarray(features, dtype=np.float32)
-        body = f[1:] if len(f) > 1 else f
-        lo, hi = np.percentile(body, [1, 99])
+        lo, hi = feature_range(f, params)
         ax.imshow(f, origin="lower", aspect="auto", cmap="gray", vmin=lo, vmax=hi, extent=extent,
                   interpolation="nearest")
-    lim = float(np.max(np.abs(sal))) or 1.0
+    top = float(np.max(np.abs(sal)))
+    lim = (limit if limit and limit < top else top) or 1.0
     im = ax.imshow(sal, origin="lower", aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, extent=extent,
                    interpolation="nearest", alpha=0.75 if features is not None else 1.0)
     ax.set_xlabel("time (s)")
@@ -231,7 +264,7 @@ def draw_saliency(ax, sal: np.ndarray, params, features: np.ndarray | None = Non
     if title:
         ax.set_title(title, fontsize=9)
     if colorbar:
-        ax.figure.colorbar(im, ax=ax, fraction=0.04, label="saliency")
+        ax.figure.colorbar(im, ax=ax, fraction=0.04, label="saliency", extend="both" if lim < top else "neither")
     return im
 
 
@@ -245,9 +278,14 @@ def saliency_png(sal: np.ndarray, params, features=None, title: str = "", dpi: i
     ax = fig.add_subplot()
     draw_saliency(ax, sal, params, features, title)
     fig.tight_layout(pad=0.4)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
+    return figure_png(fig)
+
+
+def as_model(model):
+    """A model, a run folder or a checkpoint path -> a model in eval mode on the CPU (None stays None)."""
+    if model is None or hasattr(model, "forward"):
+        return model
+    return load_checkpoint(model, device="cpu")[0]
 
 
 def saliency_examples(results: RunResults, seed: int = 0):

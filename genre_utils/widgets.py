@@ -28,11 +28,10 @@ from .config import FeatureParams
 from .dataset import track_windows
 from .features import extract
 from .genres import GENRES
-from .plots import CORRECT_COLOR, WRONG_COLOR, draw_features
+from .plots import CORRECT_COLOR, WRONG_COLOR, draw_features, feature_range, figure_png
 from .results import RunResults
-from .saliency import METHOD_NAMES, PATCH, clip_saliency, saliency_png
+from .saliency import METHOD_NAMES, PATCH, as_model, clip_saliency, saliency_png
 from .tracks import cell_clips, largest_error_cell, largest_error_in_row
-from .train import load_checkpoint
 
 __all__ = ["clip_wav", "feature_png", "clip_media", "clip_player", "examples_per_genre", "explorer"]
 
@@ -105,12 +104,10 @@ def feature_png(features: np.ndarray, params: FeatureParams, title: str = "", dp
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from PIL import Image
 
     feats = np.asarray(features, dtype=np.float32)
     image = np.concatenate(list(feats), axis=1) if feats.ndim == 3 else feats
-    body = image[1:] if params.kind == "mfcc" and len(image) > 1 else image
-    lo, hi = np.percentile(body, [1, 99])
+    lo, hi = feature_range(image, params)
     fig = Figure(figsize=(6.4, 2.4), dpi=dpi)   # not pyplot: nothing for the inline backend to show
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
@@ -118,11 +115,7 @@ def feature_png(features: np.ndarray, params: FeatureParams, title: str = "", dp
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout(pad=0.4)
-    fig.canvas.draw()
-    rgb = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())).convert("RGB")
-    buf = io.BytesIO()
-    rgb.quantize(colors=colors, method=Image.Quantize.MEDIANCUT).save(buf, format="PNG", optimize=True)
-    return buf.getvalue()
+    return figure_png(fig, colors)
 
 
 def clip_player(path, seconds: float = 10.0):
@@ -302,7 +295,7 @@ class _Explorer:
         self.seconds = float(max_audio_seconds)
         self.media = functools.lru_cache(maxsize=16)(self._media)
         self.saliency_of = functools.lru_cache(maxsize=16)(self._saliency)
-        self.model = _load_model(model)
+        self.model = as_model(model)
         self.saliency_method = saliency_method
         self.muted = False
 
@@ -452,13 +445,6 @@ SALIENCY_NOTE = ("Red: hiding this part of the image (coefficients x time, a sma
                  "probability. It shows where the model's answer is sensitive, not what a listener would call the "
                  "genre.")
 
-
-def _load_model(model):
-    """A model, a run folder or a checkpoint path -> a model in eval mode on the CPU (None stays None)."""
-    if model is None or hasattr(model, "forward"):
-        return model
-
-    return load_checkpoint(model, device="cpu")[0]
 
 
 # ------------------------------------------------------------------------------------- plotly views

@@ -85,3 +85,45 @@ def explorer_url(proc, timeout: float = 120.0) -> str | None:
         if line.startswith("Explorer: "):
             return line.split(" ", 1)[1].strip()
     return None
+
+
+def check_static_explorer(driver, cell=None, track_id=None) -> None:
+    """Drive the kernel-free explorer (genre_utils.static_explorer) of the page open in ``driver``.
+
+    Picks ``cell`` (true, predicted genre index as strings; default the first non-empty error cell of the
+    matrix) in the two dropdowns, checks the list shows that cell's tracks, clicks ``track_id`` (default the
+    first listed) and waits for its image and an MP3 player with a ``data:`` source; then clicks another cell of
+    the matrix and checks that both dropdowns and the list follow.
+    """
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    root = driver.find_element(By.CSS_SELECTOR, ".gu-explorer")
+    cells = root.find_elements(By.CSS_SELECTOR, "td.gu-cell:not(.gu-empty)")
+    at = {(c.get_attribute("data-t"), c.get_attribute("data-p")): c for c in cells}
+    if cell is None:
+        cell = next((k for k in at if k[0] != k[1]), next(iter(at)))
+    true, pred = Select(root.find_element(By.CSS_SELECTOR, "select.gu-true")), Select(
+        root.find_element(By.CSS_SELECTOR, "select.gu-pred"))
+    true.select_by_value(cell[0])
+    pred.select_by_value(cell[1])
+    rows = [r for r in root.find_elements(By.CSS_SELECTOR, "tr.gu-track") if r.is_displayed()]
+    assert len(rows) == int(at[cell].get_attribute("data-n")), (cell, len(rows))
+    names = [r.find_element(By.TAG_NAME, "td").text for r in rows]
+    row = rows[names.index(track_id)] if track_id else rows[0]
+    row.click()
+    detail = root.find_element(By.CSS_SELECTOR, ".gu-detail")
+    assert (track_id or names[0]) in detail.text
+    WebDriverWait(driver, 10).until(lambda d: d.execute_script(
+        "var i = arguments[0].querySelector('img'); return !!i && i.complete && i.naturalWidth > 0;", detail))
+    audio = driver.execute_script(
+        "var a = arguments[0].querySelector('audio'); if (!a) { return null; } a.load();"
+        "return new Promise(r => setTimeout(() => r({src: a.src.slice(0, 30), duration: a.duration}), 1500));",
+        detail)
+    assert audio and audio["src"].startswith("data:audio/mpeg;base64,") and audio["duration"] > 1, audio
+    other = next(k for k in at if k != cell)
+    at[other].click()
+    assert (true.first_selected_option.get_attribute("value"), pred.first_selected_option.get_attribute("value")) \
+        == other
+    shown = [r for r in root.find_elements(By.CSS_SELECTOR, "tr.gu-track") if r.is_displayed()]
+    assert len(shown) == int(at[other].get_attribute("data-n"))

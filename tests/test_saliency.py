@@ -58,6 +58,13 @@ def test_saliency_of_the_crnn_has_the_input_shape():
         assert saliency.saliency(model, x, method).shape == (H, W)
     clip = saliency.clip_saliency(model, np.stack([x, _window(2)]), "gradient")
     assert clip.shape == (H, 2 * W)
+    # the batched gradient gives each window its own map, as one window at a time does
+    windows, targets = np.stack([x, _window(2), _window(3)]), [0, 3, 7]
+    batched = saliency.gradient_x_input_batch(model, windows, targets, batch_size=2)
+    single = np.stack([saliency.gradient_x_input(model, w, t) for w, t in zip(windows, targets)])
+    np.testing.assert_allclose(batched, single, rtol=1e-4, atol=1e-6 * np.abs(single).max())
+    clip = saliency.clip_saliency(model, windows, "gradient", target=3)
+    np.testing.assert_allclose(clip[:, W:2 * W], single[1], rtol=1e-4, atol=1e-6 * np.abs(single).max())
     with pytest.raises(ValueError):
         saliency.saliency(model, x[None, None], "occlusion")
 
