@@ -25,7 +25,7 @@ __all__ = [
     "pipeline_diagram", "layer_diagram", "training_curves", "confusion_heatmap", "genre_distribution",
     "blues_scale", "feature_image", "per_genre_bars", "ablation_bars", "accuracy_intervals",
     "paper_recipe_curve", "crnn_diagrams", "CORRECT_COLOR", "WRONG_COLOR",
-    "mfcc_steps_figure", "reliability_figure", "score_figure",
+    "mfcc_steps_figure", "reliability_figure", "score_figure", "genre_windows_figure",
 ]
 
 def _detached(draw):
@@ -440,6 +440,54 @@ def feature_image(features: np.ndarray, params, title: str = "", ax=None) -> plt
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
+    return fig
+
+
+@_detached
+def genre_windows_figure(windows: dict, params, mean, std, clip: float = 3.0, title: str = "") -> plt.Figure:
+    """One window per genre, every coefficient standardised as the training set's: a grid of two columns.
+
+    Row ``r`` of a window is drawn as ``(value - mean[r]) / std[r]``, with the per-coefficient mean and standard
+    deviation of the training windows (the store's, what a globally standardised model sees). So a colour
+    means the same in every panel and every row: red above that coefficient's usual value, blue below, white
+    usual. Unstandardised, coefficient 0 (loudness) spans a range many times that of the others, and one
+    colour scale flattens every other row to one colour.
+
+    Parameters
+    ----------
+    windows : dict of str -> ndarray, shape (height, n_frames)
+        One window per genre, in the order to draw.
+    params : FeatureParams
+    mean, std : array-like, shape (height,)
+        Per-row statistics of the training windows.
+    clip : float
+        Colour range in standard deviations (values beyond are drawn at the end of the scale).
+    title : str
+    """
+    mean = np.asarray(mean, dtype=np.float64).reshape(-1, 1)
+    std = np.maximum(np.asarray(std, dtype=np.float64).reshape(-1, 1), 1e-12)
+    names = list(windows)
+    n_rows = max(1, math.ceil(len(names) / 2))
+    fig, axes = plt.subplots(n_rows, 2, figsize=(11, 1.75 * n_rows + 0.7), sharex=True, sharey=True, squeeze=False,
+                             layout="constrained")
+    image = None
+    for ax, name in zip(axes.flat, names):
+        z = (np.asarray(windows[name], dtype=np.float64) - mean) / std
+        seconds = z.shape[1] * params.hop_length / params.sample_rate
+        image = ax.imshow(z, origin="lower", aspect="auto", cmap="RdBu_r", vmin=-clip, vmax=clip,
+                          extent=(0, seconds, 0, z.shape[0]), interpolation="nearest")
+        ax.set_title(name, fontsize=10)
+    for ax in axes.flat[len(names):]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("MFCC index" if params.kind == "mfcc" else "mel band", fontsize=9)
+    for ax in axes[-1, :]:
+        ax.set_xlabel("time (s)", fontsize=9)
+    if image is not None:
+        bar = fig.colorbar(image, ax=axes, fraction=0.025, pad=0.02)
+        bar.set_label("standard deviations from the training mean of the row", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=11)
     return fig
 
 

@@ -25,6 +25,11 @@ CASES = {
     "distribution": lambda: plots.genre_distribution(COUNTS),
     "per_genre": lambda: plots.per_genre_bars(COUNTS),
     "ablation": lambda: plots.ablation_bars(pd.DataFrame({"run": ["x", "y"], "acc": [0.5, 0.7]}), "acc", "run"),
+    "ablation_seeds": lambda: plots.ablation_bars(
+        pd.DataFrame({"run": ["x", "y"], "acc": [0.5, 0.7], "lo": [0.4, 0.6], "hi": [0.6, 0.8], "s0": [0.45, 0.7],
+                      "s1": [0.55, 0.7]}), "acc", "run", interval=("lo", "hi"), seeds=("s0", "s1")),
+    "genre_windows": lambda: plots.genre_windows_figure({g: np.ones((64, 235)) for g in GENRES}, FeatureParams(),
+                                                        np.zeros(64), np.ones(64), title="t"),
     "blues_scale": lambda: plots.blues_scale("A"),
     "accuracy_intervals": lambda: plots.accuracy_intervals({g: __import__("genre_utils.stats").stats.Accuracy(2, 4)
                                                             for g in GENRES}),
@@ -90,3 +95,18 @@ def test_crnn_diagrams_split_the_model_and_mark_what_the_paper_lacks():
     assert status[table["type"].str.startswith("BatchNorm")].eq("no: added by this profile").all()
     n = models.count_paper_layers(plain)
     assert status[table["paper_layer"]].tolist() == [f"yes, layer {k} of {n}" for k in range(1, n + 1)]
+
+
+def test_genre_windows_are_drawn_standardised_by_row():
+    """Each row is drawn as (value - mean[row]) / std[row]: a window equal to the training mean is all zeros,
+    however large its loudness row is."""
+    rows = np.arange(64, dtype=float)
+    mean, std = 100.0 * rows, 1.0 + rows
+    window = mean[:, None] + 2.0 * std[:, None] * np.ones((64, 235))
+    fig = plots.genre_windows_figure({"blues": window, "jazz": np.tile(mean[:, None], (1, 235))}, FeatureParams(),
+                                     mean, std)
+    images = [ax.get_images()[0].get_array() for ax in fig.axes if ax.get_images()]
+    np.testing.assert_allclose(images[0], 2.0, rtol=1e-12)
+    np.testing.assert_allclose(images[1], 0.0, atol=1e-12)
+    assert sum(1 for ax in fig.axes if ax.get_title()) == 2     # empty panels are switched off, not titled
+
