@@ -407,6 +407,39 @@ def _unique(items) -> str:
     return ", ".join(dict.fromkeys(items))
 
 
+#: Readable names of the bass, accompaniment and drum patterns, for the book's tables (a name missing here is
+#: shown with its underscores as spaces).
+PATTERN_WORDS = {
+    "root8": "root in eighths", "root16": "root in sixteenths", "root_quarter": "root in quarters",
+    "root_fifth": "root and fifth", "synco": "syncopated root", "octave": "octaves", "kick": "with the kick",
+    "power8": "power chords in eighths", "power_sustain": "held power chords", "chug16": "palm-muted sixteenths",
+    "strum_pop": "pop strum", "boom_chick": "boom-chick", "shuffle_riff": "shuffle riff", "halves": "half notes",
+    "offbeat": "off-beat chords", "four_floor": "four on the floor", "disco_16": "disco with sixteenth hats",
+    "pop_16": "pop with sixteenth hats", "boom_bap": "boom-bap", "boom_bap2": "boom-bap (variant)",
+    "half_time": "half time", "metal_double": "double kick", "metal_gallop": "gallop", "one_drop": "one drop",
+    "jazz_swing": "swing ride", "jazz_waltz": "jazz waltz", "slow_blues": "slow blues", "rock_shuffle": "rock shuffle",
+}
+
+
+def _words(name: str) -> str:
+    """A pattern's readable name; drumless grooves by their metre (``none_68`` -> ``no drums (6/8)``)."""
+    if name in GROOVES and name.startswith("none"):
+        g = GROOVES[name]
+        return f"no drums ({g.meter[0]}/{g.meter[1]})"
+    return PATTERN_WORDS.get(name, name.replace("_", " "))
+
+
+def _progression(name: str) -> str:
+    """A progression as its chords, bar by bar, repeats counted: ``I7 x4 - IV7 x2 - I7 x2 - V7 - IV7 - I7 - V7``."""
+    out = []
+    for chord in PROGRESSIONS[name]:
+        if out and out[-1][0] == chord:
+            out[-1][1] += 1
+        else:
+            out.append([chord, 1])
+    return " - ".join(c if k == 1 else f"{c} x{k}" for c, k in out)
+
+
 def style_table() -> pd.DataFrame:
     """The style sheet as a table, one row per genre (for the book).
 
@@ -414,9 +447,11 @@ def style_table() -> pd.DataFrame:
     -------
     DataFrame
         Index ``genre``; columns tempo (BPM range), meter / feel, swing, grooves (drum patterns), bass
-        (bass-line patterns), harmony (progressions and voicing), accompaniment, lead (melody kinds),
-        instruments (General MIDI, by role; the first is the most frequent), velocity (dynamics range), drums
-        (channel level, or none) and why (the reasoning and the overlaps).
+        (bass-line patterns), harmony (each progression's chords in Roman numerals, one per bar, ``| `` two in
+        a bar, ``xN`` a chord held N bars; then the voicing), accompaniment, lead (melody kinds), instruments
+        (General MIDI, by role; the first is the most frequent), velocity (MIDI dynamics range, 1-127), drum
+        level (the drums' MIDI channel volume relative to the other parts, 0-1, or none) and why (the
+        reasoning and the overlaps). Pattern names are in words (:data:`PATTERN_WORDS`).
     """
     rows = []
     for name, s in STYLES.items():
@@ -427,14 +462,14 @@ def style_table() -> pd.DataFrame:
             "tempo": f"{s.tempo[0]}-{s.tempo[1]}",
             "meter / feel": f"{meters}; {feels}",
             "swing": "-" if s.swing[1] == 0 else f"{s.swing[0]:.2f}-{s.swing[1]:.2f} ({s.swing_unit}ths)",
-            "grooves": _unique(s.grooves),
-            "bass": _unique(s.bass),
-            "harmony": f"{_unique(s.progressions)} ({_unique(s.voicing)})",
-            "accompaniment": _unique(s.comp),
+            "grooves": "; ".join(dict.fromkeys(_words(g) for g in s.grooves)),
+            "bass": "; ".join(dict.fromkeys(_words(b) for b in s.bass)),
+            "harmony": "; ".join(dict.fromkeys(_progression(p) for p in s.progressions)) + f" ({_unique(s.voicing)})",
+            "accompaniment": "; ".join(dict.fromkeys(_words(c) for c in s.comp)),
             "lead": _unique(s.lead),
             "instruments": _instruments(s),
             "velocity": f"{s.velocity[0]}-{s.velocity[1]}",
-            "drums": f"{s.drum_level:.2f}" if s.drum_level else "none",
+            "drum level (0-1)": f"{s.drum_level:.2f}" if s.drum_level else "none",
             "why": s.why,
         })
     return pd.DataFrame(rows).set_index("genre")

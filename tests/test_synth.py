@@ -47,7 +47,12 @@ def test_style_sheet_covers_every_genre():
     assert list(table.index) == list(GENRES)
     assert {"tempo", "grooves", "bass", "harmony", "instruments", "why"} <= set(table.columns)
     assert table["why"].str.len().min() > 40
-    assert table.loc["classical", "drums"] == "none"
+    assert table.loc["classical", "drum level (0-1)"] == "none"
+    # the book's table shows patterns in words and progressions as chords, never the internal names
+    shown = " ".join(table[["grooves", "bass", "harmony", "accompaniment"]].to_numpy().ravel())
+    assert "pop_4536" not in shown and "none_68" not in shown and "root_quarter" not in shown
+    assert "IV - V - iii - vi" in table.loc["pop", "harmony"] and "no drums (6/8)" in table.loc["classical", "grooves"]
+    assert table.loc["blues", "harmony"].startswith("I7 x4 - IV7 x2 - I7 x2 - V7 - IV7 - I7 - V7")
 
 
 @pytest.mark.parametrize("genre", GENRES)
