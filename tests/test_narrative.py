@@ -455,6 +455,11 @@ def test_best_epoch_sentence_last_earlier_ties_and_single():
     assert last.startswith("Epoch 5 is the last epoch: validation accuracy had not yet stopped rising")
     assert "(on 400 validation windows, 62.8 % in epoch 4, 76.2 % in epoch 5)" in last
     assert "longer training might do better" in last
+    # the same last step, but within the noise of 400 windows (half-width about 4 points): flattened
+    flat = N.best_epoch_sentence({"valid_acc": [0.3, 0.6, 0.745, 0.762]}, 4, 400)
+    assert flat.startswith("Epoch 4 is the last epoch and the best, but the curve has flattened")
+    assert "(+1.7 points, on 400 validation windows, 74.5 % then 76.2 %)" in flat and "rising" not in flat
+    assert "rising" in N.best_epoch_sentence({"valid_acc": [0.3, 0.6, 0.745, 0.762]}, 4)   # no n: no noise test
     earlier = N.best_epoch_sentence({"valid_acc": [0.3, 0.7, 0.6, 0.65]}, 2)
     assert earlier.startswith("Epoch 2 is not the last of the 4 epochs: the 2 later epochs did not improve on it")
     assert "epoch 4 reached 65.0 %, against 70.0 %" in earlier and "not the last one's" in earlier

@@ -3,7 +3,7 @@ measured run of the paper's recipe."""
 
 from __future__ import annotations
 
-from ..stats import Accuracy
+from ..stats import Accuracy, wilson_interval
 from .common import counted, join_names, percent
 
 __all__ = ["windows_per_genre_phrase", "split_sentence", "near_duplicates_sentence", "artist_share_sentence",
@@ -158,7 +158,9 @@ def best_epoch_sentence(history: dict, best_epoch: int | None = None, n_valid: i
         The epoch kept; default: the first epoch with the highest validation accuracy (ties go to the
         earliest, as :func:`genre_utils.train.fit` keeps them).
     n_valid : int, optional
-        Validation windows behind each accuracy, named with the numbers.
+        Validation windows behind each accuracy, named with the numbers. When the last epoch is the best, its
+        gain over the one before is weighed against them: a gain no larger than the half-width of the last
+        accuracy's 95 % Wilson interval is called a flattened curve, a larger one a curve still rising.
     """
     accs = [float(x) for x in history.get("valid_acc") or []]
     if not accs:
@@ -174,6 +176,15 @@ def best_epoch_sentence(history: dict, best_epoch: int | None = None, n_valid: i
                 "cannot show whether more training would help.")
     i_best = epochs.index(best) if best in epochs else len(epochs) - 1
     if best == last:
+        gain = accs[-1] - accs[-2]
+        if n_valid:
+            low, high = wilson_interval(round(accs[-1] * n_valid), n_valid)
+            if gain <= (high - low) / 2:   # the last step is smaller than the noise of one validation accuracy
+                return (f"Epoch {last} is the last epoch and the best, but the curve has flattened: its gain over "
+                        f"epoch {epochs[-2]} ({100 * gain:+.1f} points, {on}{percent(accs[-2])} then "
+                        f"{percent(accs[-1])}) is within the half-width of one validation accuracy's 95 % interval "
+                        f"({100 * (high - low) / 2:.1f} points), so more epochs of the same schedule are unlikely to "
+                        "add much that this validation set could show.")
         return (f"Epoch {last} is the last epoch: validation accuracy had not yet stopped rising when training "
                 f"ended ({on}{percent(accs[-2])} in epoch {epochs[-2]}, {percent(accs[-1])} in epoch {last}), so the "
                 "model kept is simply the last epoch's, and longer training might do better.")
