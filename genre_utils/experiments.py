@@ -14,10 +14,13 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from .checkpoints import CHECKPOINT_FORMAT, read_checkpoint
 from .config import Profile, TrainConfig, fingerprint, get_profile, resume_differences, train_config
 from .errors import RunMismatchError, UserError
-from .evaluate import evaluate_files, evaluate_segments, write_results
+from .evaluate import evaluate_files, evaluate_segments, predict_proba, write_results
 from .genres import GENRES
 from .locks import folder_lock
 from .metrics import confusion
@@ -27,8 +30,9 @@ from .results import RunResults, load_results
 from .sources import scan_folder
 from .train import default_precision, distributed, fit, load_checkpoint, read_history, select_device
 
-__all__ = ["train_run", "build_profile_model", "evaluate_run", "scan_skipped_records", "check_run_matches_store",
-           "config_differences", "run_experiment", "run_key", "stale_results", "run_train_config"]
+__all__ = ["RUN_VARIANTS", "variant_model", "train_run", "build_profile_model", "evaluate_run",
+           "scan_skipped_records", "check_run_matches_store", "config_differences", "run_experiment", "run_key",
+           "stale_results", "run_train_config"]
 
 
 def stale_results(run_dir) -> str | None:
@@ -87,6 +91,20 @@ def build_profile_model(model_name: str, profile: str | Profile | TrainConfig, X
     extra = {"batchnorm": cfg.batchnorm, "per_window": per_window} if crnn else {}
     return build_model(model_name, input_shape=input_shape, n_classes=cfg.n_classes, dropout=cfg.dropout, mean=mean,
                        std=std, seed=cfg.seed, **extra)
+
+
+#: Runs that are one model trained with one setting changed from the profile's: run name -> (model, settings).
+#: ``crnn-globalnorm`` is the CRNN standardised like the paper (one mean and spread per MFCC row, measured on
+#: the training set) instead of per window: the ablation of the quick profile's per-window standardisation,
+#: which removes each window's mean, its average spectral envelope.
+RUN_VARIANTS: dict[str, tuple[str, dict]] = {
+    "crnn-globalnorm": ("crnn", {"window_norm": False}),
+}
+
+
+def variant_model(run_name: str) -> str:
+    """The model a run name trains: the model of a :data:`RUN_VARIANTS` entry, else the name itself."""
+    return RUN_VARIANTS.get(run_name, (run_name, {}))[0]
 
 
 #: What :func:`train_run` does with a run folder that holds a run of another configuration.
@@ -156,7 +174,7 @@ def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None
     Parameters
     ----------
     ds : genre_utils.dataset.Dataset
-    model_name : {'crnn', 'crnn-temporal', 'baseline'}
+    model_name : {'crnn', 'crnn-temporal', 'baseline'} or a name of :data:`RUN_VARIANTS`
     out_dir : path-like
         Run folder; ``last.pt`` and ``best.pt`` are written after every epoch, and an existing ``last.pt``
         of the same configuration (same model, hyperparameters and store, the store compared by its
@@ -221,7 +239,7 @@ def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None
         if isinstance(decision, Exception):
             raise decision
         moved_to, resume = decision
-        model = build_profile_model(model_name, cfg, X_train, ds.params.shape, ds.mean, ds.std)
+        model = build_profile_model(cfg.model, cfg, X_train, ds.params.shape, ds.mean, ds.std)
         t0 = time.perf_counter()
         history = fit(model, X_train, y_train, X_valid, y_valid, cfg, out_dir=out_dir, device=device,
                       progress=progress, config=config, keep_epochs=False, resume=resume, max_steps=max_steps,
@@ -357,6 +375,12 @@ def evaluate_run(ds, run_dir, *, newdata=None, max_segments: int | None = None, 
     test["tracks"] = test["tracks"].merge(
         test_rows.drop_duplicates("track_id")[["track_id", "source", "path"]], on="track_id", how="left")
     eval_seconds = time.perf_counter() - t0
+    # the validation windows as the tested checkpoint classifies them (its best epoch's validation accuracy),
+    # kept per window with its track so that the accuracy's interval can resample tracks
+    X_valid, y_valid, valid_rows = ds.split("valid")
+    valid_right = predict_proba(best, X_valid, device=device).argmax(axis=1) == y_valid if len(y_valid) else []
+    valid = {"windows": pd.DataFrame({"track_id": valid_rows["track_id"].astype(str).to_numpy(),
+                                      "correct": np.asarray(valid_right, dtype=bool)})}
 
     newdata_table, newdata_summary = None, None
     if newdata is not None:
@@ -394,6 +418,7 @@ def evaluate_run(ds, run_dir, *, newdata=None, max_segments: int | None = None, 
         "history": history,
         "test": {k: test[k] for k in ("segment_confusion", "track_confusion", "segment_per_genre",
                                       "track_per_genre", "tracks", "segments")},
+        "valid": valid,
         "newdata": {"summary": newdata_summary, "files": newdata_table},
         "config": ckpt.get("config"),
         "dataset": {k: ds.info.get(k) for k in ("data_fingerprint", "code_fingerprint", "n_windows",
@@ -422,8 +447,10 @@ def run_train_config(profile: Profile, model_name: str, device=None, precision: 
     precision of the device it will run on (bf16 on a CUDA device that has it, fp32 elsewhere), and with a
     training ``seed`` (weight initialisation and batch order) other than the profile's when one is given: the
     data (corpus, split, windows) stay the profile's. The one place :func:`train_run` and :func:`run_key` take
-    them from, so the cache key is what trains."""
-    cfg = train_config(profile, model_name, precision or default_precision(select_device(device)))
+    them from, so the cache key is what trains. A run name of :data:`RUN_VARIANTS` gives its model with its
+    changed settings."""
+    model, changes = RUN_VARIANTS.get(model_name, (model_name, {}))
+    cfg = train_config(profile, model, precision or default_precision(select_device(device))).replace(**changes)
     return cfg if seed is None else cfg.replace(seed=int(seed))
 
 

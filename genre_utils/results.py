@@ -13,7 +13,8 @@ confusion matrix                    :meth:`RunResults.confusion` (a labelled fra
 per-genre table                     :meth:`RunResults.per_genre` (:func:`genre_utils.metrics.per_genre_table`)
 one row per test track              :meth:`RunResults.error_table`; :meth:`RunResults.correct_by_track`
 new data                            :attr:`RunResults.newdata_files`, :meth:`RunResults.newdata_accuracy`
-training curve                      :attr:`RunResults.history`, :meth:`RunResults.best_epoch_accuracy`
+training curve                      :attr:`RunResults.history`, :meth:`RunResults.best_epoch_accuracy`,
+                                    :meth:`RunResults.valid_accuracy` (validation windows, resampling tracks)
 =================================== ===========================================================================
 
 The recorded ``headline`` accuracies of the JSON file are kept for readers without the package; the package
@@ -293,6 +294,17 @@ class RunResults:
         if best is None or not 1 <= best <= len(values) or _is_missing(values[best - 1]):
             return Accuracy(0, 0)
         return Accuracy(int(round(values[best - 1] * n)), n)
+
+    def valid_accuracy(self) -> Accuracy:
+        """Window-level validation accuracy of the tested checkpoint (its best epoch's), with an interval that
+        resamples the validation tracks: :func:`~genre_utils.stats.clustered_accuracy` of the per-window record
+        :func:`genre_utils.experiments.evaluate_run` keeps. Results written before that record fall back to
+        :meth:`best_epoch_accuracy` (Wilson's interval over windows)."""
+        windows = pd.DataFrame.from_records((self.raw.get("valid") or {}).get("windows") or [])
+        if windows.empty or "correct" not in windows:
+            return self.best_epoch_accuracy("valid")
+        return clustered_accuracy(windows["correct"].astype(bool).to_numpy(),
+                                  windows["track_id"].astype(str).to_numpy())
 
     def error_table(self) -> pd.DataFrame:
         """One row per test track: what it is, what the model said, and where its audio lives.

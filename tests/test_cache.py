@@ -106,6 +106,11 @@ def test_store_reuse_is_validated_and_content_checked_only_with_verify(gtzan, tm
     assert experiments.run_key(first, "crnn", PROFILE, device="cpu") == experiments.run_key(first, "crnn", PROFILE)
     assert experiments.run_key(first, "crnn", PROFILE, device="cpu", precision="bf16") != \
         experiments.run_key(first, "crnn", PROFILE, device="cpu")
+    # a run variant is its model with one setting changed, and a key of its own
+    variant = experiments.run_train_config(PROFILE, "crnn-globalnorm", "cpu")
+    assert variant.model == "crnn" and variant.window_norm is False
+    assert variant.replace(window_norm=PROFILE.window_norm) == experiments.run_train_config(PROFILE, "crnn", "cpu")
+    assert experiments.run_key(first, "crnn-globalnorm", PROFILE) != experiments.run_key(first, "crnn", PROFILE)
     # another training seed is another run on the same data: its own key, the profile's data untouched
     seeded = experiments.run_train_config(PROFILE, "crnn", "cpu", seed=PROFILE.seed + 1)
     assert seeded.seed == PROFILE.seed + 1 and seeded.replace(seed=PROFILE.seed) == \

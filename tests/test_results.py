@@ -108,3 +108,13 @@ def test_with_block_copies_and_load_refuses_a_non_object(tmp_path):
     (tmp_path / "results.json").write_text(json.dumps([1, 2]))
     with pytest.raises(ValueError):
         load_results(tmp_path)
+
+
+def test_valid_accuracy_resamples_tracks_and_falls_back_to_the_history():
+    windows = [{"track_id": f"v{k // 10}", "correct": k % 10 < 7} for k in range(400)]   # 40 tracks, 70 %
+    res = RunResults.from_dict({"valid": {"windows": windows}, "headline": {"best_epoch": 1},
+                                "history": {"valid_acc": [0.5]}, "dataset": {"n_windows": {"valid": 400}}})
+    acc = res.valid_accuracy()
+    assert (acc.k, acc.n) == (280, 400) and acc.resampled == "tracks" and acc.n_groups == 40
+    old = RunResults.from_dict({k: v for k, v in res.raw.items() if k != "valid"})
+    assert old.valid_accuracy() == Accuracy(200, 400)            # results from before the record: the history's
