@@ -32,7 +32,9 @@ executed notebook holds an absolute path of the build machine.
 Kernels run over IPC sockets (no TCP warning) with ``PYDEVD_DISABLE_FILE_VALIDATION=1``; their own stderr
 goes to ``<name>.kernel.log`` beside the executed notebook, not to the terminal. What a notebook's Context
 does (an artefact built or reused, with its seconds) is written to a progress file that the build prints as
-it comes. Every cell has a time limit (``--cell-timeout`` / ``$GENRE_UTILS_CELL_TIMEOUT``, default
+it comes. Two notebooks run at a time on a machine with two cores or more (:func:`notebook_workers`; a page
+that reads what another writes waits for it, :data:`RUNS_AFTER`), each kernel with half the cores for its
+thread pools. Every cell has a time limit (``--cell-timeout`` / ``$GENRE_UTILS_CELL_TIMEOUT``, default
 :data:`DEFAULT_CELL_TIMEOUT` s); a cell over it fails the build naming the notebook and the cell.
 """
 
@@ -42,14 +44,16 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from .config import fingerprint
+from .config import fingerprint, num_threads
 from .context import BUILD_DIR_ENV, DEPS_ENV, LOG_ENV, book_runs
 from .errors import BuildError
 from .imports import PACKAGE_DIR, notebook_modules
@@ -163,8 +167,15 @@ def up_to_date(ctx, page: Path, target: Path, params: dict) -> bool:
 
 
 # ------------------------------------------------------------------------------------------- kernels
-def _kernel_manager_class(log_path: Path):
-    """An ``AsyncKernelManager`` over IPC sockets whose kernel's stdout/stderr go to ``log_path``."""
+#: Process groups of the kernels this process has running (each kernel starts its own session): what Ctrl-C in
+#: :func:`execute_notebooks` interrupts, since a kernel run from a worker thread never sees the terminal's signal.
+_LIVE_KERNELS: set[int] = set()
+
+
+def _kernel_manager_class(log_path: Path, env: dict | None = None):
+    """An ``AsyncKernelManager`` over IPC sockets whose kernel's stdout/stderr go to ``log_path`` and whose
+    environment is this process's plus ``env`` (given to the kernel alone, so that notebooks executed side by
+    side in threads never see each other's variables)."""
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
@@ -178,15 +189,21 @@ def _kernel_manager_class(log_path: Path):
             return os.path.join(tempfile.mkdtemp(prefix="genre-kernel-"), "ipc")
 
         async def _async_launch_kernel(self, kernel_cmd, **kw):
+            kw["env"] = {**(kw.get("env") or os.environ), **(env or {})}
             log = open(log_path, "ab")
             kw.setdefault("stdout", log)
             kw.setdefault("stderr", log)
             try:
-                return await super()._async_launch_kernel(kernel_cmd, **kw)
+                info = await super()._async_launch_kernel(kernel_cmd, **kw)
             finally:
                 log.close()
+            self.genre_pgid = getattr(self.provisioner, "pgid", None)
+            if self.genre_pgid:
+                _LIVE_KERNELS.add(self.genre_pgid)
+            return info
 
         async def _async_cleanup_resources(self, restart: bool = False) -> None:
+            _LIVE_KERNELS.discard(getattr(self, "genre_pgid", None))
             await super()._async_cleanup_resources(restart=restart)
             folder = os.path.dirname(self.ip)
             if os.path.basename(folder).startswith("genre-kernel-"):
@@ -275,11 +292,13 @@ def _relative(value: str, root: Path | None) -> str:
     return path.name
 
 
-def _execute(page: Path, target: Path, parameters: dict, cwd: Path, timeout: int | None, build_dir=None) -> list:
+def _execute(page: Path, target: Path, parameters: dict, cwd: Path, timeout: int | None, build_dir=None,
+             kernel_env: dict | None = None) -> list:
     """Run one notebook with papermill into ``target`` (atomically); return the artefacts it recorded.
 
     ``build_dir`` reaches the kernel as ``$GENRE_UTILS_BUILD_DIR`` (the injected ``build_dir`` is None), and the
-    executed notebook is passed through :func:`_hide_default_parameters`.
+    executed notebook is passed through :func:`_hide_default_parameters`. ``kernel_env`` adds variables to the
+    kernel's environment (the thread counts of :func:`execute_notebooks`).
     """
     import papermill as pm
     from nbclient.exceptions import CellTimeoutError
@@ -290,18 +309,16 @@ def _execute(page: Path, target: Path, parameters: dict, cwd: Path, timeout: int
     progress = target.with_name(f".progress-{target.stem}.log")
     for f in (deps, progress, target.with_suffix(".kernel.log")):
         f.unlink(missing_ok=True)
-    env = {DEPS_ENV: str(deps), LOG_ENV: str(progress), "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    env = {DEPS_ENV: str(deps), LOG_ENV: str(progress), "PYDEVD_DISABLE_FILE_VALIDATION": "1", **(kernel_env or {})}
     if build_dir is not None:
         env[BUILD_DIR_ENV] = str(build_dir)
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
     tail = _Tail(progress, f"    [{page.name}] ")
     tail.start()
     try:
         pm.execute_notebook(str(page), str(tmp), parameters=parameters, cwd=str(cwd), kernel_name="python3",
                             progress_bar=False, log_output=False, request_save_on_cell_execute=False,
                             execution_timeout=timeout,
-                            kernel_manager_class=_kernel_manager_class(target.with_suffix(".kernel.log")))
+                            kernel_manager_class=_kernel_manager_class(target.with_suffix(".kernel.log"), env))
     except pm.PapermillExecutionError as err:
         raise BuildError(f"notebook {page.name} failed in cell {err.exec_count} (executed copy: {tmp}):\n"
                          f"{err.ename}: {err.evalue}") from None
@@ -312,11 +329,6 @@ def _execute(page: Path, target: Path, parameters: dict, cwd: Path, timeout: int
     finally:
         tail.stop.set()
         tail.join()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     _hide_default_parameters(tmp, root=Path(cwd).parent)
     os.replace(tmp, target)
     recorded = []
@@ -330,36 +342,105 @@ def _execute(page: Path, target: Path, parameters: dict, cwd: Path, timeout: int
     return recorded
 
 
+#: Pages that read what another page writes, and so run after it: page -> the pages before it. The real
+#: recordings are classified with the calibration the confidence page fits (``confidence.json``).
+RUNS_AFTER = {"real_recordings.ipynb": ("confidence.ipynb",)}
+
+
+def notebook_workers(n_pages: int) -> int:
+    """Notebooks executed side by side: two when the machine has at least two cores and there are two to run
+    (``$GENRE_UTILS_NOTEBOOK_WORKERS`` overrides). Most of a notebook's time is a kernel starting and importing
+    the scientific stack on one core; two at a time keep both cores of a small machine busy."""
+    wanted = os.environ.get("GENRE_UTILS_NOTEBOOK_WORKERS")
+    workers = int(wanted) if wanted and wanted.isdigit() else min(2, num_threads())
+    return max(1, min(workers, n_pages))
+
+
 def execute_notebooks(ctx, root: Path, pages: list[Path], params: dict, timeout: int | None = None) -> dict:
     """Execute the notebooks among ``pages`` whose key changed; return ``{name: seconds}`` of those executed.
 
-    Prints one line per notebook: executed (with its seconds) or unchanged.
+    Prints one line per notebook: executed (with its seconds) or unchanged. Up to :func:`notebook_workers`
+    notebooks run at a time, in page order as far as :data:`RUNS_AFTER` allows; with more than one, each kernel
+    gets an even share of the cores for its thread pools (``OMP_NUM_THREADS`` and friends), so two kernels
+    never compete for the same cores. A failed notebook stops the build once the ones running have finished.
     """
     book = ctx.build_dir / "executed" / "book"
     book.mkdir(parents=True, exist_ok=True)
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
-    timings = {}
+    todo = []
     for page in pages:
         if page.suffix != ".ipynb":
             continue
-        target = book / page.name
-        if up_to_date(ctx, page, target, params):
+        if up_to_date(ctx, page, book / page.name, params):
             print(f"  notebook {page.name}: unchanged, not re-executed", flush=True)
-            continue
+        else:
+            todo.append(page)
+    workers = notebook_workers(len(todo))
+    threads = str(max(1, num_threads() // workers))
+    kernel_env = {} if workers == 1 else {k: threads for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                                                               "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")}
+    timings, running, done = {}, {}, set()
+    names = {p.name for p in todo}
+
+    def ready(page):
+        return all(before in done or before not in names for before in RUNS_AFTER.get(page.name, ()))
+
+    def start(pool, page):
+        target = book / page.name
         print(f"  notebook {page.name}: executing ...", flush=True)
         _stamp_path(target).unlink(missing_ok=True)
-        t0 = time.perf_counter()
-        recorded = _execute(page, target, params, root / "book", timeout, build_dir=ctx.build_dir)
-        seconds = round(time.perf_counter() - t0, 1)
-        timings[page.name] = seconds
-        everything = reads_build_dir(page)
-        deps = current_deps(ctx, recorded, everything)
-        stamp = {"key": notebook_key(page, params, deps), "sha256": file_sha256(target), "recorded": recorded,
-                 "everything": everything, "deps": deps, "seconds": seconds}
-        atomic_write_text(_stamp_path(target), json.dumps(stamp, indent=1))
-        target.with_suffix(".key").unlink(missing_ok=True)  # the stamp of older versions
-        print(f"  notebook {page.name}: executed in {seconds:.1f} s", flush=True)
+        running[pool.submit(_timed_execute, page, target, params, root / "book", timeout, ctx.build_dir,
+                            kernel_env)] = page
+
+    pending = list(todo)
+    failure = None
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        while pending or running:
+            while failure is None and len(running) < workers and any(ready(p) for p in pending):
+                page = next(p for p in pending if ready(p))
+                pending.remove(page)
+                start(pool, page)
+            if not running:
+                break
+            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in finished:
+                page = running.pop(future)
+                try:
+                    recorded, seconds = future.result()
+                except BaseException as err:   # the first failure is raised once the others have finished
+                    failure = failure or err
+                    continue
+                target = book / page.name
+                timings[page.name] = seconds
+                done.add(page.name)
+                everything = reads_build_dir(page)
+                deps = current_deps(ctx, recorded, everything)
+                stamp = {"key": notebook_key(page, params, deps), "sha256": file_sha256(target), "recorded": recorded,
+                         "everything": everything, "deps": deps, "seconds": seconds}
+                atomic_write_text(_stamp_path(target), json.dumps(stamp, indent=1))
+                target.with_suffix(".key").unlink(missing_ok=True)  # the stamp of older versions
+                print(f"  notebook {page.name}: executed in {seconds:.1f} s", flush=True)
+    except KeyboardInterrupt:
+        for pgid in list(_LIVE_KERNELS):   # the kernels run in sessions of their own: pass the Ctrl-C on
+            try:
+                os.killpg(pgid, signal.SIGINT)
+            except OSError:
+                pass
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    if failure is not None:
+        raise failure
     return timings
+
+
+def _timed_execute(page, target, params, cwd, timeout, build_dir, kernel_env) -> tuple[list, float]:
+    """:func:`_execute` with its seconds (what a worker thread of :func:`execute_notebooks` runs)."""
+    t0 = time.perf_counter()
+    kwargs = {"build_dir": build_dir} if not kernel_env else {"build_dir": build_dir, "kernel_env": kernel_env}
+    recorded = _execute(page, target, params, cwd, timeout, **kwargs)
+    return recorded, round(time.perf_counter() - t0, 1)
 
 
 # ---------------------------------------------------------------------------------------------- HTML

@@ -206,7 +206,7 @@ def fake_book(tmp_path, monkeypatch):
     _notebook(root / "book" / "c.ipynb", "folder = context.run_dir('tiny', 'crnn', build_dir=ctx.build_dir)")
     executed = []
 
-    def fake_execute(page, target, parameters, cwd, timeout, build_dir=None):
+    def fake_execute(page, target, parameters, cwd, timeout, build_dir=None, **_):
         executed.append(page.name)
         deps = target.with_name(f".deps-{target.stem}.jsonl")
         os.environ[bookbuild.DEPS_ENV] = str(deps)
@@ -223,6 +223,7 @@ def fake_book(tmp_path, monkeypatch):
         return recorded
 
     monkeypatch.setattr(bookbuild, "_execute", fake_execute)
+    monkeypatch.setenv("GENRE_UTILS_NOTEBOOK_WORKERS", "1")   # the fake sets os.environ: one notebook at a time
     ctx = FakeContext(tmp_path / "build")
     pages = build._toc_notebooks(root)
 
@@ -331,3 +332,43 @@ def test_second_build_on_the_same_folder_stops_at_once(tmp_path, capsys):
         proc.wait()
     with build.build_lock(tmp_path):                                # released with its holder
         pass
+
+
+def test_two_notebooks_run_side_by_side_and_a_reader_waits_for_its_writer(tmp_path, monkeypatch):
+    """With two workers two notebooks overlap, each kernel gets half the cores' threads, and a page of
+    bookbuild.RUNS_AFTER starts only once the page it reads from has finished."""
+    import threading
+    import time as _time
+
+    events, lock = [], threading.Lock()
+
+    def fake_execute(page, target, parameters, cwd, timeout, build_dir=None, kernel_env=None):
+        with lock:
+            events.append(("start", page.name, dict(kernel_env or {})))
+        _time.sleep(0.3)
+        target.write_text(page.read_text())
+        with lock:
+            events.append(("end", page.name, None))
+        return []
+
+    root = tmp_path / "root"
+    (root / "book").mkdir(parents=True)
+    names = ["confidence", "real_recordings", "intro", "data"]
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/confidence\nparts:\n- chapters:\n"
+                                   + "".join(f"  - file: book/{n}\n" for n in names[1:]))
+    (root / "_config.yml").write_text("title: fake\n")
+    for n in names:
+        _notebook(root / "book" / f"{n}.ipynb", "x = 1")
+    monkeypatch.setattr(bookbuild, "_execute", fake_execute)
+    monkeypatch.setenv("GENRE_UTILS_NOTEBOOK_WORKERS", "2")
+    monkeypatch.setattr(bookbuild, "num_threads", lambda: 4)
+    ctx = FakeContext(tmp_path / "build")
+    timings = bookbuild.execute_notebooks(ctx, root, build._toc_notebooks(root), {"profile": "tiny"})
+    assert sorted(timings) == sorted(f"{n}.ipynb" for n in names)
+    order = [(kind, name) for kind, name, _ in events]
+    assert order.index(("start", "real_recordings.ipynb")) > order.index(("end", "confidence.ipynb"))
+    starts = [i for i, (kind, _) in enumerate(order) if kind == "start"]
+    assert order[1][0] == "start", order      # the second notebook started before the first ended
+    assert all(env.get("OMP_NUM_THREADS") == "2" for kind, _, env in events if kind == "start")
+    assert len(starts) == 4
+

@@ -176,3 +176,37 @@ def test_ctrl_c_during_extraction_reports_once(tmp_path):
     assert proc.stdout.readline().strip() == "start"
     time.sleep(2.0)
     _interrupt_reports_once(proc, "extraction")
+
+
+NOTEBOOKS_CTRL_C = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[3])
+from test_interrupt import FakeContext, _book
+from genre_utils import bookbuild
+root = Path(sys.argv[1])
+pages = _book(root, "import time\\ntime.sleep(120)")
+print("start", flush=True)
+bookbuild.execute_notebooks(FakeContext(Path(sys.argv[2])), root, pages, {"profile": "tiny"}, timeout=300)
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_notebooks_running_side_by_side(tmp_path):
+    """Two notebooks run in worker threads, their kernels in sessions of their own; Ctrl-C in the terminal must
+    still stop the build at once (the build passes it on to the kernels), report it once and leave no
+    notebook taken as executed."""
+    env = {**os.environ, "GENRE_UTILS_NOTEBOOK_WORKERS": "2"}
+    proc = subprocess.Popen([sys.executable, "-c", NOTEBOOKS_CTRL_C, str(tmp_path / "root"), str(tmp_path / "build"),
+                             str(Path(__file__).parent)], start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout.readline().strip() == "start"
+    deadline = time.monotonic() + 120
+    log = tmp_path / "build" / "executed" / "book" / "b.kernel.log"
+    while not log.exists() and time.monotonic() < deadline:   # the sleeping notebook's kernel is up
+        time.sleep(0.2)
+    time.sleep(3.0)
+    t0 = time.monotonic()
+    _interrupt_reports_once(proc, "notebook build")
+    assert time.monotonic() - t0 < 30
+    assert not (tmp_path / "build" / "executed" / "book" / "b.key.json").exists()
