@@ -313,11 +313,13 @@ def ablation_bars(table: pd.DataFrame, value: str, label: str, title: str = "", 
     ax.set_xlabel(f"{value.replace('_', ' ')} (%)")
     ax.invert_yaxis()
     ax.grid(axis="x", alpha=0.3)
-    if interval is not None or seeds is not None:
-        ax.legend(loc="lower right", fontsize=7)
     if title:
         ax.set_title(title, fontsize=11)
-    fig.tight_layout()
+    if interval is not None or seeds is not None:   # under the figure: a bar may reach any length
+        fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=7, frameon=False)
+        fig.tight_layout(rect=(0, 0.35 / fig.get_figheight(), 1, 1))
+    else:
+        fig.tight_layout()
     return fig
 
 
