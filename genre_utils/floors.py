@@ -59,7 +59,7 @@ FLOORS: dict[str, str] = {
     "checkpoint_info": "runs",
     "context": "book", "report": "book", "paper": "book", "narrative": "book", "plots": "book", "webplots": "book",
     "widgets": "book", "saliency": "book", "listening": "book", "tracks": "book", "verdicts": "book",
-    "recordings": "book", "static_explorer": "book",
+    "recordings": "book", "confidence_plots": "book", "static_explorer": "book",
     "cli": "tools", "build": "tools", "bookbuild": "tools", "bench": "tools", "publish": "tools",
     "explore": "tools", "sphinx_ext": "tools",
 }

@@ -9,7 +9,7 @@ import pytest
 
 from genre_utils import calibration as cal
 from genre_utils import checkpoint_info as cf
-from genre_utils import narrative, plots
+from genre_utils import confidence_plots, narrative
 
 
 def _overconfident(n=4000, k=10, sharpen=3.0, seed=0):
@@ -179,7 +179,7 @@ def test_figures_draw():
     logits, labels = _overconfident(n=300)
     before = cal.reliability_table(cal.softmax(logits), labels)
     after = cal.reliability_table(cal.softmax(logits, 3.0), labels)
-    fig = plots.reliability_figure(before, after, "segments", temperature=3.0)
+    fig = confidence_plots.reliability_figure(before, after, "segments", temperature=3.0)
     assert len(fig.axes) == 2
     tracks = pd.DataFrame({"group": ["in-genre test", "open set"], "confidence": [0.8, 0.3]})
-    assert plots.score_figure(tracks, 0.5).axes
+    assert confidence_plots.score_figure(tracks, 0.5).axes
