@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Profile, fingerprint, get_profile
+from .errors import FolderLocked
 
 __all__ = ["BOOK_RUNS", "SEEDED_RUNS", "N_SEEDS", "run_seeds", "book_runs", "Context", "context", "find_root",
            "run_dir", "main_run_dir", "record_dependency", "store_key", "BUILD_DIR_ENV", "DEPS_ENV", "LOG_ENV",
@@ -118,6 +119,28 @@ def main_run_dir(profile: str, build_dir="_build") -> Path:
     return run_dir(profile, *BOOK_RUNS[0], build_dir=build_dir)
 
 
+#: How long a notebook of ``make book`` waits for a folder another notebook of the same build holds (seconds).
+SHARED_FOLDER_WAIT = 600.0
+
+
+def _patiently(call):
+    """``call()``; inside a notebook that ``make book`` runs (``$GENRE_UTILS_DEPS`` set), a folder lock held by
+    another process is waited for instead of refused. The build runs two notebooks at a time, and each one's
+    Context checks that the store, corpus or run it asks for is up to date under that folder's lock; the
+    build holds its own folder, so the other holder can only be a sibling notebook, which lets go within a
+    second. Outside a build (a user's own notebook, ``make data``) the lock is refused at once, as before."""
+    if not os.environ.get(DEPS_ENV):
+        return call()
+    deadline = time.monotonic() + SHARED_FOLDER_WAIT
+    while True:
+        try:
+            return call()
+        except FolderLocked:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.25)
+
+
 @dataclass
 class Context:
     """What one build works on: profile, folders and data sources, with cached access to stores and runs.
@@ -173,8 +196,8 @@ class Context:
             from .synth import render_corpus  # deferred: the corpus has a key of its own (not a notebook's code)
 
             t0 = time.perf_counter()
-            self._corpus = render_corpus(self.gtzan.parent, profile=self.profile, progress=self.progress,
-                                         verify=self.verify)
+            self._corpus = _patiently(lambda: render_corpus(self.gtzan.parent, profile=self.profile,
+                                                            progress=self.progress, verify=self.verify))
             _stage_line(f"corpus synth-{self.profile.name}", self._corpus.get("cached"), t0)
         record_dependency("corpus", [], self._corpus["fingerprint"])
         return self._corpus
@@ -188,9 +211,9 @@ class Context:
             out = self.build_dir / "data" / f"{self.profile.name}-{kind}-{split}"
             before = _mtime(out / "dataset.json")
             t0 = time.perf_counter()
-            self._datasets[kind, split] = build_dataset(
+            self._datasets[kind, split] = _patiently(lambda: build_dataset(
                 out, gtzan=self.gtzan, fma=self.fma, profile=self.profile, split_method=split,
-                feature_kind=kind, progress=self.progress, verify=self.verify)
+                feature_kind=kind, progress=self.progress, verify=self.verify))
             _stage_line(f"store {out.name}", before is not None and before == _mtime(out / "dataset.json"), t0)
         ds = self._datasets[kind, split]
         record_dependency("store", [kind, split], store_key(ds))
@@ -200,7 +223,8 @@ class Context:
         """Train (or reuse) one model on one store and return its results (a
         :class:`~genre_utils.results.RunResults`; see :mod:`genre_utils.experiments`).
 
-        ``seed``: a training seed other than the profile's (:func:`run_seeds`), on the same store.
+        ``seed``: a training seed other than the profile's (:func:`run_seeds`), on the same store; such a run is
+        scored on the test split only, not on the new data.
         """
         from .experiments import run_experiment  # deferred: a run has a key of its own (not a notebook's code)
 
@@ -210,9 +234,11 @@ class Context:
             folder = run_dir(self.profile.name, model, kind, split, self.build_dir, seed)
             before = _mtime(folder / "results.json")
             t0 = time.perf_counter()
-            self._runs[model, kind, split, seed] = run_experiment(
-                ds, model, folder, self.profile, newdata=self.newdata, device=self.device, progress=self.progress,
-                data_description=self.data_description, seed=seed)
+            # the new data are classified by the profile's seed only (the book reads them from that run)
+            newdata = self.newdata if seed is None else None
+            self._runs[model, kind, split, seed] = _patiently(lambda: run_experiment(
+                ds, model, folder, self.profile, newdata=newdata, device=self.device, progress=self.progress,
+                data_description=self.data_description, seed=seed))
             _stage_line(f"run {folder.name}", before is not None and before == _mtime(folder / "results.json"), t0)
         res = self._runs[model, kind, split, seed]
         record_dependency("run", [model, kind, split] + ([] if seed is None else [str(seed)]), res.key)

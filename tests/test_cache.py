@@ -372,3 +372,31 @@ def test_two_notebooks_run_side_by_side_and_a_reader_waits_for_its_writer(tmp_pa
     assert all(env.get("OMP_NUM_THREADS") == "2" for kind, _, env in events if kind == "start")
     assert len(starts) == 4
 
+
+def test_a_notebook_of_the_build_waits_for_a_sibling_holding_a_folder(monkeypatch):
+    """make book runs two notebooks at a time; one asking for a store that another is checking waits for it (a
+    refusal failed a whole quick build), while outside a build the refusal stays immediate."""
+    from genre_utils.errors import FolderLocked
+
+    calls = []
+
+    def busy(times):
+        def call():
+            calls.append(1)
+            if len(calls) <= times:
+                raise FolderLocked("/x/store", 123, "feature-store build")
+            return "store"
+        return call
+
+    monkeypatch.delenv(context.DEPS_ENV, raising=False)
+    with pytest.raises(FolderLocked):
+        context._patiently(busy(2))
+    assert len(calls) == 1
+    calls.clear()
+    monkeypatch.setenv(context.DEPS_ENV, "deps.jsonl")
+    assert context._patiently(busy(2)) == "store" and len(calls) == 3
+    calls.clear()
+    monkeypatch.setattr(context, "SHARED_FOLDER_WAIT", 0.0)      # a holder that never lets go: refused in the end
+    with pytest.raises(FolderLocked):
+        context._patiently(busy(10**6))
+
