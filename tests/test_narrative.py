@@ -533,7 +533,10 @@ def test_seed_margin_sentence_follows_both_tests():
     assert "another seed could close it" in seeds_only
     noise = N.seed_margin_sentence({**cmp, "difference": -0.02, "low": -0.06, "high": 0.02, "beyond_interval": False,
                                     "seeds_b": 1}, "the variant", "the main CRNN")
-    assert noise.startswith("Over 3 and 1 seeds, the main CRNN is ahead of the variant by 2.0 points")
+    assert noise.startswith("Over 3 seeds of the variant and 1 of the main CRNN, the main CRNN is ahead of the "
+                            "variant by 2.0 points")
+    one = N.seed_margin_sentence({**cmp, "seeds_a": 1, "seeds_b": 1}, "the variant", "the main CRNN")
+    assert one.startswith("Over one seed each, the variant")
     assert noise.endswith("within the noise of this test set.")
     tie = N.seed_margin_sentence({**cmp, "difference": 0.0004}, "the variant", "the main CRNN")
     assert "score the same on average" in tie

@@ -194,8 +194,9 @@ def seed_margin_sentence(comparison: dict, a: str, b: str) -> str:
     """
     d, lo, hi = (100 * comparison[k] for k in ("difference", "low", "high"))
     level = f"{100 * comparison.get('level', 0.95):.0f} %"
-    seeds = (f"{comparison['seeds_a']} and {comparison['seeds_b']} seeds" if comparison["seeds_a"] !=
-             comparison["seeds_b"] else f"{comparison['seeds_a']} seeds each")
+    n_a, n_b = comparison["seeds_a"], comparison["seeds_b"]
+    seeds = (f"{n_a} seeds each" if n_a == n_b and n_a > 1 else "one seed each" if n_a == n_b
+             else f"{counted(n_a, 'seed')} of {a} and {n_b} of {b}")
     spread = max(comparison["spread_a"], comparison["spread_b"]) * 100
     where = (f"({level} interval {lo:+.1f} to {hi:+.1f} points over the {comparison['n_tracks']:,} test tracks; "
              f"the seeds of either model spread over up to {spread:.1f} points)")
