@@ -69,8 +69,8 @@ def error_map(results: RunResults, title: str | None = None):
         hovertemplate=("true <b>%{y}</b>, predicted <b>%{x}</b>: %{z:.0f}% of the true genre<br>"
                        "%{customdata}<extra></extra>")))
     fig.update_layout(
-        title=title or f"Test clips by true and predicted genre ({len(table)} tracks, accuracy {100 * accuracy:.1f} %)"
-                       " - hover a cell for its clips",
+        title=title or (f"Test clips by true and predicted genre ({len(table)} tracks, accuracy "
+                        f"{100 * accuracy:.1f} %)<br><sup>hover a cell for its clips</sup>"),
         xaxis={"title": {"text": "predicted genre"}, "tickangle": -45, "constrain": "domain"},
         yaxis={"title": {"text": "true genre"}, "autorange": "reversed", "scaleanchor": "x"},
         width=720, height=640, template="plotly_white", hoverlabel={"align": "left", "font": {"size": 11}},
