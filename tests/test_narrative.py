@@ -109,6 +109,7 @@ def test_margin_sentence_follows_sign_and_interval(d, lo, hi, expect):
     assert expect in text and "40 test tracks" in text
     if expect == "within the noise" and d < 0:
         assert text.startswith("Probe is ahead of CRNN on the same 40 test tracks by 5.0 points")
+        assert "(-7.5 to +20.0) includes zero" in text     # probe minus CRNN, the lead's own sign
 
 
 # ------------------------------------------------------------------------------------------ new data
@@ -535,6 +536,7 @@ def test_seed_margin_sentence_follows_both_tests():
                                     "seeds_b": 1}, "the variant", "the main CRNN")
     assert noise.startswith("Over 3 seeds of the variant and 1 of the main CRNN, the main CRNN is ahead of the "
                             "variant by 2.0 points")
+    assert "(95 % interval -2.0 to +6.0 points" in noise          # the lead's interval: B - A, not A - B
     one = N.seed_margin_sentence({**cmp, "seeds_a": 1, "seeds_b": 1}, "the variant", "the main CRNN")
     assert one.startswith("Over one seed each, the variant")
     assert noise.endswith("within the noise of this test set.")

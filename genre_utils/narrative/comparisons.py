@@ -62,6 +62,7 @@ def _margin(comparison: dict, a: str, b: str, unit: str, small: float) -> str:
     if d == 0:
         return f"{a} and {b} are equally accurate{on} ({pts}); the test cannot separate them."
     lead, trail = (a, b) if d > 0 else (b, a)
+    lo, hi = (lo, hi) if d > 0 else (-hi, -lo)   # the interval of the leader's lead, so its sign matches
     return (f"{lead} is ahead of {trail}{on} by {abs(100 * d):.1f} points, but the {level} interval "
             f"({100 * lo:+.1f} to {100 * hi:+.1f}) includes zero: within the noise of this test set.")
 
@@ -182,7 +183,8 @@ def margin_reading_sentence(comparison: dict, large: float = 0.10) -> str:
 def seed_margin_sentence(comparison: dict, a: str, b: str) -> str:
     """Model A against model B over their training seeds (:func:`genre_utils.stats.seed_comparison`), in words
     chosen by the two tests: beyond the test interval and the seed spread, beyond the interval only, or within
-    the noise; a tie at the shown precision is called one.
+    the noise; a tie at the shown precision is called one. The interval is given for the leader's lead (B
+    minus A when B is ahead), so its sign matches the sentence.
 
     Parameters
     ----------
@@ -198,6 +200,8 @@ def seed_margin_sentence(comparison: dict, a: str, b: str) -> str:
     seeds = (f"{n_a} seeds each" if n_a == n_b and n_a > 1 else "one seed each" if n_a == n_b
              else f"{counted(n_a, 'seed')} of {a} and {n_b} of {b}")
     spread = max(comparison["spread_a"], comparison["spread_b"]) * 100
+    if d < 0:   # the interval of the leader's lead: B minus A
+        lo, hi = -hi, -lo
     where = (f"({level} interval {lo:+.1f} to {hi:+.1f} points over the {comparison['n_tracks']:,} test tracks; "
              f"the seeds of either model spread over up to {spread:.1f} points)")
     if round(d, 1) == 0:
