@@ -550,3 +550,5 @@ def test_seeds_note_names_the_seeded_rows():
     mixed = N.seeds_note({"main run": 3, "baseline": 3, "log-mel": 1})
     assert mixed.startswith("Main run and baseline are trained with 3 seeds") and "one seed each" in mixed
     assert N.seeds_note({"main run": 3, "x": 1}).startswith("Main run is trained with 3 seeds on the same data: its")
+    labelled = N.seeds_note({"CRNN, MFCC (main run)": 3, "baseline, MFCC": 3, "log-mel": 1})
+    assert labelled.startswith("“CRNN, MFCC (main run)” and “baseline, MFCC” are trained with 3 seeds")

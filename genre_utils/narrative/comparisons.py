@@ -218,7 +218,7 @@ def seed_margin_sentence(comparison: dict, a: str, b: str) -> str:
 
 def seeds_note(n_seeds: dict) -> str:
     """Which runs of a table were trained with several seeds, from ``{label: number of seeds}``; says so when all
-    have one, or all have the same number."""
+    have one, or all have the same number. A label with a comma in it is quoted, so the list reads as a list."""
     several = {k: v for k, v in n_seeds.items() if v > 1}
     counts = sorted(set(n_seeds.values()))
     if not several:
@@ -227,7 +227,7 @@ def seeds_note(n_seeds: dict) -> str:
     if len(counts) == 1:
         return (f"Every row is the mean of {counts[0]} training runs with different seeds on the same data; "
                 "the interval covers the test set, the range the seeds.")
-    names = join_names([k for k in n_seeds if k in several])
+    names = join_names([f"“{k}”" if "," in k else k for k in n_seeds if k in several])   # labels with commas
     n = sorted(set(several.values()))
     times = f"{n[0]}" if len(n) == 1 else "several"
     return (f"{names[0].upper() + names[1:]} {'is' if len(several) == 1 else 'are'} trained with {times} seeds "
