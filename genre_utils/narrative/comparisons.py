@@ -18,7 +18,7 @@ def margin_sentence(comparison: dict, a: str, b: str, unit: str = "test tracks",
 
     A margin whose interval excludes zero is called "small" and "only just beyond the test set's noise" when
     the interval's nearer end lies within ``small`` (a fraction; 2 points) of zero. Such a margin also says
-    that every run is trained once: the interval covers the test items, not the training seed.
+    that it compares one training run of each model: the interval covers the test items, not the training seed.
 
     Parameters
     ----------
@@ -49,8 +49,8 @@ def _margin(comparison: dict, a: str, b: str, unit: str, small: float) -> str:
     pts = f"{100 * d:+.1f} points ({level} interval {100 * lo:+.1f} to {100 * hi:+.1f})"
     n = comparison.get("n_tracks")
     on = f" on the same {n:,} {unit}" if n else ""
-    once = (" Each model was trained once, with one seed; how far another seed would move the margin was not "
-            "measured.")
+    once = (" This compares one training run of each model (one seed each); how far another seed would move the "
+            "margin is not measured here.")
     if lo > 0 or hi < 0:
         edge = lo if lo > 0 else -hi
         size = "a small" if edge < small else "an"
