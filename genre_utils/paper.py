@@ -163,7 +163,7 @@ def deviations(profile: str | Profile, bench=None) -> pd.DataFrame:
          "MFCC rows differ in scale by orders of magnitude"
          + ("; removing each window's mean takes away the recording's colour (EQ, level), and is intended to "
             "keep the CRNN from memorising each training track's colour instead of learning how the music moves "
-            "(no run without it is shown)"
+            "(the discussion's ablation trains one run without it)"
             if p.window_norm else "")),
         ("batch normalisation", "none",
          "in each of the 4 conv blocks, after the max-pool" if p.batchnorm else "none (as the paper)",
