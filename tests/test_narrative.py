@@ -263,6 +263,7 @@ def test_paper_recipe_sentence_is_chosen_by_the_curve():
     assert "validation accuracy rose from 10.0 % before the first step to 31.0 %" in rose
     assert "above chance (10 %)" in rose and "300 optimiser steps (0.60 of the 15 epochs) in 10 minutes" in rose
     assert "about 4.2 hours on this machine: a projection from the rate, not a measured run" in rose
+    assert "Wilson's over the 10,000 validation windows" in rose and "the real uncertainty is wider" in rose
     # within noise: 10,000 windows give intervals about +-0.6 points wide at 10 %
     flat = paper_recipe_sentence(recipe_record([0.100, 0.104]))
     assert "did not change beyond noise: 10.0 % before the first step" in flat

@@ -202,8 +202,9 @@ def paper_recipe_sentence(record: dict) -> str:
 
     Compares the validation accuracy of the first and last rows of the step log with their Wilson
     intervals (n = the validation windows): "rose" or "fell" only when the intervals do not overlap,
-    otherwise "did not change beyond noise"; says whether the last accuracy is above chance (10 %); and
-    states the full run's time as a projection from the measured rate.
+    otherwise "did not change beyond noise"; says whether the last accuracy is above chance (10 %), and that a
+    Wilson interval over windows cut from far fewer tracks understates the uncertainty; and states the full
+    run's time as a projection from the measured rate.
     """
     log = record["step_log"]
     n = int(record["store"]["n_windows"]["valid"])
@@ -227,7 +228,9 @@ def paper_recipe_sentence(record: dict) -> str:
     low, high = b.interval
     chance = ("above chance (10 %)" if low > 0.10 else
               "below chance (10 %)" if high < 0.10 else "not distinguishable from chance (10 %)")
-    text = f"In {done}, {change}, {chance}."
+    text = (f"In {done}, {change}, {chance}. That interval is Wilson's over the {n:,} validation windows; they are "
+            "cut from far fewer validation tracks, many windows from each, so they are not independent draws and "
+            "the real uncertainty is wider than it shows (the run kept no per-track record to resample).")
     rate, hours = record.get("windows_per_s"), record.get("projected_full_run_h")
     if rate and hours:
         since = int(record.get("rate_from_step") or 0)
