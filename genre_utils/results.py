@@ -34,9 +34,9 @@ import pandas as pd
 
 from .genres import GENRES
 from .metrics import confusion, per_genre_table
-from .stats import Accuracy, SeedAccuracy, clustered_accuracy, seed_accuracy
+from .stats import Accuracy, SeedAccuracy, clustered_accuracy, seed_accuracy, seed_comparison
 
-__all__ = ["RunResults", "Headline", "load_results", "LEVELS", "correct_matrix", "seeds_accuracy"]
+__all__ = ["RunResults", "Headline", "load_results", "LEVELS", "correct_matrix", "seeds_accuracy", "compare_seeds"]
 
 #: The two levels of evaluation, and the name of their items.
 LEVELS = {"track": "tracks", "segment": "segments"}
@@ -258,10 +258,7 @@ class RunResults:
             Integer counts; with ``normalise``, each row divided by its sum (a row without items is NaN).
         """
         genres = self.genres
-        index = {g: k for k, g in enumerate(genres)}
-        table = self.items(level)
-        cm = confusion(table["true_genre"].astype(str).map(index).to_numpy(dtype=np.int64),
-                       table["pred_genre"].astype(str).map(index).to_numpy(dtype=np.int64), len(genres))
+        cm = confusion(*self._class_indices(level), len(genres))
         frame = pd.DataFrame(cm, index=pd.Index(genres, name="true"), columns=pd.Index(genres, name="predicted"))
         if not normalise:
             return frame
@@ -272,12 +269,13 @@ class RunResults:
     def per_genre(self, level: str = "track") -> pd.DataFrame:
         """Per-genre support, predictions, accuracy, precision and the two false positive rates
         (:func:`genre_utils.metrics.per_genre_table`), index ``genre``."""
-        genres = self.genres
-        index = {g: k for k, g in enumerate(genres)}
+        return per_genre_table(*self._class_indices(level), len(self.genres), self.genres)
+
+    def _class_indices(self, level: str) -> tuple[np.ndarray, np.ndarray]:
+        """True and predicted class index of every item of ``level``, in :attr:`genres` order."""
+        index = {g: k for k, g in enumerate(self.genres)}
         table = self.items(level)
-        return per_genre_table(table["true_genre"].astype(str).map(index).to_numpy(dtype=np.int64),
-                               table["pred_genre"].astype(str).map(index).to_numpy(dtype=np.int64),
-                               len(genres), genres)
+        return tuple(table[col].astype(str).map(index).to_numpy(dtype=np.int64) for col in ("true_genre", "pred_genre"))
 
     def correct_by_track(self) -> pd.Series:
         """Whether each test track was right, indexed by ``track_id`` (str), for paired comparisons."""
@@ -409,4 +407,21 @@ def seeds_accuracy(runs) -> SeedAccuracy:
     """Track accuracy of one model over its seeds (:func:`genre_utils.stats.seed_accuracy` of
     :func:`correct_matrix`)."""
     return seed_accuracy(correct_matrix(runs)[0])
+
+
+def compare_seeds(runs_a, runs_b) -> dict:
+    """Model A (its runs under every seed) against model B on their test tracks:
+    :func:`genre_utils.stats.seed_comparison` of one :func:`correct_matrix` of all the runs, so A's and B's
+    tracks are paired by id (the runs must share their test tracks).
+
+    Returns
+    -------
+    dict
+        :func:`~genre_utils.stats.seed_comparison`'s result, plus ``accuracy_a`` and ``accuracy_b``
+        (:class:`~genre_utils.stats.SeedAccuracy` of each model).
+    """
+    runs_a, runs_b = list(runs_a), list(runs_b)
+    matrix, _ = correct_matrix(runs_a + runs_b)
+    a, b = matrix[:len(runs_a)], matrix[len(runs_a):]
+    return {**seed_comparison(a, b), "accuracy_a": seed_accuracy(a), "accuracy_b": seed_accuracy(b)}
 

@@ -21,8 +21,8 @@ from . import paper
 from .narrative import join_names
 from .probe import compare_runs
 from .report import pct
-from .results import RunResults, correct_matrix
-from .stats import Accuracy, group_bootstrap_difference, seed_accuracy, seed_comparison, unpaired_comparison
+from .results import RunResults, compare_seeds
+from .stats import Accuracy, group_bootstrap_difference, unpaired_comparison
 
 __all__ = ["CLAIMS", "DESIGNED_FINDINGS", "SUPPORTED", "NOT_SUPPORTED", "UNTESTABLE", "SAME_ACCURACY",
            "verdict_rows", "verdict_table", "verdict_sentence"]
@@ -234,12 +234,11 @@ def verdict_rows(main: RunResults, baseline: RunResults | None = None, *, synthe
 
 def _seeded_baseline_row(paper_value: str, main_seeds, baseline_seeds) -> dict:
     """Claim 1 over the seeds: the mean-over-seeds difference, its paired interval over the tracks and the seeds'
-    spread, decided by :func:`genre_utils.stats.seed_comparison`'s two tests."""
-    a, _ = correct_matrix(main_seeds)
-    b, _ = correct_matrix(baseline_seeds)
-    cmp = seed_comparison(a, b)
+    spread, decided by the two tests of :func:`genre_utils.stats.seed_comparison`
+    (:func:`~genre_utils.results.compare_seeds`)."""
+    cmp = compare_seeds(main_seeds, baseline_seeds)
     d, lo, hi = (100 * cmp[k] for k in ("difference", "low", "high"))
-    evidence = (f"CRNN {seed_accuracy(a).short()} vs baseline {seed_accuracy(b).short()}; difference {d:+.1f} "
+    evidence = (f"CRNN {cmp['accuracy_a'].short()} vs baseline {cmp['accuracy_b'].short()}; difference {d:+.1f} "
                 f"points [{lo:+.1f}, {hi:+.1f}] (paired over the tracks); seed spread "
                 f"{100 * cmp['spread_a']:.1f} and {100 * cmp['spread_b']:.1f} points")
     if cmp["beyond_noise"]:

@@ -118,3 +118,22 @@ def test_valid_accuracy_resamples_tracks_and_falls_back_to_the_history():
     assert (acc.k, acc.n) == (280, 400) and acc.resampled == "tracks" and acc.n_groups == 40
     old = RunResults.from_dict({k: v for k, v in res.raw.items() if k != "valid"})
     assert old.valid_accuracy() == Accuracy(200, 400)            # results from before the record: the history's
+
+
+def test_compare_seeds_pairs_the_two_models_by_track_id():
+    """Two models whose results list the same tracks in different orders are still paired track by track."""
+    from genre_utils.results import compare_seeds
+
+    def run(right, order):
+        return RunResults.from_dict({"test": {"tracks": [
+            {"track_id": f"t{k}", "true_genre": "jazz", "pred_genre": "jazz" if right[k] else "pop"} for k in order]}})
+
+    right_a = [True] * 6 + [False] * 4
+    a = [run(right_a, range(10))] * 2
+    b = [run(right_a, reversed(range(10)))]          # the same answers, listed backwards
+    cmp = compare_seeds(a, b)
+    assert cmp["difference"] == 0 and cmp["low"] == 0 == cmp["high"]    # identical per track, every resample
+    assert cmp["accuracy_a"].value == cmp["accuracy_b"].value == 0.6 and cmp["seeds_a"] == 2
+    with pytest.raises(ValueError):
+        compare_seeds(a, [RunResults.from_dict({"test": {"tracks": [
+            {"track_id": "u0", "true_genre": "jazz", "pred_genre": "jazz"}]}})])
