@@ -47,7 +47,7 @@ import pandas as pd
 
 __all__ = [
     "N_BINS", "RECALL", "softmax", "logits_from_probs", "nll", "fit_temperature", "track_nll",
-    "fit_track_temperature", "track_mean_probs",
+    "fit_track_temperature", "track_level", "track_mean_probs",
     "reliability_table", "expected_calibration_error", "msp_confidence", "energy_score", "auroc",
     "bootstrap_auroc", "recall_threshold",
 ]
@@ -141,11 +141,9 @@ def track_nll(logits, labels, track_ids, temperature: float = 1.0) -> float:
     ``genre-utils predict`` computes them for a file (:func:`track_mean_probs`); the label of a track is that of
     its first window. NaN without items.
     """
-    labels = np.asarray(labels, dtype=np.int64)
     if len(labels) == 0:
         return math.nan
-    _, mean = track_mean_probs(track_ids, softmax(logits, temperature))
-    first = pd.Series(labels).groupby(pd.factorize(np.asarray(track_ids), sort=False)[0]).first().to_numpy()
+    _, mean, first = track_level(track_ids, softmax(logits, temperature), labels)
     return float(-np.mean(np.log(np.maximum(mean[np.arange(len(first)), first], 1e-300))))
 
 
@@ -182,6 +180,20 @@ def fit_track_temperature(logits, labels, track_ids, bounds: tuple[float, float]
     res = minimize_scalar(lambda s: track_nll(logits, labels, track_ids, math.exp(s)), bounds=(lo, hi),
                           method="bounded", options={"xatol": 1e-5})
     return float(math.exp(res.x))
+
+
+def track_level(track_ids, probs, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`track_mean_probs` with each track's label (its first window's).
+
+    Returns
+    -------
+    ids : ndarray, shape (n_tracks,)
+    mean : ndarray, shape (n_tracks, n_classes)
+    labels : ndarray of int64, shape (n_tracks,)
+    """
+    ids, mean = track_mean_probs(track_ids, probs)
+    first = pd.Series(np.asarray(labels)).groupby(pd.factorize(np.asarray(track_ids), sort=False)[0]).first()
+    return ids, mean, first.to_numpy(np.int64)
 
 
 def track_mean_probs(track_ids, probs) -> tuple[np.ndarray, np.ndarray]:

@@ -32,7 +32,7 @@ from .calibration import (
     recall_threshold,
     reliability_table,
     softmax,
-    track_mean_probs,
+    track_level,
     track_nll,
 )
 from .checkpoint_info import CONFIDENCE_FORMAT, checkpoint_sha256, confidence_file_text
@@ -40,6 +40,7 @@ from .errors import UserError
 from .evaluate import evaluate_files, predict_logits
 from .experiments import check_run_matches_store, stale_results
 from .genres import GENRES
+from .metrics import prob_columns
 from .provenance import atomic_write_texts, to_plain
 from .results import load_results
 from .train import load_checkpoint
@@ -66,12 +67,6 @@ def open_set_paths(ds, limit: int | None = 200) -> list[str]:
     if limit is not None and len(paths) > limit:
         paths = [paths[i] for i in np.linspace(0, len(paths) - 1, limit).round().astype(int)]
     return paths
-
-
-def _track_level(track_ids, probs, labels):
-    ids, mean = track_mean_probs(track_ids, probs)
-    lab = pd.Series(np.asarray(labels)).groupby(pd.factorize(np.asarray(track_ids), sort=False)[0]).first()
-    return ids, mean, lab.to_numpy(np.int64)
 
 
 def calibrate_run(ds, run_dir, *, device=None, n_bins: int = N_BINS, recall: float = RECALL, n_boot: int = 2000,
@@ -124,7 +119,7 @@ def calibrate_run(ds, run_dir, *, device=None, n_bins: int = N_BINS, recall: flo
     if (problem := stale_results(run_dir)) is not None:   # None also when there are no results yet
         raise UserError(f"{problem}; nothing was written. Score it first with `genre-utils evaluate --data "
                         f"{ds.root} --run {run_dir}`")
-    prob_cols = [f"prob_{g}" for g in GENRES]
+    prob_cols = prob_columns(len(GENRES))
     max_segments = ds.profile.test_segments_per_track
 
     # 1. temperatures on the validation set: per track (what predict applies) and per window
@@ -155,7 +150,7 @@ def calibrate_run(ds, run_dir, *, device=None, n_bins: int = N_BINS, recall: flo
     track_conf = {}
     for stage, T_window, T in (("before", 1.0, 1.0), ("after", window_temperature, temperature)):
         p = softmax(test_logits, T_window)
-        ids, mean, y_track = _track_level(test_ids, softmax(test_logits, T), y_test)
+        ids, mean, y_track = track_level(test_ids, softmax(test_logits, T), y_test)
         for level, (pp, yy) in (("segment", (p, y_test)), ("track", (mean, y_track))):
             ece.setdefault(level, {})[stage] = expected_calibration_error(pp, yy, n_bins)
             reliability[f"{level}_{stage}"] = reliability_table(pp, yy, n_bins)
