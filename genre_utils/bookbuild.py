@@ -438,8 +438,7 @@ def execute_notebooks(ctx, root: Path, pages: list[Path], params: dict, timeout:
 def _timed_execute(page, target, params, cwd, timeout, build_dir, kernel_env) -> tuple[list, float]:
     """:func:`_execute` with its seconds (what a worker thread of :func:`execute_notebooks` runs)."""
     t0 = time.perf_counter()
-    kwargs = {"build_dir": build_dir} if not kernel_env else {"build_dir": build_dir, "kernel_env": kernel_env}
-    recorded = _execute(page, target, params, cwd, timeout, **kwargs)
+    recorded = _execute(page, target, params, cwd, timeout, build_dir=build_dir, kernel_env=kernel_env)
     return recorded, round(time.perf_counter() - t0, 1)
 
 
