@@ -11,6 +11,7 @@ the page says so.
 
 from __future__ import annotations
 
+import json
 import re
 from importlib import resources
 from pathlib import Path
@@ -21,7 +22,11 @@ import soundfile as sf
 from .narrative import join_names
 from .predict import predict_files
 
-__all__ = ["recordings_dir", "recordings", "classify_recordings", "recordings_sentences", "credits_markdown"]
+__all__ = ["recordings_dir", "recordings", "classify_recordings", "recordings_sentences", "credits_markdown",
+           "answer", "snapshot", "HISTORY_FILE", "load_history", "history_table", "history_sentence"]
+
+#: The snapshots of earlier corpora that ship with the package (:func:`load_history`).
+HISTORY_FILE = "real_recordings.json"
 
 
 def recordings_dir() -> Path:
@@ -126,3 +131,116 @@ def credits_markdown(table: pd.DataFrame) -> str:
 
     return "\n".join(f"* **{title}**: {linked(attribution)}" for title, attribution
                      in zip(table["title"], table["attribution"]))
+
+
+def answer(error: str, vote: str, confidence, outside) -> str:
+    """One recording's answer in a few characters: ``'jazz 0.81'``, ``'country 0.68, flagged'`` or the error."""
+    if error:
+        return error.split(":")[0]
+    text = vote if pd.isna(confidence) else f"{vote} {float(confidence):.2f}"
+    return text + (", flagged" if (not pd.isna(outside) and bool(outside)) else "")
+
+
+def snapshot(table: pd.DataFrame, label: str, provenance: dict) -> dict:
+    """A run's answers on the recordings, kept to compare corpora (one entry of ``real_recordings.json``).
+
+    Parameters
+    ----------
+    table : DataFrame
+        From :func:`classify_recordings`.
+    label : str
+        What the snapshot stands for, e.g. ``'corpus v1 (one bank, genre-specific instruments)'``.
+    provenance : dict
+        Where the answers came from: at least ``commit``, ``corpus_fingerprint``, ``run_key`` and ``profile``.
+
+    Returns
+    -------
+    dict
+        ``label``, ``provenance``, ``calibrated`` and ``rows``: per recording its ``file``, ``kind``, ``vote``,
+        ``confidence`` (None when absent), ``outside`` (None when not decided), ``error`` and ``plausible_hit``.
+    """
+    def _opt(v, kind):
+        return None if pd.isna(v) else kind(v)
+
+    rows = [{"file": r.file, "kind": r.kind, "vote": r.pred_genre if not r.error else "",
+             "confidence": _opt(r.confidence, lambda c: round(float(c), 4)), "outside": _opt(r.outside, bool),
+             "error": r.error, "plausible_hit": _opt(r.plausible_hit, bool)} for r in table.itertuples()]
+    return {"label": str(label), "provenance": dict(provenance),
+            "calibrated": bool(table.attrs.get("calibrated", True)), "rows": rows}
+
+
+def load_history(path=None, profile: str | None = None) -> list[dict]:
+    """The snapshots that ship with the package (or those in ``path``), oldest first; [] when there are none.
+
+    ``profile``: keep only the snapshots of runs of that profile (a run of another size is no comparison).
+    """
+    path = Path(path) if path is not None else Path(str(resources.files("genre_utils") / "data" / "measured"
+                                                            / HISTORY_FILE))
+    if not path.is_file():
+        return []
+    snaps = json.loads(path.read_text(encoding="utf-8"))["snapshots"]
+    return [s for s in snaps if profile is None or s["provenance"].get("profile") == profile]
+
+
+def _counts(rows) -> tuple[int, int, int, int]:
+    """(music with a plausible vote, music classified, non-music flagged, non-music classified)."""
+    music = [r for r in rows if r["kind"] == "music" and not r["error"]]
+    other = [r for r in rows if r["kind"] != "music" and not r["error"]]
+    return (sum(bool(r["plausible_hit"]) for r in music), len(music),
+            sum(bool(r["outside"]) for r in other), len(other))
+
+
+def history_table(table: pd.DataFrame, history: list[dict]) -> pd.DataFrame:
+    """Each recording's answer under every earlier snapshot and under the current run, side by side.
+
+    Parameters
+    ----------
+    table : DataFrame
+        From :func:`classify_recordings` (the current run).
+    history : list of dict
+        From :func:`load_history`.
+
+    Returns
+    -------
+    DataFrame
+        Index ``recording`` (title); one column per snapshot (its label) and a last column ``this build``,
+        each cell from :func:`answer`; a last row ``plausible music / flagged non-music`` with the counts.
+        A recording a snapshot does not hold shows ``-``.
+    """
+    snaps = [(s["label"], {r["file"]: r for r in s["rows"]}, s["rows"]) for s in history]
+    current = snapshot(table, "this build", {})
+    snaps.append(("this build", {r["file"]: r for r in current["rows"]}, current["rows"]))
+    out = {}
+    for label, by_file, rows in snaps:
+        cells = [answer(by_file[f]["error"], by_file[f]["vote"], by_file[f]["confidence"], by_file[f]["outside"])
+                 if f in by_file else "-" for f in table["file"]]
+        hits, n_music, flagged, n_other = _counts(rows)
+        out[label] = cells + [f"{hits}/{n_music} plausible, {flagged}/{n_other} flagged"]
+    index = pd.Index([*table["title"], "plausible music / flagged non-music"], name="recording")
+    return pd.DataFrame(out, index=index)
+
+
+def history_sentence(table: pd.DataFrame, history: list[dict]) -> str:
+    """Whether the current run does better or worse on the recordings than the latest snapshot, in counts.
+
+    Chosen by the result: no snapshot; the same counts; more or fewer plausible music votes; more or fewer
+    flagged non-music files (each direction said as it is). Counts of five files each are anecdotes, and the
+    sentence says so when it reports a change.
+    """
+    if not history:
+        return "No earlier corpus was recorded for this profile, so there is nothing to compare with yet."
+    last = history[-1]
+    h0, m0, f0, o0 = _counts(last["rows"])
+    h1, m1, f1, o1 = _counts(snapshot(table, "", {})["rows"])
+    if (h0, m0, f0, o0) == (h1, m1, f1, o1):
+        return (f"This build answers as the last recorded corpus ({last['label']}) did in counts: {h1} of {m1} "
+                f"music pieces plausible, {f1} of {o1} non-music files flagged.")
+    parts = []
+    for new, old, n_new, n_old, what in ((h1, h0, m1, m0, "music pieces with a plausible vote"),
+                                        (f1, f0, o1, o0, "non-music files flagged")):
+        if (new, n_new) == (old, n_old):
+            parts.append(f"{what}: {new} of {n_new}, unchanged")
+        else:
+            parts.append(f"{what}: {new} of {n_new}, against {old} of {n_old}")
+    return (f"Against the last recorded corpus ({last['label']}): {'; '.join(parts)}. With five files on each "
+            "side, a change of one or two is an anecdote, not a measured improvement.")

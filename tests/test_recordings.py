@@ -86,3 +86,47 @@ def test_credits_link_every_address_by_its_host():
     text = R.credits_markdown(R.recordings())
     assert text.count("\n") == 9 and "[musopen.org](https://musopen.org/" in text
     assert "CC-BY" in text and " https://" not in text          # no bare address left to run off the page
+
+
+def _answers(votes, outside, calibrated=True):
+    """A classify_recordings-like table: two music pieces (plausible: jazz) and two non-music files."""
+    import pandas as pd
+
+    t = pd.DataFrame({"file": ["a.ogg", "b.ogg", "c.ogg", "d.ogg"], "title": ["A", "B", "C", "D"],
+                      "kind": ["music", "music", "speech", "animal"], "plausible": ["jazz", "jazz", "", ""],
+                      "pred_genre": votes, "confidence": [0.9, 0.5, 0.4, 0.3], "outside": outside,
+                      "error": ["", "", "", ""]})
+    t["plausible_hit"] = pd.array([v == "jazz" if k == "music" else pd.NA for v, k in zip(t["pred_genre"], t["kind"])],
+                                  dtype="boolean")
+    t.attrs["calibrated"] = calibrated
+    return t
+
+
+def test_history_sets_kept_corpora_beside_this_build_and_says_which_way_it_moved():
+    from genre_utils import recordings as R
+
+    before = R.snapshot(_answers(["jazz", "rock", "pop", "pop"], [False, False, False, False]), "corpus 1",
+                        {"commit": "abc"})
+    same = R.history_sentence(_answers(["jazz", "rock", "pop", "pop"], [False, False, False, False]), [before])
+    assert same.startswith("This build answers as the last recorded corpus (corpus 1)")
+    better = _answers(["jazz", "jazz", "pop", "pop"], [False, False, True, False])
+    text = R.history_sentence(better, [before])
+    assert "music pieces with a plausible vote: 2 of 2, against 1 of 2" in text
+    assert "non-music files flagged: 1 of 2, against 0 of 2" in text and "anecdote" in text
+    table = R.history_table(better, [before])
+    assert list(table.columns) == ["corpus 1", "this build"]
+    assert table.loc["B", "corpus 1"] == "rock 0.50" and table.loc["C", "this build"] == "pop 0.40, flagged"
+    assert table.iloc[-1].tolist() == ["1/2 plausible, 0/2 flagged", "2/2 plausible, 1/2 flagged"]
+    assert R.history_sentence(better, []).startswith("No earlier corpus was recorded")
+
+
+def test_the_shipped_history_matches_the_shipped_recordings():
+    from genre_utils import recordings as R
+
+    files = set(R.recordings()["file"])
+    history = R.load_history()
+    assert history, "the package ships at least one kept corpus"
+    assert R.load_history(profile="quick") and not R.load_history(profile="no-such-profile")
+    for snap in history:
+        assert {r["file"] for r in snap["rows"]} == files
+        assert snap["provenance"]["corpus_fingerprint"] and snap["provenance"]["run_key"]
