@@ -21,7 +21,7 @@ from .config import FeatureParams, TrainConfig, resume_differences
 from .devices import select_device
 from .errors import CheckpointError, RunMismatchError
 from .models import build_model
-from .provenance import atomic_torch_save, to_plain
+from .provenance import atomic_same_file, atomic_torch_save, to_plain
 
 __all__ = ["CHECKPOINT_FORMAT", "READABLE_FORMATS", "read_checkpoint", "checkpoint_config", "read_history",
            "load_checkpoint", "empty_history", "best_epoch", "resume_record", "checkpoint_dict", "save_epoch",
@@ -194,8 +194,8 @@ def save_epoch(out_dir: Path, ckpt: dict, keep_epochs: bool) -> None:
     if keep_epochs:
         atomic_torch_save(ckpt, out_dir / f"epoch_{epoch:03d}.pt")
     atomic_torch_save(ckpt, out_dir / "last.pt")
-    if ckpt["best_epoch"] == epoch:
-        atomic_torch_save(ckpt, out_dir / "best.pt")
+    if ckpt["best_epoch"] == epoch:  # the same checkpoint: linked, not written twice (140 MB for the CRNN)
+        atomic_same_file(out_dir / "last.pt", out_dir / "best.pt")
 
 
 def restore(path, model, optimizer, record: dict, device, scaler=None) -> tuple[int, dict, dict | None, list]:

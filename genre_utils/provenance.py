@@ -24,6 +24,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import tomllib
@@ -36,7 +37,7 @@ from .imports import imports_of, module_names
 
 __all__ = ["PACKAGE_DIR", "DiskFullError", "atomic_write_bytes", "atomic_write_text", "atomic_write_csv", "read_csv",
            "atomic_write_texts",
-           "atomic_torch_save",
+           "atomic_torch_save", "atomic_same_file",
            "file_sha256", "versions", "library_key", "code_fingerprint", "module_closure", "STAGE_LIBRARIES",
            "to_plain"]
 
@@ -182,6 +183,20 @@ def atomic_torch_save(obj, path) -> None:
     import torch
 
     _atomic(path, lambda tmp: torch.save(obj, tmp))
+
+
+def atomic_same_file(src, path) -> None:
+    """Make ``path`` hold exactly the bytes of ``src``, atomically: a hard link when the file system allows one
+    (nothing is copied; both names share the data until one of them is replaced by another atomic write, which
+    gives it a new file and leaves the other untouched), else a copy through a temporary file."""
+    def link_or_copy(tmp):
+        os.unlink(tmp)
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
+
+    _atomic(path, link_or_copy)
 
 
 def file_sha256(path, chunk: int = 1 << 22) -> str:
