@@ -39,11 +39,13 @@ __all__ = ["main", "build_parser"]
 
 def _cmd_synth(args) -> int:
     # deferred: slow to import, loaded for this command only (the CLI starts fast)
+    from .corpus_card import write_card
     from .synth import render_corpus
 
     _writable_folder(args.out)
     summary = render_corpus(args.out, profile=args.profile, seed=args.seed, progress=not args.quiet,
                             verify=args.verify)
+    write_card(args.out)
     print(json.dumps({k: summary[k] for k in summary if k in ("cached", "seconds", "counts", "fingerprint")},
                      indent=2, default=str))
     return 0

@@ -199,6 +199,9 @@ class Context:
             self._corpus = _patiently(lambda: render_corpus(self.gtzan.parent, profile=self.profile,
                                                             progress=self.progress, verify=self.verify))
             _stage_line(f"corpus synth-{self.profile.name}", self._corpus.get("cached"), t0)
+            from .corpus_card import write_card  # deferred: the card is written beside the corpus, not keyed by it
+
+            write_card(self.gtzan.parent)
         record_dependency("corpus", [], self._corpus["fingerprint"])
         return self._corpus
 

@@ -22,10 +22,11 @@ from .stats import wilson_interval
 
 __all__ = [
     "draw_features", "feature_range", "figure_png",
-    "pipeline_diagram", "layer_diagram", "training_curves", "confusion_heatmap", "genre_distribution",
+    "pipeline_diagram", "layer_diagram", "training_curves", "overlap_heatmap", "confusion_heatmap",
+    "genre_distribution",
     "blues_scale", "feature_image", "per_genre_bars", "ablation_bars", "accuracy_intervals",
     "paper_recipe_curve", "crnn_diagrams", "CORRECT_COLOR", "WRONG_COLOR",
-    "mfcc_steps_figure", "genre_windows_figure",
+    "mfcc_steps_figure", "genre_windows_figure", "lab_effects_figure",
 ]
 
 def _detached(draw):
@@ -162,6 +163,32 @@ def training_curves(history: dict, title: str = "", best_epoch: int | None = Non
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     if title:
         fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+@_detached
+def overlap_heatmap(matrix: pd.DataFrame, title: str = "") -> plt.Figure:
+    """How many style-sheet items each pair of genres shares (:func:`genre_utils.corpus_card.overlap_matrix`).
+
+    Parameters
+    ----------
+    matrix : DataFrame
+        Genres x genres, integer counts; the diagonal is drawn empty.
+    """
+    import seaborn as sns
+
+    values = matrix.to_numpy(dtype=float)
+    mask = np.eye(len(matrix), dtype=bool)
+    fig, ax = plt.subplots(figsize=(6.4, 5.4))
+    sns.heatmap(values, ax=ax, mask=mask, cmap="Oranges", vmin=0, annot=matrix.to_numpy(), fmt="d",
+                annot_kws={"fontsize": 8}, linewidths=0.5, linecolor="#e6e6e6", square=True,
+                xticklabels=list(matrix.columns), yticklabels=list(matrix.index),
+                cbar_kws={"fraction": 0.046, "label": "items shared (grooves, progressions, parts, instruments)"})
+    ax.set_yticks(np.arange(len(matrix)) + 0.5, list(matrix.index), rotation=0)
+    ax.set_xticks(np.arange(len(matrix)) + 0.5, list(matrix.columns), rotation=45, ha="right")
+    if title:
+        ax.set_title(title, fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -320,6 +347,39 @@ def ablation_bars(table: pd.DataFrame, value: str, label: str, title: str = "", 
         fig.tight_layout(rect=(0, 0.35 / fig.get_figheight(), 1, 1))
     else:
         fig.tight_layout()
+    return fig
+
+
+@_detached
+def lab_effects_figure(effects: pd.DataFrame, title: str = "") -> plt.Figure:
+    """What each laboratory control costs each model (:func:`genre_utils.lab.lab_effects`): one group of bars per
+    control, one bar per model, the change in accuracy (points) with its 95 % interval; a bar whose change is
+    beyond the noise is drawn solid, the others hatched."""
+    models = list(dict.fromkeys(effects["model"]))
+    controls = list(dict.fromkeys(effects["control"]))
+    colours = ("#4c72b0", "#dd8452", "#55a868", "#c44e52")
+    width = 0.8 / max(1, len(models))
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    for m, model in enumerate(models):
+        rows = effects[effects["model"] == model].set_index("control").reindex(controls)
+        x = np.arange(len(controls)) + (m - (len(models) - 1) / 2) * width
+        d = 100 * rows["difference"].to_numpy(dtype=float)
+        lo, hi = 100 * rows["low"].to_numpy(dtype=float), 100 * rows["high"].to_numpy(dtype=float)
+        solid = rows["beyond_noise"].fillna(False).to_numpy(dtype=bool)
+        colour = colours[m % len(colours)]
+        ax.bar(x, d, width, color=[colour if s else "white" for s in solid], edgecolor=colour,
+               hatch=None, label=model)
+        ax.bar(x[~solid], d[~solid], width, color="none", edgecolor=colour, hatch="///")
+        ax.errorbar(x, d, yerr=[d - lo, hi - d], fmt="none", ecolor="black", elinewidth=1, capsize=2)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(np.arange(len(controls)), [f"{c}\nmade common" for c in controls])
+    ax.set_ylabel("change in accuracy (points)")
+    ax.grid(axis="y", alpha=0.3)
+    if title:
+        ax.set_title(title, fontsize=11)
+    ax.legend(fontsize=8, frameon=False, loc="lower left", title="solid: beyond the noise; hatched: within it",
+              title_fontsize=7)
+    fig.tight_layout()
     return fig
 
 

@@ -16,7 +16,30 @@ import pandas as pd
 from .results import RunResults
 from .stats import accuracy_of, paired_comparison, unpaired_comparison
 
-__all__ = ["track_mean_features", "linear_probe", "compare_with_probe", "compare_runs"]
+__all__ = ["window_summary", "track_mean_features", "linear_probe", "fit_probe", "compare_with_probe", "compare_runs"]
+
+
+def window_summary(X, summary: str = "mean") -> np.ndarray:
+    """Each window's summary over its frames: what the probe sees of it.
+
+    Parameters
+    ----------
+    X : array-like, shape (n_windows, height, n_frames)
+    summary : {'mean', 'dynamics'}
+        ``'mean'``: each row's mean over the frames; ``'dynamics'``: that, each row's standard deviation
+        and its mean absolute change from one frame to the next.
+
+    Returns
+    -------
+    ndarray, shape (n_windows, height) or (n_windows, 3 * height), float32
+    """
+    if summary not in ("mean", "dynamics"):
+        raise ValueError(f"summary must be 'mean' or 'dynamics', not {summary!r}")
+    X = np.asarray(X, dtype=np.float32)
+    per_window = X.mean(axis=2)                                           # (n_windows, height)
+    if summary == "dynamics":
+        per_window = np.concatenate([per_window, X.std(axis=2), np.abs(np.diff(X, axis=2)).mean(axis=2)], axis=1)
+    return per_window
 
 
 def track_mean_features(ds, split: str, return_ids: bool = False, summary: str = "mean"):
@@ -41,13 +64,8 @@ def track_mean_features(ds, split: str, return_ids: bool = False, summary: str =
     track_ids : ndarray, shape (n_tracks,), object
         Sorted track ids, the order of the rows (only with ``return_ids=True``).
     """
-    if summary not in ("mean", "dynamics"):
-        raise ValueError(f"summary must be 'mean' or 'dynamics', not {summary!r}")
     X, y, rows = ds.split(split)
-    X = np.asarray(X, dtype=np.float32)
-    per_window = X.mean(axis=2)                                           # (n_windows, height)
-    if summary == "dynamics":
-        per_window = np.concatenate([per_window, X.std(axis=2), np.abs(np.diff(X, axis=2)).mean(axis=2)], axis=1)
+    per_window = window_summary(X, summary)
     codes, tracks = pd.factorize(rows["track_id"], sort=True)
     sums = np.zeros((len(tracks), per_window.shape[1]))
     np.add.at(sums, codes, per_window)
@@ -79,18 +97,34 @@ def linear_probe(ds, seed: int = 0, summary: str = "mean") -> dict:
         ``train_accuracy``, ``test_accuracy``, ``n_train_tracks``, ``n_test_tracks``, and
         ``test_tracks``: per test track, ``track_id`` and ``correct`` (records).
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     X_train, y_train = track_mean_features(ds, "train", summary=summary)
     X_test, y_test, test_ids = track_mean_features(ds, "test", return_ids=True, summary=summary)
-    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1.0, random_state=seed))
-    clf.fit(X_train, y_train)
+    clf = _fit(X_train, y_train, seed)
     correct = clf.predict(X_test) == y_test
     return {"train_accuracy": float(clf.score(X_train, y_train)), "test_accuracy": float(correct.mean()),
             "n_train_tracks": int(len(y_train)), "n_test_tracks": int(len(y_test)),
             "test_tracks": [{"track_id": str(t), "correct": bool(c)} for t, c in zip(test_ids, correct)]}
+
+
+def _fit(X, y, seed: int):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1.0, random_state=seed)).fit(X, y)
+
+
+def fit_probe(ds, summary: str = "mean", seed: int = 0):
+    """The probe of :func:`linear_probe`, fitted on the store's training tracks, to ask about other windows.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Its ``predict`` takes :func:`window_summary` rows (one window, or a track's mean over its windows)
+        and returns genre indices in the store's label order.
+    """
+    X_train, y_train = track_mean_features(ds, "train", summary=summary)
+    return _fit(X_train, y_train, seed)
 
 
 def compare_with_probe(results: RunResults, ds, summary: str = "mean", seed: int = 0) -> tuple[dict, dict]:

@@ -15,10 +15,13 @@ Where the overlaps are (by design)
 * **reggae / disco** share four-on-the-floor kick (the steppers groove); **reggae / pop** share I-V-vi-IV
   and off-beat chords; **hiphop / jazz** share Rhodes, ii-V progressions and seventh chords;
   **classical / jazz** share piano and walking (continuo) bass; **classical / pop / disco** share strings.
-* Every role's instrument is swapped, with probability :attr:`GenreStyle.substitution`, for one from
-  another genre's pool, so timbre alone does not give the label away; what stays characteristic is the
-  *temporal* pattern (tempo, groove, swing, harmonic rhythm), which a CNN over time-frequency frames can see
-  and a mean over frames cannot.
+* Instruments are shared: every role's instrument comes, with probability :attr:`GenreStyle.substitution`
+  (one half, the same for every genre), from the pool of a genre drawn at random, so a clip's timbre is only
+  loosely tied to its label; the reverb send is drawn from one range for all genres. What stays
+  characteristic is the *musical structure* (tempo, groove, swing, bass line, accompaniment pattern,
+  harmony, meter), which a CNN over time-frequency frames can see and a mean over frames mostly cannot.
+* Nothing here is tuned to reproduce a result of the paper: which genres share what follows from the
+  music, and the book's corpus card (:mod:`genre_utils.corpus_card`) lists what that builds in.
 
 Rhythm is written on step grids: a groove is a bar of ``beats * steps`` steps per drum lane, with
 ``'X'`` accent, ``'x'`` hit, ``'o'`` ghost note and ``'.'`` rest. Its *feel* is ``'straight'`` (swing from
@@ -42,6 +45,11 @@ __all__ = [
     "PROGRESSIONS",
     "STYLES",
     "SHIFT_PROGRAMS",
+    "SHIFT_PROGRAM_PROBABILITY",
+    "PATTERN_WORDS",
+    "pattern_words",
+    "progression_words",
+    "program_name",
     "style_table",
 ]
 
@@ -215,11 +223,12 @@ class GenreStyle:
     drum_level : float
         MIDI channel volume of the drums relative to the other parts (0..1).
     reverb : tuple of int
-        Range of the MIDI reverb send (CC 91).
+        Range of the MIDI reverb send (CC 91); the same for every genre (production names no genre).
     bends : float
         Probability that a long melody note starts with a pitch-bend scoop (guitar, harmonica, steel).
     substitution : float
-        Per-role probability of taking the instrument from another genre's pool.
+        Per-role probability of taking the instrument from a genre drawn at random (this one included)
+        instead of this genre's pool; the same (one half) for every genre.
     why : str
         The reasoning behind the parameters (shown in :func:`style_table`).
     """
@@ -242,9 +251,9 @@ class GenreStyle:
     lead_density: float = 1.5
     velocity: tuple = (70, 105)
     drum_level: float = 0.85
-    reverb: tuple = (20, 60)
+    reverb: tuple = (15, 80)
     bends: float = 0.05
-    substitution: float = 0.1
+    substitution: float = 0.5
     swing_unit: int = 8
     why: str = ""
 
@@ -274,9 +283,9 @@ STYLES: dict[str, GenreStyle] = {
         lead=("melody", "melody", "solo"), scales=("major", "harmonic_minor"),
         bass_programs=(42, 43, 0, 70), comp_programs=(0, 0, 0, 46, 6, 48, 45), pad_programs=(48, 48, 49, 52, 19, 60),
         lead_programs=(40, 40, 73, 68, 71, 0, 60), pad_prob=0.6, lead_density=1.6, velocity=(40, 95),
-        drum_level=0.0, reverb=(50, 100), substitution=0.05,
+        drum_level=0.0,
         why="no drums; functional cadences and the circle of fifths, Alberti/arpeggiated piano, sustained "
-            "strings, wide dynamics and long reverb; piano shared with jazz/pop, strings with disco/pop, "
+            "strings, wide dynamics; piano shared with jazz/pop, strings with disco/pop, "
             "the walking continuo bass with jazz, Pachelbel's progression with pop"),
     "country": GenreStyle(
         "country", tempo=(106, 152),
@@ -286,8 +295,7 @@ STYLES: dict[str, GenreStyle] = {
         comp=("strum", "strum", "strum", "boom_chick", "roll"),
         lead=("melody", "melody", "riff"), scales=("major", "pent_major", "mixolydian"),
         bass_programs=(32, 33, 34), comp_programs=(25, 25, 25, 24, 0, 105), pad_programs=(48, 21),
-        lead_programs=(110, 110, 25, 22, 105, 27), pad_prob=0.25, lead_density=1.8, velocity=(65, 100),
-        reverb=(15, 50), bends=0.4,
+        lead_programs=(110, 110, 25, 22, 105, 27), pad_prob=0.25, lead_density=1.8, velocity=(65, 100), bends=0.4,
         why="train and boom-chick beats, root-fifth bass, strummed steel guitar, banjo rolls, fiddle or "
             "steel-guitar slides (GM has no pedal steel: steel-string guitar with pitch-bend scoops); "
             "waltzes in 3/4; shuffle and harmonica shared with blues, strumming and I-vi-IV-V with pop/rock"),
@@ -298,7 +306,6 @@ STYLES: dict[str, GenreStyle] = {
         lead=("melody", "riff"), scales=("dorian", "minor", "major"),
         bass_programs=(33, 33, 38, 36), comp_programs=(28, 28, 27, 4, 61, 48), pad_programs=(48, 48, 49, 50, 89),
         lead_programs=(48, 61, 80, 73, 65), pad_prob=0.6, lead_density=1.4, velocity=(80, 112),
-        reverb=(25, 55),
         why="four-on-the-floor kick with open hi-hat off-beats, octave-jumping bass, muted-guitar and brass "
             "stabs, string pads on minor-seventh vamps; kit, synth and strings shared with pop, the "
             "four-on-the-floor kick with reggae steppers"),
@@ -310,7 +317,6 @@ STYLES: dict[str, GenreStyle] = {
         lead=("rap", "rap", "riff"), scales=("minor", "dorian", "pent_minor"),
         bass_programs=(38, 38, 39, 33, 32), comp_programs=(4, 4, 0, 11, 48, 26), pad_programs=(89, 50, 52),
         lead_programs=(85, 85, 54, 53, 80), pad_prob=0.35, lead_density=2.2, velocity=(85, 120), drum_level=1.0,
-        reverb=(10, 40),
         why="boom-bap: syncopated kick, hard snare on 2 and 4, swung sixteenth hats, loud drums; bass follows "
             "the kick; a looped Rhodes/piano sample; a speech-like 'rap' line (GM voice lead, narrow pitch, "
             "sixteenth rhythm); Rhodes, seventh chords and ii-V shared with jazz"),
@@ -322,7 +328,7 @@ STYLES: dict[str, GenreStyle] = {
         scales=("major", "dorian", "mixolydian"),
         bass_programs=(32, 32, 33), comp_programs=(0, 0, 4, 26, 11), pad_programs=(61, 48, 16),
         lead_programs=(65, 66, 66, 56, 11, 73, 57), pad_prob=0.2, lead_density=2.4, velocity=(50, 95),
-        drum_level=0.7, reverb=(30, 70), bends=0.1,
+        drum_level=0.7, bends=0.1,
         why="ride-cymbal swing with hi-hat on 2 and 4, walking upright bass, irregular comping with rootless "
             "7th/9th voicings over ii-V-I and rhythm changes, sax/trumpet/vibes solos; jazz waltz and bossa "
             "variants; swing, sax and piano shared with blues, Rhodes and ii-V with hiphop"),
@@ -334,8 +340,7 @@ STYLES: dict[str, GenreStyle] = {
         comp=("chug16", "chug16", "chug16", "power8", "power_sustain"),
         lead=("solo", "riff"), scales=("minor", "harmonic_minor", "phrygian"),
         bass_programs=(34, 33, 38), comp_programs=(30, 30, 29), pad_programs=(48, 19, 52),
-        lead_programs=(30, 29, 81), pad_prob=0.25, lead_density=3.0, velocity=(95, 127), drum_level=0.9,
-        reverb=(10, 40), bends=0.3, substitution=0.1,
+        lead_programs=(30, 29, 81), pad_prob=0.25, lead_density=3.0, velocity=(95, 127), drum_level=0.9, bends=0.3,
         why="distorted palm-muted power chords in sixteenths, double-kick, gallop, thrash and blast beats, "
             "fast tempi, aeolian/phrygian riffs, shred solos; distortion, power chords and root-note "
             "bass shared with rock"),
@@ -347,10 +352,9 @@ STYLES: dict[str, GenreStyle] = {
         lead=("melody", "melody", "riff"), scales=("major", "pent_major"),
         bass_programs=(33, 38, 34), comp_programs=(0, 0, 1, 4, 25, 27, 24), pad_programs=(89, 89, 48, 50, 90),
         lead_programs=(80, 80, 73, 65, 0, 11, 81, 53), pad_prob=0.55, lead_density=1.6, velocity=(70, 110),
-        reverb=(25, 60),
         why="back-beat with claps or four-on-the-floor, I-V-vi-IV and I-vi-IV-V, piano/guitar strums and "
-            "arpeggios, synth pads and a singable lead ('voice oohs', synth, flute); borrows from rock, "
-            "disco and country, so it is the least distinct genre (as in the paper's confusion matrix)"),
+            "arpeggios, synth pads and a singable lead ('voice oohs', synth, flute); its grooves, progressions "
+            "and strums are shared with rock, disco and country"),
     "reggae": GenreStyle(
         "reggae", tempo=(66, 82), grooves=("one_drop", "one_drop", "one_drop", "rockers", "steppers"),
         swing=(0.0, 0.10),
@@ -359,9 +363,8 @@ STYLES: dict[str, GenreStyle] = {
         lead=("melody", "riff"), scales=("major", "pent_minor", "dorian"),
         bass_programs=(33, 33, 32, 38), comp_programs=(27, 27, 28, 16, 17, 0), pad_programs=(16, 16, 61),
         lead_programs=(22, 61, 56, 66, 80, 21), pad_prob=0.4, lead_density=1.2, velocity=(70, 105),
-        reverb=(35, 90),
         why="one-drop (kick and rim on beat 3 only), rockers and steppers beats, short off-beat guitar skank "
-            "and organ bubble, melodic bass that rests on beat one, dub reverb; four-on-the-floor shared with "
+            "and organ bubble, melodic bass that rests on beat one; four-on-the-floor shared with "
             "disco, I-V-vi-IV and off-beat chords with pop"),
     "rock": GenreStyle(
         "rock", tempo=(108, 152), grooves=("rock", "rock", "rock", "rock", "half_time", "pop", "rock_shuffle"),
@@ -371,13 +374,15 @@ STYLES: dict[str, GenreStyle] = {
         lead=("riff", "melody", "solo"),
         scales=("pent_minor", "mixolydian", "major", "blues"),
         bass_programs=(34, 33), comp_programs=(29, 29, 29, 30, 27, 25), pad_programs=(18, 16, 48),
-        lead_programs=(29, 30, 27, 18), pad_prob=0.3, lead_density=1.8, velocity=(85, 120), reverb=(15, 50),
+        lead_programs=(29, 30, 27, 18), pad_prob=0.3, lead_density=1.8, velocity=(85, 120),
         bends=0.4,
         why="straight back-beat, eighth-note root bass, overdriven power chords and riffs in pentatonic/"
             "mixolydian; between pop (same beat, I-V-vi-IV, strums) and metal (distortion, half-time), "
             "with a shuffle variant shared with blues"),
 }
 
+#: Probability, per role, that a "new data" clip takes its instrument from :data:`SHIFT_PROGRAMS`.
+SHIFT_PROGRAM_PROBABILITY = 0.4
 #: Instruments of the "new data" shift (paper section 9): programs no style uses for that role.
 SHIFT_PROGRAMS: dict[str, tuple[int, ...]] = {
     "bass": (35, 36, 37, 39, 43),
@@ -387,7 +392,7 @@ SHIFT_PROGRAMS: dict[str, tuple[int, ...]] = {
 }
 
 
-def _short_name(program: int) -> str:
+def program_name(program: int) -> str:
     """Short lower-case GM name: 'Electric Guitar (clean)' -> 'clean guitar', 'String Ensemble 1' -> 'strings'."""
     import pretty_midi
 
@@ -400,7 +405,7 @@ def _short_name(program: int) -> str:
 def _instruments(style: GenreStyle) -> str:
     roles = (("bass", style.bass_programs), ("chords", style.comp_programs), ("pad", style.pad_programs),
              ("lead", style.lead_programs))
-    return "; ".join(f"{role}: {_unique(_short_name(p) for p in progs)}" for role, progs in roles if progs)
+    return "; ".join(f"{role}: {_unique(program_name(p) for p in progs)}" for role, progs in roles if progs)
 
 
 def _unique(items) -> str:
@@ -421,7 +426,7 @@ PATTERN_WORDS = {
 }
 
 
-def _words(name: str) -> str:
+def pattern_words(name: str) -> str:
     """A pattern's readable name; drumless grooves by their metre (``none_68`` -> ``no drums (6/8)``)."""
     if name in GROOVES and name.startswith("none"):
         g = GROOVES[name]
@@ -429,7 +434,7 @@ def _words(name: str) -> str:
     return PATTERN_WORDS.get(name, name.replace("_", " "))
 
 
-def _progression(name: str) -> str:
+def progression_words(name: str) -> str:
     """A progression as its chords, bar by bar, repeats counted: ``I7 x4 - IV7 x2 - I7 x2 - V7 - IV7 - I7 - V7``."""
     out = []
     for chord in PROGRESSIONS[name]:
@@ -462,10 +467,11 @@ def style_table() -> pd.DataFrame:
             "tempo": f"{s.tempo[0]}-{s.tempo[1]}",
             "meter / feel": f"{meters}; {feels}",
             "swing": "-" if s.swing[1] == 0 else f"{s.swing[0]:.2f}-{s.swing[1]:.2f} ({s.swing_unit}ths)",
-            "grooves": "; ".join(dict.fromkeys(_words(g) for g in s.grooves)),
-            "bass": "; ".join(dict.fromkeys(_words(b) for b in s.bass)),
-            "harmony": "; ".join(dict.fromkeys(_progression(p) for p in s.progressions)) + f" ({_unique(s.voicing)})",
-            "accompaniment": "; ".join(dict.fromkeys(_words(c) for c in s.comp)),
+            "grooves": "; ".join(dict.fromkeys(pattern_words(g) for g in s.grooves)),
+            "bass": "; ".join(dict.fromkeys(pattern_words(b) for b in s.bass)),
+            "harmony": ("; ".join(dict.fromkeys(progression_words(p) for p in s.progressions))
+                        + f" ({_unique(s.voicing)})"),
+            "accompaniment": "; ".join(dict.fromkeys(pattern_words(c) for c in s.comp)),
             "lead": _unique(s.lead),
             "instruments": _instruments(s),
             "velocity": f"{s.velocity[0]}-{s.velocity[1]}",

@@ -9,7 +9,7 @@ numbers with a rule stated in its row, never by hand:
 * **not supported** - it does not (the opposite holds, or the difference is within the noise, which the row
   says);
 * **cannot be tested here** - the build has no such measurement (no listener answers), or, on the synthetic
-  corpus, the claim was written into the corpus's style sheets (:data:`DESIGNED_FINDINGS`):
+  corpus, the claim is built into the corpus's style sheet (:data:`DESIGNED_FINDINGS`, from the corpus card):
   a result the corpus was built to produce is not a finding.
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import paper
+from .corpus_card import designed_findings
 from .narrative import join_names
 from .probe import compare_runs
 from .report import pct
@@ -45,19 +46,10 @@ CLAIMS: dict[str, tuple[str, str]] = {
 }
 
 
-#: Claims that the synthetic corpus's style sheets (:data:`genre_utils.styles.STYLES`, each with its ``why``) were
-#: written to produce (claim key -> why): on that corpus such a result is not a finding, and the verdict says
-#: so instead of comparing it with the paper. Kept here, not in the style module, so that the corpus's cache
-#: key does not change with this commentary.
-DESIGNED_FINDINGS: dict[str, str] = {
-    "classical_metal_best": "classical is the only style without drums, and metal's distortion and fast "
-                            "double-kick grooves are shared only with rock",
-    "pop_hardest": "pop's style sheet borrows from rock, disco and country, written to make it the least "
-                   "distinct genre as in the paper's confusion matrix",
-    "pop_attracts": "pop's borrowed grooves, progressions and strums make other genres' pieces resemble it",
-    "jazz_blues_apart": "jazz and blues share swing, walking bass, piano and sax by design, so how often they "
-                        "are confused measures the style sheets, not the model",
-}
+#: Claims that the synthetic corpus's style sheet produces by construction (claim key -> why), read off the
+#: sheet by :func:`genre_utils.corpus_card.designed_findings`: on that corpus such a result is not a finding,
+#: and the verdict says so instead of comparing it with the paper.
+DESIGNED_FINDINGS: dict[str, str] = designed_findings()
 
 
 def _row(key, paper_value, evidence, verdict, reason) -> dict:

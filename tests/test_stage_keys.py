@@ -78,9 +78,10 @@ EXPECTED = {
     "config.py": ["corpus", "run", "store", *ALL_NOTEBOOKS],
     # signal: stores extract features and evaluation extracts them from files; the corpus does not
     "features.py": ["run", "store", *ALL_NOTEBOOKS],
-    # data, the synthetic corpus: a store of real data is not re-keyed (nor its runs); the two pages that
-    # call synth themselves are
-    "synth/compose.py": ["corpus", *notebooks("data", "reproducibility")],
+    # data, the synthetic corpus: a store of real data is not re-keyed (nor its runs); the pages that import
+    # synth are: the corpus card and the laboratory, reproducibility, and the discussion (its verdicts read the
+    # corpus card, which reads the production settings of synth.render)
+    "synth/compose.py": ["corpus", *notebooks("corpus_card", "discussion", "laboratory", "reproducibility")],
     # data, the store: its runs follow through the store's key, and every page that read them
     "store.py": ["run", "store", *ALL_NOTEBOOKS],
     # model: training re-keys the runs, not the store or the corpus

@@ -21,7 +21,7 @@ __all__ = ["TAIL_SECONDS", "SCALES", "Chord", "parse_chord", "Plan", "make_plan"
 
 # ---------------------------------------------------------------------------------------------- compose
 
-def compose(genre: str, seed: int, seconds: float, shift: bool = False):
+def compose(genre: str, seed: int, seconds: float, shift: bool = False, control: str | None = None):
     """Compose one clip of ``genre`` as General MIDI.
 
     Parameters
@@ -35,6 +35,9 @@ def compose(genre: str, seed: int, seconds: float, shift: bool = False):
     shift : bool
         The "new data" variant: tempi just outside the style's range, instruments no style uses for that
         role, other dynamics and swing.
+    control : str, optional
+        A laboratory control (:data:`genre_utils.synth.controls.CONTROLS`): one factor made the same for
+        every genre, the rest of the clip as without it (:func:`make_plan`).
 
     Returns
     -------
@@ -46,7 +49,7 @@ def compose(genre: str, seed: int, seconds: float, shift: bool = False):
 
     if genre not in STYLES:
         raise ValueError(f"unknown genre {genre!r}; choose one of {', '.join(GENRES)}")
-    plan = make_plan(genre, seed, seconds, shift)
+    plan = make_plan(genre, seed, seconds, shift, control)
     groove = GROOVES[plan.groove]
     clock = Clock(plan)
     rng = seeded_rng("notes", int(seed), genre, bool(shift))

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..genres import GENRES
-from ..styles import GROOVES, PROGRESSIONS, SHIFT_PROGRAMS, STYLES, GenreStyle, Groove
+from ..styles import GROOVES, PROGRESSIONS, SHIFT_PROGRAM_PROBABILITY, SHIFT_PROGRAMS, STYLES, GenreStyle, Groove
+from .controls import apply_control
 from .seeding import pick, seeded_rng
 
 __all__ = ["SCALES", "Chord", "parse_chord", "place_pitch", "voice_chord", "power_chord", "Segment", "Section", "Plan",
@@ -157,7 +158,7 @@ class Plan:
 
 def _draw_program(style: GenreStyle, role: str, rng, shift: bool):
     pool = getattr(style, f"{role}_programs")
-    if shift and rng.random() < 0.4:
+    if shift and rng.random() < SHIFT_PROGRAM_PROBABILITY:
         return pick(rng, SHIFT_PROGRAMS[role])
     if rng.random() < style.substitution:
         other = getattr(STYLES[pick(rng, GENRES)], f"{role}_programs")
@@ -175,8 +176,13 @@ def _draw_tempo(style: GenreStyle, groove: Groove, rng, shift: bool) -> float:
     return round(float(tempo * groove.tempo_scale), 2)
 
 
-def make_plan(genre: str, seed: int, seconds: float, shift: bool = False) -> Plan:
-    """Draw all per-track choices of one clip (key, tempo, groove, instruments, arrangement, mix)."""
+def make_plan(genre: str, seed: int, seconds: float, shift: bool = False, control: str | None = None) -> Plan:
+    """Draw all per-track choices of one clip (key, tempo, groove, instruments, arrangement, mix).
+
+    ``control``: a key of :data:`genre_utils.synth.controls.CONTROLS`: one factor is then replaced by its
+    common value (:func:`~genre_utils.synth.controls.apply_control`), every other choice kept; a clip that
+    now needs more bars repeats its last section.
+    """
     style = STYLES[genre]
     rng = seeded_rng("compose", int(seed), genre, bool(shift))
     groove_name = pick(rng, style.grooves)
@@ -212,6 +218,10 @@ def make_plan(genre: str, seed: int, seconds: float, shift: bool = False) -> Pla
     )
     n_bars = _bars_needed(plan, groove, seconds)
     plan.sections = _arrange(plan, style, n_bars, rng)
+    if control is not None:
+        plan = apply_control(plan, control, seed)
+        needed = -(-_bars_needed(plan, GROOVES[plan.groove], seconds) // plan.section_bars)
+        plan.sections = plan.sections + [plan.sections[-1]] * max(0, needed - len(plan.sections))
     return plan
 
 
