@@ -15,7 +15,8 @@ therefore reaches the same cached artefacts, and each model is trained once per 
 
 ``make book`` runs, under the lock ``<build>/.lock`` (a second build of the same folder stops at once):
 
-1. :func:`prepare`: the corpus, every store and every run of :data:`BOOK_RUNS`, one line each with its
+1. :func:`prepare`: the corpus, every store and every run the profile trains
+   (:func:`genre_utils.context.profile_runs`) and the laboratory's clips, one line each with its
    seconds and progress bars on the terminal. Each is cached on everything it depends on: the corpus on
    its settings, seed, code and libraries (:func:`genre_utils.synth.corpus_fingerprint`); a store on its
    input files (path, size, time; content with ``--verify``), settings, code and libraries
@@ -40,7 +41,7 @@ from pathlib import Path
 
 from . import bookbuild
 from .config import PROFILES
-from .context import BOOK_RUNS, Context, book_runs, context, find_root, main_run_dir, run_dir
+from .context import Context, book_runs, context, find_root, main_run_dir, profile_runs, run_dir
 from .errors import BuildError, UserError, one_line, user_error_types
 from .locks import folder_lock
 from .provenance import atomic_write_bytes, atomic_write_text, versions
@@ -139,10 +140,11 @@ def prepare(ctx: Context) -> None:
     and the notebooks only read cached results.
     """
     ctx.corpus()
-    for model, kind, split in BOOK_RUNS:
+    for model, kind, split in profile_runs(ctx.profile):
         ctx.dataset(kind, split)
     for model, kind, split, seed in book_runs(ctx.profile):
         ctx.run(model, kind, split, seed)
+    ctx.lab()   # the laboratory's clips, with every core (its page only asks the trained models)
 
 
 def build_data(ctx: Context):
@@ -200,7 +202,7 @@ def build_book(ctx: Context, root: Path | None = None, strict: bool = True, cell
 
 # -------------------------------------------------------------------------------------------- summary
 def summarise(ctx: Context, timings: dict | None = None) -> dict:
-    """Write ``<build>/results.json``: the build's headline numbers, one entry per run of :data:`BOOK_RUNS`.
+    """Write ``<build>/results.json``: the build's headline numbers, one entry per run the profile trains.
 
     Keys: ``profile``, ``data`` (description), ``synthetic``, ``runs`` (run name -> ``segment_accuracy``,
     ``track_accuracy``, ``newdata_accuracy``, ``best_epoch``, ``train_seconds``, ``data_fingerprint``),
@@ -209,7 +211,7 @@ def summarise(ctx: Context, timings: dict | None = None) -> dict:
     from .results import load_results  # deferred: torch, only once the runs are done
 
     runs = {}
-    for model, kind, split in BOOK_RUNS:
+    for model, kind, split in profile_runs(ctx.profile):
         folder = run_dir(ctx.profile.name, model, kind, split, ctx.build_dir)
         if (folder / "results.json").is_file():
             res = load_results(folder)

@@ -22,7 +22,8 @@ from pathlib import Path
 from .config import Profile, fingerprint, get_profile
 from .errors import FolderLocked
 
-__all__ = ["BOOK_RUNS", "SEEDED_RUNS", "N_SEEDS", "run_seeds", "book_runs", "Context", "context", "find_root",
+__all__ = ["BOOK_RUNS", "SEEDED_RUNS", "N_SEEDS", "SKIPPED_RUNS", "run_seeds", "profile_runs", "book_runs",
+           "Context", "context", "find_root",
            "run_dir", "main_run_dir", "record_dependency", "store_key", "BUILD_DIR_ENV", "DEPS_ENV", "LOG_ENV",
            "RUN_LABELS", "run_label"]
 
@@ -64,10 +65,22 @@ def run_seeds(profile, run: tuple[str, str, str]) -> list[int | None]:
     return [None, *extra]
 
 
+#: Runs of :data:`BOOK_RUNS` a profile leaves out to stay within its time budget (profile name -> runs). The
+#: ``quick`` build (at most 15 minutes on two CPU cores) trains no log-mel run: the laboratory chapter took its
+#: place; ``tiny`` and ``paper`` train every run.
+SKIPPED_RUNS: dict[str, tuple[tuple[str, str, str], ...]] = {"quick": (("crnn", "logmel", "random"),)}
+
+
+def profile_runs(profile) -> list[tuple[str, str, str]]:
+    """The runs of :data:`BOOK_RUNS` a profile's build trains (all but its :data:`SKIPPED_RUNS`), in order."""
+    name = getattr(profile, "name", profile)
+    return [run for run in BOOK_RUNS if run not in SKIPPED_RUNS.get(name, ())]
+
+
 def book_runs(profile) -> list[tuple[str, str, str, int | None]]:
     """Every run the book trains, seeds included: ``(model, kind, split, seed)``, in :data:`BOOK_RUNS` order
-    with each run's extra seeds after it."""
-    return [(*run, seed) for run in BOOK_RUNS for seed in run_seeds(profile, run)]
+    with each run's extra seeds after it (the profile's :data:`SKIPPED_RUNS` left out)."""
+    return [(*run, seed) for run in profile_runs(profile) for seed in run_seeds(profile, run)]
 
 
 #: How the book names each run of :data:`BOOK_RUNS`: (model, features, split) -> label.
@@ -178,6 +191,7 @@ class Context:
     _datasets: dict = field(default_factory=dict, repr=False)
     _corpus: dict | None = field(default=None, repr=False)
     _runs: dict = field(default_factory=dict, repr=False)
+    _lab: object = field(default=None, repr=False)
 
     @property
     def data_description(self) -> str:
@@ -246,6 +260,19 @@ class Context:
         res = self._runs[model, kind, split, seed]
         record_dependency("run", [model, kind, split] + ([] if seed is None else [str(seed)]), res.key)
         return res
+
+    def lab(self):
+        """Render (or reuse) the laboratory of the synthetic corpus (:func:`genre_utils.lab.lab_data`); None on
+        real data. Its audio is keyed by the corpus and the main store, both recorded as this page's inputs."""
+        from .lab import lab_data  # deferred: the laboratory renders with the synthesiser only when asked
+
+        if not self.synthetic:
+            return None
+        if self._lab is None:
+            t0 = time.perf_counter()
+            self._lab = lab_data(self)
+            _stage_line(f"laboratory lab-{self.profile.name}", self._lab.manifest.get("cached"), t0)
+        return self._lab
 
     def seed_runs(self, model: str = "crnn", kind: str = "mfcc", split: str = "random") -> list:
         """The run under each of its training seeds (:func:`run_seeds`), the profile's seed first."""

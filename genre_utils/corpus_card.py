@@ -32,6 +32,7 @@ import pandas as pd
 from .genres import GENRES
 from .provenance import atomic_write_bytes
 from .styles import (
+    FOREIGN_STYLES,
     GROOVES,
     SHIFT_PROGRAM_PROBABILITY,
     STYLES,
@@ -330,7 +331,9 @@ def card(styles: dict[str, GenreStyle] | None = None) -> dict:
     dict
         ``format`` (:data:`CARD_FORMAT`), ``genres`` (genre -> :func:`genre_design`), ``shared``
         (:func:`shared_design`), ``overlaps`` (genre -> genre -> count, :func:`overlap_matrix`),
-        ``signatures`` (:func:`signatures`), ``designed_findings`` (:func:`designed_findings`) and
+        ``signatures`` (:func:`signatures`), ``designed_findings`` (:func:`designed_findings`), ``foreign``
+        (the sheets of FMA's groups outside the ten, :data:`genre_utils.styles.FOREIGN_STYLES`, as
+        :func:`genre_design`) and
         ``not_modelled`` (:data:`NOT_MODELLED`).
     """
     styles = STYLES if styles is None else styles
@@ -342,6 +345,7 @@ def card(styles: dict[str, GenreStyle] | None = None) -> dict:
         "overlaps": {a: {b: int(m.loc[a, b]) for b in m.columns if b != a} for a in m.index},
         "signatures": signatures(styles),
         "designed_findings": designed_findings(styles),
+        "foreign": {g: genre_design(s) for g, s in FOREIGN_STYLES.items()},
         "not_modelled": list(NOT_MODELLED),
     }
 

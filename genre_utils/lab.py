@@ -256,7 +256,9 @@ def lab_effects(answers: dict) -> pd.DataFrame:
 
 
 def _points(x: float) -> str:
-    return f"{100 * x:+.0f}"
+    """Points with their sign, ``'+4'`` / ``'-11'``; a value that rounds to zero is ``'0'`` (never ``'-0'``)."""
+    text = f"{100 * x:+.0f}"
+    return "0" if text in ("+0", "-0") else text
 
 
 def lab_sentences(effects: pd.DataFrame) -> dict[str, str]:

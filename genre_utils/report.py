@@ -13,7 +13,7 @@ import math
 import pandas as pd
 
 from . import paper
-from .context import BOOK_RUNS, run_label
+from .context import profile_runs, run_label
 from .genres import GENRES
 from .results import RunResults, seeds_accuracy
 from .stats import Accuracy
@@ -386,7 +386,8 @@ def headline_rows(results: RunResults, baseline: RunResults | None = None, inclu
 
 # ------------------------------------------------------------------------------------------ ablations
 def ablation_results(ctx, runs=None) -> list[dict]:
-    """Every run of the book (default: :data:`genre_utils.context.BOOK_RUNS`) with its accuracies.
+    """Every run of the book (default: those the profile trains, :func:`genre_utils.context.profile_runs`) with its
+    accuracies.
 
     A run of :data:`genre_utils.context.SEEDED_RUNS` is read under each of its training seeds
     (``ctx.seed_runs``); the segment and new-data accuracies are its first seed's (the profile's).
@@ -400,7 +401,7 @@ def ablation_results(ctx, runs=None) -> list[dict]:
         ``train_minutes`` (the profile's seed), ``results`` (the profile's seed) and ``seed_results`` (all).
     """
     out = []
-    for model, kind, split in (runs if runs is not None else BOOK_RUNS):
+    for model, kind, split in (runs if runs is not None else profile_runs(ctx.profile)):
         seed_results = ctx.seed_runs(model, kind, split)
         res = seed_results[0]
         out.append({"run": (model, kind, split), "label": run_label(model, kind, split),
@@ -418,7 +419,8 @@ def ablation_table(ctx, runs=None, numeric: bool = False) -> pd.DataFrame:
     ----------
     ctx : genre_utils.context.Context
     runs : iterable of (model, kind, split), optional
-        Default: every run of :data:`genre_utils.context.BOOK_RUNS` (so a run added there appears here).
+        Default: every run the profile trains (:func:`genre_utils.context.profile_runs`; a run added to
+        :data:`genre_utils.context.BOOK_RUNS` appears here).
     numeric : bool
         Return fractions (columns ``segment_accuracy``, ``track_accuracy`` (mean over seeds),
         ``track_low``/``track_high`` (its interval), ``seed_low``/``seed_high`` (the seeds' range),

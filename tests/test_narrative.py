@@ -394,12 +394,13 @@ def test_auroc_sentence_by_interval_and_data():
     sep = {"auroc": 0.66, "low": 0.57, "high": 0.74, "n_positive": 50, "n_negative": 170}
     above = N.auroc_sentence(sep, synthetic=True, in_genre_layout=(157, 170))
     assert "more often than a coin would (AUROC 0.66, 95 % bootstrap interval 0.57-0.74" in above
-    assert "This is not the detection of unfamiliar music" in above and "157 of the 170 in-genre" in above
-    assert "not the detection" not in N.auroc_sentence(sep, synthetic=False)
+    assert "styles the model was not trained on look less familiar" in above and "157 of the 170 in-genre" in above
+    assert "other differences" not in N.auroc_sentence(sep, synthetic=False)
     around = N.auroc_sentence(dict(sep, low=0.45), synthetic=True)
-    assert "does not separate" in around and "includes 0.5" in around and "what this corpus leads" in around
+    assert "does not separate" in around and "includes 0.5" in around and "looks as familiar" in around
+    assert "looks as familiar" not in N.auroc_sentence(dict(sep, low=0.45), synthetic=False)
     below = N.auroc_sentence(dict(sep, auroc=0.3, low=0.2, high=0.4), synthetic=True)
-    assert "*below*" in below and "says nothing about unfamiliar music" in below
+    assert "*below*" in below and "more confident about music of styles it was never trained on" in below
     assert "not measured" in N.auroc_sentence({"auroc": None, "n_positive": 0})
 
 

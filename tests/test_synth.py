@@ -288,3 +288,31 @@ def test_corpus_reads_back_through_the_real_loaders(corpus, tmp_path):
     reasons = " | ".join(ds.skipped["reason"])
     assert "silent" in reasons and "too short" in reasons  # the broken clips are caught when decoded
     assert ds.info["n_windows"]["train"] == 20
+
+
+def test_fma_groups_outside_the_ten_play_sheets_of_their_own():
+    from genre_utils.styles import FOREIGN_STYLES, STYLES
+    from genre_utils.synth.fma_meta import FMA_MIX, plan_fma
+
+    outside = {group for group, *_ in FMA_MIX if group not in STYLES and group != "ambiguous"}
+    assert outside == set(FOREIGN_STYLES)
+    tracks, _ = plan_fma(120, 30.0, 0)
+    for t in tracks:
+        if t.group in FOREIGN_STYLES:
+            assert t.style == t.group and not t.shift
+        elif t.group == "ambiguous":
+            assert t.style in STYLES and t.shift
+        else:
+            assert t.style == t.group and not t.shift
+
+
+@pytest.mark.parametrize("style", ["electronic", "experimental", "folk", "international", "old-time", "soul-rnb",
+                                   "spoken", "easy-listening", "instrumental"])
+def test_every_foreign_sheet_composes_and_is_its_own(style):
+    from genre_utils.styles import FOREIGN_STYLES, STYLES
+
+    midi = synth.compose(style, 3, 8.0)
+    assert any(inst.notes for inst in midi.instruments)
+    sheet = FOREIGN_STYLES[style]
+    for genre in STYLES.values():   # never a copy of one of the ten genres' grooves and progressions together
+        assert not (set(sheet.grooves) <= set(genre.grooves) and set(sheet.progressions) <= set(genre.progressions))

@@ -58,7 +58,7 @@ The package is split by job; everything listed in ``__all__`` is importable from
 
 from __future__ import annotations
 
-from ..styles import STYLES, GenreStyle, style_table
+from ..styles import FOREIGN_STYLES, STYLES, GenreStyle, style_table
 from .compose import SCALES, TAIL_SECONDS, Chord, Plan, compose, make_plan, parse_chord
 from .corpus import (
     CORPUS_JSON,
@@ -87,6 +87,7 @@ from .render import (
 
 __all__ = [
     "STYLES",
+    "FOREIGN_STYLES",
     "GenreStyle",
     "style_table",
     "compose",

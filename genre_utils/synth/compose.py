@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..genres import GENRES
-from ..styles import GROOVES, STYLES
+from ..styles import ALL_STYLES, FOREIGN_STYLES, GROOVES
 from .parts import bass_segment, comp_segment, drum_bar, lead_bar
 from .plan import SCALES, TAIL_SECONDS, Chord, Clock, Plan, bar_segments, make_plan, parse_chord, voice_chord
 from .seeding import seeded_rng
@@ -27,7 +27,8 @@ def compose(genre: str, seed: int, seconds: float, shift: bool = False, control:
     Parameters
     ----------
     genre : str
-        One of :data:`genre_utils.genres.GENRES`.
+        One of :data:`genre_utils.genres.GENRES`, or a key of :data:`genre_utils.styles.FOREIGN_STYLES` (FMA's
+        groups outside the ten).
     seed : int
         Seed of every choice (key, tempo, groove, instruments, arrangement, notes, timing jitter).
     seconds : float
@@ -47,8 +48,9 @@ def compose(genre: str, seed: int, seconds: float, shift: bool = False, control:
     """
     import pretty_midi
 
-    if genre not in STYLES:
-        raise ValueError(f"unknown genre {genre!r}; choose one of {', '.join(GENRES)}")
+    if genre not in ALL_STYLES:
+        raise ValueError(f"unknown genre {genre!r}; choose one of {', '.join(GENRES)} (or a style of "
+                         f"FOREIGN_STYLES: {', '.join(FOREIGN_STYLES)})")
     plan = make_plan(genre, seed, seconds, shift, control)
     groove = GROOVES[plan.groove]
     clock = Clock(plan)

@@ -13,7 +13,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..genres import GENRES
-from ..styles import GROOVES, PROGRESSIONS, SHIFT_PROGRAM_PROBABILITY, SHIFT_PROGRAMS, STYLES, GenreStyle, Groove
+from ..styles import (
+    ALL_STYLES,
+    GROOVES,
+    PROGRESSIONS,
+    SHIFT_PROGRAM_PROBABILITY,
+    SHIFT_PROGRAMS,
+    STYLES,
+    GenreStyle,
+    Groove,
+)
 from .controls import apply_control
 from .seeding import pick, seeded_rng
 
@@ -183,7 +192,7 @@ def make_plan(genre: str, seed: int, seconds: float, shift: bool = False, contro
     common value (:func:`~genre_utils.synth.controls.apply_control`), every other choice kept; a clip that
     now needs more bars repeats its last section.
     """
-    style = STYLES[genre]
+    style = ALL_STYLES[genre]
     rng = seeded_rng("compose", int(seed), genre, bool(shift))
     groove_name = pick(rng, style.grooves)
     groove = GROOVES[groove_name]
