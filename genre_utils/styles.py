@@ -187,8 +187,8 @@ PROGRESSIONS: dict[str, tuple[str, ...]] = {
     "classical_minor": ("i", "iv", "V7", "i", "bVI", "iv", "V7", "i"),
     "pachelbel": ("I", "V", "vi", "iii", "IV", "I", "IV", "V"),
     # progressions of FMA's groups outside the ten genres
-    "modal_vamp": ("i", "bVII", "i", "bVII"),
-    "edm_minor": ("i", "bVI", "bIII", "bVII"),
+    "modal_vamp": ("i", "bVII", "bVI", "bVII"),
+    "edm_minor": ("i", "bIII", "bVII", "iv"),
     "soul_vamp": ("i7", "IV7", "i7", "IV7"),
     "folk_145": ("I", "IV", "I", "V", "I", "IV", "V", "I"),
     "lydian_drift": ("I", "II", "I", "II"),

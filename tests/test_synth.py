@@ -316,3 +316,12 @@ def test_every_foreign_sheet_composes_and_is_its_own(style):
     sheet = FOREIGN_STYLES[style]
     for genre in STYLES.values():   # never a copy of one of the ten genres' grooves and progressions together
         assert not (set(sheet.grooves) <= set(genre.grooves) and set(sheet.progressions) <= set(genre.progressions))
+
+
+def test_progressions_and_grooves_are_all_distinct():
+    """Two names for one progression or groove would make a sheet look more its own than it is."""
+    from genre_utils.styles import PROGRESSIONS
+
+    assert len(set(PROGRESSIONS.values())) == len(PROGRESSIONS)
+    lanes = [(g.beats, g.steps, g.feel, g.lanes, g.meter) for name, g in GROOVES.items() if not name.startswith("none")]
+    assert len(set(lanes)) == len(lanes)
