@@ -13,6 +13,7 @@ import nbformat
 import pytest
 
 from genre_utils import build, context
+from genre_utils.genres import GENRES
 
 pytestmark = pytest.mark.slow  # builds the whole book (minutes); `make test` runs it, `make test-fast` does not
 
@@ -53,6 +54,16 @@ def test_book_builds_and_writes_headline_results(book):
     for name, run in summary["runs"].items():  # the summary repeats each run's own results
         own = json.loads((BUILD / "runs" / "tiny" / name / "results.json").read_text())["headline"]
         assert run["track_accuracy"] == own["track_accuracy"] and run["segment_accuracy"] == own["segment_accuracy"]
+
+
+def test_the_corpus_card_and_the_laboratory_come_with_the_build(book):
+    ctx, html = book
+    card = json.loads((ctx.build_dir / "data" / "synth-tiny" / "corpus_card.json").read_text())
+    assert set(card["genres"]) == set(GENRES) and card["foreign"]
+    lab = json.loads((ctx.build_dir / "data" / "lab-tiny" / "lab.json").read_text())
+    assert lab["controls"][0] == "none" and len(lab["controls"]) == 5 and lab["clips"]
+    page = (html / "book" / "laboratory.html").read_text()
+    assert "bag-of-frames probe" in page and "made common" in page
 
 
 def test_every_results_page_names_its_data(book):

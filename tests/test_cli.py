@@ -249,3 +249,14 @@ def test_predict_ignores_a_stale_confidence_file(pipeline, tmp_path, capsys):
     assert main(["predict", str(clips), "--checkpoint", str(run / "best.pt"), "--device", "cpu"]) == 0
     captured = capsys.readouterr()
     assert "outside" not in captured.out and " | " not in captured.out and "no confidence.json" in captured.err
+
+
+@pytest.mark.slow   # renders the tiny corpus (about ten seconds)
+def test_synth_writes_the_corpus_card_beside_the_corpus_and_keeps_it_current(tmp_path, capsys):
+    out = tmp_path / "corpus"
+    assert main(["synth", "--profile", "tiny", "--out", str(out), "--quiet"]) == 0
+    card = json.loads((out / "corpus_card.json").read_text())
+    assert set(card["genres"]) == set(GENRES) and "designed_findings" in card
+    (out / "corpus_card.json").write_text("{}")            # an old card: the next call (a cache hit) renews it
+    assert main(["synth", "--profile", "tiny", "--out", str(out), "--quiet"]) == 0
+    assert json.loads((out / "corpus_card.json").read_text())["format"] == card["format"]
