@@ -345,6 +345,16 @@ def _execute(page: Path, target: Path, parameters: dict, cwd: Path, timeout: int
 #: Pages that read what another page writes, and so run after it: page -> the pages before it. The real
 #: recordings are classified with the calibration the confidence page fits (``confidence.json``).
 RUNS_AFTER = {"real_recordings.ipynb": ("confidence.ipynb",)}
+#: Pages that take several times as long as the others (measured on the quick build: the laboratory about
+#: 40 s, the confidence, qualitative and explorer pages 17-18 s, the rest 3-9 s), started first so that the
+#: short pages fill the other worker beside them instead of one long page running alone at the end.
+LONG_PAGES = ("laboratory.ipynb", "confidence.ipynb", "qualitative.ipynb", "explorer.ipynb")
+
+
+def execution_order(pages: list[Path]) -> list[Path]:
+    """``pages`` with the :data:`LONG_PAGES` first (in that order), the others after them in page order."""
+    rank = {name: k for k, name in enumerate(LONG_PAGES)}
+    return sorted(pages, key=lambda p: (rank.get(p.name, len(LONG_PAGES)), pages.index(p)))
 
 
 def notebook_workers(n_pages: int) -> int:
@@ -360,7 +370,8 @@ def execute_notebooks(ctx, root: Path, pages: list[Path], params: dict, timeout:
     """Execute the notebooks among ``pages`` whose key changed; return ``{name: seconds}`` of those executed.
 
     Prints one line per notebook: executed (with its seconds) or unchanged. Up to :func:`notebook_workers`
-    notebooks run at a time, in page order as far as :data:`RUNS_AFTER` allows; with more than one, each kernel
+    notebooks run at a time, the :data:`LONG_PAGES` first and then in page order, as far as :data:`RUNS_AFTER`
+    allows; with more than one, each kernel
     gets an even share of the cores for its thread pools (``OMP_NUM_THREADS`` and friends), so two kernels
     never compete for the same cores. A failed notebook stops the build once the ones running have finished.
     """
@@ -392,7 +403,7 @@ def execute_notebooks(ctx, root: Path, pages: list[Path], params: dict, timeout:
         running[pool.submit(_timed_execute, page, target, params, root / "book", timeout, ctx.build_dir,
                             kernel_env)] = page
 
-    pending = list(todo)
+    pending = execution_order(todo)
     failure = None
     pool = ThreadPoolExecutor(max_workers=workers)
     try:

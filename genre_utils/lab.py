@@ -238,8 +238,8 @@ def lab_effects(answers: dict) -> pd.DataFrame:
     -------
     DataFrame
         One row per (model, control): ``model``, ``control``, ``difference``, ``low``, ``high`` (fractions),
-        ``level`` (of the interval),
-        ``beyond_noise`` (the interval excludes zero and the change is larger than the seeds' spread),
+        ``level`` (of the interval), ``beyond_interval`` (the interval excludes zero), ``beyond_noise`` (it does,
+        and the change is also larger than the seeds' spread),
         ``n_clips``, ``n_seeds``.
     """
     rows = []
@@ -250,8 +250,9 @@ def lab_effects(answers: dict) -> pd.DataFrame:
                 continue
             cmp = seed_comparison(m, base)
             rows.append({"model": name, "control": control, "difference": cmp["difference"], "low": cmp["low"],
-                         "high": cmp["high"], "level": cmp["level"], "beyond_noise": cmp["beyond_noise"],
-                         "n_clips": cmp["n_tracks"], "n_seeds": int(np.asarray(m).shape[0])})
+                         "high": cmp["high"], "level": cmp["level"], "beyond_interval": cmp["beyond_interval"],
+                         "beyond_noise": cmp["beyond_noise"], "n_clips": cmp["n_tracks"],
+                         "n_seeds": int(np.asarray(m).shape[0])})
     return pd.DataFrame(rows)
 
 
@@ -261,37 +262,50 @@ def _points(x: float) -> str:
     return "0" if text in ("+0", "-0") else text
 
 
+def _listed(part: pd.DataFrame) -> str:
+    """``'tempo -7 points [-13, -1]; timbre -1 point [-6, +4]'``, most negative first."""
+    def one(r):
+        unit = "point" if _points(r.difference) in ("+1", "-1") else "points"
+        return f"{r.control} {_points(r.difference)} {unit} [{_points(r.low)}, {_points(r.high)}]"
+
+    return "; ".join(one(r) for r in part.sort_values("difference", kind="stable").itertuples())
+
+
 def lab_sentences(effects: pd.DataFrame) -> dict[str, str]:
-    """One sentence per model: which controls cost it accuracy beyond the noise and which did not, chosen by
-    the result (none, some or all; a control that *raises* accuracy beyond the noise is said as such).
+    """One sentence per model: which controls cost it accuracy beyond the noise, which move it beyond the clips'
+    interval but no more than its seeds differ from each other, and which stay within the noise, chosen by the
+    result (a control that *raises* accuracy beyond the noise is said as such).
 
     Returns
     -------
     dict
         Model name -> sentence.
     """
-    def listed(part) -> str:
-        return "; ".join(f"{r.control} {_points(r.difference)} points [{_points(r.low)}, {_points(r.high)}]"
-                         for r in part.sort_values("difference", kind="stable").itertuples())
-
     out = {}
     for name, rows in effects.groupby("model", sort=False):
-        lost = rows[rows["beyond_noise"] & (rows["difference"] < 0)]
-        gained = rows[rows["beyond_noise"] & (rows["difference"] > 0)]
-        steady = rows[~rows["beyond_noise"]]
+        noise = rows["beyond_noise"].astype(bool)
+        interval = rows["beyond_interval"].astype(bool) if "beyond_interval" in rows else noise
+        lost, gained = rows[noise & (rows["difference"] < 0)], rows[noise & (rows["difference"] > 0)]
+        seeds = rows[interval & ~noise]
+        steady = rows[~interval]
         if len(steady) == len(rows):
-            out[name] = (f"No control changes the accuracy of the {name} beyond the noise ({listed(steady)}).")
+            out[name] = f"No control changes the accuracy of the {name} beyond the noise ({_listed(steady)})."
             continue
         parts = []
         if len(lost):
             parts.append(f"loses accuracy beyond the noise when {'each of these is' if len(lost) > 1 else 'this is'}"
-                         f" made common to all genres: {listed(lost)}")
+                         f" made common to all genres: {_listed(lost)}")
         if len(gained):
-            parts.append(f"gains accuracy beyond the noise under {listed(gained)}")
+            parts.append(f"gains accuracy beyond the noise under {_listed(gained)}")
+        if len(seeds):
+            verb = "move" if len(seeds) > 1 else "moves"
+            parts.append(f"{_listed(seeds)} {verb} it beyond the clips' interval, but by no more than its training "
+                         "seeds differ from each other")
         if len(steady):
-            parts.append(f"the other control{'s stay' if len(steady) > 1 else ' stays'} within the noise "
-                         f"({listed(steady)})")
-        out[name] = f"The {name} {'; '.join(parts)}."
+            parts.append(f"{'the remaining controls stay' if len(steady) > 1 else 'the remaining control stays'} "
+                         f"within the noise ({_listed(steady)})")
+        head = f"The {name} " + parts[0] if (len(lost) or len(gained)) else f"For the {name}, " + parts[0]
+        out[name] = "; ".join([head, *parts[1:]]) + "."
     return out
 
 

@@ -15,7 +15,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 
 from .genres import GENRES
 from .stats import wilson_interval
@@ -354,7 +354,7 @@ def ablation_bars(table: pd.DataFrame, value: str, label: str, title: str = "", 
 def lab_effects_figure(effects: pd.DataFrame, title: str = "") -> plt.Figure:
     """What each laboratory control costs each model (:func:`genre_utils.lab.lab_effects`): one group of bars per
     control, one bar per model, the change in accuracy (points) with its 95 % interval; a bar whose change is
-    beyond the noise is drawn solid, the others hatched."""
+    beyond the noise is drawn solid, the others hatched (legend under the plot)."""
     models = list(dict.fromkeys(effects["model"]))
     controls = list(dict.fromkeys(effects["control"]))
     colours = ("#4c72b0", "#dd8452", "#55a868", "#c44e52")
@@ -377,9 +377,10 @@ def lab_effects_figure(effects: pd.DataFrame, title: str = "") -> plt.Figure:
     ax.grid(axis="y", alpha=0.3)
     if title:
         ax.set_title(title, fontsize=11)
-    ax.legend(fontsize=8, frameon=False, loc="lower left", title="solid: beyond the noise; hatched: within it",
-              title_fontsize=7)
-    fig.tight_layout()
+    handles = [Patch(facecolor=colours[m % len(colours)], label=model) for m, model in enumerate(models)]
+    handles.append(Patch(facecolor="white", edgecolor="grey", hatch="///", label="hatched: within the noise"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.3 / fig.get_figheight(), 1, 1))
     return fig
 
 

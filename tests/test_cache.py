@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -400,3 +401,10 @@ def test_a_notebook_of_the_build_waits_for_a_sibling_holding_a_folder(monkeypatc
     with pytest.raises(FolderLocked):
         context._patiently(busy(10**6))
 
+
+
+def test_long_pages_start_first_and_the_rest_keep_page_order():
+    pages = [Path(f"book/{n}.ipynb") for n in ("intro", "data", "explorer", "discussion", "laboratory", "confidence")]
+    order = [p.stem for p in bookbuild.execution_order(pages)]
+    assert order == ["laboratory", "confidence", "explorer", "intro", "data", "discussion"]
+    assert bookbuild.execution_order([]) == []
