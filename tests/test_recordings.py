@@ -130,3 +130,27 @@ def test_the_shipped_history_matches_the_shipped_recordings():
     for snap in history:
         assert {r["file"] for r in snap["rows"]} == files
         assert snap["provenance"]["corpus_fingerprint"] and snap["provenance"]["run_key"]
+
+
+def test_record_tool_refuses_a_missing_build_and_an_existing_label_in_one_line(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    from genre_utils import recordings as R
+
+    tool = Path(__file__).resolve().parents[1] / "tools" / "record_recordings.py"
+    spec = importlib.util.spec_from_file_location("record_recordings", tool)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main([str(tmp_path), "a label"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is missing: build the book" in err
+    run = tmp_path / "runs" / "quick" / "crnn-mfcc-random"
+    run.mkdir(parents=True)
+    for f in (run / "results.json", run / "best.pt", tmp_path / "data" / "synth-quick" / "corpus.json"):
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text("{}")
+    kept = R.load_history()[0]["label"]
+    assert mod.main([str(tmp_path), kept]) == 2                 # refused before anything is read or written
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--replace" in err

@@ -28,18 +28,29 @@ def main(argv=None) -> int:
     parser.add_argument("label")
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--commit", default=None, help="the commit the build was made at (default: unknown)")
+    parser.add_argument("--replace", action="store_true", help="replace a kept snapshot of the same label")
     args = parser.parse_args(argv)
     run = main_run_dir(args.profile, args.build_dir)
+    corpus_json = args.build_dir / "data" / f"synth-{args.profile}" / "corpus.json"
+    for needed in (run / "results.json", run / "best.pt", corpus_json):
+        if not needed.is_file():
+            print(f"error: {needed} is missing: build the book on the synthetic corpus first "
+                  f"(make book PROFILE={args.profile} BUILD={args.build_dir})", file=sys.stderr)
+            return 2
+    target = ROOT / "genre_utils" / "data" / "measured" / recordings.HISTORY_FILE
+    history = recordings.load_history(target)
+    if any(s["label"] == args.label for s in history) and not args.replace:
+        print(f"error: {target.relative_to(ROOT)} already keeps a snapshot labelled {args.label!r}; choose another "
+              "label, or pass --replace to overwrite it", file=sys.stderr)
+        return 2
     results = json.loads((run / "results.json").read_text())
-    corpus = json.loads((args.build_dir / "data" / f"synth-{args.profile}" / "corpus.json").read_text())
+    corpus = json.loads(corpus_json.read_text())
     table = recordings.classify_recordings(run)
     snap = recordings.snapshot(table, args.label, {
         "commit": args.commit, "profile": args.profile, "corpus_fingerprint": corpus.get("fingerprint"),
         "data_fingerprint": results["dataset"]["data_fingerprint"], "run_key": results["key"],
         "soundfont": corpus.get("libraries", {}).get("soundfont"),
     })
-    target = ROOT / "genre_utils" / "data" / "measured" / recordings.HISTORY_FILE
-    history = recordings.load_history(target)
     history = [s for s in history if s["label"] != snap["label"]] + [snap]
     atomic_write_bytes(target, (json.dumps({"snapshots": history}, indent=1) + "\n").encode())
     print(f"{target.relative_to(ROOT)}: {len(history)} snapshot(s); {snap['label']}:")
