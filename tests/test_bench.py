@@ -246,3 +246,15 @@ def test_paper_recipe_records_its_curve_and_refuses_a_small_store(tmp_path, caps
     assert "projection" in by_id["paper_recipe_projection"]["detail"]
     assert "n = " in by_id["paper_recipe_valid_acc"]["detail"]
     assert by_id["gpu_paper_training"]["status"] == "not measured" and by_id["gpu_paper_training"]["value"] is None
+    # the checkpoint is tested only when an epoch finished (here an epoch is one step of 200 windows)
+    finished = record["epochs_finished"] > 0
+    assert (record["evaluation"] is not None) == finished and ("paper_recipe_test_acc" in by_id) == finished
+    # a run that finishes its epochs: the best checkpoint is tested on the store's test tracks
+    rows, record = bench_paper_recipe(tmp_path / "ds", build / "bench2", time_limit=600, eval_every=1000,
+                                      device="cpu", require_profile=None, command="test")
+    assert record["epochs_finished"] == record["train_config"]["epochs"]
+    ev = record["evaluation"]
+    assert ev["checkpoint"] == "best.pt" and ev["newdata_files"] is None      # a real-layout store: no new data
+    assert ev["test_tracks"]["n"] > 0 and 0 <= ev["test_tracks"]["k"] <= ev["test_tracks"]["n"]
+    test_row = {r["id"]: r for r in rows}["paper_recipe_test_acc"]
+    assert test_row["value"] == pytest.approx(100 * ev["test_tracks"]["k"] / ev["test_tracks"]["n"])

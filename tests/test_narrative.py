@@ -274,6 +274,23 @@ def test_paper_recipe_sentence_is_chosen_by_the_curve():
     assert single.startswith("In 0 optimiser steps") and "validation accuracy was 11.0 %" in single
 
 
+def test_paper_recipe_test_sentence_follows_what_the_record_holds():
+    from genre_utils.narrative import paper_recipe_sentence, paper_recipe_test_sentence
+
+    old = recipe_record([0.10, 0.31])
+    assert "keeps no test of the run's checkpoint" in paper_recipe_sentence(old)
+    none = dict(old, evaluation=None)
+    assert paper_recipe_test_sentence(none) == ("The run stopped before it finished an epoch, so there is no "
+                                                "checkpoint to test.")
+    tested = dict(old, evaluation={"checkpoint": "best.pt", "best_epoch": 2, "test_tracks": {"k": 120, "n": 170},
+                                   "newdata_files": {"k": 70, "n": 100}})
+    text = paper_recipe_test_sentence(tested)
+    assert text.startswith("Its best checkpoint (epoch 2) classifies 70.6 % (120 of 170 test tracks")
+    assert "70.0 % (70 of 100 new-data files" in text and text.endswith("of the new data.")
+    assert "new data" not in paper_recipe_test_sentence(dict(tested, evaluation={**tested["evaluation"],
+                                                                                  "newdata_files": None}))
+
+
 def test_paper_cost_sentence_says_projection_and_where():
     from genre_utils.narrative import paper_cost_sentence
 

@@ -9,7 +9,8 @@ the time limit, and evaluates the 10,000 validation windows every ``--eval-every
   projection; the 15 epochs are not run), the last validation accuracy with its interval, and the GPU rows
   (measured only on a CUDA device, otherwise "not measured");
 - ``<build>/bench/paper_recipe.json``: the step log (the curve of the book's training page) with the machine,
-  versions, commit, store fingerprint and command that produced it.
+  versions, commit, store fingerprint and command that produced it, and the best checkpoint's test accuracy
+  (30-s vote over the test tracks, and the new data) under ``evaluation``.
 
 The run folder ``<build>/bench/paper-recipe-run`` is kept, so the same command continues the run (the
 curve grows; the rate is that of the last call).
@@ -65,7 +66,7 @@ def bf16_matmul_tflops(device, n: int = 8192, repeat: int = 10) -> float:
 
 def bench_paper_recipe(store_dir, bench_dir, time_limit: float, eval_every: int = 150, device=None,
                        precision: str | None = None, command: str = "",
-                       require_profile: str | None = "paper") -> tuple[list[dict], dict]:
+                       require_profile: str | None = "paper", newdata=None) -> tuple[list[dict], dict]:
     """Train the paper's recipe on a paper-size store for ``time_limit`` seconds; rows and the curve's record.
 
     Parameters
@@ -85,6 +86,14 @@ def bench_paper_recipe(store_dir, bench_dir, time_limit: float, eval_every: int 
         The command line, kept in the record.
     require_profile : str or None
         The profile the store must have been built with (None: any; for tests on small stores).
+    newdata : path-like, optional
+        A labelled ``<dir>/<genre>/<file>`` folder the best checkpoint is also tested on (paper section 9);
+        default: the ``newdata`` folder of the synthetic corpus the store was built from, when there is one.
+
+    After training, the run's best checkpoint (the epoch with the best validation accuracy among those
+    finished) is tested on the store's test tracks (30-s vote) and the new data, as every run of the book is
+    (:func:`genre_utils.experiments.evaluate_run`); the record keeps the counts under ``evaluation`` (None when
+    no epoch finished, so there is no checkpoint to test).
 
     Returns
     -------
@@ -94,7 +103,7 @@ def bench_paper_recipe(store_dir, bench_dir, time_limit: float, eval_every: int 
     """
     # deferred: slow to import, loaded for this measurement only
     from ..dataset import built_from_synthetic, open_dataset
-    from ..experiments import train_run
+    from ..experiments import evaluate_run, train_run
     from ..train import default_precision, select_device
 
     ds = open_dataset(store_dir)
@@ -136,7 +145,18 @@ def bench_paper_recipe(store_dir, bench_dir, time_limit: float, eval_every: int 
         "step_log": log, "windows_per_s": rate, "projected_full_run_h": projected_h,
         "rate_from_step": int(start["step"]),
         "stopped": history.get("stopped"), "epochs_finished": len(history["epoch"]),
+        "evaluation": None,
     }
+    if (run_dir / "best.pt").is_file():
+        folder = newdata if newdata is not None else _synthetic_newdata(ds.info, built_from_synthetic(ds.info))
+        res = evaluate_run(ds, run_dir, newdata=folder, device=device, progress=False)
+        track = res.accuracy("track")
+        nd = res.newdata_accuracy() if res.has_newdata else None
+        record["evaluation"] = {
+            "checkpoint": "best.pt", "best_epoch": res.headline.best_epoch,
+            "test_tracks": {"k": track.k, "n": track.n},
+            "newdata_files": {"k": nd.k, "n": nd.n} if nd is not None else None,
+        }
     Path(bench_dir).mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(Path(bench_dir) / RECORD_NAME, json.dumps(record, indent=1).encode())
 
@@ -155,8 +175,24 @@ def bench_paper_recipe(store_dir, bench_dir, time_limit: float, eval_every: int 
                                f"(epoch {last['epoch']:.2f} of {cfg['epochs']})", 100 * last["valid_acc"], "%",
                                detail=f"n = {n_valid:,} windows, 95 % Wilson [{100 * low:.1f}, {100 * high:.1f}] %; "
                                 f"chance 10 %{'; synthetic corpus' if record['store']['synthetic'] else ''}"))
+    ev = record["evaluation"]
+    if ev is not None:
+        k, n = ev["test_tracks"]["k"], ev["test_tracks"]["n"]
+        low, high = wilson_interval(k, n)
+        rows.append(report_row("paper_recipe_test_acc", f"{what}: test accuracy (30-s vote) of the best checkpoint "
+                               f"(epoch {ev['best_epoch']})", 100 * k / n if n else None, "%",
+                               detail=f"{k} of {n} test tracks, 95 % Wilson [{100 * low:.1f}, {100 * high:.1f}] %"))
     rows += gpu_rows(dev, record)
     return rows, record
+
+
+def _synthetic_newdata(info: dict, synthetic: bool):
+    """The synthetic corpus's ``newdata`` folder beside the GTZAN tree a store was built from (None otherwise)."""
+    gtzan = (info.get("sources") or {}).get("gtzan")
+    if not synthetic or not gtzan:
+        return None
+    folder = Path(gtzan).parent / "newdata"   # <corpus>/gtzan -> <corpus>/newdata
+    return folder if folder.is_dir() else None
 
 
 def _windows(step: int, steps_per_epoch: int, n_train: int, batch_size: int) -> int:

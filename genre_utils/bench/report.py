@@ -206,6 +206,9 @@ def main(argv=None) -> int:
     parser.add_argument("--eval-every", type=positive_number(int), default=150, metavar="N",
                         help="--paper-recipe: validation every N optimiser steps (default 150)")
     parser.add_argument("--device", help="--paper-recipe: cuda, mps or cpu (default: the first available)")
+    parser.add_argument("--newdata", type=Path, metavar="DIR",
+                        help="--paper-recipe: labelled <DIR>/<genre>/<file> folder the best checkpoint is also "
+                             "tested on (default: the synthetic corpus's newdata/, when STORE was built from it)")
     parser.add_argument("--skip-micro", action="store_true",
                         help="skip the feature, storage, training-step and prediction benchmarks")
     parser.add_argument("--profile-training", action="store_true", help="always profile one training step")
@@ -216,10 +219,14 @@ def main(argv=None) -> int:
     config = dataclasses.replace(config, wait_quiet=max(0.0, args.wait_quiet),
                                  profile_training=True if args.profile_training else config.profile_training)
     recipe = None
+    if args.newdata is not None and not args.newdata.is_dir():
+        print(f"python -m genre_utils.bench: --newdata {args.newdata} is not a folder", file=sys.stderr)
+        return 2
     if args.paper_recipe:
         recipe = {"store_dir": args.paper_recipe, "time_limit": args.time_limit, "eval_every": args.eval_every,
-                  "device": args.device, "command": "python -m genre_utils.bench " + " ".join(
-                      "STORE" if Path(a) == args.paper_recipe else "BUILD" if Path(a) == args.build_dir else a
+                  "device": args.device, "newdata": args.newdata, "command": "python -m genre_utils.bench " + " ".join(
+                      "STORE" if Path(a) == args.paper_recipe else "BUILD" if Path(a) == args.build_dir else
+                      "DIR" if args.newdata is not None and Path(a) == args.newdata else a
                       for a in (argv or sys.argv[1:]))}   # no machine paths in the record
     try:
         report = run(args.build_dir, config, end_to_end=args.end_to_end, paper_recipe=recipe,

@@ -38,6 +38,7 @@ from .pipeline import (
     paper_cost_sentence,
     paper_recipe_provenance,
     paper_recipe_sentence,
+    paper_recipe_test_sentence,
     split_sentence,
     windows_per_genre_phrase,
 )
@@ -69,4 +70,4 @@ __all__ = ["join_names", "counted", "extremes_sentence", "confusion_sentence", "
            "open_set_note", "margin_reading_sentence", "seed_margin_sentence", "seeds_note",
            "windows_per_genre_phrase", "split_sentence",
            "near_duplicates_sentence", "artist_share_sentence", "failed_files_sentence", "best_epoch_sentence",
-           "paper_recipe_sentence", "paper_recipe_provenance", "paper_cost_sentence"]
+           "paper_recipe_sentence", "paper_recipe_test_sentence", "paper_recipe_provenance", "paper_cost_sentence"]

@@ -7,7 +7,8 @@ from ..stats import Accuracy, wilson_interval
 from .common import counted, join_names, percent
 
 __all__ = ["windows_per_genre_phrase", "split_sentence", "near_duplicates_sentence", "artist_share_sentence",
-           "failed_files_sentence", "best_epoch_sentence", "paper_recipe_sentence", "paper_recipe_provenance",
+           "failed_files_sentence", "best_epoch_sentence", "paper_recipe_sentence", "paper_recipe_test_sentence",
+           "paper_recipe_provenance",
            "paper_cost_sentence"]
 
 
@@ -238,7 +239,26 @@ def paper_recipe_sentence(record: dict) -> str:
         text += (f" At the measured {rate:.0f} training windows per second{span}, the paper's {cfg['epochs']} epochs "
                  f"({record['full_run_windows']:,} windows) would take about {hours:.1f} hours on this machine: "
                  "a projection from the rate, not a measured run.")
-    return text
+    return text + " " + paper_recipe_test_sentence(record)
+
+
+def paper_recipe_test_sentence(record: dict) -> str:
+    """How the measured run's best checkpoint does on the test tracks and the new data (the record's
+    ``evaluation``), chosen by what the record holds: no test (an older record), no checkpoint (no epoch
+    finished), or the counts with Wilson's interval over whole tracks and files."""
+    if "evaluation" not in record:
+        return ("This record keeps no test of the run's checkpoint (it was measured before the benchmark tested "
+                "one); measuring it again adds the test accuracy.")
+    ev = record["evaluation"]
+    if ev is None:
+        return "The run stopped before it finished an epoch, so there is no checkpoint to test."
+    tracks = Accuracy(ev["test_tracks"]["k"], ev["test_tracks"]["n"])
+    text = (f"Its best checkpoint (epoch {ev['best_epoch']}) classifies {tracks.text('test tracks')} correctly by "
+            "the 30-s vote")
+    nd = ev.get("newdata_files")
+    if nd:
+        text += f", and {Accuracy(nd['k'], nd['n']).text('new-data files')} of the new data"
+    return text + "."
 
 
 def paper_recipe_provenance(record: dict, source: str) -> str:
