@@ -45,6 +45,9 @@ __all__ = [
     "cut_segments",
     "write_wav",
     "write_mp3",
+    "encode_mp3",
+    "mp3_round_trip",
+    "MP3_DELAY",
 ]
 
 #: File name endings the loaders treat as audio.
@@ -396,11 +399,9 @@ def write_wav(path, y: np.ndarray, sample_rate: int) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def write_mp3(path, y: np.ndarray, sample_rate: int, bitrate_kbps: int = 64) -> None:
-    """Encode mono (shape ``(n,)``) or stereo (shape ``(n, 2)``) audio as MP3 with LAME, atomically.
-
-    LAME output is deterministic for the same samples and settings, so corpora stay byte-identical.
-    """
+def encode_mp3(y: np.ndarray, sample_rate: int, bitrate_kbps: int = 64) -> bytes:
+    """MP3 bytes (LAME, quality 5, constant bit rate) of mono (shape ``(n,)``) or stereo (shape ``(n, 2)``)
+    audio. LAME's output is deterministic for the same samples and settings."""
     import lameenc
 
     pcm = _pcm16(y)
@@ -410,4 +411,40 @@ def write_mp3(path, y: np.ndarray, sample_rate: int, bitrate_kbps: int = 64) -> 
     enc.set_in_sample_rate(int(sample_rate))
     enc.set_channels(channels)
     enc.set_quality(5)
-    atomic_write_bytes(path, bytes(enc.encode(np.ascontiguousarray(pcm).tobytes()) + enc.flush()))
+    return bytes(enc.encode(np.ascontiguousarray(pcm).tobytes()) + enc.flush())
+
+
+def write_mp3(path, y: np.ndarray, sample_rate: int, bitrate_kbps: int = 64) -> None:
+    """Encode mono (shape ``(n,)``) or stereo (shape ``(n, 2)``) audio as MP3 with LAME (:func:`encode_mp3`),
+    atomically, so corpora stay byte-identical."""
+    atomic_write_bytes(path, encode_mp3(y, sample_rate, bitrate_kbps))
+
+
+#: Samples by which an MP3 written by :func:`encode_mp3` and decoded by libsndfile (mpg123) lags its input:
+#: LAME's 576-sample encoder delay plus the decoder's 529 (the same at every bit rate and sampling rate).
+MP3_DELAY = 1105
+
+
+def mp3_round_trip(y: np.ndarray, sample_rate: int, bitrate_kbps: int) -> np.ndarray:
+    """Mono audio encoded to MP3 and decoded again, as GTZAN's clips were (many came from MP3 sources).
+
+    Parameters
+    ----------
+    y : ndarray, shape (n,)
+        Samples in [-1, 1] (clipped there before encoding, as a 16-bit file would be).
+    sample_rate : int
+    bitrate_kbps : int
+        Constant bit rate, e.g. 64-192.
+
+    Returns
+    -------
+    ndarray, shape (n,), float64
+        The decoded audio, shifted back by :data:`MP3_DELAY` so it lines up with ``y``: the codec's band
+        limit (about 8-16 kHz by bit rate) and quantisation noise, the timing unchanged.
+    """
+    import soundfile as sf
+
+    y = np.asarray(y, dtype=np.float64)
+    decoded, _ = sf.read(io.BytesIO(encode_mp3(y, sample_rate, bitrate_kbps)), dtype="float64")
+    out = decoded[MP3_DELAY:MP3_DELAY + y.size]
+    return np.pad(out, (0, y.size - out.size))

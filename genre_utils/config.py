@@ -22,7 +22,7 @@ import json
 from dataclasses import dataclass, field
 
 __all__ = ["FeatureParams", "Profile", "PROFILES", "SCHEDULES", "check_schedule", "get_profile", "num_threads",
-           "fingerprint", "split_counts", "TEST_ONLY_LIST",
+           "fingerprint", "split_counts", "TEST_ONLY_LIST", "ARTISTS_LIST",
            "TrainConfig", "train_config", "resume_differences"]
 
 #: Learning-rate schedules a profile may name (:func:`genre_utils.train.learning_rate`).
@@ -306,6 +306,10 @@ class Profile:
 #: hold next to its genre folders: the synthetic corpus writes one for its test-only clips
 #: (:attr:`Profile.test_only_per_genre`), and the store sends the tracks it names to the test split.
 TEST_ONLY_LIST = "test_only.txt"
+#: The artist of each track (``track_id,artist`` with a header; ``blues.00021,The Velvet Owls``) that a GTZAN
+#: root may hold next to its genre folders, as :data:`TEST_ONLY_LIST`: the synthetic corpus writes one, and for
+#: the real GTZAN one can be written from Sturm's artist annotations. The store reads it for the artist split.
+ARTISTS_LIST = "artists.csv"
 
 
 def split_counts(n: int, fractions) -> tuple[int, int, int]:

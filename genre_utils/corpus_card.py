@@ -13,6 +13,7 @@ from the style sheet itself (:data:`genre_utils.styles.STYLES`) and the producti
 * the paper's findings this design produces by construction (:func:`designed_findings`): on the synthetic
   corpus the verdict table (:mod:`genre_utils.verdicts`) reports those as *designed into the corpus*,
   never as found;
+* what an artist's tracks share (:func:`artist_design`);
 * what the corpus does not model at all (:data:`NOT_MODELLED`).
 
 :func:`card` gathers it as one JSON-ready dict; :func:`write_card` saves it as ``corpus_card.json`` beside a
@@ -41,11 +42,12 @@ from .styles import (
     program_name,
     progression_words,
 )
+from .synth.artists import ARTIST_SIZES, KEY_MOVES, KIT_CHANGE, TEMPO_SPREAD
 from .synth.render import PRODUCTION
 
 __all__ = ["CARD_FORMAT", "COMPONENTS", "NOT_MODELLED", "genre_design", "shared_design", "shared_table",
            "shared_components", "overlap_matrix", "overlap_sentence", "signatures", "signature_table",
-           "designed_findings", "card", "CARD_JSON", "write_card"]
+           "designed_findings", "artist_design", "card", "CARD_JSON", "write_card"]
 
 #: The card's file name, beside the corpus's ``corpus.json``.
 CARD_JSON = "corpus_card.json"
@@ -66,8 +68,9 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
 NOT_MODELLED = (
     "recorded instruments: every note is a General MIDI sample from one 6 MB SoundFont (TimGM6mb)",
     "singing and lyrics: the 'voice' parts are sampled vowels without words",
-    "mixing and mastering as a studio does it: one post-processing chain with random settings per track",
-    "artists, albums and eras: tracks are independent draws (only the FMA-layout tracks carry artist names)",
+    "mixing and mastering as a studio does it: one production chain (EQ, distortion, compression, room, noise, "
+    "MP3) with random settings per artist, applied to the whole mix rather than to separate stems",
+    "albums and eras: an artist's tracks share one sheet of choices, but no artist changes over time",
     "song form beyond four-bar sections in which parts enter and drop out: no verse/chorus contrast, no intro "
     "or bridge",
     "expressive timing and dynamics beyond a small random jitter and per-section intensity",
@@ -169,13 +172,23 @@ def shared_table(styles: dict[str, GenreStyle] | None = None) -> pd.DataFrame:
         ("low-pass (Hz)", _span(p["lowpass"], ), _span(q["lowpass"], ), "removes the top end"),
         ("treble tilt (gain above 1.5 kHz)", _span(p["tilt"], "+.1f"), _span(q["tilt"], "+.1f"),
          "darker or brighter mix"),
-        ("saturation (probability)", f"{p['saturation']:.0%}", f"{q['saturation']:.0%}", "tanh overdrive of the mix"),
-        ("room reverb (probability; wet mix)", f"{p['reverb']:.0%}; {_span(p['reverb_mix'], '.2f')}",
-         f"{q['reverb']:.0%}; {_span(q['reverb_mix'], '.2f')}", "convolution with a decaying noise burst"),
+        ("distortion (probability; drive)", f"{p['saturation']:.0%}; {_span(p['drive'], '.1f')}",
+         f"{q['saturation']:.0%}; {_span(q['drive'], '.1f')}",
+         "tanh overdrive of the mix, then a guitar-cabinet band-pass (90 Hz to 2.5-6 kHz)"),
+        ("compression (probability; ratio)", f"{p['compression']:.0%}; {_span(p['ratio'], '.1f')}",
+         f"{q['compression']:.0%}; {_span(q['ratio'], '.1f')}",
+         "a feed-forward compressor, threshold near the track's RMS level"),
+        ("room reverb (probability; RT60 s; wet mix)",
+         f"{p['reverb']:.0%}; {_span(p['rt60'], '.1f')}; {_span(p['reverb_mix'], '.2f')}",
+         f"{q['reverb']:.0%}; {_span(q['rt60'], '.1f')}; {_span(q['reverb_mix'], '.2f')}",
+         "convolution with a decaying noise burst"),
         ("loudness (dBFS RMS)", _span(p["loudness_db"], ), _span(q["loudness_db"], ),
-         "a random gain per track"),
+         "the level the mix is set to"),
         ("background noise (SNR, dB)", _span(p["snr_db"], ), _span(q["snr_db"], ),
          "white, pink or brown noise, sometimes hum or crackle"),
+        ("MP3 round trip (probability; kbit/s)", f"{p['mp3']:.0%}; {', '.join(map(str, p['mp3_kbps']))}",
+         f"{q['mp3']:.0%}; {', '.join(map(str, q['mp3_kbps']))}",
+         "encoded and decoded again, as many GTZAN clips were (GTZAN-layout WAV files; FMA files are MP3s anyway)"),
     ]
     return pd.DataFrame(rows, columns=["setting", "corpus", "new data", "what it does"]).set_index("setting")
 
@@ -323,6 +336,29 @@ def _feels(style: GenreStyle) -> list[str]:
     return [GROOVES[g].feel for g in style.grooves]
 
 
+def artist_design() -> dict:
+    """What an artist's tracks share (the card's ``artists``), from :mod:`genre_utils.synth.artists`.
+
+    Returns
+    -------
+    dict
+        ``tracks_per_artist`` ([low, high] balanced GTZAN-layout clips), ``shared`` (what the tracks share, in
+        words), ``per_track`` (how a track departs from its artist, in words).
+    """
+    moves = sorted(set(KEY_MOVES) - {0})
+    home = KEY_MOVES.count(0) / len(KEY_MOVES)
+    return {
+        "tracks_per_artist": list(ARTIST_SIZES),
+        "shared": ["home key", "tempo (a place in the genre's range)", "one or two of the genre's grooves",
+                   "one or two of its progressions", "instruments of every part", "mix levels", "dynamics",
+                   "reverb send", "the whole production chain (EQ, distortion, compression, room, noise, MP3)"],
+        "per_track": [f"the home key in {home:.0%} of tracks, else {' or '.join(str(m) for m in moves)} semitones up",
+                      f"tempo within {TEMPO_SPREAD:.0%} of the artist's",
+                      f"per part, a {KIT_CHANGE:.0%} chance of another instrument",
+                      "mix levels within 10 %, velocity within 6 steps"],
+    }
+
+
 def card(styles: dict[str, GenreStyle] | None = None) -> dict:
     """The whole card as one JSON-ready dict.
 
@@ -333,8 +369,7 @@ def card(styles: dict[str, GenreStyle] | None = None) -> dict:
         (:func:`shared_design`), ``overlaps`` (genre -> genre -> count, :func:`overlap_matrix`),
         ``signatures`` (:func:`signatures`), ``designed_findings`` (:func:`designed_findings`), ``foreign``
         (the sheets of FMA's groups outside the ten, :data:`genre_utils.styles.FOREIGN_STYLES`, as
-        :func:`genre_design`) and
-        ``not_modelled`` (:data:`NOT_MODELLED`).
+        :func:`genre_design`), ``artists`` (:func:`artist_design`) and ``not_modelled`` (:data:`NOT_MODELLED`).
     """
     styles = STYLES if styles is None else styles
     m = overlap_matrix(styles)
@@ -346,6 +381,7 @@ def card(styles: dict[str, GenreStyle] | None = None) -> dict:
         "signatures": signatures(styles),
         "designed_findings": designed_findings(styles),
         "foreign": {g: genre_design(s) for g, s in FOREIGN_STYLES.items()},
+        "artists": artist_design(),
         "not_modelled": list(NOT_MODELLED),
     }
 

@@ -48,6 +48,7 @@ class LabClip:
     track_id: str
     genre: str
     seed: int
+    artist_seed: int = -1   # the seed of the track's artist (genre_utils.synth.artists); -1 without one
 
 
 def lab_clips(track_ids, profile, seed: int | None = None) -> list[LabClip]:
@@ -62,14 +63,14 @@ def lab_clips(track_ids, profile, seed: int | None = None) -> list[LabClip]:
     jobs, _, _ = plan_corpus(profile, profile.seed if seed is None else int(seed))
     by_id = {f"gtzan:{Path(j.relpath).stem}": j for j in jobs if j.relpath.startswith("gtzan/") and not j.shift}
     wanted = sorted(str(t) for t in track_ids)
-    return [LabClip(t, by_id[t].genre, int(by_id[t].seed)) for t in wanted if t in by_id]
+    return [LabClip(t, by_id[t].genre, int(by_id[t].seed), int(by_id[t].artist_seed)) for t in wanted if t in by_id]
 
 
 def lab_fingerprint(clips: list[LabClip], controls, profile, seconds: float = LAB_SECONDS) -> str:
     """The laboratory audio's cache key: the clips, the controls, the length and the synthesiser's code."""
     from .synth import corpus_fingerprint  # deferred: see lab_clips
 
-    return fingerprint([(c.track_id, c.genre, c.seed) for c in clips], list(controls), float(seconds),
+    return fingerprint([(c.track_id, c.genre, c.seed, c.artist_seed) for c in clips], list(controls), float(seconds),
                        corpus_fingerprint(get_profile(profile)), code_fingerprint("synth"))
 
 
@@ -80,11 +81,11 @@ def _file_name(track_id: str) -> str:
 
 def _render_one(args) -> str:
     # deferred: the synthesiser (and its audio libraries) is loaded only where the laboratory renders
-    from .synth import GTZAN_SAMPLE_RATE, compose, render
+    from .synth import GTZAN_SAMPLE_RATE, Job
 
     out, clip, control, seconds = args
-    midi = compose(clip.genre, clip.seed, seconds, False, control=None if control == BASE else control)
-    y = render(midi, seconds, GTZAN_SAMPLE_RATE, seed=clip.seed)
+    job = Job("", clip.genre, clip.seed, seconds, False, "wav", GTZAN_SAMPLE_RATE, artist_seed=clip.artist_seed)
+    y = job.audio(control=None if control == BASE else control)
     path = Path(out) / control / _file_name(clip.track_id)
     write_wav(path, y, GTZAN_SAMPLE_RATE)
     return str(path)
@@ -117,7 +118,7 @@ def render_lab(out_dir, clips: list[LabClip], controls, profile, seconds: float 
     for _ in ordered_map(_render_one, jobs, n_workers, desc="laboratory clips", progress=False):
         pass
     record = {"fingerprint": fp, "controls": controls, "seconds": float(seconds),
-              "clips": [[c.track_id, c.genre, c.seed] for c in clips],
+              "clips": [[c.track_id, c.genre, c.seed, c.artist_seed] for c in clips],
               "render_seconds": round(time.perf_counter() - t0, 1)}
     atomic_write_bytes(manifest, json.dumps(record, indent=1).encode())
     return {**record, "cached": False}

@@ -34,9 +34,10 @@ import pandas as pd
 
 from .genres import GENRES
 from .metrics import confusion, per_genre_table
-from .stats import Accuracy, SeedAccuracy, clustered_accuracy, seed_accuracy, seed_comparison
+from .stats import Accuracy, SeedAccuracy, cluster_difference, clustered_accuracy, seed_accuracy, seed_comparison
 
-__all__ = ["RunResults", "Headline", "load_results", "LEVELS", "correct_matrix", "seeds_accuracy", "compare_seeds"]
+__all__ = ["RunResults", "Headline", "load_results", "LEVELS", "correct_matrix", "seeds_accuracy", "compare_seeds",
+           "artist_gap"]
 
 #: The two levels of evaluation, and the name of their items.
 LEVELS = {"track": "tracks", "segment": "segments"}
@@ -425,3 +426,50 @@ def compare_seeds(runs_a, runs_b) -> dict:
     a, b = matrix[:len(runs_a)], matrix[len(runs_a):]
     return {**seed_comparison(a, b), "accuracy_a": seed_accuracy(a), "accuracy_b": seed_accuracy(b)}
 
+
+
+def artist_gap(random_runs, artist_runs, random_tracks: pd.DataFrame) -> dict | None:
+    """The random split's model against the artist split's, on the test tracks both splits test.
+
+    The synthetic corpus's test-only clips are by artists with one balanced clip each
+    (:func:`genre_utils.synth.artists.gtzan_artists`), and both splits send them to the test split: a paired
+    comparison on the same tracks, in which only the random split may have trained on another track by the
+    same artist. Tracks by one artist are not independent, so the interval resamples artists
+    (:func:`genre_utils.stats.cluster_difference`); the seeds' spread of each side is reported beside it.
+
+    Parameters
+    ----------
+    random_runs, artist_runs : sequences of results dicts or RunResults
+        The runs of each split (every seed).
+    random_tracks : DataFrame
+        The random split's store ``tracks.csv``: ``track_id``, ``artist``, ``split``.
+
+    Returns
+    -------
+    dict or None
+        None when the two splits test no track in common. Otherwise
+        :func:`~genre_utils.stats.cluster_difference`'s fields (random minus artist; ``n_clusters`` is the
+        number of artists), ``accuracy_random``, ``accuracy_artist`` (mean over seeds on the shared tracks),
+        ``n_seen`` (shared tracks whose artist had a training track under the random split), ``seeds_random``,
+        ``seeds_artist``, ``spread`` (the larger of the two sides' seed spreads on the shared tracks) and
+        ``beyond_noise`` (the interval excludes zero and the gap exceeds the spread).
+    """
+    rand = [RunResults.from_dict(r).correct_by_track() for r in random_runs]
+    art = [RunResults.from_dict(r).correct_by_track() for r in artist_runs]
+    if not rand or not art:
+        return None
+    shared = sorted(set.intersection(*(set(s.index) for s in rand + art)))
+    if not shared:
+        return None
+    a = np.stack([s.loc[shared].to_numpy(dtype=float) for s in rand])
+    b = np.stack([s.loc[shared].to_numpy(dtype=float) for s in art])
+    table = random_tracks.assign(track_id=random_tracks["track_id"].astype(str)).set_index("track_id")
+    named = table["artist"].where(table["artist"].notna() & (table["artist"].astype(str).str.strip() != ""))
+    artist = [str(named.get(t)) if isinstance(named.get(t), str) else f"track:{t}" for t in shared]
+    trained = set(named[table["split"] == "train"].dropna().astype(str))
+    gap = cluster_difference(a.mean(axis=0), b.mean(axis=0), artist)
+    spread = max(float(np.ptp(a.mean(axis=1))), float(np.ptp(b.mean(axis=1))))
+    beyond = bool((gap["low"] > 0 or gap["high"] < 0) and abs(gap["difference"]) > spread)
+    return {**gap, "accuracy_random": float(a.mean()), "accuracy_artist": float(b.mean()),
+            "n_seen": int(sum(x in trained for x in artist)), "seeds_random": len(rand), "seeds_artist": len(art),
+            "spread": spread, "beyond_noise": beyond}

@@ -11,9 +11,12 @@ Four split methods:
 ``artist``
     Like ``random`` but whole artists are assigned at once (tracks without a known artist count as
     their own artist), so one artist never spans two splits; an artist is stratified by its most common
-    genre. GTZAN has no artist metadata, so on GTZAN this *is* a track split: :func:`artist_coverage`
-    counts the tracks without an artist and :func:`artist_note` says so in one sentence (the store records
-    it in ``dataset.json`` and warns when the artist split is chosen).
+    genre. GTZAN ships without artist metadata: the store reads it from an ``artists.csv`` beside the genre
+    folders (:data:`genre_utils.config.ARTISTS_LIST`; the synthetic corpus writes one, and for the real GTZAN
+    it can be written from Sturm's artist annotations); without one, GTZAN's tracks are each their own artist
+    and this *is* a track split. :func:`artist_coverage` counts the tracks without an artist and
+    :func:`artist_note` says so in one sentence (the store records it in ``dataset.json`` and warns when the
+    artist split is chosen).
 ``official``
     The dataset's own split: for GTZAN the artist- and fault-filtered lists of Kereliuk, Sturm & Larsen
     (2015), for FMA the ``set.split`` column. Tracks outside the lists are left out and recorded.
@@ -60,8 +63,8 @@ SPLIT_METHODS = ("random", "artist", "official", "segment")
 
 #: One-line help of the CLI's ``--split`` option.
 SPLIT_HELP = ("how tracks are split (default random): random = 70/15/15 stratified by genre; artist = whole "
-              "artists in one split (tracks without an artist, i.e. all of GTZAN, are their own unit, so on "
-              "GTZAN this is a track split); official = GTZAN's fault-filtered lists / FMA's set.split; segment = "
+              "artists in one split (tracks without an artist, e.g. GTZAN without an artists.csv beside its genre "
+              "folders, are their own unit); official = GTZAN's fault-filtered lists / FMA's set.split; segment = "
               "the leaky ablation: the test tracks of random, but training windows drawn from every track, test "
               "tracks included; under random and artist identical recordings always share a split")
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["percent", "wilson_interval", "Accuracy", "accuracy_of", "overlaps", "clustered_accuracy", "group_bootstrap",
-           "group_bootstrap_difference", "paired_comparison", "unpaired_comparison", "SeedAccuracy", "seed_accuracy",
-           "seed_comparison"]
+           "group_bootstrap_difference", "cluster_difference", "paired_comparison", "unpaired_comparison",
+           "SeedAccuracy", "seed_accuracy", "seed_comparison"]
 
 
 def percent(value, digits: int = 1) -> str:
@@ -236,6 +236,37 @@ def group_bootstrap_difference(correct_a, groups_a, correct_b, groups_b, n_boot:
     draws = np.random.default_rng(seed).integers(0, common.size, size=(n_boot, common.size))
     return _percentiles(hits_a[draws].sum(1) / sizes_a[draws].sum(1) - hits_b[draws].sum(1) / sizes_b[draws].sum(1),
                         level)
+
+
+def cluster_difference(a, b, clusters, n_boot: int = 10_000, level: float = 0.95, seed: int = 0) -> dict:
+    """Mean of ``a`` minus mean of ``b`` over the same items, with a bootstrap that resamples whole clusters.
+
+    For items that are not independent - test tracks by the same artist - a replicate draws as many clusters
+    as there are, with replacement, and takes every item of each from both A and B.
+
+    Parameters
+    ----------
+    a, b : array-like of float, shape (n,)
+        Per-item scores of A and B (a track's correctness, or its mean correctness over seeds).
+    clusters : array-like, shape (n,)
+        The cluster of each item (its artist).
+
+    Returns
+    -------
+    dict
+        ``difference``, ``low``, ``high`` (fractions), ``level``, ``n_tracks`` (items), ``n_clusters``.
+    """
+    a, b = np.asarray(a, dtype=float).ravel(), np.asarray(b, dtype=float).ravel()
+    clusters = np.asarray(clusters).ravel()
+    if not a.size == b.size == clusters.size or a.size == 0:
+        raise ValueError(f"need equal, non-empty lengths, got {a.size}, {b.size} and {clusters.size}")
+    keys, index = np.unique(clusters, return_inverse=True)
+    diff = np.bincount(index, weights=a - b, minlength=keys.size)
+    sizes = np.bincount(index, minlength=keys.size).astype(float)
+    draws = np.random.default_rng(seed).integers(0, keys.size, size=(n_boot, keys.size))
+    low, high = _percentiles(diff[draws].sum(axis=1) / sizes[draws].sum(axis=1), level)
+    return {"difference": float((a - b).mean()), "low": low, "high": high, "level": float(level),
+            "n_tracks": int(a.size), "n_clusters": int(keys.size)}
 
 
 def paired_comparison(correct_a, correct_b, n_boot: int = 10_000, seed: int = 0, level: float = 0.95) -> dict:

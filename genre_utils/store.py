@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from . import checks, sources
-from .config import TEST_ONLY_LIST, Profile, fingerprint, get_profile, num_threads
+from .config import ARTISTS_LIST, TEST_ONLY_LIST, Profile, fingerprint, get_profile, num_threads
 from .dataset import Dataset, open_dataset, track_windows
 from .duplicates import pack_fingerprints, unpack_fingerprints
 from .errors import UserError
@@ -132,23 +132,69 @@ def scan_sources(gtzan=None, fma=None, fma_subset: str = "medium", folders=(), p
     return tracks.sort_values("track_id").reset_index(drop=True), sources.skipped_frame(skipped)
 
 
+def _gtzan_side_file(gtzan, name: str) -> Path | None:
+    """The file ``name`` in a GTZAN root's genre folder or the nearest folder above it up to ``gtzan``."""
+    if gtzan is None:
+        return None
+    root = Path(gtzan).resolve()
+    folder = find_gtzan_genre_dir(root).resolve()
+    while True:
+        if (folder / name).is_file():
+            return folder / name
+        if folder == root or folder == folder.parent:
+            return None
+        folder = folder.parent
+
+
 def test_only_list(gtzan) -> Path | None:
     """The :data:`~genre_utils.config.TEST_ONLY_LIST` of a GTZAN root, or None.
 
     Looked for in the genre folder and each folder above it up to ``gtzan`` (the synthetic corpus writes it
     at ``gtzan/test_only.txt``, next to ``genres_original/``).
     """
-    if gtzan is None:
-        return None
+    return _gtzan_side_file(gtzan, TEST_ONLY_LIST)
 
-    root = Path(gtzan).resolve()
-    folder = find_gtzan_genre_dir(root).resolve()
-    while True:
-        if (folder / TEST_ONLY_LIST).is_file():
-            return folder / TEST_ONLY_LIST
-        if folder == root or folder == folder.parent:
-            return None
-        folder = folder.parent
+
+def artists_list(gtzan) -> Path | None:
+    """The :data:`~genre_utils.config.ARTISTS_LIST` of a GTZAN root, or None (looked for as
+    :func:`test_only_list`; the synthetic corpus writes ``gtzan/artists.csv``)."""
+    return _gtzan_side_file(gtzan, ARTISTS_LIST)
+
+
+def read_artists(path) -> dict[str, str]:
+    """Track id (``blues.00021``) -> artist name, from an artists list: a CSV with the header
+    ``track_id,artist``; rows with an empty artist are left out.
+
+    Raises
+    ------
+    genre_utils.errors.UserError
+        The file cannot be read, lacks the two columns, or names one track twice with two artists.
+    """
+    path = Path(path)
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read the artists list {path}: {exc}") from None
+    if not {"track_id", "artist"} <= set(table.columns):
+        raise UserError(f"the artists list {path} needs the columns track_id and artist (it has "
+                        f"{', '.join(map(str, table.columns)) or 'none'})")
+    table = table[table["artist"].str.strip() != ""]
+    clash = table.groupby("track_id")["artist"].nunique()
+    if (clash > 1).any():
+        raise UserError(f"the artists list {path} gives {clash[clash > 1].index[0]} two different artists")
+    return dict(zip(table["track_id"].str.strip(), table["artist"].str.strip()))
+
+
+def _attach_artists(tracks: pd.DataFrame, gtzan) -> Path | None:
+    """Fill the ``artist`` of GTZAN tracks named in the root's artists list; the list's path (or None)."""
+    path = artists_list(gtzan)
+    if path is None:
+        return None
+    names = {f"gtzan:{k}": v for k, v in read_artists(path).items()}
+    found = tracks["track_id"].map(names)
+    mine = (tracks["source"] == "gtzan") & found.notna()
+    tracks["artist"] = tracks["artist"].astype(object).where(~mine, found)
+    return path
 
 
 def read_test_only(path) -> set[str]:
@@ -170,9 +216,9 @@ def _mark_test_only(tracks: pd.DataFrame, gtzan) -> Path | None:
 
 
 def _cache_key(tracks: pd.DataFrame, profile: Profile, split_method: str, fma_subset: str,
-               test_only=None) -> str:
+               *side_files) -> str:
     files = []
-    for path in [*tracks["path"], *([str(test_only)] if test_only is not None else [])]:
+    for path in [*tracks["path"], *(str(f) for f in side_files if f is not None)]:
         st = os.stat(path)
         files.append((path, st.st_size, st.st_mtime_ns))
     # the profile without its training settings: a changed learning rate retrains, it does not re-extract
@@ -334,7 +380,8 @@ def _build_dataset(out, *, gtzan, fma, fma_subset, folders, profile, split_metho
 
     tracks, skipped = scan_sources(gtzan, fma, fma_subset, folders, progress)
     test_only = _mark_test_only(tracks, gtzan)
-    key = _cache_key(tracks, profile, split_method, fma_subset, test_only)
+    artists = _attach_artists(tracks, gtzan)
+    key = _cache_key(tracks, profile, split_method, fma_subset, test_only, artists)
     done = out / "dataset.json"
     problem = reuse_problem(out, key, verify=verify)
     if problem is None:

@@ -13,6 +13,7 @@ from .common import (
     join_names,
 )
 from .comparisons import (
+    artist_gap_sentence,
     margin_reading_sentence,
     margin_sentence,
     newdata_sentence,
@@ -69,5 +70,6 @@ __all__ = ["join_names", "counted", "extremes_sentence", "confusion_sentence", "
            "auroc_sentence", "ece_sentence", "temperature_sentence", "rejection_sentence", "newdata_flag_sentence",
            "open_set_note", "margin_reading_sentence", "seed_margin_sentence", "seeds_note",
            "windows_per_genre_phrase", "split_sentence",
-           "near_duplicates_sentence", "artist_share_sentence", "failed_files_sentence", "best_epoch_sentence",
+           "near_duplicates_sentence", "artist_share_sentence",
+           "artist_gap_sentence", "failed_files_sentence", "best_epoch_sentence",
            "paper_recipe_sentence", "paper_recipe_test_sentence", "paper_recipe_provenance", "paper_cost_sentence"]

@@ -10,7 +10,7 @@ from ..stats import Accuracy, overlaps
 from .common import counted, join_names, percent
 
 __all__ = ["margin_sentence", "versus_paper_sentence", "web_tests_sentence", "newdata_sentence", "protocol_sentence",
-           "margin_reading_sentence", "seed_margin_sentence", "seeds_note"]
+           "margin_reading_sentence", "seed_margin_sentence", "seeds_note", "artist_gap_sentence"]
 
 
 def margin_sentence(comparison: dict, a: str, b: str, unit: str = "test tracks", small: float = 0.02) -> str:
@@ -235,3 +235,33 @@ def seeds_note(n_seeds: dict) -> str:
             "test set's interval and the seeds' range. The other rows are one seed each, so for them the interval "
             "covers the test set only, not what another seed would give.")
 
+
+
+def artist_gap_sentence(gap: dict | None) -> str:
+    """The random split against the artist split on their shared test tracks
+    (:func:`genre_utils.results.artist_gap`), in words chosen by the sign, the interval and the seeds' spread."""
+    if gap is None:
+        return ("The random and the artist split test no track in common here, so their gap cannot be measured "
+                "on the same tracks.")
+    d, lo, hi = 100 * gap["difference"], 100 * gap["low"], 100 * gap["high"]
+    level = f"{100 * gap.get('level', 0.95):.0f} %"
+    seeds = (f"{counted(gap['seeds_random'], 'seed')} of the random split, "
+             f"{counted(gap['seeds_artist'], 'seed')} of the artist split")
+    text = (f"Both splits test the same {counted(gap['n_tracks'], 'track')} by {counted(gap['n_clusters'], 'artist')}; "
+            f"under the random split, {gap['n_seen']:,} of them had another track by their artist in training. "
+            f"On them the random split's model is right on {percent(gap['accuracy_random'])}, the artist split's on "
+            f"{percent(gap['accuracy_artist'])} ({seeds}): a gap of {d:+.1f} points ({level} interval, "
+            f"resampling artists, {lo:+.1f} to {hi:+.1f}).")
+    spread = f"{100 * gap['spread']:.1f}"
+    if lo > 0 and gap["beyond_noise"]:
+        return text + (" The gap is beyond both the test set's noise and the seeds' spread: on these tracks, part of "
+                       "what the random split scores is recognising the artist, the effect that makes "
+                       "artist-filtered accuracies on real data lower.")
+    if hi < 0 and gap["beyond_noise"]:
+        return text + (" The artist split does better, beyond both the test set's noise and the seeds' spread: "
+                       "training on an artist's other tracks did not help here.")
+    if lo > 0 or hi < 0:
+        return text + (f" The interval excludes zero, but the gap is no larger than the seeds' spread ({spread} "
+                       "points): another training run could close it.")
+    return text + (" The interval includes zero: on these tracks the test cannot show an artist effect, nor rule "
+                   "out one of the interval's size.")

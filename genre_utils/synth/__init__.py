@@ -10,6 +10,7 @@ Layout written by :func:`render_corpus` under ``out_dir``::
 
     gtzan/genres_original/<genre>/<genre>.NNNNN.wav     22,050 Hz mono 16-bit, balanced
     gtzan/test_only.txt                                 ids of the clips rendered for the test split only
+    gtzan/artists.csv                                   track_id,artist of every GTZAN-layout clip
     fma/fma_metadata/tracks.csv, genres.csv            the real 52-column, three-header-line format
     fma/fma_medium/NNN/NNNNNN.mp3                      44,100 Hz mono MP3, unbalanced like fma_medium
     newdata/<genre>/<genre>-new-NNN.wav                 "new data" (paper section 9): shifted style and mix
@@ -48,6 +49,9 @@ The package is split by job; everything listed in ``__all__`` is importable from
     Style sheet to General MIDI (:func:`compose`, :func:`make_plan`, :func:`parse_chord`).
 :mod:`~genre_utils.synth.render`
     General MIDI to a mastered clip (:func:`render`, :func:`synthesize`, :func:`post_process`).
+:mod:`~genre_utils.synth.artists`
+    Artists: what their tracks share (:func:`artist_sheet`) and who plays which GTZAN-layout clip
+    (:func:`gtzan_artists`).
 :mod:`~genre_utils.synth.fma_meta`
     The FMA tracks, their artists and splits, and ``tracks.csv`` (:func:`plan_fma`, :func:`fma_tracks_table`).
 :mod:`~genre_utils.synth.corpus`
@@ -59,6 +63,7 @@ The package is split by job; everything listed in ``__all__`` is importable from
 from __future__ import annotations
 
 from ..styles import FOREIGN_STYLES, STYLES, GenreStyle, style_table
+from .artists import ArtistSheet, artist_sheet, gtzan_artists
 from .compose import SCALES, TAIL_SECONDS, Chord, Plan, compose, make_plan, parse_chord
 from .corpus import (
     CORPUS_JSON,
@@ -76,8 +81,10 @@ from .corpus import (
 from .fma_meta import FMA_KBPS, FMA_MIX, FmaTrack, fma_counts, fma_relpath, fma_tracks_table, plan_fma
 from .render import (
     PRODUCTION,
+    Chain,
     Production,
     corpus_tools,
+    draw_chain,
     post_process,
     render,
     soundfont_bytes,
@@ -103,4 +110,5 @@ __all__ = [
     "CORPUS_JSON", "PROGRESS_JSON", "SYNTH_FIELDS", "Job", "plan_corpus",
     "FMA_KBPS", "FMA_MIX", "FmaTrack", "fma_counts", "fma_relpath", "fma_tracks_table", "plan_fma",
     "PRODUCTION", "Production", "post_process", "synthesize", "soundfont_bytes", "soundfont_name", "corpus_tools",
+    "Chain", "draw_chain", "ArtistSheet", "artist_sheet", "gtzan_artists",
 ]

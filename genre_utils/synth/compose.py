@@ -21,7 +21,8 @@ __all__ = ["TAIL_SECONDS", "SCALES", "Chord", "parse_chord", "Plan", "make_plan"
 
 # ---------------------------------------------------------------------------------------------- compose
 
-def compose(genre: str, seed: int, seconds: float, shift: bool = False, control: str | None = None):
+def compose(genre: str, seed: int, seconds: float, shift: bool = False, control: str | None = None,
+            artist=None):
     """Compose one clip of ``genre`` as General MIDI.
 
     Parameters
@@ -39,6 +40,9 @@ def compose(genre: str, seed: int, seconds: float, shift: bool = False, control:
     control : str, optional
         A laboratory control (:data:`genre_utils.synth.controls.CONTROLS`): one factor made the same for
         every genre, the rest of the clip as without it (:func:`make_plan`).
+    artist : genre_utils.synth.artists.ArtistSheet, optional
+        The clip's artist: key, tempo, groove, progression, instruments and mix come from the artist's sheet,
+        with the track's own small deviations (:func:`make_plan`).
 
     Returns
     -------
@@ -51,7 +55,7 @@ def compose(genre: str, seed: int, seconds: float, shift: bool = False, control:
     if genre not in ALL_STYLES:
         raise ValueError(f"unknown genre {genre!r}; choose one of {', '.join(GENRES)} (or a style of "
                          f"FOREIGN_STYLES: {', '.join(FOREIGN_STYLES)})")
-    plan = make_plan(genre, seed, seconds, shift, control)
+    plan = make_plan(genre, seed, seconds, shift, control, artist)
     groove = GROOVES[plan.groove]
     clock = Clock(plan)
     rng = seeded_rng("notes", int(seed), genre, bool(shift))

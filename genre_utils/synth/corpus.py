@@ -5,6 +5,7 @@ See the package docstring (:mod:`genre_utils.synth`) for the layout, the broken 
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import shutil
@@ -17,10 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from ..audio import write_mp3, write_wav
-from ..config import TEST_ONLY_LIST, Profile, fingerprint, get_profile, num_threads
+from ..config import ARTISTS_LIST, TEST_ONLY_LIST, Profile, fingerprint, get_profile, num_threads
 from ..genres import GENRES, load_fma_genres, map_fma_track
 from ..parallel import ignore_interrupts, ordered_map
 from ..provenance import atomic_write_bytes, code_fingerprint, file_sha256, library_key
+from .artists import artist_names, artist_sheet, gtzan_artists
 from .compose import compose
 from .fma_meta import FMA_KBPS, fma_tracks_table, plan_fma
 from .render import render, soundfont_bytes
@@ -30,7 +32,7 @@ __all__ = ["SYNTH_VERSION", "GTZAN_SAMPLE_RATE", "FMA_SAMPLE_RATE", "SYNTH_FIELD
            "Job", "plan_corpus", "corpus_fingerprint", "check_corpus", "render_corpus"]
 
 #: Bump when a code change alters the rendered audio (it is part of the corpus fingerprint).
-SYNTH_VERSION = "1"
+SYNTH_VERSION = "2"
 #: Sampling rate of the GTZAN-layout and newdata WAV files (GTZAN's own rate).
 GTZAN_SAMPLE_RATE = 22050
 #: Sampling rate of the FMA-layout MP3 files (FMA's clips are mostly 44.1 kHz).
@@ -58,11 +60,21 @@ class Job:
     fmt: str            # 'wav' or 'mp3'
     sample_rate: int
     test_only: bool = False  # a GTZAN clip rendered for the test split only (listed in gtzan/test_only.txt)
+    artist: str = ""         # the artist's name ('' for a track without one: new data, shifted FMA tracks)
+    artist_seed: int = -1    # the artist's seed (genre_utils.synth.artists.artist_sheet); -1 without an artist
+
+    def audio(self, seconds: float | None = None, control: str | None = None) -> np.ndarray:
+        """The clip's audio, as the corpus renders it (``seconds``: another length; ``control``: a
+        laboratory control, :data:`genre_utils.synth.controls.CONTROLS`), shape ``(n,)``, float32."""
+        seconds = self.seconds if seconds is None else float(seconds)
+        sheet = artist_sheet(self.genre, self.artist_seed) if self.artist_seed >= 0 else None
+        chain = None if sheet is None else (sheet.chain if self.fmt == "wav" else sheet.chain.without_mp3())
+        midi = compose(self.genre, self.seed, seconds, self.shift, control=control, artist=sheet)
+        return render(midi, seconds, self.sample_rate, seed=self.seed, shift=self.shift, chain=chain)
 
 
 def _render_job(out_dir: str, job: Job) -> str:
-    midi = compose(job.genre, job.seed, job.seconds, job.shift)
-    y = render(midi, job.seconds, job.sample_rate, seed=job.seed, shift=job.shift)
+    y = job.audio()
     path = Path(out_dir) / job.relpath
     if job.fmt == "mp3":
         write_mp3(path, y, job.sample_rate, FMA_KBPS)
@@ -105,24 +117,31 @@ def plan_corpus(profile: Profile, seed: int):
     """
     n, secs = profile.synth_tracks_per_genre, float(profile.clip_seconds)
     jobs = []
+    owners = {g: gtzan_artists(g, n, profile.test_only_per_genre, seed) for g in GENRES}
+    names = iter(artist_names(sum(k for _, _, k in owners.values()), seeded_rng("gtzan-artist-names", int(seed))))
+    artists = {g: [(next(names), stable_int(seed, "gtzan-artist", g, a)) for a in range(k)]
+               for g, (_, _, k) in owners.items()}
+
+    def gtzan_job(genre, i, artist, test_only=False):
+        name, artist_seed = artists[genre][artist]
+        return Job(f"gtzan/genres_original/{genre}/{genre}.{i:05d}.wav", genre, stable_int(seed, "gtzan", genre, i),
+                   secs, False, "wav", GTZAN_SAMPLE_RATE, test_only=test_only, artist=name, artist_seed=artist_seed)
+
     for genre in GENRES:
-        for i in _gtzan_indices(genre, n):
-            rel = f"gtzan/genres_original/{genre}/{genre}.{i:05d}.wav"
-            jobs.append(Job(rel, genre, stable_int(seed, "gtzan", genre, i), secs, False, "wav", GTZAN_SAMPLE_RATE))
+        jobs += [gtzan_job(genre, i, a) for i, a in zip(_gtzan_indices(genre, n), owners[genre][0])]
     for genre in GENRES:  # clips for the test split only (Profile.test_tracks_per_genre)
-        for i in _test_only_indices(genre, n, profile.test_only_per_genre):
-            rel = f"gtzan/genres_original/{genre}/{genre}.{i:05d}.wav"
-            jobs.append(Job(rel, genre, stable_int(seed, "gtzan", genre, i), secs, False, "wav", GTZAN_SAMPLE_RATE,
-                            test_only=True))
+        indices = _test_only_indices(genre, n, profile.test_only_per_genre)
+        jobs += [gtzan_job(genre, i, a, test_only=True) for i, a in zip(indices, owners[genre][1])]
     for genre in GENRES:
         for i in range(profile.synth_newdata_per_genre):
             rel = f"newdata/{genre}/{genre}-new-{i:03d}.wav"
             jobs.append(Job(rel, genre, stable_int(seed, "newdata", genre, i), secs, True, "wav", GTZAN_SAMPLE_RATE))
-    tracks, artists = plan_fma(profile.synth_fma_tracks, secs, seed)
+    tracks, artists_fma = plan_fma(profile.synth_fma_tracks, secs, seed)
     for t in tracks:
-        if t.audio in ("ok", "short"):
+        if t.audio in ("ok", "short"):  # a shifted ('ambiguous') track is its artist's odd one out: no sheet
             jobs.append(Job(t.relpath, t.style, stable_int(seed, "fma", t.track_id), t.seconds, t.shift, "mp3",
-                            FMA_SAMPLE_RATE))
+                            FMA_SAMPLE_RATE, artist=artists_fma[t.artist],
+                            artist_seed=-1 if t.shift else stable_int(seed, "fma-artist", t.artist)))
     short = f"gtzan/genres_original/rock/rock.{n:05d}.wav"
     jobs.append(Job(short, "rock", stable_int(seed, "gtzan", "rock", n), 3.0, False, "wav", GTZAN_SAMPLE_RATE))
     broken = [
@@ -146,7 +165,7 @@ def plan_corpus(profile: Profile, seed: int):
         elif t.audio == "short":
             broken.append({"path": t.relpath, "kind": "short",
                            "reason": f"too short: 2.5 s of audio although tracks.csv says {int(round(secs))} s"})
-    return jobs, (tracks, artists), broken
+    return jobs, (tracks, artists_fma), broken
 
 
 def _write_broken(out: Path, broken: list[dict], profile: Profile, seed: int) -> None:
@@ -345,6 +364,7 @@ def render_corpus(out_dir, profile: str | Profile = "quick", seed: int | None = 
     test_only = [Path(j.relpath).stem for j in jobs if j.test_only]
     if test_only:
         atomic_write_bytes(out / "gtzan" / TEST_ONLY_LIST, _test_only_text(test_only))
+    atomic_write_bytes(out / "gtzan" / ARTISTS_LIST, _artists_text(jobs))
 
     summary = _summary(profile, seed, fp, jobs, tracks, broken, resumed=len(jobs) - len(todo))
     summary["seconds"] = round(time.perf_counter() - t0, 2)
@@ -352,6 +372,17 @@ def render_corpus(out_dir, profile: str | Profile = "quick", seed: int | None = 
     _write_json(out / CORPUS_JSON, summary)
     (out / PROGRESS_JSON).unlink(missing_ok=True)
     return {**summary, "cached": False}
+
+
+def _artists_text(jobs: list[Job]) -> bytes:
+    """``gtzan/artists.csv``: ``track_id,artist`` for every GTZAN-layout clip that has an artist."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["track_id", "artist"])
+    for job in sorted(jobs, key=lambda j: j.relpath):
+        if job.relpath.startswith("gtzan/") and job.artist:
+            writer.writerow([Path(job.relpath).stem, job.artist])
+    return buf.getvalue().encode()
 
 
 def _test_only_text(ids: list[str]) -> bytes:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..genres import FMA_TRACKS_COLUMNS, GENRES, fma_genre_top, fma_genres_all, load_fma_genres
+from .artists import artist_names, invented_title
 from .seeding import pick, seeded_rng
 
 __all__ = ["FMA_KBPS", "FMA_MIX", "FmaTrack", "fma_counts", "fma_relpath", "plan_fma", "fma_tracks_table"]
@@ -52,16 +53,6 @@ FMA_MIX: tuple[tuple, ...] = (
 #: fma_small holds 8 top genres; tracks of these may be marked subset 'small'.
 _SMALL_TOPS = {"Electronic", "Experimental", "Folk", "Hip-Hop", "Instrumental", "International", "Pop", "Rock"}
 
-_ADJ = ("Velvet", "Electric", "Silent", "Golden", "Broken", "Crimson", "Hollow", "Lucky", "Midnight", "Paper",
-        "Neon", "Rusty", "Wild", "Quiet", "Northern", "Burning", "Blue", "Lonesome", "Cosmic", "Iron")
-_NOUN = ("Owls", "Rivers", "Engines", "Lanterns", "Foxes", "Saints", "Wires", "Harbors", "Comets", "Ghosts",
-         "Horses", "Pilots", "Echoes", "Tigers", "Gardens", "Radios", "Stones", "Sparrows", "Machines", "Drifters")
-_FIRST = ("Ada", "Bruno", "Clara", "Dev", "Elif", "Femi", "Greta", "Hugo", "Ines", "Jonah", "Kaito", "Lena",
-          "Mateo", "Nora", "Omar", "Priya", "Quinn", "Rosa", "Sami", "Tove")
-_LAST = ("Marsh", "Okafor", "Lindqvist", "Moreau", "Tanaka", "Reyes", "Novak", "Brennan", "Haddad", "Kowalski",
-         "Silva", "Fischer", "Abara", "Castillo", "Petrov", "Doyle", "Mensah", "Varga", "Holm", "Baptiste")
-
-
 def fma_counts(n_tracks: int) -> dict[str, int]:
     """Tracks per :data:`FMA_MIX` group: two for each of the ten labels first, the rest by fma_medium weight.
 
@@ -83,18 +74,6 @@ def fma_counts(n_tracks: int) -> dict[str, int]:
     for (group, *_), k in zip(FMA_MIX, extra):
         counts[group] += int(k)
     return counts
-
-
-def _artist_names(n: int, rng) -> list[str]:
-    templates = ("The {a} {n}", "{f} {l}", "{f} & the {n}", "DJ {a}", "{a} {n}", "MC {l}", "{l} Quartet")
-    names: list[str] = []
-    while len(names) < n:
-        name = pick(rng, templates).format(a=pick(rng, _ADJ), n=pick(rng, _NOUN), f=pick(rng, _FIRST),
-                                            l=pick(rng, _LAST))
-        if name in names:
-            name = f"{name} {len(names)}"
-        names.append(name)
-    return names
 
 
 def _date(rng, first="2008-11-25", last="2017-03-30") -> str:
@@ -188,7 +167,7 @@ def plan_fma(n_tracks: int, clip_seconds: float, seed: int) -> tuple[list[FmaTra
         tracks.append(FmaTrack(int(ids[order[i]]), group, tuple(gids), style, shift, artist_of[i],
                                split_of[artist_of[i]], seconds, audio))
     tracks.sort(key=lambda t: t.track_id)
-    return tracks, _artist_names(len(split_of), rng)
+    return tracks, artist_names(len(split_of), rng)
 
 
 def fma_tracks_table(tracks: list[FmaTrack], artist_names: list[str], clip_seconds: float, seed: int) -> pd.DataFrame:
@@ -207,7 +186,7 @@ def fma_tracks_table(tracks: list[FmaTrack], artist_names: list[str], clip_secon
             ("album", "engineer"): np.nan, ("album", "favorites"): int(rng.integers(0, 8)),
             ("album", "id"): album_id, ("album", "information"): np.nan,
             ("album", "listens"): int(rng.integers(50, 50000)), ("album", "producer"): np.nan,
-            ("album", "tags"): "[]", ("album", "title"): f"{pick(rng, _ADJ)} {pick(rng, _NOUN)}",
+            ("album", "tags"): "[]", ("album", "title"): invented_title(rng),
             ("album", "tracks"): int(rng.integers(1, 16)), ("album", "type"): "Album",
             ("artist", "active_year_begin"): np.nan, ("artist", "active_year_end"): np.nan,
             ("artist", "associated_labels"): np.nan, ("artist", "bio"): np.nan, ("artist", "comments"): 0,
@@ -228,7 +207,7 @@ def fma_tracks_table(tracks: list[FmaTrack], artist_names: list[str], clip_secon
             ("track", "license"): "Attribution-NonCommercial-ShareAlike 3.0 International",
             ("track", "listens"): int(rng.integers(10, 10000)), ("track", "lyricist"): np.nan,
             ("track", "number"): int(rng.integers(1, 12)), ("track", "publisher"): np.nan, ("track", "tags"): "[]",
-            ("track", "title"): f"{pick(rng, _ADJ)} {pick(rng, _NOUN)}",
+            ("track", "title"): invented_title(rng),
         }
     columns = pd.MultiIndex.from_tuples(FMA_TRACKS_COLUMNS)
     table = pd.DataFrame.from_dict(rows, orient="index")[columns]

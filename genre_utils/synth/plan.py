@@ -12,17 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..genres import GENRES
-from ..styles import (
-    ALL_STYLES,
-    GROOVES,
-    PROGRESSIONS,
-    SHIFT_PROGRAM_PROBABILITY,
-    SHIFT_PROGRAMS,
-    STYLES,
-    GenreStyle,
-    Groove,
-)
+from ..styles import ALL_STYLES, GROOVES, PROGRESSIONS, GenreStyle, Groove
+from .artists import ArtistSheet, draw_program, track_choices
 from .controls import apply_control
 from .seeding import pick, seeded_rng
 
@@ -165,17 +156,6 @@ class Plan:
         return 60.0 / self.tempo
 
 
-def _draw_program(style: GenreStyle, role: str, rng, shift: bool):
-    pool = getattr(style, f"{role}_programs")
-    if shift and rng.random() < SHIFT_PROGRAM_PROBABILITY:
-        return pick(rng, SHIFT_PROGRAMS[role])
-    if rng.random() < style.substitution:
-        other = getattr(STYLES[pick(rng, GENRES)], f"{role}_programs")
-        if other:
-            return pick(rng, other)
-    return pick(rng, pool) if pool else None
-
-
 def _draw_tempo(style: GenreStyle, groove: Groove, rng, shift: bool) -> float:
     lo, hi = style.tempo
     if shift and rng.random() < 0.6:  # unseen tempi: just outside the training range
@@ -185,27 +165,29 @@ def _draw_tempo(style: GenreStyle, groove: Groove, rng, shift: bool) -> float:
     return round(float(tempo * groove.tempo_scale), 2)
 
 
-def make_plan(genre: str, seed: int, seconds: float, shift: bool = False, control: str | None = None) -> Plan:
+def make_plan(genre: str, seed: int, seconds: float, shift: bool = False, control: str | None = None,
+              artist: ArtistSheet | None = None) -> Plan:
     """Draw all per-track choices of one clip (key, tempo, groove, instruments, arrangement, mix).
 
     ``control``: a key of :data:`genre_utils.synth.controls.CONTROLS`: one factor is then replaced by its
     common value (:func:`~genre_utils.synth.controls.apply_control`), every other choice kept; a clip that
     now needs more bars repeats its last section.
+
+    ``artist``: the sheet of the clip's artist (:func:`genre_utils.synth.artists.artist_sheet`): key, tempo,
+    groove, progression, instruments, mix, dynamics and reverb send then come from it, with the track's own
+    small deviations (:func:`~genre_utils.synth.artists.track_choices`); everything else is drawn as for a
+    lone track.
     """
     style = ALL_STYLES[genre]
     rng = seeded_rng("compose", int(seed), genre, bool(shift))
     groove_name = pick(rng, style.grooves)
-    groove = GROOVES[groove_name]
-    tempo = _draw_tempo(style, groove, rng, shift)
+    tempo = _draw_tempo(style, GROOVES[groove_name], rng, shift)
     swing = float(rng.uniform(*style.swing))
     if shift:
         swing = float(np.clip(swing + rng.uniform(-0.04, 0.04), 0.0, 1 / 6))
     progression = pick(rng, style.progressions)
-    minor = PROGRESSIONS[progression][0].lstrip("b#")[0].islower()
     scale_name = pick(rng, style.scales)
-    if minor:
-        scale_name = _MINOR_OF.get(scale_name, scale_name)
-    programs = {role: _draw_program(style, role, rng, shift) for role in ("bass", "comp", "pad", "lead")}
+    programs = {role: draw_program(style, role, rng, shift) for role in ("bass", "comp", "pad", "lead")}
     if rng.random() >= style.pad_prob:
         programs["pad"] = None
     drum_level = style.drum_level * rng.uniform(0.6 if shift else 0.8, 1.0)
@@ -214,17 +196,25 @@ def make_plan(genre: str, seed: int, seconds: float, shift: bool = False, contro
     velocity = int(rng.integers(lo_v, hi_v + 1))
     if shift:
         velocity = int(np.clip(velocity * rng.uniform(0.75, 1.15), 30, 127))
+    key, reverb = int(rng.integers(12)), int(rng.integers(*style.reverb))
+    if artist is not None:
+        own = track_choices(artist, style, seed, programs)
+        groove_name, tempo, progression, key = own["groove"], own["tempo"], own["progression"], own["key"]
+        programs, levels, velocity, reverb = own["programs"], own["levels"], own["velocity"], own["reverb"]
+    if PROGRESSIONS[progression][0].lstrip("b#")[0].islower():  # a minor progression
+        scale_name = _MINOR_OF.get(scale_name, scale_name)
     lead = pick(rng, style.lead)
     plan = Plan(
         genre=genre, tempo=tempo, groove=groove_name, swing=swing, swing_unit=style.swing_unit,
-        key=int(rng.integers(12)), progression=progression, voicing=pick(rng, style.voicing),
+        key=key, progression=progression, voicing=pick(rng, style.voicing),
         scale=SCALES[scale_name], bass=pick(rng, style.bass), comp=pick(rng, style.comp), lead=lead,
-        programs=programs, levels=levels, velocity=velocity, reverb=int(rng.integers(*style.reverb)),
+        programs=programs, levels=levels, velocity=velocity, reverb=reverb,
         bends=style.bends, lead_density=style.lead_density * rng.uniform(0.8, 1.2),
         comp_center=int(rng.integers(55, 66)),
         lead_center=int(rng.integers(55, 61)) if lead == "rap" else int(rng.integers(64, 76)),
         start_bar=int(rng.integers(len(PROGRESSIONS[progression]))),
     )
+    groove = GROOVES[groove_name]
     n_bars = _bars_needed(plan, groove, seconds)
     plan.sections = _arrange(plan, style, n_bars, rng)
     if control is not None:

@@ -2,12 +2,14 @@
 
 :func:`synthesize` plays the MIDI with the ``midirenderer`` wheel (a self-contained Rust SoundFont
 synthesizer) and the ``TimGM6mb.sf2`` bank that ships inside ``pretty_midi``; :func:`render` resamples,
-cuts and runs the per-track production (:func:`post_process`: EQ, saturation, reverb, loudness, background
-noise, a soft limiter).
+cuts and runs the production chain (:func:`post_process`: EQ, distortion through a cabinet filter,
+compression, room reverb, loudness, background noise, a soft limiter, an MP3 round trip), drawn per artist or
+per track (:func:`draw_chain`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import struct
@@ -17,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..audio import mp3_round_trip
 from ..provenance import library_version
 from .seeding import pick, seeded_rng
 
-__all__ = ["synthesize", "render", "Production", "PRODUCTION", "post_process", "soundfont_bytes", "soundfont_name",
-           "corpus_tools"]
+__all__ = ["synthesize", "render", "Production", "PRODUCTION", "Chain", "draw_chain", "post_process",
+           "soundfont_bytes", "soundfont_name", "corpus_tools"]
 
 
 @lru_cache(maxsize=1)
@@ -54,7 +57,8 @@ def synthesize(midi) -> tuple[np.ndarray, int]:
     return data.mean(axis=1), int(sr)
 
 
-def render(midi, seconds: float, sample_rate: int = 22050, seed: int = 0, shift: bool = False) -> np.ndarray:
+def render(midi, seconds: float, sample_rate: int = 22050, seed: int = 0, shift: bool = False,
+           chain: "Chain | None" = None) -> np.ndarray:
     """Synthesize, resample, cut and post-process one clip.
 
     Parameters
@@ -69,11 +73,13 @@ def render(midi, seconds: float, sample_rate: int = 22050, seed: int = 0, shift:
     shift : bool
         "New data" processing (:data:`PRODUCTION`): harsher band limits, more saturation and reverb,
         more background noise, a wider loudness range.
+    chain : Chain, optional
+        The production chain (an artist's); default: one drawn for this track (:func:`draw_chain`).
 
     Returns
     -------
     y : ndarray, shape (round(seconds * sample_rate),), float32
-        Peak below 1 (soft-limited), loudness set to a random target RMS.
+        Peak below 1 (soft-limited; an MP3 round trip may add a little), loudness set to the chain's target RMS.
     """
     import soxr
 
@@ -83,37 +89,93 @@ def render(midi, seconds: float, sample_rate: int = 22050, seed: int = 0, shift:
     n = int(round(seconds * sample_rate))
     y = np.pad(y[:n], (0, max(0, n - y.size))).astype(np.float64)
     rng = seeded_rng("render", int(seed), bool(shift))
-    return post_process(y, sample_rate, rng, shift).astype(np.float32)
+    return post_process(y, sample_rate, rng, shift, chain).astype(np.float32)
 
 
 @dataclass(frozen=True)
 class Production:
-    """Ranges of the per-track post-processing ("production") drawn in :func:`post_process`.
+    """Ranges of the production chain (:class:`Chain`) drawn per artist, or per track for a track without one.
 
-    Genre-independent on purpose: it varies the spectral envelope (which a mean over frames sees) without
-    touching rhythm (which it does not).
+    Genre-independent on purpose: every genre draws from the same ranges, so no effect alone names a genre;
+    the chain varies the spectral envelope, dynamics and codec (which a mean over frames sees) without
+    touching rhythm or harmony.
     """
 
     highpass: tuple = (25.0, 100.0)      # Hz, log-uniform
     lowpass: tuple = (6000.0, 10500.0)   # Hz, log-uniform (capped at 0.45 * sr)
     tilt: tuple = (-0.2, 0.3)            # gain of a >1.5 kHz copy added back (treble cut/boost)
-    saturation: float = 0.1              # probability of tanh saturation
-    reverb: float = 0.3                  # probability of convolution reverb
+    saturation: float = 0.2              # probability of tanh distortion followed by a guitar-cabinet band-pass
+    drive: tuple = (1.5, 4.0)            # distortion drive
+    cabinet: tuple = (2500.0, 6000.0)    # Hz, upper edge of the cabinet band-pass (log-uniform)
+    compression: float = 0.6             # probability of a compressor
+    threshold_db: tuple = (-4.0, 6.0)    # compressor threshold relative to the track's RMS level
+    ratio: tuple = (1.5, 6.0)
+    reverb: float = 0.35                 # probability of convolution reverb (a room)
+    rt60: tuple = (0.3, 1.8)             # seconds
     reverb_mix: tuple = (0.05, 0.25)
     loudness_db: tuple = (-21.0, -16.0)  # target RMS in dBFS (a random gain per track)
     snr_db: tuple = (28.0, 45.0)         # signal-to-noise ratio of the added background noise
+    mp3: float = 0.6                     # probability of an MP3 round trip (GTZAN-layout WAVs only)
+    mp3_kbps: tuple = (64, 96, 128, 160, 192)
 
 
 #: Production of the training corpus (GTZAN and FMA trees) and of the shifted "new data".
 PRODUCTION = {
     False: Production(),
-    True: Production(highpass=(50.0, 250.0), lowpass=(3500.0, 9000.0), tilt=(-0.4, 0.6), saturation=0.3,
+    True: Production(highpass=(50.0, 250.0), lowpass=(3500.0, 9000.0), tilt=(-0.4, 0.6), saturation=0.35,
                      reverb=0.5, reverb_mix=(0.1, 0.4), loudness_db=(-28.0, -12.0), snr_db=(15.0, 30.0)),
 }
 
 
-def post_process(y: np.ndarray, sr: int, rng: np.random.Generator, shift: bool = False) -> np.ndarray:
-    """The per-track production: EQ, saturation, reverb, loudness, background noise, soft limiter.
+@dataclass(frozen=True)
+class Chain:
+    """One drawn production chain: what a studio (an artist's, or a lone track's) does to the mix.
+
+    Applied in this order by :func:`post_process`: EQ (band limits and tilt), distortion through a cabinet
+    filter (``drive`` 0: none), compression (``ratio`` 1: none), room reverb (``rt60`` 0: none), loudness,
+    background noise, a soft limiter, and an MP3 round trip (``mp3_kbps`` 0: none).
+    """
+
+    highpass: float
+    lowpass: float
+    tilt: float
+    drive: float
+    cabinet: float
+    threshold_db: float
+    ratio: float
+    rt60: float
+    reverb_mix: float
+    loudness_db: float
+    snr_db: float
+    noise: float          # noise colour: 0 white, 1 pink, 2 brown
+    mp3_kbps: int
+
+    def without_mp3(self) -> "Chain":
+        """The same chain without its MP3 round trip (for a file that is written as an MP3 anyway)."""
+        return dataclasses.replace(self, mp3_kbps=0)
+
+
+def draw_chain(rng: np.random.Generator, shift: bool = False) -> Chain:
+    """A production chain from the ranges of :data:`PRODUCTION` (``shift``: the "new data" ranges)."""
+    prod = PRODUCTION[bool(shift)]
+    distort = rng.random() < prod.saturation
+    compress = rng.random() < prod.compression
+    reverb = rng.random() < prod.reverb
+    mp3 = rng.random() < prod.mp3
+    return Chain(
+        highpass=_loguniform(rng, *prod.highpass), lowpass=_loguniform(rng, *prod.lowpass),
+        tilt=float(rng.uniform(*prod.tilt)),
+        drive=float(rng.uniform(*prod.drive)) if distort else 0.0, cabinet=_loguniform(rng, *prod.cabinet),
+        threshold_db=float(rng.uniform(*prod.threshold_db)),
+        ratio=float(rng.uniform(*prod.ratio)) if compress else 1.0,
+        rt60=float(rng.uniform(*prod.rt60)) if reverb else 0.0, reverb_mix=float(rng.uniform(*prod.reverb_mix)),
+        loudness_db=float(rng.uniform(*prod.loudness_db)), snr_db=float(rng.uniform(*prod.snr_db)),
+        noise=float(pick(rng, (0.0, 1.0, 2.0))), mp3_kbps=int(pick(rng, prod.mp3_kbps)) if mp3 else 0)
+
+
+def post_process(y: np.ndarray, sr: int, rng: np.random.Generator, shift: bool = False,
+                 chain: Chain | None = None) -> np.ndarray:
+    """The production: EQ, distortion and cabinet, compression, reverb, loudness, noise, limiter, MP3.
 
     Parameters
     ----------
@@ -121,26 +183,33 @@ def post_process(y: np.ndarray, sr: int, rng: np.random.Generator, shift: bool =
     sr : int
         Sampling rate in Hz.
     rng : numpy.random.Generator
+        The track's own draws: the chain when ``chain`` is None, the reverb's impulse response and the noise.
     shift : bool
-        Use the "new data" ranges of :data:`PRODUCTION`.
+        Draw the chain from the "new data" ranges of :data:`PRODUCTION`.
+    chain : Chain, optional
+        A chain drawn beforehand (an artist's, :func:`draw_chain`), applied as it is.
 
     Returns
     -------
     ndarray, shape (n_samples,), float64
-        Peak at most 0.98; an all-zero input is returned unchanged.
+        Peak at most 0.98 before the MP3 round trip; an all-zero input is returned unchanged.
     """
     if not np.any(y):
         return y
-    prod = PRODUCTION[bool(shift)]
-    y = _equalise(y, sr, rng, prod)
-    if rng.random() < prod.saturation:
-        y = _saturate(y, rng)
-    if rng.random() < prod.reverb:
-        y = _reverb(y, sr, rng, prod.reverb_mix)
-    y = y * (10 ** (rng.uniform(*prod.loudness_db) / 20) / _rms(y))
-    snr_db = rng.uniform(*prod.snr_db)
-    y = y + _noise(y.size, sr, rng) * (_rms(y) / 10 ** (snr_db / 20))
-    return _limit(y)
+    chain = draw_chain(rng, shift) if chain is None else chain
+    y = _equalise(y, sr, chain)
+    if chain.drive > 0:
+        y = _distort(y, sr, chain)
+    if chain.ratio > 1:
+        y = _compress(y, sr, chain)
+    if chain.rt60 > 0:
+        y = _reverb(y, sr, rng, chain)
+    y = y * (10 ** (chain.loudness_db / 20) / _rms(y))
+    y = y + _noise(y.size, sr, rng, chain.noise) * (_rms(y) / 10 ** (chain.snr_db / 20))
+    y = _limit(y)
+    if chain.mp3_kbps:
+        y = mp3_round_trip(y, sr, chain.mp3_kbps)
+    return y
 
 
 def _rms(y: np.ndarray) -> float:
@@ -151,40 +220,59 @@ def _loguniform(rng, lo: float, hi: float) -> float:
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
-def _equalise(y, sr, rng, prod: Production):
-    """Random band limits (a high-pass and a low-pass) and a spectral tilt around 1.5 kHz."""
+def _equalise(y, sr, chain: Chain):
+    """Band limits (a high-pass and a low-pass) and a spectral tilt around 1.5 kHz."""
     from scipy.signal import butter, sosfilt
 
-    low = _loguniform(rng, *prod.highpass)
-    high = min(_loguniform(rng, *prod.lowpass), 0.45 * sr)
-    y = sosfilt(butter(2, [low, high], btype="bandpass", fs=sr, output="sos"), y)
-    tilt = rng.uniform(*prod.tilt)
-    return y + tilt * sosfilt(butter(1, 1500, btype="highpass", fs=sr, output="sos"), y)
+    high = min(chain.lowpass, 0.45 * sr)
+    y = sosfilt(butter(2, [chain.highpass, high], btype="bandpass", fs=sr, output="sos"), y)
+    return y + chain.tilt * sosfilt(butter(1, 1500, btype="highpass", fs=sr, output="sos"), y)
 
 
-def _saturate(y, rng):
-    drive = rng.uniform(1.5, 4.0)
+def _distort(y, sr, chain: Chain):
+    """tanh distortion, then a guitar cabinet: a band-pass from 90 Hz to ``chain.cabinet``."""
+    from scipy.signal import butter, sosfilt
+
     peak = np.max(np.abs(y)) + 1e-12
-    return np.tanh(drive * y / peak) / np.tanh(drive) * peak
+    y = np.tanh(chain.drive * y / peak) / np.tanh(chain.drive) * peak
+    return sosfilt(butter(2, [90.0, min(chain.cabinet, 0.45 * sr)], btype="bandpass", fs=sr, output="sos"), y)
 
 
-def _reverb(y, sr, rng, mix):
-    """Convolution with exponentially decaying noise (RT60 0.3-1.8 s, 10 ms pre-delay)."""
+def _compress(y, sr, chain: Chain, attack: float = 0.005, release: float = 0.08):
+    """Feed-forward compressor: a 10-ms RMS detector, gain reduction above ``threshold_db`` (relative to the
+    track's RMS) at ``ratio``, the gain smoothed with the attack and release times (seconds); the RMS level
+    is restored afterwards."""
+    from scipy.signal import lfilter
+
+    a = np.exp(-1.0 / (0.010 * sr))
+    power = lfilter([1 - a], [1, -a], y * y)
+    level_db = 10 * np.log10(power + 1e-20) - 20 * np.log10(_rms(y))
+    target = np.minimum(0.0, (chain.threshold_db - level_db) * (1 - 1 / chain.ratio))
+    # one-pole smoothing with the slower (release) time, then the faster (attack) one: reductions come in
+    # quickly and let go slowly
+    r = np.exp(-1.0 / (release * sr))
+    gain = lfilter([1 - r], [1, -r], target)
+    k = np.exp(-1.0 / (attack * sr))
+    gain = lfilter([1 - k], [1, -k], np.minimum(gain, target))
+    out = y * 10 ** (gain / 20)
+    return out * (_rms(y) / _rms(out))
+
+
+def _reverb(y, sr, rng, chain: Chain):
+    """Convolution with exponentially decaying noise (RT60 ``chain.rt60``, 10 ms pre-delay)."""
     from scipy.signal import fftconvolve
 
-    rt60 = rng.uniform(0.3, 1.8)
-    t = np.arange(int(min(rt60, 1.2) * sr)) / sr
-    ir = rng.standard_normal(t.size) * np.exp(-6.91 * t / rt60)
+    t = np.arange(int(min(chain.rt60, 1.2) * sr)) / sr
+    ir = rng.standard_normal(t.size) * np.exp(-6.91 * t / chain.rt60)
     ir[: int(0.01 * sr)] = 0.0
     wet = fftconvolve(y, ir)[: y.size]
-    return y + rng.uniform(*mix) * wet * (_rms(y) / _rms(wet))
+    return y + chain.reverb_mix * wet * (_rms(y) / _rms(wet))
 
 
-def _noise(n: int, sr: int, rng) -> np.ndarray:
-    """Unit-RMS background: white, pink or brown noise, sometimes with mains hum or crackle."""
+def _noise(n: int, sr: int, rng, colour: float) -> np.ndarray:
+    """Unit-RMS background: white (0), pink (1) or brown (2) noise, sometimes with mains hum or crackle."""
     from scipy import fft
 
-    colour = pick(rng, (0.0, 1.0, 2.0))
     m = fft.next_fast_len(n, real=True)  # shape white noise in the frequency domain, on a fast FFT size
     f = np.fft.rfftfreq(m, 1 / sr)
     f[0] = f[1]
