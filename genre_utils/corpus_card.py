@@ -355,7 +355,7 @@ def artist_design() -> dict:
         "per_track": [f"the home key in {home:.0%} of tracks, else {' or '.join(str(m) for m in moves)} semitones up",
                       f"tempo within {TEMPO_SPREAD:.0%} of the artist's",
                       f"per part, a {KIT_CHANGE:.0%} chance of another instrument",
-                      "mix levels within 10 %, velocity within 6 steps"],
+                      "mix levels within 10%, velocity within 6 steps"],
     }
 
 
