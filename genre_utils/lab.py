@@ -294,8 +294,8 @@ def lab_sentences(effects: pd.DataFrame) -> dict[str, str]:
             continue
         parts = []
         if len(lost):
-            parts.append(f"loses accuracy beyond the noise when {'each of these is' if len(lost) > 1 else 'this is'}"
-                         f" made common to all genres: {_listed(lost)}")
+            which = "each of these factors is" if len(lost) > 1 else "this factor is"
+            parts.append(f"loses accuracy beyond the noise when {which} made common to all genres: {_listed(lost)}")
         if len(gained):
             parts.append(f"gains accuracy beyond the noise under {_listed(gained)}")
         if len(seeds):

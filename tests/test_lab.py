@@ -78,7 +78,7 @@ def test_tables_and_sentences_follow_the_answers():
     assert crnn.loc["timbre", "beyond_noise"] and crnn.loc["timbre", "difference"] < -0.2
     assert not crnn.loc["tempo", "beyond_noise"] and crnn.loc["groove", "difference"] > 0.2
     said = lab.lab_sentences(effects)
-    assert said["CRNN"].startswith("The CRNN loses accuracy beyond the noise when this is made common")
+    assert said["CRNN"].startswith("The CRNN loses accuracy beyond the noise when this factor is made common")
     assert "gains accuracy beyond the noise under groove" in said["CRNN"]
     assert "the remaining control stays within the noise (tempo 0 points [0, 0])" in said["CRNN"]
     assert said["steady model"].startswith("No control changes the accuracy of the steady model")
