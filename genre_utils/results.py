@@ -34,6 +34,7 @@ import pandas as pd
 
 from .genres import GENRES
 from .metrics import confusion, per_genre_table
+from .splits import has_artist
 from .stats import Accuracy, SeedAccuracy, cluster_difference, clustered_accuracy, seed_accuracy, seed_comparison
 
 __all__ = ["RunResults", "Headline", "load_results", "LEVELS", "correct_matrix", "seeds_accuracy", "compare_seeds",
@@ -464,8 +465,8 @@ def artist_gap(random_runs, artist_runs, random_tracks: pd.DataFrame) -> dict | 
     a = np.stack([s.loc[shared].to_numpy(dtype=float) for s in rand])
     b = np.stack([s.loc[shared].to_numpy(dtype=float) for s in art])
     table = random_tracks.assign(track_id=random_tracks["track_id"].astype(str)).set_index("track_id")
-    named = table["artist"].where(table["artist"].notna() & (table["artist"].astype(str).str.strip() != ""))
-    artist = [str(named.get(t)) if isinstance(named.get(t), str) else f"track:{t}" for t in shared]
+    named = table["artist"].where(has_artist(table))
+    artist = [name if isinstance(name, str) else f"track:{t}" for t, name in zip(shared, named.reindex(shared))]
     trained = set(named[table["split"] == "train"].dropna().astype(str))
     gap = cluster_difference(a.mean(axis=0), b.mean(axis=0), artist)
     spread = max(float(np.ptp(a.mean(axis=1))), float(np.ptp(b.mean(axis=1))))

@@ -55,8 +55,8 @@ from .audio import segment_starts
 from .config import split_counts
 from .genres import GENRES
 
-__all__ = ["SPLITS", "SPLIT_METHODS", "SPLIT_HELP", "split_tracks", "split_units", "artist_coverage", "artist_note",
-           "balanced_windows", "consecutive_windows", "plan_windows", "leak_summary"]
+__all__ = ["SPLITS", "SPLIT_METHODS", "SPLIT_HELP", "split_tracks", "split_units", "has_artist", "artist_coverage",
+           "artist_note", "balanced_windows", "consecutive_windows", "plan_windows", "leak_summary"]
 
 SPLITS = ("train", "valid", "test")
 SPLIT_METHODS = ("random", "artist", "official", "segment")
@@ -103,7 +103,8 @@ def _fill_by_deficit(sizes, target, order) -> list[int]:
     return chosen
 
 
-def _has_artist(tracks: pd.DataFrame) -> pd.Series:
+def has_artist(tracks: pd.DataFrame) -> pd.Series:
+    """Whether each track has a known artist (``artist`` neither missing nor blank); all False without the column."""
     if "artist" not in tracks:
         return pd.Series(False, index=tracks.index)
     return tracks["artist"].notna() & (tracks["artist"].astype(str).str.strip() != "")
@@ -128,7 +129,7 @@ def split_units(tracks: pd.DataFrame, method: str = "random") -> pd.Series:
     """
     ids = tracks["track_id"].astype(str)
     if method == "artist":
-        base = tracks["artist"].astype(object).where(_has_artist(tracks), "track:" + ids).astype(str)
+        base = tracks["artist"].astype(object).where(has_artist(tracks), "track:" + ids).astype(str)
     else:
         base = ids
     groups = tracks["dup_group"].fillna("").astype(str) if "dup_group" in tracks else None
@@ -213,7 +214,7 @@ def artist_coverage(tracks: pd.DataFrame) -> dict:
         ``n_tracks``, ``n_without_artist`` (ints) and ``without_artist_by_source`` (source -> count, only
         sources with at least one such track).
     """
-    missing = ~_has_artist(tracks)
+    missing = ~has_artist(tracks)
     by_source = {}
     if "source" in tracks:
         by_source = {str(k): int(v) for k, v in tracks.loc[missing, "source"].value_counts().sort_index().items()}

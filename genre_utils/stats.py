@@ -216,14 +216,15 @@ def group_bootstrap_difference(correct_a, groups_a, correct_b, groups_b, n_boot:
     the groups: a replicate draws groups with replacement and takes every item of each from both A and B.
 
     A's and B's items may differ in number per group (a track's one vote against its six segments), so the
-    pairing is by group, not by item.
+    pairing is by group, not by item. An item's score may also be a fraction (a track's mean correctness over
+    several seeds) instead of right or wrong.
 
     Returns
     -------
     low, high : float
         Fractions; ``(nan, nan)`` without a group common to both.
     """
-    a, b = np.asarray(correct_a, dtype=bool).ravel(), np.asarray(correct_b, dtype=bool).ravel()
+    a, b = np.asarray(correct_a, dtype=float).ravel(), np.asarray(correct_b, dtype=float).ravel()
     ga, gb = np.asarray(groups_a).ravel(), np.asarray(groups_b).ravel()
     if a.size != ga.size or b.size != gb.size:
         raise ValueError("each correct array needs one group per item")
@@ -242,7 +243,8 @@ def cluster_difference(a, b, clusters, n_boot: int = 10_000, level: float = 0.95
     """Mean of ``a`` minus mean of ``b`` over the same items, with a bootstrap that resamples whole clusters.
 
     For items that are not independent - test tracks by the same artist - a replicate draws as many clusters
-    as there are, with replacement, and takes every item of each from both A and B.
+    as there are, with replacement, and takes every item of each from both A and B
+    (:func:`group_bootstrap_difference` with the clusters as the groups).
 
     Parameters
     ----------
@@ -260,13 +262,9 @@ def cluster_difference(a, b, clusters, n_boot: int = 10_000, level: float = 0.95
     clusters = np.asarray(clusters).ravel()
     if not a.size == b.size == clusters.size or a.size == 0:
         raise ValueError(f"need equal, non-empty lengths, got {a.size}, {b.size} and {clusters.size}")
-    keys, index = np.unique(clusters, return_inverse=True)
-    diff = np.bincount(index, weights=a - b, minlength=keys.size)
-    sizes = np.bincount(index, minlength=keys.size).astype(float)
-    draws = np.random.default_rng(seed).integers(0, keys.size, size=(n_boot, keys.size))
-    low, high = _percentiles(diff[draws].sum(axis=1) / sizes[draws].sum(axis=1), level)
+    low, high = group_bootstrap_difference(a, clusters, b, clusters, n_boot, level, seed)
     return {"difference": float((a - b).mean()), "low": low, "high": high, "level": float(level),
-            "n_tracks": int(a.size), "n_clusters": int(keys.size)}
+            "n_tracks": int(a.size), "n_clusters": int(np.unique(clusters).size)}
 
 
 def paired_comparison(correct_a, correct_b, n_boot: int = 10_000, seed: int = 0, level: float = 0.95) -> dict:
