@@ -32,8 +32,8 @@ from ..styles import ALL_STYLES, GROOVES, SHIFT_PROGRAM_PROBABILITY, SHIFT_PROGR
 from .render import Chain, draw_chain
 from .seeding import pick, seeded_rng
 
-__all__ = ["ArtistSheet", "artist_sheet", "draw_program", "track_choices", "artist_names", "invented_title",
-           "gtzan_artists", "ARTIST_SIZES", "KEY_MOVES", "TEMPO_SPREAD", "KIT_CHANGE"]
+__all__ = ["ArtistSheet", "artist_sheet", "draw_program", "draw_kit", "ROLES", "track_choices", "artist_names",
+           "invented_title", "gtzan_artists", "ARTIST_SIZES", "KEY_MOVES", "TEMPO_SPREAD", "KIT_CHANGE"]
 
 #: Range of the number of clips an artist has among a genre's balanced GTZAN-layout clips.
 ARTIST_SIZES = (2, 5)
@@ -44,7 +44,8 @@ TEMPO_SPREAD = 0.04
 #: Per part, the probability that a track plays another instrument than its artist's (drawn as a lone track's).
 KIT_CHANGE = 0.2
 
-_ROLES = ("bass", "comp", "pad", "lead")
+#: The pitched parts of a clip, each with its General MIDI program and mix level.
+ROLES = ("bass", "comp", "pad", "lead")
 
 _ADJ = ("Velvet", "Electric", "Silent", "Golden", "Broken", "Crimson", "Hollow", "Lucky", "Midnight", "Paper",
         "Neon", "Rusty", "Wild", "Quiet", "Northern", "Burning", "Blue", "Lonesome", "Cosmic", "Iron")
@@ -67,6 +68,24 @@ def draw_program(style: GenreStyle, role: str, rng, shift: bool):
         if other:
             return pick(rng, other)
     return pick(rng, pool) if pool else None
+
+
+def draw_kit(style: GenreStyle, rng, shift: bool) -> tuple[dict, dict]:
+    """The instruments and mix levels of a clip (or of an artist, whose tracks share them).
+
+    Returns
+    -------
+    programs : dict
+        Part (:data:`ROLES`) -> program (:func:`draw_program`); the pad is None unless drawn with the style's
+        ``pad_prob``.
+    levels : dict
+        ``'drums'`` (the style's drum level times 0.8-1, or 0.6-1 when ``shift``) and each part (0.6-1).
+    """
+    programs = {role: draw_program(style, role, rng, shift) for role in ROLES}
+    if rng.random() >= style.pad_prob:
+        programs["pad"] = None
+    drums = float(style.drum_level * rng.uniform(0.6 if shift else 0.8, 1.0))
+    return programs, {"drums": drums, **{role: float(rng.uniform(0.6, 1.0)) for role in ROLES}}
 
 
 def artist_names(n: int, rng) -> list[str]:
@@ -136,11 +155,7 @@ def artist_sheet(style_name: str, artist_seed: int) -> ArtistSheet:
     rng = seeded_rng("artist", int(artist_seed), style_name)
     grooves = tuple(sorted(set(pick(rng, style.grooves) for _ in range(2))))
     progressions = tuple(sorted(set(pick(rng, style.progressions) for _ in range(2))))
-    programs = {role: draw_program(style, role, rng, False) for role in _ROLES}
-    if rng.random() >= style.pad_prob:
-        programs["pad"] = None
-    levels = {"drums": float(style.drum_level * rng.uniform(0.8, 1.0)),
-              **{role: float(rng.uniform(0.6, 1.0)) for role in _ROLES}}
+    programs, levels = draw_kit(style, rng, False)
     lo_v, hi_v = style.velocity
     return ArtistSheet(key=int(rng.integers(12)), tempo_position=float(rng.uniform(0, 1)), grooves=grooves,
                        progressions=progressions, programs=tuple(programs.items()), levels=tuple(levels.items()),

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..styles import GROOVES, PROGRESSIONS, STYLES
+from .artists import ROLES
 from .seeding import pick, seeded_rng
 
 __all__ = ["CONTROLS", "COMMON_TEMPO", "COMMON_GROOVE", "COMMON_PROGRESSION", "apply_control"]
@@ -42,7 +43,6 @@ COMMON_GROOVE = "rock"
 #: The progression of the ``'harmony'`` control (a key of :data:`genre_utils.styles.PROGRESSIONS`).
 COMMON_PROGRESSION = "pop_axis"
 
-_ROLES = ("bass", "comp", "pad", "lead")
 _MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 
 
@@ -76,9 +76,9 @@ def apply_control(plan, control: str, seed: int):
     style = STYLES[plan.genre]
     changes: dict = {}
     if control == "timbre":
-        programs = {role: (None if plan.programs[role] is None else int(pick(rng, _pool(role)))) for role in _ROLES}
+        programs = {role: (None if plan.programs[role] is None else int(pick(rng, _pool(role)))) for role in ROLES}
         drums = 0.0 if style.drum_level == 0 else 0.85 * float(rng.uniform(0.8, 1.0))
-        levels = {"drums": drums, **{role: float(rng.uniform(0.6, 1.0)) for role in _ROLES}}
+        levels = {"drums": drums, **{role: float(rng.uniform(0.6, 1.0)) for role in ROLES}}
         bends = sum(s.bends for s in STYLES.values()) / len(STYLES)
         changes = {"programs": programs, "levels": levels, "velocity": int(rng.integers(65, 111)), "bends": bends}
     elif control == "tempo":

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..styles import ALL_STYLES, GROOVES, PROGRESSIONS, GenreStyle, Groove
-from .artists import ArtistSheet, draw_program, track_choices
+from .artists import ArtistSheet, draw_kit, track_choices
 from .controls import apply_control
 from .seeding import pick, seeded_rng
 
@@ -187,11 +187,7 @@ def make_plan(genre: str, seed: int, seconds: float, shift: bool = False, contro
         swing = float(np.clip(swing + rng.uniform(-0.04, 0.04), 0.0, 1 / 6))
     progression = pick(rng, style.progressions)
     scale_name = pick(rng, style.scales)
-    programs = {role: draw_program(style, role, rng, shift) for role in ("bass", "comp", "pad", "lead")}
-    if rng.random() >= style.pad_prob:
-        programs["pad"] = None
-    drum_level = style.drum_level * rng.uniform(0.6 if shift else 0.8, 1.0)
-    levels = {"drums": drum_level, **{role: float(rng.uniform(0.6, 1.0)) for role in ("bass", "comp", "pad", "lead")}}
+    programs, levels = draw_kit(style, rng, shift)
     lo_v, hi_v = style.velocity
     velocity = int(rng.integers(lo_v, hi_v + 1))
     if shift:
