@@ -22,7 +22,9 @@ therefore reaches the same cached artefacts, and each model is trained once per 
    input files (path, size, time; content with ``--verify``), settings, code and libraries
    (:func:`genre_utils.store.build_dataset`); a run on its store's key and data fingerprint, the model,
    the hyperparameters, code and libraries (:func:`genre_utils.experiments.run_key`). A reused artefact is
-   checked first (sizes and checksums recorded when it was written), so a broken one is rebuilt.
+   checked first (sizes and checksums recorded when it was written), so a broken one is rebuilt. On a
+   CPU the runs train two at a time, each in a process of its own with half the cores
+   (:meth:`genre_utils.context.Context.train_runs`).
 2. The notebooks whose key changed are executed, and 3. the HTML book is rendered when any input of it
    changed (:mod:`genre_utils.bookbuild` describes both keys).
 """
@@ -142,8 +144,7 @@ def prepare(ctx: Context) -> None:
     ctx.corpus()
     for model, kind, split in profile_runs(ctx.profile):
         ctx.dataset(kind, split)
-    for model, kind, split, seed in book_runs(ctx.profile):
-        ctx.run(model, kind, split, seed)
+    ctx.train_runs(book_runs(ctx.profile))   # two at a time on a CPU (Context.train_runs)
     ctx.lab()   # the laboratory's clips, with every core (its page only asks the trained models)
 
 

@@ -19,10 +19,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 
 __all__ = ["FeatureParams", "Profile", "PROFILES", "SCHEDULES", "check_schedule", "get_profile", "num_threads",
-           "fingerprint", "split_counts", "TEST_ONLY_LIST", "ARTISTS_LIST",
+           "THREADS_ENV", "fingerprint", "split_counts", "TEST_ONLY_LIST", "ARTISTS_LIST",
            "TrainConfig", "train_config", "resume_differences"]
 
 #: Learning-rate schedules a profile may name (:func:`genre_utils.train.learning_rate`).
@@ -134,7 +135,7 @@ class TrainConfig:
         Arithmetic of the forward pass and loss: ``'fp32'`` (the default, and the CPU's: no autocast at all, so
         the numbers are those of plain float32), or autocast to bfloat16 / float16 (weights and Adam stay
         float32; ``'fp16'`` scales the loss, CUDA only). :func:`genre_utils.devices.default_precision` picks
-        bf16 on CUDA devices that support it.
+        bf16 on CUDA devices that support it and on CPUs with bfloat16 units (Intel AMX, AVX512-BF16).
     """
 
     model: str = "crnn"
@@ -416,8 +417,13 @@ def resume_differences(old: dict | None, new: dict, *, more_epochs: bool = False
             if k not in free and a.get(k) != b.get(k)]
 
 
+#: Environment variable capping :func:`num_threads` (a positive integer): set by ``make book`` in each of the
+#: processes that train two runs side by side, or by a user who wants to leave cores free.
+THREADS_ENV = "GENRE_UTILS_THREADS"
+
+
 def num_threads() -> int:
-    """Worker count: the cores this process may use, at least 1.
+    """Worker count: the cores this process may use, at least 1, and at most ``$GENRE_UTILS_THREADS`` when set.
 
     joblib's count (kept by scikit-learn, already installed) honours the CPU affinity mask *and* a
     container's CPU quota (cgroup v1/v2 CFS limits), which ``os.cpu_count`` and ``sched_getaffinity`` do
@@ -425,7 +431,9 @@ def num_threads() -> int:
     """
     import joblib
 
-    return max(1, int(joblib.cpu_count(only_physical_cores=False)))
+    cores = max(1, int(joblib.cpu_count(only_physical_cores=False)))
+    cap = os.environ.get(THREADS_ENV, "").strip()
+    return min(cores, int(cap)) if cap.isdigit() and int(cap) > 0 else cores
 
 
 def fingerprint(*parts) -> str:

@@ -17,15 +17,17 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
-from .config import Profile, fingerprint, get_profile
+from .config import THREADS_ENV, Profile, fingerprint, get_profile, num_threads
 from .errors import FolderLocked
+from .parallel import ignore_interrupts, ordered_map
 
 __all__ = ["BOOK_RUNS", "SEEDED_RUNS", "N_SEEDS", "SKIPPED_RUNS", "run_seeds", "profile_runs", "book_runs",
            "Context", "context", "find_root",
            "run_dir", "main_run_dir", "record_dependency", "store_key", "BUILD_DIR_ENV", "DEPS_ENV", "LOG_ENV",
-           "RUN_LABELS", "run_label"]
+           "RUN_LABELS", "run_label", "run_workers", "RUN_WORKERS_ENV"]
 
 # The environment variables through which ``make book`` (genre_utils.bookbuild) talks to a notebook's Context.
 #: The build folder (the notebooks' injected ``build_dir`` is None, so no absolute path lands in a page).
@@ -245,23 +247,69 @@ class Context:
         ``seed``: a training seed other than the profile's (:func:`run_seeds`), on the same store; such a run is
         scored on the test split only, not on the new data.
         """
+        return self._run(model, kind, split, seed, announce=True)
+
+    def _run_job(self, model: str, kind: str, split: str, seed) -> dict:
+        """What :func:`genre_utils.experiments.run_experiment` is called with for one run (plain values)."""
+        # the new data are classified by the profile's seed only (the book reads them from that run)
+        return {"store": str(self.dataset(kind, split).root), "model": model,
+                "folder": str(run_dir(self.profile.name, model, kind, split, self.build_dir, seed)),
+                "profile": self.profile.name, "newdata": None if seed is not None or self.newdata is None
+                else str(self.newdata), "device": self.device, "data_description": self.data_description,
+                "seed": seed}
+
+    def _run(self, model: str, kind: str, split: str, seed, announce: bool):
         from .experiments import run_experiment  # deferred: a run has a key of its own (not a notebook's code)
 
-        seed = None if seed is None or int(seed) == self.profile.seed else int(seed)
+        seed = _own_seed(self.profile, seed)
         if (model, kind, split, seed) not in self._runs:
             ds = self.dataset(kind, split)
-            folder = run_dir(self.profile.name, model, kind, split, self.build_dir, seed)
+            job = self._run_job(model, kind, split, seed)
+            folder = Path(job["folder"])
             before = _mtime(folder / "results.json")
             t0 = time.perf_counter()
-            # the new data are classified by the profile's seed only (the book reads them from that run)
-            newdata = self.newdata if seed is None else None
             self._runs[model, kind, split, seed] = _patiently(lambda: run_experiment(
-                ds, model, folder, self.profile, newdata=newdata, device=self.device, progress=self.progress,
+                ds, model, folder, self.profile, newdata=job["newdata"], device=self.device, progress=self.progress,
                 data_description=self.data_description, seed=seed))
-            _stage_line(f"run {folder.name}", before is not None and before == _mtime(folder / "results.json"), t0)
+            if announce:
+                _stage_line(f"run {folder.name}", before is not None and before == _mtime(folder / "results.json"),
+                            t0)
         res = self._runs[model, kind, split, seed]
         record_dependency("run", [model, kind, split] + ([] if seed is None else [str(seed)]), res.key)
         return res
+
+    def train_runs(self, runs) -> None:
+        """Train every run of ``runs`` (``(model, kind, split, seed)`` tuples) that is not up to date, up to
+        :func:`run_workers` of them at a time, then hold them all as :meth:`run` does; one line per run.
+
+        Two at a time on a CPU: a CRNN training step keeps two threads only partly busy (measured on two
+        cores: one run with two threads 75 s, with one thread 137 s), so two one-thread runs side by side
+        finish sooner than two two-thread runs one after the other. Each side trains in a process of its own,
+        with its share of the cores (``$GENRE_UTILS_THREADS``); a run's numbers depend on its thread count
+        only in the last bits of its sums, and the same machine always splits its cores the same way.
+        """
+        from .experiments import cached_run  # deferred: a run has a key of its own (as in run())
+
+        todo = []
+        for model, kind, split, seed in runs:
+            seed = _own_seed(self.profile, seed)
+            if (model, kind, split, seed) in self._runs:
+                continue
+            job = self._run_job(model, kind, split, seed)
+            if cached_run(self.dataset(kind, split), model, job["folder"], self.profile, newdata=job["newdata"],
+                          device=self.device, seed=seed) is None:
+                todo.append(job)
+        workers = run_workers(self.device, len(todo))
+        if workers > 1:
+            share = max(1, _cores() // workers)
+            results = ordered_map(_train_in_worker, todo, workers, initializer=partial(_training_worker, share),
+                                  desc="training runs", unit="run", progress=self.progress, fresh=True)
+            for job, seconds in zip(todo, results):
+                _stage_line(f"run {Path(job['folder']).name}", False, seconds=seconds)
+        trained = {job["folder"] for job in todo} if workers > 1 else set()
+        for model, kind, split, seed in runs:   # the runs trained above were announced as they finished
+            folder = run_dir(self.profile.name, model, kind, split, self.build_dir, _own_seed(self.profile, seed))
+            self._run(model, kind, split, seed, announce=str(folder) not in trained)
 
     def lab(self):
         """Render (or reuse) the laboratory of the synthetic corpus (:func:`genre_utils.lab.lab_data`); None on
@@ -315,9 +363,11 @@ def record_dependency(kind: str, args, key) -> None:
             fh.write(json.dumps({"kind": kind, "args": list(args), "key": key}) + "\n")
 
 
-def _stage_line(what: str, cached, t0: float) -> None:
-    """One progress line: ``what`` reused or built, with its seconds (to the build's log when in a notebook)."""
-    line = f"  {what}: {'reused' if cached else 'built'} ({time.perf_counter() - t0:.1f} s)"
+def _stage_line(what: str, cached, t0: float | None = None, seconds: float | None = None) -> None:
+    """One progress line: ``what`` reused or built, with its seconds (since ``t0``, or ``seconds``), to the
+    build's log when in a notebook."""
+    seconds = time.perf_counter() - t0 if seconds is None else seconds
+    line = f"  {what}: {'reused' if cached else 'built'} ({seconds:.1f} s)"
     log = os.environ.get(LOG_ENV)
     if log and cached:
         return  # in a notebook, only work done is worth a line (the build has reported every artefact)
@@ -326,6 +376,55 @@ def _stage_line(what: str, cached, t0: float) -> None:
             fh.write(line.strip() + "\n")
     else:
         print(line, file=sys.stderr, flush=True)
+
+
+def _own_seed(profile: Profile, seed) -> int | None:
+    """A run's training seed as its folder and cache name it: None for the profile's own seed."""
+    return None if seed is None or int(seed) == profile.seed else int(seed)
+
+
+#: Environment variable overriding :func:`run_workers` (a positive integer).
+RUN_WORKERS_ENV = "GENRE_UTILS_RUN_WORKERS"
+
+
+def _cores() -> int:
+    return num_threads()
+
+
+def run_workers(device, n_runs: int) -> int:
+    """How many runs :meth:`Context.train_runs` trains side by side: two on a CPU with at least two cores,
+    one on a CUDA or MPS device (the runs would share it), never more than there are runs;
+    ``$GENRE_UTILS_RUN_WORKERS`` overrides."""
+    wanted = os.environ.get(RUN_WORKERS_ENV, "").strip()
+    if wanted.isdigit() and int(wanted) > 0:
+        workers = int(wanted)
+    else:
+        from .devices import select_device  # deferred: imports torch
+
+        workers = min(2, _cores()) if select_device(device).type == "cpu" else 1
+    return max(1, min(workers, n_runs))
+
+
+def _training_worker(threads: int) -> None:
+    """Initialiser of a process that trains runs for :meth:`Context.train_runs`: ``threads`` cores, no Ctrl-C
+    (the build reports an interruption once)."""
+    ignore_interrupts()
+    os.environ[THREADS_ENV] = str(threads)
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = str(threads)
+
+
+def _train_in_worker(job: dict) -> float:
+    """Train and evaluate one run of :meth:`Context.train_runs` (:func:`genre_utils.experiments.run_experiment`
+    on the already checked store); return its seconds."""
+    from .dataset import open_dataset  # deferred: a run has a key of its own, and so has its store
+    from .experiments import run_experiment  # deferred: a run has a key of its own (as in run())
+
+    t0 = time.perf_counter()
+    run_experiment(open_dataset(job["store"]), job["model"], Path(job["folder"]), job["profile"],
+                   newdata=None if job["newdata"] is None else Path(job["newdata"]), device=job["device"],
+                   progress=False, data_description=job["data_description"], seed=job["seed"])
+    return time.perf_counter() - t0
 
 
 def context(profile: str = "quick", build_dir=None, gtzan=None, fma=None, newdata=None, device=None,

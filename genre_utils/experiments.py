@@ -31,8 +31,8 @@ from .sources import scan_folder
 from .train import default_precision, distributed, fit, load_checkpoint, read_history, select_device
 
 __all__ = ["RUN_VARIANTS", "variant_model", "train_run", "build_profile_model", "evaluate_run",
-           "scan_skipped_records", "check_run_matches_store", "config_differences", "run_experiment", "run_key",
-           "stale_results", "run_train_config"]
+           "scan_skipped_records", "check_run_matches_store", "config_differences", "run_experiment", "cached_run",
+           "run_key", "stale_results", "run_train_config"]
 
 
 def stale_results(run_dir) -> str | None:
@@ -185,8 +185,8 @@ def train_run(ds, model_name: str, out_dir, profile: str | Profile | None = None
         Default: cuda, then mps, then cpu.
     precision : {'fp32', 'bf16', 'fp16'}, optional
         Arithmetic of the forward pass (:attr:`genre_utils.config.TrainConfig.precision`); default
-        :func:`genre_utils.devices.default_precision` of the device (bf16 on a CUDA device that supports it,
-        fp32 elsewhere).
+        :func:`genre_utils.devices.default_precision` of the device (bf16 on a CUDA device that supports it
+        and on a CPU with bfloat16 units, fp32 elsewhere).
     seed : int, optional
         Training seed (weight initialisation and batch order) instead of the profile's; the data stay the
         profile's (:func:`run_train_config`).
@@ -444,7 +444,7 @@ def _folder_stamp(folder) -> list | None:
 def run_train_config(profile: Profile, model_name: str, device=None, precision: str | None = None,
                      seed: int | None = None) -> TrainConfig:
     """The settings a run trains with: the profile's, for ``model_name``, in ``precision`` or else the default
-    precision of the device it will run on (bf16 on a CUDA device that has it, fp32 elsewhere), and with a
+    precision of the device it will run on (bf16 on a CUDA device or CPU that has it, fp32 elsewhere), and with a
     training ``seed`` (weight initialisation and batch order) other than the profile's when one is given: the
     data (corpus, split, windows) stay the profile's. The one place :func:`train_run` and :func:`run_key` take
     them from, so the cache key is what trains. A run name of :data:`RUN_VARIANTS` gives its model with its
@@ -469,6 +469,25 @@ def run_key(ds, model_name: str, profile: str | Profile | None = None, newdata=N
                        code_fingerprint("experiments"), library_key("run"), _folder_stamp(newdata))
 
 
+def cached_run(ds, model_name: str, out_dir, profile: str | Profile | None = None, *, newdata=None, device=None,
+               seed: int | None = None) -> RunResults | None:
+    """The results :func:`run_experiment` would return without training, or None when it would train: those
+    of ``out_dir/results.json`` when they carry the run's current :func:`run_key` and describe the folder's
+    ``best.pt``."""
+    profile = get_profile(profile or ds.profile)
+    return _up_to_date(Path(out_dir), run_key(ds, model_name, profile, newdata, device, seed=seed))
+
+
+def _up_to_date(out_dir: Path, key: str) -> RunResults | None:
+    if not (out_dir / "results.json").is_file():
+        return None
+    try:
+        cached = load_results(out_dir)
+    except (OSError, ValueError):  # unreadable or cut short: not trusted, evaluated again
+        return None
+    return cached if cached.key == key and stale_results(out_dir) is None else None
+
+
 def run_experiment(ds, model_name: str, out_dir, profile: str | Profile | None = None, *, newdata=None,
                    device=None, progress: bool = True, data_description: str = "",
                    seed: int | None = None) -> RunResults:
@@ -482,13 +501,9 @@ def run_experiment(ds, model_name: str, out_dir, profile: str | Profile | None =
     profile = get_profile(profile or ds.profile)
     out_dir = Path(out_dir)
     key = run_key(ds, model_name, profile, newdata, device, seed=seed)
-    if (out_dir / "results.json").is_file():
-        try:
-            cached = load_results(out_dir)
-        except (OSError, ValueError):  # unreadable or cut short: not trusted, evaluated again
-            cached = None
-        if cached is not None and cached.key == key and stale_results(out_dir) is None:
-            return cached
+    cached = _up_to_date(out_dir, key)
+    if cached is not None:
+        return cached
     # the build's run folders are caches keyed on their inputs: a stale one is replaced
     train_run(ds, model_name, out_dir, profile, device=device, progress=progress, other_run="replace", seed=seed)
     return evaluate_run(ds, out_dir, newdata=newdata, device=device, progress=progress,

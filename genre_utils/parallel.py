@@ -1,6 +1,7 @@
 """One way to spread independent jobs over processes: an ordered map with a progress bar.
 
-Used by the feature store (decoding and extracting tracks) and the synthetic corpus (rendering clips).
+Used by the feature store (decoding and extracting tracks), the synthetic corpus (rendering clips) and
+``make book``'s training of its runs (two at a time on a CPU).
 Workers are forked where the platform allows it (they inherit what the parent imported and warmed up) and
 started afresh otherwise. Each user passes an ``initializer`` that makes its workers ignore Ctrl-C (the
 parent reports an interruption once; leaving the ``with`` block terminates the pool) and sets whatever
@@ -9,11 +10,13 @@ else they need (one thread each, warmed-up caches).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing as mp
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 
 from tqdm.auto import tqdm
@@ -44,13 +47,28 @@ def _start_worker(parent: int, initializer: Callable | None) -> None:
         initializer()
 
 
+@contextlib.contextmanager
+def _ctrl_c_ignored(active: bool):
+    """Ignore Ctrl-C in this (main) thread while the block starts processes: a new interpreter keeps an ignored
+    SIGINT, so a worker interrupted while it is still importing stays quiet instead of printing a traceback."""
+    if not active or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def ignore_interrupts() -> None:
     """For worker initialisers: Ctrl-C goes to the whole process group; only the parent should report it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def ordered_map(func: Callable, jobs: Iterable, workers: int, *, initializer: Callable | None = None,
-                desc: str = "", unit: str = "job", progress: bool = True, min_jobs: int = 2) -> Iterator:
+                desc: str = "", unit: str = "job", progress: bool = True, min_jobs: int = 2,
+                fresh: bool = False) -> Iterator:
     """Yield ``func(job)`` for every job, in the order of ``jobs``, in a pool of ``workers`` processes.
 
     Parameters
@@ -70,6 +88,9 @@ def ordered_map(func: Callable, jobs: Iterable, workers: int, *, initializer: Ca
         Show the bar (tqdm hides it anyway when the output is not a terminal).
     min_jobs : int
         Fewer jobs than this are not worth starting processes for.
+    fresh : bool
+        Start the workers afresh (``spawn``) instead of forking them: for jobs that run PyTorch's OpenMP
+        thread pool, which a process forked after its parent used it may hang in.
 
     Yields
     ------
@@ -85,9 +106,11 @@ def ordered_map(func: Callable, jobs: Iterable, workers: int, *, initializer: Ca
                 bar.update()
                 yield result
             return
-        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-        with mp.get_context(method).Pool(workers, initializer=_start_worker,
-                                         initargs=(os.getpid(), initializer)) as pool:
+        method = "fork" if "fork" in mp.get_all_start_methods() and not fresh else "spawn"
+        with _ctrl_c_ignored(method == "spawn"):   # a spawned worker imports before its initializer runs
+            pool = mp.get_context(method).Pool(workers, initializer=_start_worker,
+                                               initargs=(os.getpid(), initializer))
+        with pool:
             for result in pool.imap(func, jobs, chunksize=1):
                 bar.update()
                 yield result
