@@ -295,7 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     "cuda means each process's cuda:LOCAL_RANK)")
     p.add_argument("--precision", choices=["fp32", "bf16", "fp16"],
                    help="arithmetic of the forward pass: fp32, or autocast to bf16/fp16 (fp16: CUDA only); "
-                        "default: bf16 on a CUDA device that supports it, fp32 elsewhere")
+                        "default: bf16 on a CUDA device or a CPU with bfloat16 units (AMX, AVX512-BF16), fp32 "
+                        "elsewhere ($GENRE_UTILS_PRECISION overrides)")
     p.add_argument("--restart", action="store_true",
                    help="when --out holds a run of another configuration, move it aside to <out>.old-<n> and "
                         "start afresh (without this flag such a run is kept and train refuses)")

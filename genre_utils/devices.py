@@ -20,8 +20,8 @@ from torch import nn
 from .config import num_threads
 from .errors import UserError
 
-__all__ = ["select_device", "set_threads", "default_precision", "Distributed", "distributed", "model_device",
-           "model_dtype", "to_input", "precision_context"]
+__all__ = ["select_device", "set_threads", "default_precision", "cpu_bf16_units", "PRECISION_ENV", "Distributed",
+           "distributed", "model_device", "model_dtype", "to_input", "precision_context"]
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -108,10 +108,41 @@ def reuse_freed_memory() -> bool:
     return libc.mallopt(_M_MMAP_MAX, 0) == 1 and libc.mallopt(_M_TRIM_THRESHOLD, 2 ** 31 - 1) == 1
 
 
+#: Environment variable naming the training arithmetic (``fp32``, ``bf16`` or ``fp16``) instead of
+#: :func:`default_precision`'s choice: ``GENRE_UTILS_PRECISION=fp32 make book`` trains in plain float32 on any
+#: machine.
+PRECISION_ENV = "GENRE_UTILS_PRECISION"
+
+
+def cpu_bf16_units() -> bool:
+    """Whether this CPU has bfloat16 dot-product instructions (Intel AMX, or AVX512-BF16 as on AMD Zen 4 and
+    Intel Cooper Lake), which oneDNN's bf16 convolutions use; without them bf16 is emulated and slower."""
+    cpu = getattr(torch, "cpu", None)
+    checks = [getattr(cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+    try:
+        return any(bool(check()) for check in checks if check is not None)
+    except RuntimeError:
+        return False
+
+
 def default_precision(device) -> str:
-    """``'bf16'`` on a CUDA device that supports bfloat16, else ``'fp32'`` (the CPU's and MPS's default)."""
+    """The arithmetic a run trains in when none is asked for: ``'bf16'`` (autocast; weights and Adam stay float32)
+    on a CUDA device that supports bfloat16 and on a CPU with bfloat16 units (:func:`cpu_bf16_units`), else
+    ``'fp32'`` (MPS, and CPUs without them). ``$GENRE_UTILS_PRECISION`` overrides.
+
+    On the project's two-core Intel Xeon (AMX) a CRNN training step of the quick profile takes 0.21 s in bf16
+    against 0.47 s in fp32, and the three seeds of the quick main run scored 100, 101 and 117 of 170 test
+    tracks in bf16 against 88, 109 and 105 in fp32: the same accuracy within the seeds' spread.
+    """
+    wanted = os.environ.get(PRECISION_ENV, "").strip().lower()
+    if wanted:
+        if wanted not in ("fp32", "bf16", "fp16"):
+            raise UserError(f"{PRECISION_ENV}={wanted!r} is not a precision; use fp32, bf16 or fp16")
+        return wanted
     device = torch.device(device)
     if device.type == "cuda" and torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return "bf16"
+    if device.type == "cpu" and cpu_bf16_units():
         return "bf16"
     return "fp32"
 

@@ -108,7 +108,14 @@ def reference_accuracy(work: str) -> float:
     return float(rows["accuracy (%)"].iloc[0]) / 100
 
 
-def deviations(profile: str | Profile, bench=None) -> pd.DataFrame:
+#: How each training precision (:attr:`genre_utils.config.TrainConfig.precision`) reads in the deviation table.
+PRECISION_WORDS = {"fp32": "float32 throughout",
+                   "bf16": "bfloat16 autocast for the forward pass and the loss; weights, gradients and Adam in "
+                           "float32",
+                   "fp16": "float16 autocast with a scaled loss; weights, gradients and Adam in float32"}
+
+
+def deviations(profile: str | Profile, bench=None, precision: str | None = None) -> pd.DataFrame:
     """Every deliberate difference between the paper's set-up and this build, with the reason.
 
     Parameters
@@ -118,6 +125,9 @@ def deviations(profile: str | Profile, bench=None) -> pd.DataFrame:
     bench : path-like or dict, optional
         The build's benchmark report (``<build>/bench/report.json``); the feature-storage row claims
         "faster and smaller" only when it exists, and says no benchmark was run otherwise.
+    precision : {'fp32', 'bf16', 'fp16'}, optional
+        The arithmetic the main run trained in (its ``config['train']['precision']``); the row says "not known"
+        without it.
 
     Returns
     -------
@@ -190,6 +200,14 @@ def deviations(profile: str | Profile, bench=None) -> pd.DataFrame:
         ("model kept", "not stated", "epoch with the best validation accuracy", "standard early-stopping choice"),
         ("majority-vote ties", "not stated", "highest summed probability among the tied genres",
          "uses the evidence the votes discard"),
+        ("arithmetic", "not stated (PyTorch's default is float32)",
+         PRECISION_WORDS.get(precision, "not known (no trained run given)"),
+         {"fp32": "faithful",
+          "bf16": "the machine that built this book has bfloat16 units (a GPU, or a CPU with AMX or AVX512-BF16), "
+                  "on which a training step takes less than half the time; the test accuracy of the quick main "
+                  "run was the same within its seeds' spread (genre_utils.devices.default_precision); "
+                  "GENRE_UTILS_PRECISION=fp32 trains in float32",
+          "fp16": "asked for explicitly"}.get(precision, "")),
     ]
     return pd.DataFrame(rows, columns=["aspect", "paper", "this build", "why"])
 

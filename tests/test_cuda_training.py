@@ -23,8 +23,7 @@ def data(n=60, seed=0):
     return X.astype(np.float16), y.astype(np.int64)
 
 
-def test_default_precision_is_bf16_where_supported_and_fp32_on_the_cpu():
-    assert default_precision("cpu") == "fp32"
+def test_default_precision_is_bf16_where_supported():
     assert default_precision("cuda") == ("bf16" if torch.cuda.is_bf16_supported() else "fp32")
 
 

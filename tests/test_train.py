@@ -65,6 +65,23 @@ def test_select_device_prefers_available_hardware():
             select_device("cuda")
 
 
+def test_default_precision_follows_the_cpus_bfloat16_units_and_the_override(monkeypatch):
+    from genre_utils import devices
+    from genre_utils.errors import UserError
+
+    monkeypatch.delenv(devices.PRECISION_ENV, raising=False)
+    assert devices.default_precision("cpu") == ("bf16" if devices.cpu_bf16_units() else "fp32")
+    monkeypatch.setattr(devices, "cpu_bf16_units", lambda: True)
+    assert devices.default_precision("cpu") == "bf16"
+    monkeypatch.setattr(devices, "cpu_bf16_units", lambda: False)
+    assert devices.default_precision("cpu") == "fp32"
+    monkeypatch.setenv(devices.PRECISION_ENV, "BF16")
+    assert devices.default_precision("cpu") == "bf16"
+    monkeypatch.setenv(devices.PRECISION_ENV, "half")
+    with pytest.raises(UserError, match="GENRE_UTILS_PRECISION='half' is not a precision"):
+        devices.default_precision("cpu")
+
+
 def test_monitoring_functions_on_known_predictions():
     y = np.array([0, 0, 1, 1, 2, 2, 2, 3])
     pred = np.array([0, 1, 1, 1, 2, 0, 0, 3])
@@ -139,12 +156,13 @@ def run(out_dir, epochs, init_seed, **kw):
     return fit(model, X[:36], y[:36], X[36:], y[36:], **args)
 
 
-def test_resumed_run_equals_uninterrupted_run(tmp_path):
-    straight = run(tmp_path / "a", epochs=2, init_seed=1)
-    run(tmp_path / "b", epochs=1, init_seed=1)
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])   # bf16: the default on a CPU with bfloat16 units
+def test_resumed_run_equals_uninterrupted_run(tmp_path, precision):
+    straight = run(tmp_path / "a", epochs=2, init_seed=1, precision=precision)
+    run(tmp_path / "b", epochs=1, init_seed=1, precision=precision)
     # the "restarted process" builds a differently initialised model: the weights must come from last.pt;
     # it also reads batches from the array instead of an in-memory tensor
-    resumed = run(tmp_path / "b", epochs=2, init_seed=99, in_memory=False)
+    resumed = run(tmp_path / "b", epochs=2, init_seed=99, in_memory=False, precision=precision)
     # exact equality is right here: both runs are in this process, on this CPU, with the same code, so every
     # step runs the same kernels on the same numbers (float16 -> float32 reads are exact whichever way the
     # batches are read). Across CPUs such runs differ (docs: "Same results on every machine?").
@@ -157,7 +175,7 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     for k, state in a["optimizer_state"]["state"].items():
         assert torch.equal(state["exp_avg"], b["optimizer_state"]["state"][k]["exp_avg"])
     # a different seed does give a different run, so the equality above is not vacuous
-    other = run(tmp_path / "c", epochs=2, init_seed=1, seed=8)
+    other = run(tmp_path / "c", epochs=2, init_seed=1, seed=8, precision=precision)
     assert other["train_loss"] != straight["train_loss"]
 
 
