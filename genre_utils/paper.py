@@ -203,10 +203,11 @@ def deviations(profile: str | Profile, bench=None, precision: str | None = None)
         ("arithmetic", "not stated (PyTorch's default is float32)",
          PRECISION_WORDS.get(precision, "not known (no trained run given)"),
          {"fp32": "faithful",
-          "bf16": "the machine that built this book has bfloat16 units (a GPU, or a CPU with AMX or AVX512-BF16), "
-                  "on which a training step takes less than half the time; the test accuracy of the quick main "
-                  "run was the same within its seeds' spread (genre_utils.devices.default_precision); "
-                  "GENRE_UTILS_PRECISION=fp32 trains in float32",
+          "bf16": "the machine that built this book has bfloat16 units (a GPU, or a CPU with AMX or AVX512-BF16); "
+                  "a one-off measurement on the quick synthetic corpus (noted with "
+                  "genre_utils.devices.default_precision in the API appendix, not re-run by the book) found a "
+                  "training step taking less than half the time and the main run's test accuracy within its "
+                  "seeds' spread; GENRE_UTILS_PRECISION=fp32 trains in float32",
           "fp16": "asked for explicitly"}.get(precision, "")),
     ]
     return pd.DataFrame(rows, columns=["aspect", "paper", "this build", "why"])

@@ -142,6 +142,11 @@ def test_paper_tables_say_what_the_paper_states():
     assert "30-s clip, split at random" in dev.loc["split unit", "paper"]
     assert "`" not in " ".join(dev.to_numpy().ravel().astype(str))          # table cells show no Markdown
     assert "intended to keep the CRNN" in dev.loc["normalisation", "why"]
+    assert dev.loc["arithmetic", "this build"].startswith("not known")   # no run given, no claim
+    for precision, words, why in (("fp32", "float32 throughout", "faithful"), ("bf16", "bfloat16 autocast",
+                                                                                "GENRE_UTILS_PRECISION=fp32")):
+        row = paper.deviations("quick", precision=precision).set_index("aspect").loc["arithmetic"]
+        assert row["this build"].startswith(words) and why in row["why"]
     text = paper.as_written("quick")
     assert "the 70/15/15 split of the clips (over the regular clips; the synthetic corpus adds 13 test-only" in text
     assert "a global standardisation, which the paper does not specify" in text
