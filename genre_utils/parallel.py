@@ -43,6 +43,10 @@ def die_with_parent(sig: int = signal.SIGKILL, parent: int | None = None) -> Non
 
 def _start_worker(parent: int, initializer: Callable | None) -> None:
     die_with_parent(signal.SIGKILL, parent)
+    # tqdm's bars share a multiprocessing lock, which a spawned worker would create as a named semaphore that a
+    # terminated worker (Ctrl-C) never releases: the parent then ends with a resource-tracker warning. A worker
+    # draws no bar of its own beside another process's, so a thread lock does.
+    tqdm.set_lock(threading.RLock())
     if initializer is not None:
         initializer()
 

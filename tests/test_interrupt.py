@@ -118,9 +118,10 @@ def test_a_hung_cell_fails_naming_the_notebook_and_cell(tmp_path):
     assert not (ctx.build_dir / "executed/book/b.key.json").exists()
 
 
-def _interrupt_reports_once(proc, what: str) -> None:
+def _interrupt_reports_once(proc, what: str) -> str:
     """Ctrl-C the process group of ``proc``: it must stop, fail, and report the interruption once (the parent's
-    one report; a worker's would start "Process ForkPoolWorker-N:" / "Process SpawnProcess-N:")."""
+    one report; a worker's would start "Process ForkPoolWorker-N:" / "Process SpawnProcess-N:"). Returns its
+    stderr."""
     os.killpg(proc.pid, signal.SIGINT)
     try:
         _, err = proc.communicate(timeout=30)
@@ -129,6 +130,7 @@ def _interrupt_reports_once(proc, what: str) -> None:
         pytest.fail(f"the {what} did not stop after Ctrl-C")
     assert proc.returncode != 0
     assert err.count("KeyboardInterrupt") == 1 and "Process " not in err, err[-3000:]
+    return err
 
 
 CTRL_C = """
@@ -210,3 +212,37 @@ def test_ctrl_c_stops_notebooks_running_side_by_side(tmp_path):
     _interrupt_reports_once(proc, "notebook build")
     assert time.monotonic() - t0 < 30
     assert not (tmp_path / "build" / "executed" / "book" / "b.key.json").exists()
+
+
+TRAINING_CTRL_C = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from conftest import STORE_PROFILE
+from genre_utils import context
+root = Path(sys.argv[1])
+ctx = context.context(STORE_PROFILE, root / "build", gtzan=root / "gtzan", progress=False)
+ctx.dataset()
+print("start", flush=True)
+ctx.train_runs([("crnn", "mfcc", "random", seed) for seed in range(1, 30)])
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_runs_trained_side_by_side_reports_once(tmp_path):
+    """make book trains two runs at a time in spawned workers: Ctrl-C stops them at once, is reported once, and
+    leaves no resource-tracker warning about semaphores a killed worker held."""
+    from fixtures_audio import make_gtzan_tree
+
+    from genre_utils.genres import GENRES
+
+    make_gtzan_tree(tmp_path / "gtzan", "kaggle", GENRES, range(3), seconds=10.5)
+    env = {**os.environ, "GENRE_UTILS_RUN_WORKERS": "2"}
+    proc = subprocess.Popen([sys.executable, "-c", TRAINING_CTRL_C, str(tmp_path), str(Path(__file__).parent)],
+                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    assert proc.stdout.readline().strip() == "start"
+    deadline = time.monotonic() + 120   # until the workers have trained something
+    while time.monotonic() < deadline and not list((tmp_path / "build" / "runs").rglob("*.pt")):
+        time.sleep(0.1)
+    assert "leaked" not in _interrupt_reports_once(proc, "training")
