@@ -315,7 +315,8 @@ def related_work_table() -> pd.DataFrame:
     return table.drop(columns=["accuracy (%)"]).assign(accuracy=cells).set_index("work")
 
 
-def headline_rows(results: RunResults, baseline: RunResults | None = None, include=None) -> list[tuple]:
+def headline_rows(results: RunResults, baseline: RunResults | None = None, include=None,
+                  paper_recipe: dict | None = None) -> list[tuple]:
     """The paper's headline numbers beside a run's, as rows for :func:`compare_table`.
 
     Every accuracy is a ``'acc'`` row: the paper's value with the number of items it was measured on (from
@@ -328,11 +329,16 @@ def headline_rows(results: RunResults, baseline: RunResults | None = None, inclu
         The main run's results (:func:`genre_utils.results.load_results`).
     baseline : RunResults, optional
         The baseline's results; adds its training and validation accuracy at its best epoch.
+    paper_recipe : dict, optional
+        A measured paper-recipe record (:func:`genre_utils.bench.paper_recipe.paper_recipe_record`); when it
+        tested its best checkpoint, adds that checkpoint's 30-s accuracy as ``paper_recipe_track_accuracy``
+        beside the paper's, the epochs it trained in the label.
     include : iterable of str, optional
         Keys of the rows to return, in this order (default: all that apply): ``segment_accuracy``,
-        ``track_accuracy``, ``classical_accuracy``, ``metal_accuracy``, ``pop_accuracy``, ``pop_as_rock``,
-        ``pop_false_positive_rate``, ``baseline_train_accuracy``, ``baseline_valid_accuracy``,
-        ``newdata_accuracy``, ``human_accuracy``, ``n_clips``, ``n_train_windows``, ``n_test_segments``.
+        ``track_accuracy``, ``paper_recipe_track_accuracy``, ``classical_accuracy``, ``metal_accuracy``,
+        ``pop_accuracy``, ``pop_as_rock``, ``pop_false_positive_rate``, ``baseline_train_accuracy``,
+        ``baseline_valid_accuracy``, ``newdata_accuracy``, ``human_accuracy``, ``n_clips``,
+        ``n_train_windows``, ``n_test_segments``.
 
     Returns
     -------
@@ -346,6 +352,14 @@ def headline_rows(results: RunResults, baseline: RunResults | None = None, inclu
                                 results.accuracy("segment"), "acc")
     rows["track_accuracy"] = ("CRNN 30-s accuracy (majority vote)", paper_acc("track_accuracy"),
                               results.accuracy("track"), "acc")
+    evaluation = (paper_recipe or {}).get("evaluation")
+    if evaluation:
+        epochs = (paper_recipe.get("step_log") or [{}])[-1].get("epoch")
+        trained = f"{epochs:.1f} of {paper.reported('epochs'):.0f} epochs" if epochs else "part of its epochs"
+        rows["paper_recipe_track_accuracy"] = (
+            f"the paper's recipe at the paper's size, 30-s accuracy (a measured run of {trained}, best epoch "
+            f"{evaluation['best_epoch']}, on its own test tracks)", paper_acc("track_accuracy"),
+            Accuracy(evaluation["test_tracks"]["k"], evaluation["test_tracks"]["n"]), "acc")
     per = results.genre_accuracies("track")
     for g in ("classical", "metal", "pop"):
         rows[f"{g}_accuracy"] = (f"{g} accuracy (30-s)", paper_acc(f"{g}_accuracy"), per[g], "acc")
@@ -378,7 +392,7 @@ def headline_rows(results: RunResults, baseline: RunResults | None = None, inclu
     rows["n_test_segments"] = ("test segments", paper.reported("n_test_segments"),
                                results.headline.n_test_segments, "num")
     keys = list(include) if include is not None else list(rows)
-    missing = [k for k in keys if k not in rows and not k.startswith(("baseline_", "newdata"))]
+    missing = [k for k in keys if k not in rows and not k.startswith(("baseline_", "newdata", "paper_recipe"))]
     if missing:
         raise KeyError(f"unknown headline rows {missing}")
     return [rows[k] for k in keys if k in rows]

@@ -137,3 +137,17 @@ def test_compare_seeds_pairs_the_two_models_by_track_id():
     with pytest.raises(ValueError):
         compare_seeds(a, [RunResults.from_dict({"test": {"tracks": [
             {"track_id": "u0", "true_genre": "jazz", "pred_genre": "jazz"}]}})])
+
+
+def test_headline_rows_set_a_tested_paper_recipe_beside_the_papers_vote(written):
+    from genre_utils import report
+
+    res = load_results(written[0])
+    record = {"step_log": [{"step": 10, "epoch": 2.702}],
+              "evaluation": {"best_epoch": 2, "test_tracks": {"k": 120, "n": 160}, "newdata_files": None}}
+    rows = {r[0]: r for r in report.headline_rows(res, paper_recipe=record)}
+    label = next(k for k in rows if k.startswith("the paper's recipe at the paper's size"))
+    assert "2.7 of 15 epochs, best epoch 2" in label
+    assert (rows[label][2].k, rows[label][2].n) == (120, 160) and rows[label][1][0] == pytest.approx(0.70)
+    for untested in (None, {"step_log": [{"step": 10, "epoch": 0.5}], "evaluation": None}, {"step_log": []}):
+        assert not any(r[0].startswith("the paper's recipe") for r in report.headline_rows(res, paper_recipe=untested))
