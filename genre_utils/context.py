@@ -300,26 +300,26 @@ class Context:
         """
         from .experiments import cached_run  # deferred: a run has a key of its own (as in run())
 
-        todo = []
+        todo = {}   # (model, kind, split, seed) -> run_experiment's arguments, for the runs that must train
         for model, kind, split, seed in runs:
-            seed = _own_seed(self.profile, seed)
-            if (model, kind, split, seed) in self._runs:
+            key = (model, kind, split, _own_seed(self.profile, seed))
+            if key in self._runs or key in todo:
                 continue
-            job = self._run_job(model, kind, split, seed)
+            job = self._run_job(*key)
             if cached_run(self.dataset(kind, split), model, job["folder"], self.profile, newdata=job["newdata"],
-                          device=self.device, seed=seed) is None:
-                todo.append(job)
+                          device=self.device, seed=key[3]) is None:
+                todo[key] = job
         workers = run_workers(self.device, len(todo))
         if workers > 1:
-            share = max(1, _cores() // workers)
-            results = ordered_map(_train_in_worker, todo, workers, initializer=partial(_training_worker, share),
-                                  desc="training runs", unit="run", progress=self.progress, fresh=True)
-            for job, seconds in zip(todo, results):
+            share = max(1, num_threads() // workers)
+            results = ordered_map(_train_in_worker, list(todo.values()), workers,
+                                  initializer=partial(_training_worker, share), desc="training runs", unit="run",
+                                  progress=self.progress, fresh=True)
+            for job, seconds in zip(todo.values(), results):
                 _stage_line(f"run {Path(job['folder']).name}", False, seconds=seconds)
-        trained = {job["folder"] for job in todo} if workers > 1 else set()
         for model, kind, split, seed in runs:   # the runs trained above were announced as they finished
-            folder = run_dir(self.profile.name, model, kind, split, self.build_dir, _own_seed(self.profile, seed))
-            self._run(model, kind, split, seed, announce=str(folder) not in trained)
+            key = (model, kind, split, _own_seed(self.profile, seed))
+            self._run(*key, announce=workers == 1 or key not in todo)
 
     def lab(self):
         """Render (or reuse) the laboratory of the synthetic corpus (:func:`genre_utils.lab.lab_data`); None on
@@ -397,10 +397,6 @@ def _own_seed(profile: Profile, seed) -> int | None:
 RUN_WORKERS_ENV = "GENRE_UTILS_RUN_WORKERS"
 
 
-def _cores() -> int:
-    return num_threads()
-
-
 def run_workers(device, n_runs: int) -> int:
     """How many runs :meth:`Context.train_runs` trains side by side: two on a CPU with at least two cores,
     one on a CUDA or MPS device (the runs would share it), never more than there are runs;
@@ -411,7 +407,7 @@ def run_workers(device, n_runs: int) -> int:
     else:
         from .devices import select_device  # deferred: imports torch
 
-        workers = min(2, _cores()) if select_device(device).type == "cpu" else 1
+        workers = min(2, num_threads()) if select_device(device).type == "cpu" else 1
     return max(1, min(workers, n_runs))
 
 

@@ -26,10 +26,10 @@ def test_thread_cap_lowers_the_core_count_and_ignores_nonsense(monkeypatch):
 
 def test_run_workers_two_on_a_cpu_never_more_than_runs_and_an_override(monkeypatch):
     monkeypatch.delenv(context.RUN_WORKERS_ENV, raising=False)
-    monkeypatch.setattr(context, "_cores", lambda: 2)
+    monkeypatch.setattr(context, "num_threads", lambda: 2)
     assert context.run_workers("cpu", 11) == 2
     assert context.run_workers("cpu", 1) == 1 and context.run_workers("cpu", 0) == 1
-    monkeypatch.setattr(context, "_cores", lambda: 1)
+    monkeypatch.setattr(context, "num_threads", lambda: 1)
     assert context.run_workers("cpu", 11) == 1
     monkeypatch.setenv(context.RUN_WORKERS_ENV, "3")
     assert context.run_workers("cpu", 11) == 3 and context.run_workers("cpu", 2) == 2
