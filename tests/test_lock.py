@@ -158,8 +158,10 @@ def test_corpus_tools():
     tools = synth.corpus_tools()
     assert tools["pretty_midi"] == md.version("pretty_midi")
     assert tools["midirenderer"] == md.version("midirenderer")
-    assert tools["soundfont"] == "TimGM6mb"  # the bank's own name (INAM) in the SoundFont synth renders with
-    assert tools["soundfont_sha256"] == hashlib.sha256(synth.soundfont_bytes()).hexdigest()
+    assert tools["soundfont timgm6mb"] == "TimGM6mb"  # the bank's own name (INAM)
+    assert tools["soundfont timgm6mb sha256"] == hashlib.sha256(synth.soundfont_bytes("timgm6mb")).hexdigest()
+    assert tools["soundfont fluidr3mono"].startswith("FluidR3Mono")   # fetched by `make banks` before the tests
+    assert tools["soundfont fluidr3mono sha256"] == hashlib.sha256(synth.soundfont_bytes("fluidr3mono")).hexdigest()
 
 
 def test_soundfont_name_parser():

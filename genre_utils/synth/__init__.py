@@ -3,8 +3,9 @@
 GTZAN and FMA cannot be downloaded here, yet the book must run end to end, offline, through the code path
 real data takes. So the default data is music this module composes (:func:`compose`, from the style sheet
 in :mod:`genre_utils.styles`), renders (:func:`render`: the ``midirenderer`` wheel, a self-contained Rust
-SoundFont synthesizer, with the ``TimGM6mb.sf2`` bank that ships inside ``pretty_midi``; no system
-library, no download) and writes in the real datasets' layouts (:func:`render_corpus`).
+SoundFont synthesizer, with one of two General MIDI banks per artist, :mod:`genre_utils.synth.banks`: the
+``TimGM6mb.sf2`` inside ``pretty_midi`` and FluidR3Mono, fetched once at set-up; no system library, nothing
+downloaded while rendering) and writes in the real datasets' layouts (:func:`render_corpus`).
 
 Layout written by :func:`render_corpus` under ``out_dir``::
 
@@ -19,10 +20,11 @@ Layout written by :func:`render_corpus` under ``out_dir``::
 The corpus is keyed (:func:`corpus_fingerprint`) on the profile's synth fields, the seed,
 :data:`SYNTH_VERSION`, the code of this module and everything it imports
 (:func:`genre_utils.provenance.code_fingerprint`) and the versions of the libraries it uses
-(:func:`genre_utils.provenance.library_key`). ``corpus.json`` also records the size and SHA-256 of every file
-written; a reused corpus is checked against the sizes every time (the hashes too with ``verify=True``), and a
-missing, truncated or altered file is rendered again (only that file). Files are written atomically and an
-interrupted render resumes, so an interrupted render finishes byte-identical to an uninterrupted one.
+(:func:`genre_utils.provenance.library_key`) and the banks' SHA-256. ``corpus.json`` also records the size and
+SHA-256 of every file written; a reused corpus is checked against the sizes every time (the hashes too with
+``verify=True``), and a missing, truncated or altered file is rendered again (only that file). Files are written
+atomically and an interrupted render resumes, so an interrupted render finishes byte-identical to an uninterrupted
+one.
 
 Deliberately broken files (the loaders must skip each with a reason):
 
@@ -56,6 +58,8 @@ The package is split by job; everything listed in ``__all__`` is importable from
     The FMA tracks, their artists and splits, and ``tracks.csv`` (:func:`plan_fma`, :func:`fma_tracks_table`).
 :mod:`~genre_utils.synth.corpus`
     The resumable, cached corpus build (:func:`render_corpus`, :func:`plan_corpus`, :func:`check_corpus`).
+:mod:`~genre_utils.synth.banks`
+    The General MIDI banks, fetching the second one and decoding it (:func:`fetch_banks`, :func:`sf3_to_sf2`).
 :mod:`~genre_utils.synth.seeding`
     The SHA-256-seeded random generators every part draws from.
 """
@@ -64,6 +68,7 @@ from __future__ import annotations
 
 from ..styles import FOREIGN_STYLES, STYLES, GenreStyle, style_table
 from .artists import ArtistSheet, artist_sheet, gtzan_artists
+from .banks import BANK_NAMES, BANKS, BankDamaged, BankMissing, bank_dir, fetch_banks, sf3_to_sf2
 from .compose import SCALES, TAIL_SECONDS, Chord, Plan, compose, make_plan, parse_chord
 from .corpus import (
     CORPUS_JSON,
@@ -111,4 +116,5 @@ __all__ = [
     "FMA_KBPS", "FMA_MIX", "FmaTrack", "fma_counts", "fma_relpath", "fma_tracks_table", "plan_fma",
     "PRODUCTION", "Production", "post_process", "synthesize", "soundfont_bytes", "soundfont_name", "corpus_tools",
     "Chain", "draw_chain", "ArtistSheet", "artist_sheet", "gtzan_artists",
+    "BANK_NAMES", "BANKS", "BankMissing", "BankDamaged", "bank_dir", "fetch_banks", "sf3_to_sf2",
 ]

@@ -22,7 +22,8 @@ from ..config import ARTISTS_LIST, TEST_ONLY_LIST, Profile, fingerprint, get_pro
 from ..genres import GENRES, load_fma_genres, map_fma_track
 from ..parallel import ignore_interrupts, ordered_map
 from ..provenance import atomic_write_bytes, code_fingerprint, file_sha256, library_key
-from .artists import artist_names, artist_sheet, gtzan_artists
+from .artists import artist_names, artist_sheet, draw_bank, gtzan_artists
+from .banks import BANK_NAMES, banks_key
 from .compose import compose
 from .fma_meta import FMA_KBPS, fma_tracks_table, plan_fma
 from .render import render, soundfont_bytes
@@ -32,7 +33,7 @@ __all__ = ["SYNTH_VERSION", "GTZAN_SAMPLE_RATE", "FMA_SAMPLE_RATE", "SYNTH_FIELD
            "Job", "plan_corpus", "corpus_fingerprint", "check_corpus", "render_corpus"]
 
 #: Bump when a code change alters the rendered audio (it is part of the corpus fingerprint).
-SYNTH_VERSION = "2"
+SYNTH_VERSION = "3"
 #: Sampling rate of the GTZAN-layout and newdata WAV files (GTZAN's own rate).
 GTZAN_SAMPLE_RATE = 22050
 #: Sampling rate of the FMA-layout MP3 files (FMA's clips are mostly 44.1 kHz).
@@ -70,7 +71,14 @@ class Job:
         sheet = artist_sheet(self.genre, self.artist_seed) if self.artist_seed >= 0 else None
         chain = None if sheet is None else (sheet.chain if self.fmt == "wav" else sheet.chain.without_mp3())
         midi = compose(self.genre, self.seed, seconds, self.shift, control=control, artist=sheet)
-        return render(midi, seconds, self.sample_rate, seed=self.seed, shift=self.shift, chain=chain)
+        return render(midi, seconds, self.sample_rate, seed=self.seed, shift=self.shift, chain=chain,
+                      bank=self.bank())
+
+    def bank(self) -> str:
+        """The General MIDI bank of this clip: its artist's, or (a track without one) drawn from its seed."""
+        if self.artist_seed >= 0:
+            return artist_sheet(self.genre, self.artist_seed).bank
+        return draw_bank(seeded_rng("bank", int(self.seed)))
 
 
 def _render_job(out_dir: str, job: Job) -> str:
@@ -194,10 +202,13 @@ def _write_broken(out: Path, broken: list[dict], profile: Profile, seed: int) ->
 
 def corpus_fingerprint(profile: str | Profile = "quick", seed: int | None = None) -> str:
     """Fingerprint of a corpus: the profile's synth fields, the seed, :data:`SYNTH_VERSION`, the code of this
-    module (and what it imports) and the library versions it depends on."""
+    module (and what it imports), the library versions it depends on and the SHA-256 of every General MIDI
+    bank (:func:`genre_utils.synth.banks.banks_key`; raises :class:`~genre_utils.synth.banks.BankMissing` when
+    one was never fetched)."""
     profile = get_profile(profile)
     seed = profile.seed if seed is None else int(seed)
-    return fingerprint(synth_fields(profile), seed, SYNTH_VERSION, code_fingerprint("synth"), library_key("corpus"))
+    return fingerprint(synth_fields(profile), seed, SYNTH_VERSION, code_fingerprint("synth"), library_key("corpus"),
+                       banks_key())
 
 
 def _read_json(path: Path):
@@ -272,7 +283,7 @@ def _init_worker() -> None:
 
 
 def _warm_up() -> None:
-    """Import the renderer's libraries and read the SoundFont once, before worker processes fork."""
+    """Import the renderer's libraries and read (and check) the SoundFonts once, before worker processes fork."""
     import lameenc  # noqa: F401
     import midirenderer  # noqa: F401
     import pretty_midi  # noqa: F401
@@ -281,7 +292,8 @@ def _warm_up() -> None:
     import soundfile  # noqa: F401
     import soxr  # noqa: F401
 
-    soundfont_bytes()
+    for bank in BANK_NAMES:
+        soundfont_bytes(bank)
 
 
 def _run(out: Path, jobs: list[Job], workers: int | None, progress: bool) -> None:
@@ -412,6 +424,8 @@ def _summary(profile: Profile, seed: int, fp: str, jobs, tracks, broken, resumed
         "seed": seed,
         "synth": synth_fields(profile),
         "libraries": library_key("corpus"),
+        "banks": banks_key(),
+        "bank_counts": {b: sum(1 for j in jobs if j.bank() == b) for b in BANK_NAMES},
         "sample_rates": {"gtzan": GTZAN_SAMPLE_RATE, "fma": FMA_SAMPLE_RATE, "newdata": GTZAN_SAMPLE_RATE},
         "paths": {"gtzan": "gtzan/genres_original", "fma": "fma", "newdata": "newdata"},
         "counts": {"gtzan": gtzan, "gtzan_test_only": test_only, "fma": groups, "fma_labels": labels,

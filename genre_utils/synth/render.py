@@ -14,29 +14,31 @@ import hashlib
 import io
 import struct
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
 from ..audio import mp3_round_trip
 from ..provenance import library_version
+from .banks import BANK_NAMES, BANKS, bank_bytes
 from .seeding import pick, seeded_rng
 
 __all__ = ["synthesize", "render", "Production", "PRODUCTION", "Chain", "draw_chain", "post_process",
            "soundfont_bytes", "soundfont_name", "corpus_tools"]
 
 
-@lru_cache(maxsize=1)
-def soundfont_bytes() -> bytes:
-    """The bytes of the General MIDI bank every clip is rendered with (``TimGM6mb.sf2`` inside pretty_midi)."""
-    import pretty_midi
-
-    return (Path(pretty_midi.__file__).parent / "TimGM6mb.sf2").read_bytes()
+def soundfont_bytes(bank: str = "timgm6mb") -> bytes:
+    """The SoundFont 2 bytes of ``bank`` (a key of :data:`genre_utils.synth.banks.BANKS`; checked when read)."""
+    return bank_bytes(bank)
 
 
-def synthesize(midi) -> tuple[np.ndarray, int]:
-    """Render General MIDI with ``midirenderer`` and the TimGM6mb bank.
+def synthesize(midi, bank: str = "timgm6mb") -> tuple[np.ndarray, int]:
+    """Render General MIDI with ``midirenderer`` and one General MIDI bank.
+
+    Parameters
+    ----------
+    midi : pretty_midi.PrettyMIDI
+    bank : str
+        A key of :data:`genre_utils.synth.banks.BANKS`.
 
     Returns
     -------
@@ -52,13 +54,13 @@ def synthesize(midi) -> tuple[np.ndarray, int]:
     midi.write(buf)
     if not any(inst.notes for inst in midi.instruments):
         return np.zeros(0, dtype=np.float32), 48000
-    data, sr = sf.read(io.BytesIO(midirenderer.render_wave_from(soundfont_bytes(), buf.getvalue())),
+    data, sr = sf.read(io.BytesIO(midirenderer.render_wave_from(soundfont_bytes(bank), buf.getvalue())),
                        dtype="float32", always_2d=True)
     return data.mean(axis=1), int(sr)
 
 
 def render(midi, seconds: float, sample_rate: int = 22050, seed: int = 0, shift: bool = False,
-           chain: "Chain | None" = None) -> np.ndarray:
+           chain: "Chain | None" = None, bank: str = "timgm6mb") -> np.ndarray:
     """Synthesize, resample, cut and post-process one clip.
 
     Parameters
@@ -75,6 +77,8 @@ def render(midi, seconds: float, sample_rate: int = 22050, seed: int = 0, shift:
         more background noise, a wider loudness range.
     chain : Chain, optional
         The production chain (an artist's); default: one drawn for this track (:func:`draw_chain`).
+    bank : str
+        The General MIDI bank (:data:`genre_utils.synth.banks.BANKS`).
 
     Returns
     -------
@@ -83,7 +87,7 @@ def render(midi, seconds: float, sample_rate: int = 22050, seed: int = 0, shift:
     """
     import soxr
 
-    y, sr = synthesize(midi)
+    y, sr = synthesize(midi, bank)
     if y.size and sr != sample_rate:
         y = soxr.resample(y, sr, sample_rate, quality="HQ")
     n = int(round(seconds * sample_rate))
@@ -321,15 +325,17 @@ def soundfont_name(data: bytes) -> str | None:
 
 
 def corpus_tools() -> dict:
-    """What renders the synthetic corpus: the versions of ``pretty_midi`` and ``midirenderer``, and the name
-    (the bank's own ``INAM`` tag) and sha256 of the General MIDI SoundFont :func:`synthesize` renders with
-    (read through :func:`soundfont_bytes`). Missing pieces are None."""
-    out = {"pretty_midi": library_version("pretty_midi"), "midirenderer": library_version("midirenderer"),
-           "soundfont": None, "soundfont_sha256": None}
-    try:
-        data = soundfont_bytes()
-    except (ImportError, OSError):
-        return out
-    out["soundfont"] = soundfont_name(data)
-    out["soundfont_sha256"] = hashlib.sha256(data).hexdigest()
+    """What renders the synthetic corpus: the versions of ``pretty_midi`` and ``midirenderer``, and for each
+    General MIDI bank of :data:`genre_utils.synth.banks.BANKS` the name it gives itself (its ``INAM`` tag) and
+    its sha256 (``'soundfont <bank>'``, ``'soundfont <bank> sha256'``). A bank that cannot be read (not
+    fetched, damaged) is None."""
+    out = {"pretty_midi": library_version("pretty_midi"), "midirenderer": library_version("midirenderer")}
+    for bank in BANK_NAMES:
+        out[f"soundfont {bank}"] = out[f"soundfont {bank} sha256"] = None
+        try:
+            data = soundfont_bytes(bank)
+        except (ImportError, OSError, ValueError):   # ValueError: the banks' UserErrors (missing, damaged)
+            continue
+        out[f"soundfont {bank}"] = soundfont_name(data) or BANKS[bank].name
+        out[f"soundfont {bank} sha256"] = hashlib.sha256(data).hexdigest()
     return out
