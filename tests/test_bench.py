@@ -258,3 +258,8 @@ def test_paper_recipe_records_its_curve_and_refuses_a_small_store(tmp_path, caps
     assert ev["test_tracks"]["n"] > 0 and 0 <= ev["test_tracks"]["k"] <= ev["test_tracks"]["n"]
     test_row = {r["id"]: r for r in rows}["paper_recipe_test_acc"]
     assert test_row["value"] == pytest.approx(100 * ev["test_tracks"]["k"] / ev["test_tracks"]["n"])
+    # the bag-of-frames probes on the same test tracks, paired with the CRNN track by track
+    for summary in ("mean", "dynamics"):
+        probe = ev["bag_of_frames"][summary]
+        assert probe["n"] == ev["test_tracks"]["n"] == probe["paired"]["n_tracks"] and 0 <= probe["k"] <= probe["n"]
+        assert probe["paired"]["difference"] == pytest.approx((ev["test_tracks"]["k"] - probe["k"]) / probe["n"])

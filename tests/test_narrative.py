@@ -571,3 +571,20 @@ def test_seeds_note_names_the_seeded_rows():
     assert N.seeds_note({"main run": 3, "x": 1}).startswith("Main run is trained with 3 seeds on the same data: its")
     labelled = N.seeds_note({"CRNN, MFCC (main run)": 3, "baseline, MFCC": 3, "log-mel": 1})
     assert labelled.startswith("“CRNN, MFCC (main run)” and “baseline, MFCC” are trained with 3 seeds")
+
+
+@pytest.mark.parametrize("low, high, words", [(0.03, 0.12, "is more accurate than"), (-0.12, -0.03, "is less accurate"),
+                                              (-0.03, 0.06, "includes zero")])
+def test_paper_size_probe_sentence_follows_the_record(low, high, words):
+    paired = {"difference": (low + high) / 2, "low": low, "high": high, "level": 0.95, "n_tracks": 227}
+    record = {"evaluation": {"test_tracks": {"k": 167, "n": 227},
+                             "bag_of_frames": {"mean": {"k": 120, "n": 227}, "dynamics": {"k": 150, "n": 227,
+                                                                                           "paired": paired}}},
+              "step_log": [{"epoch": 4.33}], "train_config": {"epochs": 15}, "store": {"n_windows": {"train": 100000}},
+              "commit": "abc1234"}
+    text = N.paper_size_probe_sentence(record, "the shipped record")
+    assert words in text and "167 of 227" in text and "gets 120" in text and "gets 150" in text
+    assert "4.3 of its 15 epochs" in text and "100,000 training windows" in text and "abc1234" in text
+    no_probe = {**record, "evaluation": {"test_tracks": {"k": 167, "n": 227}}}
+    for missing in (None, no_probe):
+        assert N.paper_size_probe_sentence(missing).startswith("No measured run at the paper's size")

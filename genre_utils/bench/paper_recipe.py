@@ -103,7 +103,7 @@ def bench_paper_recipe(store_dir, bench_dir, time_limit: float, eval_every: int 
     """
     # deferred: slow to import, loaded for this measurement only
     from ..dataset import built_from_synthetic, open_dataset
-    from ..experiments import evaluate_run, train_run
+    from ..experiments import train_run
     from ..train import default_precision, select_device
 
     ds = open_dataset(store_dir)
@@ -149,14 +149,7 @@ def bench_paper_recipe(store_dir, bench_dir, time_limit: float, eval_every: int 
     }
     if (run_dir / "best.pt").is_file():
         folder = newdata if newdata is not None else _synthetic_newdata(ds.info, built_from_synthetic(ds.info))
-        res = evaluate_run(ds, run_dir, newdata=folder, device=device, progress=False)
-        track = res.accuracy("track")
-        nd = res.newdata_accuracy() if res.has_newdata else None
-        record["evaluation"] = {
-            "checkpoint": "best.pt", "best_epoch": res.headline.best_epoch,
-            "test_tracks": {"k": track.k, "n": track.n},
-            "newdata_files": {"k": nd.k, "n": nd.n} if nd is not None else None,
-        }
+        record["evaluation"] = evaluate_checkpoint(ds, run_dir, newdata=folder, device=device)
     Path(bench_dir).mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(Path(bench_dir) / RECORD_NAME, json.dumps(record, indent=1).encode())
 
@@ -184,6 +177,33 @@ def bench_paper_recipe(store_dir, bench_dir, time_limit: float, eval_every: int 
                                detail=f"{k} of {n} test tracks, 95 % Wilson [{100 * low:.1f}, {100 * high:.1f}] %"))
     rows += gpu_rows(dev, record)
     return rows, record
+
+
+def evaluate_checkpoint(ds, run_dir, newdata=None, device=None) -> dict:
+    """The record's ``evaluation``: the run's best checkpoint on the store's test tracks (30-s vote) and the new
+    data, and the bag-of-frames probes on the same test tracks, paired track by track.
+
+    Returns
+    -------
+    dict
+        ``checkpoint``, ``best_epoch``, ``test_tracks`` and ``newdata_files`` (``{'k', 'n'}``; the latter None
+        without new data), and ``bag_of_frames``: per probe summary (``'mean'``, ``'dynamics'``,
+        :func:`genre_utils.probe.linear_probe`) its test tracks right (``k``, ``n``) and ``paired``, the
+        :func:`genre_utils.stats.paired_comparison` of the CRNN (A) against it (B).
+    """
+    from ..experiments import evaluate_run  # deferred: slow to import, loaded for this measurement only
+    from ..probe import compare_with_probe
+
+    res = evaluate_run(ds, run_dir, newdata=newdata, device=device, progress=False)
+    track = res.accuracy("track")
+    nd = res.newdata_accuracy() if res.has_newdata else None
+    probes = {}
+    for summary in ("mean", "dynamics"):
+        probe, paired = compare_with_probe(res, ds, summary=summary)
+        probes[summary] = {"k": sum(t["correct"] for t in probe["test_tracks"]), "n": len(probe["test_tracks"]),
+                           "paired": paired}
+    return {"checkpoint": "best.pt", "best_epoch": res.headline.best_epoch, "test_tracks": {"k": track.k, "n": track.n},
+            "newdata_files": {"k": nd.k, "n": nd.n} if nd is not None else None, "bag_of_frames": probes}
 
 
 def _synthetic_newdata(info: dict, synthetic: bool):

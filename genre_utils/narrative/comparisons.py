@@ -10,7 +10,8 @@ from ..stats import Accuracy, overlaps
 from .common import counted, join_names, percent
 
 __all__ = ["margin_sentence", "versus_paper_sentence", "web_tests_sentence", "newdata_sentence", "protocol_sentence",
-           "margin_reading_sentence", "seed_margin_sentence", "seeds_note", "artist_gap_sentence"]
+           "margin_reading_sentence", "seed_margin_sentence", "seeds_note", "artist_gap_sentence",
+           "paper_size_probe_sentence"]
 
 
 def margin_sentence(comparison: dict, a: str, b: str, unit: str = "test tracks", small: float = 0.02) -> str:
@@ -265,3 +266,35 @@ def artist_gap_sentence(gap: dict | None) -> str:
                        "points): another training run could close it.")
     return text + (" The interval includes zero: on these tracks the test cannot show an artist effect, nor rule "
                    "out one of the interval's size.")
+
+
+def paper_size_probe_sentence(record: dict | None, source: str = "") -> str:
+    """The bag-of-frames margin at the paper's size, from a measured paper-recipe record (the CRNN trained with
+    the paper's recipe, :func:`genre_utils.bench.paper_recipe.evaluate_checkpoint`), in words chosen by it.
+
+    Parameters
+    ----------
+    record : dict or None
+        :func:`genre_utils.bench.paper_recipe.paper_recipe_record`'s record.
+    source : str
+        Where the record comes from, as that function says it.
+    """
+    ev = (record or {}).get("evaluation") or {}
+    probes = ev.get("bag_of_frames") or {}
+    if "dynamics" not in probes:
+        return ("No measured run at the paper's size holds this comparison yet: `make data PROFILE=paper` and "
+                "`make bench BENCH_ARGS=\"--skip-micro --paper-recipe STORE\"` measure it.")
+    epochs = (record.get("step_log") or [{}])[-1].get("epoch")
+    trained = f"{epochs:.1f} of its {record['train_config']['epochs']} epochs" if epochs else "part of its epochs"
+    windows = record.get("store", {}).get("n_windows", {}).get("train")
+    size = f"{windows:,} training windows" if windows else "the paper's size"
+    crnn = Accuracy(ev["test_tracks"]["k"], ev["test_tracks"]["n"])
+    rows = []
+    for summary, what in (("mean", "track means"), ("dynamics", "means, spread and change")):
+        if summary in probes:
+            rows.append(f"{'the one' if rows else 'the regression'} on {what} gets {probes[summary]['k']}")
+    where = f" ({source}, commit {record.get('commit') or 'unknown'})" if source else ""
+    return (f"At the paper's size ({size}), the CRNN trained with the paper's recipe for {trained} gets {crnn.k} of "
+            f"{crnn.n} test tracks right; of the same tracks, {join_names(rows)}"
+            f"{where}. "
+            + margin_sentence(probes["dynamics"]["paired"], "the CRNN", "the regression on means, spread and change"))
