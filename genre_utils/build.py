@@ -43,7 +43,7 @@ from pathlib import Path
 
 from . import bookbuild
 from .config import PROFILES
-from .context import Context, book_runs, context, find_root, main_run_dir, profile_runs, run_dir
+from .context import Context, book_runs, context, find_root, lab_runs, main_run_dir, profile_runs, run_dir
 from .errors import BuildError, UserError, one_line, user_error_types
 from .locks import folder_lock
 from .provenance import atomic_write_bytes, atomic_write_text, versions
@@ -144,8 +144,9 @@ def prepare(ctx: Context) -> None:
     ctx.corpus()
     for model, kind, split in profile_runs(ctx.profile):
         ctx.dataset(kind, split)
-    ctx.train_runs(book_runs(ctx.profile))   # two at a time on a CPU (Context.train_runs)
-    ctx.lab()   # the laboratory's clips, with every core (its page only asks the trained models)
+    # two at a time on a CPU (Context.train_runs), the laboratory's runs on its controlled corpora with them
+    ctx.train_runs(book_runs(ctx.profile) + (lab_runs(ctx.profile) if ctx.synthetic else []))
+    ctx.lab()   # the laboratory's clips, with every core
 
 
 def build_data(ctx: Context):

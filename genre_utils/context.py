@@ -22,12 +22,13 @@ from pathlib import Path
 
 from .config import THREADS_ENV, Profile, fingerprint, get_profile, num_threads
 from .errors import FolderLocked
+from .lab import TRAINED_MODELS
 from .parallel import ignore_interrupts, ordered_map
 
 __all__ = ["BOOK_RUNS", "SEEDED_RUNS", "N_SEEDS", "MORE_SEEDED_RUNS", "SKIPPED_RUNS", "run_seeds", "profile_runs",
            "book_runs", "Context", "context", "find_root",
            "run_dir", "main_run_dir", "record_dependency", "store_key", "BUILD_DIR_ENV", "DEPS_ENV", "LOG_ENV",
-           "RUN_LABELS", "run_label", "run_workers", "RUN_WORKERS_ENV"]
+           "RUN_LABELS", "run_label", "run_workers", "RUN_WORKERS_ENV", "LAB_CONTROLS", "LAB_MODELS", "lab_runs"]
 
 # The environment variables through which ``make book`` (genre_utils.bookbuild) talks to a notebook's Context.
 #: The build folder (the notebooks' injected ``build_dir`` is None, so no absolute path lands in a page).
@@ -61,6 +62,21 @@ N_SEEDS = 3
 #: test suite short and ``paper`` the GPU hours.
 MORE_SEEDED_RUNS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "quick": (("crnn", "mfcc", "artist"), ("crnn-globalnorm", "mfcc", "random"))}
+
+
+#: The laboratory's controlled corpora each profile renders and trains on (:meth:`Context.controlled`; a key of
+#: :data:`genre_utils.synth.controls.CONTROLS`). One in ``quick``, for its time budget: the timbre control, the
+#: factor a bag of frames reads most directly, so that the models which can hear order are put to the test.
+LAB_CONTROLS: dict[str, tuple[str, ...]] = {"tiny": ("timbre",), "quick": ("timbre",), "paper": ("timbre", "tempo")}
+#: The models trained on every controlled corpus (one seed each; the bag-of-frames probe is refitted besides).
+LAB_MODELS = tuple(TRAINED_MODELS.values())
+
+
+def lab_runs(profile) -> list[tuple[str, str, str, None, str]]:
+    """The laboratory's runs: ``(model, 'mfcc', 'random', None, control)`` for each of :data:`LAB_MODELS` on each
+    of the profile's :data:`LAB_CONTROLS` (for :meth:`Context.train_runs`)."""
+    name = getattr(profile, "name", profile)
+    return [(model, "mfcc", "random", None, control) for control in LAB_CONTROLS.get(name, ()) for model in LAB_MODELS]
 
 
 def run_seeds(profile, run: tuple[str, str, str]) -> list[int | None]:
@@ -202,14 +218,19 @@ class Context:
     device: str | None = None
     progress: bool = True
     verify: bool = False
+    control: str | None = None
     _datasets: dict = field(default_factory=dict, repr=False)
     _corpus: dict | None = field(default=None, repr=False)
     _runs: dict = field(default_factory=dict, repr=False)
     _lab: object = field(default=None, repr=False)
+    _controlled: dict = field(default_factory=dict, repr=False)
 
     @property
     def data_description(self) -> str:
         """One sentence saying which data the results come from (shown on every results page)."""
+        if self.synthetic and self.control:
+            return (f"the laboratory's corpus: the project's synthetic corpus rendered again with one factor made "
+                    f"common to all genres ({self.control}), not the real GTZAN or FMA recordings")
         if self.synthetic:
             return ("the project's synthetic corpus (rendered by genre_utils.synth in the GTZAN and FMA "
                     "layouts), not the real GTZAN or FMA recordings")
@@ -225,13 +246,33 @@ class Context:
 
             t0 = time.perf_counter()
             self._corpus = _patiently(lambda: render_corpus(self.gtzan.parent, profile=self.profile,
-                                                            progress=self.progress, verify=self.verify))
-            _stage_line(f"corpus synth-{self.profile.name}", self._corpus.get("cached"), t0)
-            from .corpus_card import write_card  # deferred: the card is written beside the corpus, not keyed by it
+                                                            progress=self.progress, verify=self.verify,
+                                                            control=self.control))
+            _stage_line(f"corpus {self.gtzan.parent.name}", self._corpus.get("cached"), t0)
+            if self.control is None:
+                from .corpus_card import write_card  # deferred: written beside the corpus, not keyed by it
 
-            write_card(self.gtzan.parent)
-        record_dependency("corpus", [], self._corpus["fingerprint"])
+                write_card(self.gtzan.parent)
+        record_dependency("corpus", self._tagged([]), self._corpus["fingerprint"])
         return self._corpus
+
+    def controlled(self, control: str) -> "Context":
+        """The laboratory's sibling of this synthetic-corpus Context: the same profile and build folder, on the
+        corpus rendered again under ``control`` (:func:`genre_utils.synth.render_corpus` with ``control``, in
+        ``<build>/data/synth-<profile>-<control>``, without the new data), with its own stores
+        (``<profile>-<control>-<kind>-<split>``) and runs (``<build>/runs/<profile>/lab-<control>/``)."""
+        if not self.synthetic or self.control is not None:
+            raise ValueError("a controlled corpus is made from the synthetic corpus's own Context")
+        if control not in self._controlled:
+            synth = self.build_dir / "data" / f"synth-{self.profile.name}-{control}"
+            self._controlled[control] = Context(self.profile, self.build_dir, synth / "gtzan", synth / "fma", None,
+                                                synthetic=True, device=self.device, progress=self.progress,
+                                                verify=self.verify, control=control)
+        return self._controlled[control]
+
+    def _tagged(self, args: list) -> list:
+        """An artefact's recorded arguments, led by ``lab:<control>`` in a controlled Context (:meth:`key_of`)."""
+        return [f"lab:{self.control}", *args] if self.control else list(args)
 
     def dataset(self, kind: str = "mfcc", split: str = "random"):
         """Build (or reuse) and open the feature store for one feature kind and split method."""
@@ -239,7 +280,8 @@ class Context:
 
         if (kind, split) not in self._datasets:
             self.corpus()
-            out = self.build_dir / "data" / f"{self.profile.name}-{kind}-{split}"
+            name = self.profile.name + (f"-{self.control}" if self.control else "")
+            out = self.build_dir / "data" / f"{name}-{kind}-{split}"
             before = _mtime(out / "dataset.json")
             t0 = time.perf_counter()
             self._datasets[kind, split] = _patiently(lambda: build_dataset(
@@ -247,7 +289,7 @@ class Context:
                 feature_kind=kind, progress=self.progress, verify=self.verify))
             _stage_line(f"store {out.name}", before is not None and before == _mtime(out / "dataset.json"), t0)
         ds = self._datasets[kind, split]
-        record_dependency("store", [kind, split], store_key(ds))
+        record_dependency("store", self._tagged([kind, split]), store_key(ds))
         return ds
 
     def run(self, model: str = "crnn", kind: str = "mfcc", split: str = "random", seed=None):
@@ -262,8 +304,10 @@ class Context:
     def _run_job(self, model: str, kind: str, split: str, seed) -> dict:
         """What :func:`genre_utils.experiments.run_experiment` is called with for one run (plain values)."""
         # the new data are classified by the profile's seed only (the book reads them from that run)
-        return {"store": str(self.dataset(kind, split).root), "model": model,
-                "folder": str(run_dir(self.profile.name, model, kind, split, self.build_dir, seed)),
+        folder = run_dir(self.profile.name, model, kind, split, self.build_dir, seed)
+        if self.control:
+            folder = folder.parent / f"lab-{self.control}" / folder.name
+        return {"store": str(self.dataset(kind, split).root), "model": model, "folder": str(folder),
                 "profile": self.profile.name, "newdata": None if seed is not None or self.newdata is None
                 else str(self.newdata), "device": self.device, "data_description": self.data_description,
                 "seed": seed}
@@ -282,15 +326,17 @@ class Context:
                 ds, model, folder, self.profile, newdata=job["newdata"], device=self.device, progress=self.progress,
                 data_description=self.data_description, seed=seed))
             if announce:
-                _stage_line(f"run {folder.name}", before is not None and before == _mtime(folder / "results.json"),
-                            t0)
+                cached = before is not None and before == _mtime(folder / "results.json")
+                _stage_line(f"run {_run_name(folder)}", cached, t0)
         res = self._runs[model, kind, split, seed]
-        record_dependency("run", [model, kind, split] + ([] if seed is None else [str(seed)]), res.key)
+        record_dependency("run", self._tagged([model, kind, split] + ([] if seed is None else [str(seed)])), res.key)
         return res
 
     def train_runs(self, runs) -> None:
-        """Train every run of ``runs`` (``(model, kind, split, seed)`` tuples) that is not up to date, up to
-        :func:`run_workers` of them at a time, then hold them all as :meth:`run` does; one line per run.
+        """Train every run of ``runs`` that is not up to date, up to :func:`run_workers` of them at a time, then
+        hold them all as :meth:`run` does; one line per run. A run is ``(model, kind, split, seed)``, or
+        ``(model, kind, split, seed, control)`` for one of the laboratory's corpora (:meth:`controlled`), so
+        the laboratory's runs share the workers with the book's.
 
         Two at a time on a CPU: a CRNN training step keeps two threads only partly busy (measured on two
         cores: one run with two threads 75 s, with one thread 137 s), so two one-thread runs side by side
@@ -300,15 +346,20 @@ class Context:
         """
         from .experiments import cached_run  # deferred: a run has a key of its own (as in run())
 
-        todo = {}   # (model, kind, split, seed) -> run_experiment's arguments, for the runs that must train
-        for model, kind, split, seed in runs:
-            key = (model, kind, split, _own_seed(self.profile, seed))
-            if key in self._runs or key in todo:
+        def owner_and_key(run):
+            model, kind, split, seed, *control = run
+            owner = self.controlled(control[0]) if control and control[0] else self
+            return owner, (model, kind, split, _own_seed(self.profile, seed))
+
+        todo = {}   # (control, model, kind, split, seed) -> run_experiment's arguments, for the runs to train
+        for run in runs:
+            owner, key = owner_and_key(run)
+            if key in owner._runs or (owner.control, *key) in todo:
                 continue
-            job = self._run_job(*key)
-            if cached_run(self.dataset(kind, split), model, job["folder"], self.profile, newdata=job["newdata"],
+            job = owner._run_job(*key)
+            if cached_run(owner.dataset(key[1], key[2]), key[0], job["folder"], self.profile, newdata=job["newdata"],
                           device=self.device, seed=key[3]) is None:
-                todo[key] = job
+                todo[owner.control, *key] = job
         workers = run_workers(self.device, len(todo))
         if workers > 1:
             share = max(1, num_threads() // workers)
@@ -316,10 +367,10 @@ class Context:
                                   initializer=partial(_training_worker, share), desc="training runs", unit="run",
                                   progress=self.progress, fresh=True)
             for job, seconds in zip(todo.values(), results):
-                _stage_line(f"run {Path(job['folder']).name}", False, seconds=seconds)
-        for model, kind, split, seed in runs:   # the runs trained above were announced as they finished
-            key = (model, kind, split, _own_seed(self.profile, seed))
-            self._run(*key, announce=workers == 1 or key not in todo)
+                _stage_line(f"run {_run_name(job['folder'])}", False, seconds=seconds)
+        for run in runs:   # the runs trained above were announced as they finished
+            owner, key = owner_and_key(run)
+            owner._run(*key, announce=workers == 1 or (owner.control, *key) not in todo)
 
     def lab(self):
         """Render (or reuse) the laboratory of the synthetic corpus (:func:`genre_utils.lab.lab_data`); None on
@@ -343,6 +394,8 @@ class Context:
 
         Brings the artefact up to date first (a cache hit when the build has just prepared it).
         """
+        if args and str(args[0]).startswith("lab:"):
+            return self.controlled(str(args[0])[4:]).key_of(kind, args[1:])
         if kind == "corpus":
             corpus = self.corpus()
             return corpus["fingerprint"] if corpus else None
@@ -351,6 +404,12 @@ class Context:
         if kind == "run":
             return self.run(*args).key
         raise ValueError(f"unknown artefact kind {kind!r}")
+
+
+def _run_name(folder) -> str:
+    """A run's name in the build's progress lines: its folder, led by ``lab-<control>/`` for the laboratory's."""
+    folder = Path(folder)
+    return f"{folder.parent.name}/{folder.name}" if folder.parent.name.startswith("lab-") else folder.name
 
 
 def store_key(ds) -> str:

@@ -30,14 +30,20 @@ from .parallel import ordered_map
 from .provenance import atomic_write_bytes, code_fingerprint
 from .stats import seed_accuracy, seed_comparison
 
-__all__ = ["LAB_SECONDS", "BASE", "LabClip", "LabData", "lab_clips", "lab_fingerprint", "render_lab", "lab_features",
-           "lab_data", "probe_answers", "model_answers", "lab_answers", "lab_table", "lab_effects", "lab_sentences",
-           "lab_prediction"]
+__all__ = ["LAB_SECONDS", "BASE", "PROBE", "LabClip", "LabData", "lab_clips", "lab_fingerprint", "render_lab",
+           "lab_features", "lab_data", "probe_answers", "model_answers", "lab_answers", "trained_answers", "lab_table",
+           "lab_effects", "lab_sentences", "lab_prediction", "trained_comparisons", "trained_sentence",
+           "TRAINED_MODELS"]
 
 #: Length of every laboratory clip: one 5-s window, the unit the models classify.
 LAB_SECONDS = 5.0
 #: The name of the version played as composed.
 BASE = "none"
+#: The bag-of-frames probe's name in the laboratory's tables.
+PROBE = "bag-of-frames probe"
+#: The models the laboratory trains on a controlled corpus, by their names in its tables (the bag-of-frames
+#: probe is refitted besides); :data:`genre_utils.context.LAB_MODELS` trains them.
+TRAINED_MODELS = {"CRNN": "crnn", "CRNN with the GRU over time": "crnn-temporal"}
 _MANIFEST = "lab.json"
 
 
@@ -204,8 +210,75 @@ def lab_answers(models: dict, probe: dict | None = None) -> dict:
     """One dict of answers: model name -> control -> bool array (n_seeds, n_clips); the probe as one 'seed'."""
     out = {name: answers for name, answers in models.items()}
     if probe is not None:
-        out["bag-of-frames probe"] = {c: np.asarray(v, dtype=bool)[None, :] for c, v in probe.items()}
+        out[PROBE] = {c: np.asarray(v, dtype=bool)[None, :] for c, v in probe.items()}
     return out
+
+
+def trained_answers(ctx, controls) -> tuple[dict, list[str]]:
+    """The models trained on the corpus as composed and on each controlled corpus, each tested on its own
+    corpus's test tracks (the same tracks, composed the same way but for the control), track by track.
+
+    The models of :data:`TRAINED_MODELS` as composed are the book's runs (every training seed);
+    under a control, the runs :meth:`~genre_utils.context.Context.controlled` trains (one seed). The
+    bag-of-frames probe (mean, spread and change, :func:`genre_utils.probe.linear_probe`) is fitted on each
+    corpus's training tracks.
+
+    Returns
+    -------
+    answers : dict
+        Model name -> ``'none'`` or control -> bool array ``(n_seeds, n_tracks)`` of whole-track (vote) answers
+        (the form of :func:`lab_answers`, for :func:`lab_table` and :func:`lab_effects`).
+    track_ids : list of str
+        The test tracks every answer covers (those all the stores share).
+    """
+    from .probe import linear_probe  # deferred: the probe loads scikit-learn
+
+    def probe(ds):
+        records = linear_probe(ds, summary="dynamics")["test_tracks"]
+        return pd.Series({str(r["track_id"]): bool(r["correct"]) for r in records})
+
+    series = {}
+    for name, model in TRAINED_MODELS.items():
+        series[name] = {BASE: [r.correct_by_track() for r in ctx.seed_runs(model, "mfcc", "random")]}
+        for control in controls:
+            series[name][control] = [ctx.controlled(control).run(model, "mfcc", "random").correct_by_track()]
+    series[PROBE] = {BASE: [probe(ctx.dataset("mfcc", "random"))],
+                     **{c: [probe(ctx.controlled(c).dataset("mfcc", "random"))] for c in controls}}
+    shared = None
+    for per in series.values():
+        for runs in per.values():
+            for s in runs:
+                shared = set(s.index) if shared is None else shared & set(s.index)
+    ids = sorted(shared or ())
+    answers = {name: {c: np.array([s.loc[ids].to_numpy(dtype=bool) for s in runs], dtype=bool).reshape(len(runs), -1)
+                      for c, runs in per.items()} for name, per in series.items()}
+    return answers, ids
+
+
+def trained_comparisons(answers: dict, control: str) -> dict:
+    """Under one control, each trained model against the bag-of-frames probe on the same test tracks
+    (:func:`genre_utils.stats.seed_comparison`; model name -> comparison)."""
+    return {name: seed_comparison(per[control], answers[PROBE][control])
+            for name, per in answers.items() if name != PROBE and control in per}
+
+
+def trained_sentence(comparisons: dict, control: str) -> str:
+    """What each trained model does against the bag of frames on the ``control`` corpus, chosen by its result:
+    beats it, falls short of it (the interval over the test tracks excludes zero) or cannot be told from it."""
+    if not comparisons:
+        return f"No model was trained on the {control} corpus."
+    level = f"{100 * next(iter(comparisons.values()))['level']:.0f} %"
+    clauses = []
+    for name, c in comparisons.items():
+        numbers = f"{_points(c['difference'])} [{_points(c['low'])}, {_points(c['high'])}]"
+        if c["beyond_interval"] and c["difference"] > 0:
+            clauses.append(f"the {name} beats the bag of frames ({numbers})")
+        elif c["beyond_interval"]:
+            clauses.append(f"the {name} falls short of the bag of frames ({numbers})")
+        else:
+            clauses.append(f"the test cannot tell the {name} from the bag of frames ({numbers})")
+    return (f"Trained and tested with {control} made common to all genres (each model minus the bag of frames, in "
+            f"points of accuracy, with the test tracks' {level} interval), " + "; ".join(clauses) + ".")
 
 
 def lab_table(answers: dict) -> pd.DataFrame:

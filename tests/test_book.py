@@ -64,6 +64,12 @@ def test_the_corpus_card_and_the_laboratory_come_with_the_build(book):
     assert lab["controls"][0] == "none" and len(lab["controls"]) == 5 and lab["clips"]
     page = (html / "book" / "laboratory.html").read_text()
     assert "bag-of-frames probe" in page and "made common" in page
+    # trained under the control: its corpus (no new data), its runs, and the page's section read from them
+    timbre = json.loads((ctx.build_dir / "data" / "synth-tiny-timbre" / "corpus.json").read_text())
+    assert timbre["control"] == "timbre" and not any(f.startswith("newdata/") for f in timbre["files"])
+    for model in context.LAB_MODELS:
+        assert (ctx.build_dir / "runs" / "tiny" / "lab-timbre" / f"{model}-mfcc-random" / "results.json").is_file()
+    assert "Trained and tested with timbre made common to all genres" in page
 
 
 def test_every_results_page_names_its_data(book):

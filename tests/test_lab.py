@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from genre_utils import lab
+from genre_utils.genres import GENRES
 from genre_utils.styles import GROOVES, STYLES
 from genre_utils.synth import make_plan
 from genre_utils.synth.controls import COMMON_GROOVE, COMMON_TEMPO, CONTROLS
@@ -117,3 +118,87 @@ def test_a_change_no_larger_than_the_seeds_spread_is_said_as_such():
     said = lab.lab_sentences(effects)["CRNN"]
     assert said.startswith("For the CRNN, tempo -") and "by no more than its training seeds differ" in said
     assert lab.lab_prediction(effects, "CRNN").startswith("No single factor")
+
+
+# ---------------------------------------------------------------------------- trained under a control
+
+def test_a_controlled_corpus_is_the_same_corpus_with_one_factor_common(tmp_path):
+    """render_corpus(control=): the same files but the new data and FMA's other groups; the ten genres' clips
+    changed; a key of its own; and it is reused."""
+    from conftest import MINI_CORPUS
+
+    from genre_utils.synth import render_corpus
+
+    plain = render_corpus(tmp_path / "plain", MINI_CORPUS, progress=False)
+    timbre = render_corpus(tmp_path / "timbre", MINI_CORPUS, progress=False, control="timbre")
+    assert timbre["fingerprint"] != plain["fingerprint"] and timbre["control"] == "timbre"
+    foreign = {f for f, style in _fma_styles().items() if style not in GENRES}
+    assert set(timbre["files"]) == {f for f in plain["files"] if not f.startswith("newdata/") and f not in foreign}
+    broken = {b["path"] for b in plain["broken"]}
+    gtzan_good = {f for f in plain["files"] if f.startswith("gtzan/genres_original/") and f.endswith(".wav")
+                  and f not in broken and plain["files"][f][0] > 200_000}      # 5 s of 16-bit audio
+    assert gtzan_good and all(timbre["files"][f] != plain["files"][f] for f in gtzan_good)
+    assert (tmp_path / "timbre" / "gtzan" / "artists.csv").read_bytes() == \
+        (tmp_path / "plain" / "gtzan" / "artists.csv").read_bytes()
+    assert render_corpus(tmp_path / "timbre", MINI_CORPUS, progress=False, control="timbre")["cached"]
+    with pytest.raises(ValueError, match="unknown control"):
+        render_corpus(tmp_path / "other", MINI_CORPUS, progress=False, control="loudness")
+
+
+def _fma_styles() -> dict:
+    """Relative path of every planned FMA-layout track -> the style it is composed in."""
+    from conftest import MINI_CORPUS
+
+    from genre_utils.synth import plan_fma
+
+    return {t.relpath: t.style for t in plan_fma(MINI_CORPUS.synth_fma_tracks, MINI_CORPUS.clip_seconds,
+                                                 MINI_CORPUS.seed)[0]}
+
+
+def test_a_controlled_context_has_folders_and_keys_of_its_own(tmp_path):
+    from genre_utils import context
+
+    ctx = context.context("tiny", tmp_path / "build")
+    lab_ctx = ctx.controlled("timbre")
+    assert lab_ctx is ctx.controlled("timbre") and lab_ctx.control == "timbre" and lab_ctx.newdata is None
+    assert lab_ctx.gtzan == tmp_path / "build" / "data" / "synth-tiny-timbre" / "gtzan"
+    assert "one factor made common to all genres (timbre)" in lab_ctx.data_description
+    assert context._run_name(tmp_path / "runs" / "tiny" / "lab-timbre" / "crnn-mfcc-random") == \
+        "lab-timbre/crnn-mfcc-random"
+    assert lab_ctx._tagged(["mfcc", "random"]) == ["lab:timbre", "mfcc", "random"]
+    assert ctx._tagged(["mfcc", "random"]) == ["mfcc", "random"]
+    with pytest.raises(ValueError):
+        lab_ctx.controlled("tempo")
+    real = context.context("tiny", tmp_path / "b2", gtzan=tmp_path / "gtzan")
+    with pytest.raises(ValueError):
+        real.controlled("timbre")
+    assert context.lab_runs("quick") == [("crnn", "mfcc", "random", None, "timbre"),
+                                          ("crnn-temporal", "mfcc", "random", None, "timbre")]
+    assert context.lab_runs("no-such-profile") == []
+
+
+@pytest.mark.parametrize("diffs, words", [
+    ({"CRNN": (0.10, 0.03, 0.17), "CRNN with the GRU over time": (0.15, 0.08, 0.22)},
+     ["the CRNN beats the bag of frames (+10 [+3, +17])", "the CRNN with the GRU over time beats"]),
+    ({"CRNN": (-0.10, -0.17, -0.03), "CRNN with the GRU over time": (0.02, -0.05, 0.09)},
+     ["the CRNN falls short of the bag of frames (-10 [-17, -3])", "cannot tell the CRNN with the GRU over time"]),
+    ({"CRNN": (0.0, -0.06, 0.06)}, ["the test cannot tell the CRNN from the bag of frames (0 [-6, +6])"]),
+])
+def test_trained_sentence_follows_the_comparisons(diffs, words):
+    comparisons = {name: {"difference": d, "low": lo, "high": hi, "level": 0.95, "beyond_interval": lo > 0 or hi < 0}
+                   for name, (d, lo, hi) in diffs.items()}
+    text = lab.trained_sentence(comparisons, "timbre")
+    assert text.startswith("Trained and tested with timbre made common to all genres")
+    for w in words:
+        assert w in text
+    assert lab.trained_sentence({}, "timbre") == "No model was trained on the timbre corpus."
+
+
+def test_trained_comparisons_pair_each_model_with_the_probe():
+    rng = np.random.default_rng(0)
+    probe = rng.random(60) < 0.5
+    answers = {"CRNN": {"none": np.ones((3, 60), bool), "timbre": np.ones((1, 60), bool)},
+               lab.PROBE: {"none": probe[None, :], "timbre": probe[None, :]}}
+    cmp = lab.trained_comparisons(answers, "timbre")
+    assert list(cmp) == ["CRNN"] and cmp["CRNN"]["difference"] == pytest.approx(1 - probe.mean())
+    assert cmp["CRNN"]["n_tracks"] == 60 and cmp["CRNN"]["beyond_interval"]

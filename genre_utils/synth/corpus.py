@@ -6,6 +6,7 @@ See the package docstring (:mod:`genre_utils.synth`) for the layout, the broken 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import shutil
@@ -22,9 +23,11 @@ from ..config import ARTISTS_LIST, TEST_ONLY_LIST, Profile, fingerprint, get_pro
 from ..genres import GENRES, load_fma_genres, map_fma_track
 from ..parallel import ignore_interrupts, ordered_map
 from ..provenance import atomic_write_bytes, code_fingerprint, file_sha256, library_key
+from ..styles import STYLES
 from .artists import artist_names, artist_sheet, draw_bank, gtzan_artists
 from .banks import BANK_NAMES, banks_key
 from .compose import compose
+from .controls import CONTROLS
 from .fma_meta import FMA_KBPS, fma_tracks_table, plan_fma
 from .render import render, soundfont_bytes
 from .seeding import seeded_rng, stable_int
@@ -63,6 +66,7 @@ class Job:
     test_only: bool = False  # a GTZAN clip rendered for the test split only (listed in gtzan/test_only.txt)
     artist: str = ""         # the artist's name ('' for a track without one: new data, shifted FMA tracks)
     artist_seed: int = -1    # the artist's seed (genre_utils.synth.artists.artist_sheet); -1 without an artist
+    control: str | None = None  # a laboratory control the corpus renders the clip under (render_corpus(control=))
 
     def audio(self, seconds: float | None = None, control: str | None = None) -> np.ndarray:
         """The clip's audio, as the corpus renders it (``seconds``: another length; ``control``: a
@@ -82,7 +86,7 @@ class Job:
 
 
 def _render_job(out_dir: str, job: Job) -> str:
-    y = job.audio()
+    y = job.audio(control=job.control)
     path = Path(out_dir) / job.relpath
     if job.fmt == "mp3":
         write_mp3(path, y, job.sample_rate, FMA_KBPS)
@@ -200,15 +204,15 @@ def _write_broken(out: Path, broken: list[dict], profile: Profile, seed: int) ->
             atomic_write_bytes(path, buf.getvalue()[: 44 + int(1.5 * GTZAN_SAMPLE_RATE) * 2])
 
 
-def corpus_fingerprint(profile: str | Profile = "quick", seed: int | None = None) -> str:
+def corpus_fingerprint(profile: str | Profile = "quick", seed: int | None = None, control: str | None = None) -> str:
     """Fingerprint of a corpus: the profile's synth fields, the seed, :data:`SYNTH_VERSION`, the code of this
     module (and what it imports), the library versions it depends on and the SHA-256 of every General MIDI
     bank (:func:`genre_utils.synth.banks.banks_key`; raises :class:`~genre_utils.synth.banks.BankMissing` when
-    one was never fetched)."""
+    one was never fetched) and, for a controlled corpus (:func:`render_corpus` with ``control``), the control."""
     profile = get_profile(profile)
     seed = profile.seed if seed is None else int(seed)
-    return fingerprint(synth_fields(profile), seed, SYNTH_VERSION, code_fingerprint("synth"), library_key("corpus"),
-                       banks_key())
+    parts = [synth_fields(profile), seed, SYNTH_VERSION, code_fingerprint("synth"), library_key("corpus"), banks_key()]
+    return fingerprint(*parts, *([] if control is None else [{"control": control}]))
 
 
 def _read_json(path: Path):
@@ -307,7 +311,7 @@ def _run(out: Path, jobs: list[Job], workers: int | None, progress: bool) -> Non
 
 
 def render_corpus(out_dir, profile: str | Profile = "quick", seed: int | None = None, progress: bool = True,
-                  workers: int | None = None, verify: bool = False) -> dict:
+                  workers: int | None = None, verify: bool = False, control: str | None = None) -> dict:
     """Compose, render and write the synthetic corpus in the GTZAN and FMA layouts (see the module docstring).
 
     Parameters
@@ -325,6 +329,12 @@ def render_corpus(out_dir, profile: str | Profile = "quick", seed: int | None = 
     verify : bool
         Check the SHA-256 of every file of a reused corpus against ``corpus.json`` (the sizes are always
         checked); a file that differs is rendered again.
+    control : str, optional
+        A laboratory control (:data:`genre_utils.synth.controls.CONTROLS`): the ten genres' part of the corpus
+        (the same GTZAN-layout and FMA-layout tracks, artists, broken files and metadata; no new data, and no FMA
+        track of a group outside the ten genres, which no ten-genre split or model uses), every clip composed
+        as before but with that factor made common to all genres. The laboratory trains models on such a corpus
+        (:meth:`genre_utils.context.Context.controlled`).
 
     Returns
     -------
@@ -344,7 +354,10 @@ def render_corpus(out_dir, profile: str | Profile = "quick", seed: int | None = 
     profile = get_profile(profile)
     seed = profile.seed if seed is None else int(seed)
     out = Path(out_dir)
-    fp = corpus_fingerprint(profile, seed)
+    if control is not None:
+        if control not in CONTROLS:
+            raise ValueError(f"unknown control {control!r}; choose one of {', '.join(CONTROLS)}")
+    fp = corpus_fingerprint(profile, seed, control)
     stored = _read_json(out / CORPUS_JSON)
     if stored is not None and stored.get("fingerprint") == fp:
         bad = check_corpus(out, verify)
@@ -364,6 +377,12 @@ def render_corpus(out_dir, profile: str | Profile = "quick", seed: int | None = 
                 tmp.unlink(missing_ok=True)
 
     jobs, (tracks, artists), broken = plan_corpus(profile, seed)
+    if control is not None:   # the ten genres' tracks under the control: no new data, no FMA track of another group
+        foreign = {t.relpath for t in tracks if t.style not in STYLES}
+        tracks = [t for t in tracks if t.style in STYLES]
+        jobs = [dataclasses.replace(j, control=control) for j in jobs
+                if not j.relpath.startswith("newdata/") and j.relpath not in foreign]
+        broken = [b for b in broken if not b["path"].startswith("newdata/")]
     todo = [j for j in jobs if not (resume and (out / j.relpath).is_file())]
     _run(out, todo, workers, progress)
     _write_broken(out, broken, profile, seed)
@@ -379,6 +398,7 @@ def render_corpus(out_dir, profile: str | Profile = "quick", seed: int | None = 
     atomic_write_bytes(out / "gtzan" / ARTISTS_LIST, _artists_text(jobs))
 
     summary = _summary(profile, seed, fp, jobs, tracks, broken, resumed=len(jobs) - len(todo))
+    summary["control"] = control
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     summary["files"] = _file_record(out)
     _write_json(out / CORPUS_JSON, summary)
