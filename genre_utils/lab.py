@@ -33,7 +33,7 @@ from .stats import seed_accuracy, seed_comparison
 __all__ = ["LAB_SECONDS", "BASE", "PROBE", "LabClip", "LabData", "lab_clips", "lab_fingerprint", "render_lab",
            "lab_features", "lab_data", "probe_answers", "model_answers", "lab_answers", "trained_answers", "lab_table",
            "lab_effects", "lab_sentences", "lab_prediction", "trained_comparisons", "trained_sentence",
-           "TRAINED_MODELS"]
+           "split_sentence", "TRAINED_MODELS"]
 
 #: Length of every laboratory clip: one 5-s window, the unit the models classify.
 LAB_SECONDS = 5.0
@@ -255,6 +255,22 @@ def trained_answers(ctx, controls) -> tuple[dict, list[str]]:
     return answers, ids
 
 
+def split_sentence(splits_a: pd.Series, splits_b: pd.Series, control: str) -> str:
+    """Whether the corpus as composed and the ``control`` corpus put their tracks in the same splits (track id ->
+    ``'train'``/``'valid'``/``'test'``, as :attr:`genre_utils.dataset.Dataset.track_splits`), in words chosen by
+    the count of tracks that differ."""
+    common = splits_a.index.intersection(splits_b.index)
+    differ = int((splits_a[common].astype(str) != splits_b[common].astype(str)).sum())
+    only = len(splits_a.index.union(splits_b.index)) - len(common)
+    if differ == 0 and only == 0:
+        return (f"Both corpora hold the same {len(common):,} tracks in the same splits, so each model is trained and "
+                f"tested on the same tracks with and without the {control} control.")
+    verb = "falls" if differ == 1 else "fall"
+    return (f"Of the {len(common):,} tracks both corpora hold, {differ:,} {verb} in another split under the {control} "
+            f"control{f', and {only:,} are in one corpus only' if only else ''}: the pairing covers the shared test "
+            "tracks, but the training sets differ by those tracks.")
+
+
 def trained_comparisons(answers: dict, control: str) -> dict:
     """Under one control, each trained model against the bag-of-frames probe on the same test tracks
     (:func:`genre_utils.stats.seed_comparison`; model name -> comparison)."""
@@ -363,7 +379,9 @@ def lab_sentences(effects: pd.DataFrame) -> dict[str, str]:
         seeds = rows[interval & ~noise]
         steady = rows[~interval]
         if len(steady) == len(rows):
-            out[name] = f"No control changes the accuracy of the {name} beyond the noise ({_listed(steady)})."
+            lead = (f"Making {rows['control'].iloc[0]} common does not change" if len(rows) == 1
+                    else "No control changes")
+            out[name] = f"{lead} the accuracy of the {name} beyond the noise ({_listed(steady)})."
             continue
         parts = []
         if len(lost):

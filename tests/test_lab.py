@@ -83,6 +83,8 @@ def test_tables_and_sentences_follow_the_answers():
     assert "gains accuracy beyond the noise under groove" in said["CRNN"]
     assert "the remaining control stays within the noise (tempo 0 points [0, 0])" in said["CRNN"]
     assert said["steady model"].startswith("No control changes the accuracy of the steady model")
+    one = lab.lab_sentences(effects[effects["control"] == "tempo"])    # one control: said as that control
+    assert one["steady model"].startswith("Making tempo common does not change the accuracy of the steady model")
     assert "instruments and the mix" in lab.lab_prediction(effects, "CRNN")
     assert lab.lab_prediction(effects, "steady model").startswith("No single factor")
 
@@ -202,3 +204,12 @@ def test_trained_comparisons_pair_each_model_with_the_probe():
     cmp = lab.trained_comparisons(answers, "timbre")
     assert list(cmp) == ["CRNN"] and cmp["CRNN"]["difference"] == pytest.approx(1 - probe.mean())
     assert cmp["CRNN"]["n_tracks"] == 60 and cmp["CRNN"]["beyond_interval"]
+
+
+def test_split_sentence_counts_the_tracks_that_move():
+    a = pd.Series({"t1": "train", "t2": "test", "t3": "valid"})
+    same = lab.split_sentence(a, a.copy(), "timbre")
+    assert same.startswith("Both corpora hold the same 3 tracks in the same splits")
+    moved = lab.split_sentence(a, pd.Series({"t1": "test", "t2": "test", "t4": "train"}), "timbre")
+    assert "Of the 2 tracks both corpora hold, 1 falls in another split" in moved
+    assert "2 are in one corpus only" in moved
