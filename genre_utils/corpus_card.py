@@ -67,7 +67,7 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
 #: What the synthetic corpus does not contain at all, whatever the genre (said on the card page).
 NOT_MODELLED = (
     "recorded instruments: every note is a General MIDI sample from one of two SoundFonts (TimGM6mb, 6 MB, and "
-    "FluidR3Mono, 124 MB decoded), one per artist, drawn with the same odds in every genre",
+    "FluidR3Mono, 124 MB decoded), one per artist, with half of every genre's tracks on each",
     "singing and lyrics: the 'voice' parts are sampled vowels without words",
     "mixing and mastering as a studio does it: one production chain (EQ, distortion, compression, room, noise, "
     "MP3) with random settings per artist, applied to the whole mix rather than to separate stems",

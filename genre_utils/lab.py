@@ -55,6 +55,7 @@ class LabClip:
     genre: str
     seed: int
     artist_seed: int = -1   # the seed of the track's artist (genre_utils.synth.artists); -1 without one
+    bank: str = "timgm6mb"  # the General MIDI bank the corpus renders the track with
 
 
 def lab_clips(track_ids, profile, seed: int | None = None) -> list[LabClip]:
@@ -69,14 +70,16 @@ def lab_clips(track_ids, profile, seed: int | None = None) -> list[LabClip]:
     jobs, _, _ = plan_corpus(profile, profile.seed if seed is None else int(seed))
     by_id = {f"gtzan:{Path(j.relpath).stem}": j for j in jobs if j.relpath.startswith("gtzan/") and not j.shift}
     wanted = sorted(str(t) for t in track_ids)
-    return [LabClip(t, by_id[t].genre, int(by_id[t].seed), int(by_id[t].artist_seed)) for t in wanted if t in by_id]
+    return [LabClip(t, by_id[t].genre, int(by_id[t].seed), int(by_id[t].artist_seed), by_id[t].bank)
+            for t in wanted if t in by_id]
 
 
 def lab_fingerprint(clips: list[LabClip], controls, profile, seconds: float = LAB_SECONDS) -> str:
     """The laboratory audio's cache key: the clips, the controls, the length and the synthesiser's code."""
     from .synth import corpus_fingerprint  # deferred: see lab_clips
 
-    return fingerprint([(c.track_id, c.genre, c.seed, c.artist_seed) for c in clips], list(controls), float(seconds),
+    return fingerprint([(c.track_id, c.genre, c.seed, c.artist_seed, c.bank) for c in clips], list(controls),
+                       float(seconds),
                        corpus_fingerprint(get_profile(profile)), code_fingerprint("synth"))
 
 
@@ -90,7 +93,8 @@ def _render_one(args) -> str:
     from .synth import GTZAN_SAMPLE_RATE, Job
 
     out, clip, control, seconds = args
-    job = Job("", clip.genre, clip.seed, seconds, False, "wav", GTZAN_SAMPLE_RATE, artist_seed=clip.artist_seed)
+    job = Job("", clip.genre, clip.seed, seconds, False, "wav", GTZAN_SAMPLE_RATE, artist_seed=clip.artist_seed,
+              bank=clip.bank)
     y = job.audio(control=None if control == BASE else control)
     path = Path(out) / control / _file_name(clip.track_id)
     write_wav(path, y, GTZAN_SAMPLE_RATE)

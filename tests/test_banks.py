@@ -18,10 +18,8 @@ from conftest import MINI_CORPUS
 
 from genre_utils import cli
 from genre_utils.errors import UserError
-from genre_utils.genres import GENRES
 from genre_utils.synth import banks
-from genre_utils.synth.artists import artist_sheet
-from genre_utils.synth.corpus import Job, corpus_fingerprint
+from genre_utils.synth.corpus import corpus_fingerprint
 
 SHDR = struct.Struct("<20sIIIIIBbHH")
 
@@ -166,15 +164,39 @@ def test_a_damaged_bank_is_refused_with_one_line(tmp_path, monkeypatch, damage):
     banks.bank_bytes.cache_clear()
 
 
-def test_banks_are_drawn_per_artist_with_the_same_odds_in_every_genre():
-    counts = {g: Counter(artist_sheet(g, seed).bank for seed in range(200)) for g in GENRES}
-    for genre, count in counts.items():
-        assert set(count) == set(banks.BANK_NAMES), genre
-        assert 0.38 < count["fluidr3mono"] / 200 < 0.62, (genre, count)   # 1/2, within ~3.4 binomial s.d.
-    lone = Counter(Job(f"x/{i}.wav", "jazz", i, 5.0, False, "wav", 22050).bank() for i in range(200))
-    assert 0.38 < lone["fluidr3mono"] / 200 < 0.62
-    job = Job("x/a.wav", "jazz", 3, 5.0, False, "wav", 22050, artist_seed=17)
-    assert job.bank() == artist_sheet("jazz", 17).bank == job.bank()
+@pytest.mark.parametrize("profile", ["quick", "paper"])
+def test_every_genre_has_half_its_tracks_on_each_bank_and_an_artist_one_bank(profile):
+    from genre_utils.config import get_profile
+    from genre_utils.synth import plan_corpus
+
+    prof = get_profile(profile)
+    jobs, _, _ = plan_corpus(prof, prof.seed)
+    by_style: dict = {}   # per tree and style
+    for j in jobs:
+        by_style.setdefault((j.relpath.split("/")[0], j.genre), []).append(j)
+    for style, own in by_style.items():
+        count = Counter(j.bank for j in own)
+        biggest = max(Counter(j.artist_seed for j in own if j.artist_seed >= 0).values(), default=1)
+        assert abs(count["fluidr3mono"] - count["timgm6mb"]) <= biggest, (style, count)   # one artist's worth
+    artists: dict = {}
+    for j in jobs:
+        if j.artist_seed >= 0:
+            artists.setdefault((j.genre, j.artist_seed), set()).add(j.bank)
+    assert all(len(b) == 1 for b in artists.values())                 # an artist keeps its bank
+    assert [j.bank for j in plan_corpus(prof, prof.seed)[0]] == [j.bank for j in jobs]   # a function of the seed
+
+
+def test_balanced_banks_split_the_tracks_evenly_whatever_the_sizes():
+    from genre_utils.synth.artists import balanced_banks
+    from genre_utils.synth.seeding import seeded_rng
+
+    sizes = {f"a{i}": n for i, n in enumerate([5, 4, 4, 3, 3, 2, 2, 2, 5, 3])}
+    banks_of = balanced_banks(sizes, seeded_rng("t", 1))
+    per_bank = Counter()
+    for owner, bank in banks_of.items():
+        per_bank[bank] += sizes[owner]
+    assert set(banks_of) == set(sizes) and abs(per_bank["fluidr3mono"] - per_bank["timgm6mb"]) <= 5
+    assert balanced_banks(sizes, seeded_rng("t", 1)) == banks_of
 
 
 def test_the_fetched_bank_renders_every_general_midi_program():

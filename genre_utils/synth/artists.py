@@ -8,8 +8,8 @@ gives lower accuracies than a random one (Flexer 2007; Sturm 2013 for GTZAN). Th
 * an artist is a seed; :func:`artist_sheet` draws from it, from the *same* distributions a lone track's choices
   come from (the style sheet's tempo range, grooves, progressions, instrument pools, and the genre-independent
   :data:`~genre_utils.synth.render.PRODUCTION` ranges), the artist's key, tempo, two grooves, two progressions,
-  instruments, mix, dynamics, production chain and General MIDI bank (:class:`ArtistSheet`;
-  :func:`draw_bank`, the same odds in every genre);
+  instruments, mix, dynamics and production chain (:class:`ArtistSheet`); its General MIDI bank is assigned
+  when the corpus is planned (:func:`balanced_banks`: half of every genre's tracks on each bank);
 * each of the artist's tracks then keeps those choices with small deviations of its own
   (:func:`genre_utils.synth.plan.make_plan` with ``artist=``): another key a fourth or fifth away now and
   then, a tempo a few per cent off, now and then another instrument for one part.
@@ -35,7 +35,8 @@ from .render import Chain, draw_chain
 from .seeding import pick, seeded_rng
 
 __all__ = ["ArtistSheet", "artist_sheet", "draw_program", "draw_kit", "ROLES", "track_choices", "artist_names",
-           "invented_title", "gtzan_artists", "draw_bank", "ARTIST_SIZES", "KEY_MOVES", "TEMPO_SPREAD", "KIT_CHANGE"]
+           "invented_title", "gtzan_artists", "balanced_banks", "ARTIST_SIZES", "KEY_MOVES", "TEMPO_SPREAD",
+           "KIT_CHANGE"]
 
 #: Range of the number of clips an artist has among a genre's balanced GTZAN-layout clips.
 ARTIST_SIZES = (2, 5)
@@ -130,8 +131,6 @@ class ArtistSheet:
         MIDI reverb send (CC 91).
     chain : genre_utils.synth.render.Chain
         The production chain of every track (the MP3 round trip included).
-    bank : str
-        The General MIDI bank every track is rendered with (:data:`genre_utils.synth.banks.BANKS`).
     """
 
     key: int
@@ -143,12 +142,36 @@ class ArtistSheet:
     velocity: int
     reverb: int
     chain: Chain
-    bank: str = BANK_NAMES[0]
 
 
-def draw_bank(rng) -> str:
-    """One of :data:`genre_utils.synth.banks.BANK_NAMES`, each with the same probability, whatever the genre."""
-    return str(pick(rng, BANK_NAMES))
+def balanced_banks(owners: dict, rng) -> dict:
+    """Assign a General MIDI bank to each owner of a genre's tracks (an artist, or a lone track) so that each
+    bank gets as near half of the genre's tracks as the owners' sizes allow.
+
+    Drawing a bank per artist with even odds would leave a genre with ten artists at, say, 12 % on one bank and
+    another at 64 % by chance, and the bank would then carry genre. Here the owners are taken in a random
+    order (``rng``) and each goes to the bank that has fewer tracks so far, so no bank names a genre in the
+    corpus itself, not only in expectation.
+
+    Parameters
+    ----------
+    owners : dict
+        Owner key -> number of tracks.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    dict
+        Owner key -> a key of :data:`genre_utils.synth.banks.BANKS`.
+    """
+    keys = sorted(owners, key=str)
+    counts = dict.fromkeys(BANK_NAMES, 0)
+    out = {}
+    for i in rng.permutation(len(keys)):
+        bank = min(BANK_NAMES, key=lambda b: (counts[b], BANK_NAMES.index(b)))
+        out[keys[i]] = bank
+        counts[bank] += owners[keys[i]]
+    return out
 
 
 def artist_sheet(style_name: str, artist_seed: int) -> ArtistSheet:
@@ -170,7 +193,7 @@ def artist_sheet(style_name: str, artist_seed: int) -> ArtistSheet:
     return ArtistSheet(key=int(rng.integers(12)), tempo_position=float(rng.uniform(0, 1)), grooves=grooves,
                        progressions=progressions, programs=tuple(programs.items()), levels=tuple(levels.items()),
                        velocity=int(rng.integers(lo_v, hi_v + 1)), reverb=int(rng.integers(*style.reverb)),
-                       chain=draw_chain(rng, False), bank=draw_bank(rng))
+                       chain=draw_chain(rng, False))
 
 
 def track_choices(artist: ArtistSheet, style: GenreStyle, seed: int, own_programs: dict) -> dict:

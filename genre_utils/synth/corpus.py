@@ -24,7 +24,7 @@ from ..genres import GENRES, load_fma_genres, map_fma_track
 from ..parallel import ignore_interrupts, ordered_map
 from ..provenance import atomic_write_bytes, code_fingerprint, file_sha256, library_key
 from ..styles import STYLES
-from .artists import artist_names, artist_sheet, draw_bank, gtzan_artists
+from .artists import artist_names, artist_sheet, balanced_banks, gtzan_artists
 from .banks import BANK_NAMES, banks_key
 from .compose import compose
 from .controls import CONTROLS
@@ -67,6 +67,7 @@ class Job:
     artist: str = ""         # the artist's name ('' for a track without one: new data, shifted FMA tracks)
     artist_seed: int = -1    # the artist's seed (genre_utils.synth.artists.artist_sheet); -1 without an artist
     control: str | None = None  # a laboratory control the corpus renders the clip under (render_corpus(control=))
+    bank: str = "timgm6mb"   # the General MIDI bank (genre_utils.synth.banks.BANKS), balanced per genre by plan_corpus
 
     def audio(self, seconds: float | None = None, control: str | None = None) -> np.ndarray:
         """The clip's audio, as the corpus renders it (``seconds``: another length; ``control``: a
@@ -76,13 +77,7 @@ class Job:
         chain = None if sheet is None else (sheet.chain if self.fmt == "wav" else sheet.chain.without_mp3())
         midi = compose(self.genre, self.seed, seconds, self.shift, control=control, artist=sheet)
         return render(midi, seconds, self.sample_rate, seed=self.seed, shift=self.shift, chain=chain,
-                      bank=self.bank())
-
-    def bank(self) -> str:
-        """The General MIDI bank of this clip: its artist's, or (a track without one) drawn from its seed."""
-        if self.artist_seed >= 0:
-            return artist_sheet(self.genre, self.artist_seed).bank
-        return draw_bank(seeded_rng("bank", int(self.seed)))
+                      bank=self.bank)
 
 
 def _render_job(out_dir: str, job: Job) -> str:
@@ -123,6 +118,7 @@ def plan_corpus(profile: Profile, seed: int):
     Returns
     -------
     jobs : list of Job
+        Each with its General MIDI bank (:func:`_with_banks`).
     fma : tuple (tracks, artist names)
     broken : list of dict
         ``path`` (relative to ``out_dir``), ``reason`` and ``kind`` of every deliberately broken file.
@@ -177,7 +173,21 @@ def plan_corpus(profile: Profile, seed: int):
         elif t.audio == "short":
             broken.append({"path": t.relpath, "kind": "short",
                            "reason": f"too short: 2.5 s of audio although tracks.csv says {int(round(secs))} s"})
-    return jobs, (tracks, artists_fma), broken
+    return _with_banks(jobs, seed), (tracks, artists_fma), broken
+
+
+def _with_banks(jobs: list[Job], seed: int) -> list[Job]:
+    """The jobs with their General MIDI banks: an artist's tracks share one bank, and within each tree (GTZAN,
+    FMA, new data) each bank gets as near half of every style's tracks as
+    :func:`~genre_utils.synth.artists.balanced_banks` can make it."""
+    owner = {j.relpath: (j.artist_seed if j.artist_seed >= 0 else j.relpath) for j in jobs}
+    groups: dict = {}   # (tree, style) -> owner -> tracks
+    for j in jobs:
+        sizes = groups.setdefault((j.relpath.split("/")[0], j.genre), {})
+        sizes[owner[j.relpath]] = sizes.get(owner[j.relpath], 0) + 1
+    banks = {group: balanced_banks(sizes, seeded_rng("banks", int(seed), *group))
+             for group, sizes in sorted(groups.items())}
+    return [dataclasses.replace(j, bank=banks[j.relpath.split("/")[0], j.genre][owner[j.relpath]]) for j in jobs]
 
 
 def _write_broken(out: Path, broken: list[dict], profile: Profile, seed: int) -> None:
@@ -445,7 +455,7 @@ def _summary(profile: Profile, seed: int, fp: str, jobs, tracks, broken, resumed
         "synth": synth_fields(profile),
         "libraries": library_key("corpus"),
         "banks": banks_key(),
-        "bank_counts": {b: sum(1 for j in jobs if j.bank() == b) for b in BANK_NAMES},
+        "bank_counts": {b: sum(1 for j in jobs if j.bank == b) for b in BANK_NAMES},
         "sample_rates": {"gtzan": GTZAN_SAMPLE_RATE, "fma": FMA_SAMPLE_RATE, "newdata": GTZAN_SAMPLE_RATE},
         "paths": {"gtzan": "gtzan/genres_original", "fma": "fma", "newdata": "newdata"},
         "counts": {"gtzan": gtzan, "gtzan_test_only": test_only, "fma": groups, "fma_labels": labels,
