@@ -214,3 +214,19 @@ torch==2.13.0 \\
     assert tool.torch_only(blocks) == {"nvidia-cublas", "nvidia-cudnn-cu13", "sympy"}
     # sympy is torch-only too, but torch needs it everywhere: the tool keeps it (hashed) by subtracting the
     # CPU-platform resolution of torch alone, which lists it.
+
+
+def test_make_fetches_the_second_soundfont_only_for_the_synthetic_corpus():
+    """`make book` runs `make banks` first; given real data it renders no synthetic audio and skips the fetch."""
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("needs make")
+    root = Path(__file__).resolve().parents[1]
+
+    def dry(*args):
+        return subprocess.run(["make", "-n", "book", *args], cwd=root, capture_output=True, text=True).stdout
+
+    assert "genre_utils.cli banks" in dry()
+    real = dry("GTZAN_DIR=/data/gtzan")
+    assert "genre_utils.cli banks" not in real and "--gtzan /data/gtzan" in real
