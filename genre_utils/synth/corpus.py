@@ -25,11 +25,11 @@ from ..parallel import ignore_interrupts, ordered_map
 from ..provenance import atomic_write_bytes, code_fingerprint, file_sha256, library_key
 from ..styles import STYLES
 from .artists import artist_names, artist_sheet, balanced_banks, gtzan_artists
-from .banks import BANK_NAMES, banks_key
+from .banks import BANK_NAMES, bank_bytes, banks_key
 from .compose import compose
 from .controls import CONTROLS
 from .fma_meta import FMA_KBPS, fma_tracks_table, plan_fma
-from .render import render, soundfont_bytes
+from .render import render
 from .seeding import seeded_rng, stable_int
 
 __all__ = ["SYNTH_VERSION", "GTZAN_SAMPLE_RATE", "FMA_SAMPLE_RATE", "SYNTH_FIELDS", "CORPUS_JSON", "PROGRESS_JSON",
@@ -307,7 +307,7 @@ def _warm_up() -> None:
     import soxr  # noqa: F401
 
     for bank in BANK_NAMES:
-        soundfont_bytes(bank)
+        bank_bytes(bank)
 
 
 def _run(out: Path, jobs: list[Job], workers: int | None, progress: bool) -> None:
@@ -364,9 +364,8 @@ def render_corpus(out_dir, profile: str | Profile = "quick", seed: int | None = 
     profile = get_profile(profile)
     seed = profile.seed if seed is None else int(seed)
     out = Path(out_dir)
-    if control is not None:
-        if control not in CONTROLS:
-            raise ValueError(f"unknown control {control!r}; choose one of {', '.join(CONTROLS)}")
+    if control is not None and control not in CONTROLS:
+        raise ValueError(f"unknown control {control!r}; choose one of {', '.join(CONTROLS)}")
     fp = corpus_fingerprint(profile, seed, control)
     stored = _read_json(out / CORPUS_JSON)
     if stored is not None and stored.get("fingerprint") == fp:

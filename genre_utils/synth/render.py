@@ -10,7 +10,6 @@ per track (:func:`draw_chain`).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
 import struct
 from dataclasses import dataclass
@@ -19,16 +18,15 @@ import numpy as np
 
 from ..audio import mp3_round_trip
 from ..provenance import library_version
-from .banks import BANK_NAMES, BANKS, bank_bytes
+from .banks import BANK_NAMES, BANKS, bank_bytes, bank_sha256
 from .seeding import pick, seeded_rng
 
 __all__ = ["synthesize", "render", "Production", "PRODUCTION", "Chain", "draw_chain", "post_process",
            "soundfont_bytes", "soundfont_name", "corpus_tools"]
 
 
-def soundfont_bytes(bank: str = "timgm6mb") -> bytes:
-    """The SoundFont 2 bytes of ``bank`` (a key of :data:`genre_utils.synth.banks.BANKS`; checked when read)."""
-    return bank_bytes(bank)
+#: The SoundFont 2 bytes of a bank (its earlier name here; :func:`genre_utils.synth.banks.bank_bytes`).
+soundfont_bytes = bank_bytes
 
 
 def synthesize(midi, bank: str = "timgm6mb") -> tuple[np.ndarray, int]:
@@ -54,7 +52,7 @@ def synthesize(midi, bank: str = "timgm6mb") -> tuple[np.ndarray, int]:
     midi.write(buf)
     if not any(inst.notes for inst in midi.instruments):
         return np.zeros(0, dtype=np.float32), 48000
-    data, sr = sf.read(io.BytesIO(midirenderer.render_wave_from(soundfont_bytes(bank), buf.getvalue())),
+    data, sr = sf.read(io.BytesIO(midirenderer.render_wave_from(bank_bytes(bank), buf.getvalue())),
                        dtype="float32", always_2d=True)
     return data.mean(axis=1), int(sr)
 
@@ -333,9 +331,9 @@ def corpus_tools() -> dict:
     for bank in BANK_NAMES:
         out[f"soundfont {bank}"] = out[f"soundfont {bank} sha256"] = None
         try:
-            data = soundfont_bytes(bank)
+            data = bank_bytes(bank)   # checked against its recorded SHA-256 when read
         except (ImportError, OSError, ValueError):   # ValueError: the banks' UserErrors (missing, damaged)
             continue
         out[f"soundfont {bank}"] = soundfont_name(data) or BANKS[bank].name
-        out[f"soundfont {bank} sha256"] = hashlib.sha256(data).hexdigest()
+        out[f"soundfont {bank} sha256"] = bank_sha256(bank)
     return out
