@@ -4,7 +4,10 @@ Test modules import them by name (``from conftest import STORE_PROFILE``): the t
 as it is for ``fixtures_audio``.
 """
 
+import shutil
 import signal
+
+import pytest
 
 from genre_utils.config import get_profile
 
@@ -28,8 +31,32 @@ TRAINING_FIXTURES = frozenset({"pipeline", "trained"})
 
 
 def pytest_collection_modifyitems(config, items):
-    import pytest
-
     for item in items:
         if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+#: Modules with a failed or erroring test: their folders are kept for a look afterwards.
+_FAILED_MODULES: set[str] = set()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed:
+        _FAILED_MODULES.add(item.module.__name__)
+    return report
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _free_module_folders(request, tmp_path_factory):
+    """Delete the folders a module's fixtures made with ``tmp_path_factory`` once the module has finished, unless
+    one of its tests failed. pytest itself keeps them to the end of the session, so the suite's module-wide stores,
+    corpora and trained runs (100-600 MB each) would add up on the disk (``tmp_path_retention_policy`` in
+    pyproject.toml does the same for each test's ``tmp_path``). No fixture wider than a module writes there."""
+    base = tmp_path_factory.getbasetemp()
+    before = set(base.iterdir())
+    yield
+    if request.module.__name__ not in _FAILED_MODULES:
+        for folder in set(base.iterdir()) - before:
+            shutil.rmtree(folder, ignore_errors=True)
