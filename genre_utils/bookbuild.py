@@ -172,10 +172,12 @@ def up_to_date(ctx, page: Path, target: Path, params: dict) -> bool:
 _LIVE_KERNELS: set[int] = set()
 
 
-def _kernel_manager_class(log_path: Path, env: dict | None = None):
-    """An ``AsyncKernelManager`` over IPC sockets whose kernel's stdout/stderr go to ``log_path`` and whose
+def _kernel_manager_class(log_path: Path, env: dict | None = None, cwd: Path | None = None):
+    """An ``AsyncKernelManager`` over IPC sockets whose kernel's stdout/stderr go to ``log_path``, whose
     environment is this process's plus ``env`` (given to the kernel alone, so that notebooks executed side by
-    side in threads never see each other's variables)."""
+    side in threads never see each other's variables) and which starts in ``cwd`` (the kernel's own working
+    directory: papermill's ``cwd=`` would move this whole process there, which notebooks executed in threads
+    race on, one thread restoring the folder another had moved to)."""
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
@@ -190,6 +192,8 @@ def _kernel_manager_class(log_path: Path, env: dict | None = None):
 
         async def _async_launch_kernel(self, kernel_cmd, **kw):
             kw["env"] = {**(kw.get("env") or os.environ), **(env or {})}
+            if cwd is not None:
+                kw["cwd"] = str(cwd)
             log = open(log_path, "ab")
             kw.setdefault("stdout", log)
             kw.setdefault("stderr", log)
@@ -315,10 +319,10 @@ def _execute(page: Path, target: Path, parameters: dict, cwd: Path, timeout: int
     tail = _Tail(progress, f"    [{page.name}] ")
     tail.start()
     try:
-        pm.execute_notebook(str(page), str(tmp), parameters=parameters, cwd=str(cwd), kernel_name="python3",
+        pm.execute_notebook(str(page), str(tmp), parameters=parameters, kernel_name="python3",
                             progress_bar=False, log_output=False, request_save_on_cell_execute=False,
                             execution_timeout=timeout,
-                            kernel_manager_class=_kernel_manager_class(target.with_suffix(".kernel.log"), env))
+                            kernel_manager_class=_kernel_manager_class(target.with_suffix(".kernel.log"), env, cwd))
     except pm.PapermillExecutionError as err:
         raise BuildError(f"notebook {page.name} failed in cell {err.exec_count} (executed copy: {tmp}):\n"
                          f"{err.ename}: {err.evalue}") from None

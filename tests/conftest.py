@@ -4,6 +4,7 @@ Test modules import them by name (``from conftest import STORE_PROFILE``): the t
 as it is for ``fixtures_audio``.
 """
 
+import os
 import shutil
 import signal
 
@@ -60,3 +61,18 @@ def _free_module_folders(request, tmp_path_factory):
     if request.module.__name__ not in _FAILED_MODULES:
         for folder in set(base.iterdir()) - before:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _same_working_directory():
+    """A test ends in the working directory it started in: one that moved into its own ``tmp_path`` would leave
+    every later test (and the processes they start) in a deleted folder once that ``tmp_path`` is freed."""
+    before = os.getcwd()
+    yield
+    try:
+        after = os.getcwd()
+    except FileNotFoundError:
+        after = "a deleted folder"
+    if after != before:
+        os.chdir(before)
+        pytest.fail(f"the test left the working directory in {after} (it started in {before})")

@@ -89,10 +89,13 @@ def _book(root: Path, second_cell: str) -> list[Path]:
 def test_real_kernels_record_what_they_read_and_half_written_notebooks_rerun(tmp_path, capfd, monkeypatch):
     monkeypatch.setattr(bookbuild, "code_fingerprint", lambda *m: "pinned code")  # one change at a time
     root = tmp_path / "root"
-    pages = _book(root, "x = 1")
+    pages = _book(root, f"import os\nassert os.getcwd() == {str((root / 'book').resolve())!r}, os.getcwd()")
     ctx = FakeContext(tmp_path / "build")
+    here = os.getcwd()
     timings = bookbuild.execute_notebooks(ctx, root, pages, {"profile": "tiny"}, timeout=120)
     assert sorted(timings) == ["a.ipynb", "b.ipynb"]
+    # each kernel ran in the book's folder, and this process, whose threads ran them side by side, never moved
+    assert os.getcwd() == here
     stamp = json.loads((ctx.build_dir / "executed/book/a.key.json").read_text())
     assert stamp["recorded"] == [["store", ["mfcc", "random"]]]
     err = capfd.readouterr().err
