@@ -34,7 +34,7 @@ class Budget:
     """
 
     def __init__(self, max_steps=None, time_limit=None, eval_every=None, log=None, seconds=0.0, X_valid=None,
-                 y_valid=None, eval_batch_size=256):
+                 y_valid=None, eval_batch_size=256, precision: str = "fp32"):
         for name, value in (("max_steps", max_steps), ("time_limit", time_limit), ("eval_every", eval_every)):
             if value is not None and not value > 0:
                 raise ValueError(f"{name} must be positive, not {value!r}")
@@ -42,7 +42,7 @@ class Budget:
         self.log = list(log or [])
         self.log_from = len(self.log)            # the first row this call writes (earlier calls wrote the rest)
         self.seconds = float(seconds)            # training seconds of the run before this call
-        self.valid = (X_valid, y_valid, eval_batch_size)
+        self.valid = (X_valid, y_valid, eval_batch_size, precision)
         self.started = time.perf_counter()
         self.reason = None
         self._loss = self._correct = None        # sums since the last row (tensors on the device)
@@ -53,8 +53,8 @@ class Budget:
         self._clock = time.perf_counter()
 
     def _validate(self, run) -> tuple[float, float]:
-        X_valid, y_valid, batch_size = self.valid
-        return loss_and_accuracy(run.model, X_valid, y_valid, batch_size, run.device)
+        X_valid, y_valid, batch_size, precision = self.valid
+        return loss_and_accuracy(run.model, X_valid, y_valid, batch_size, run.device, precision)
 
     def first_row(self, run) -> None:
         """The starting point of a logged run: validation before the first step (no training numbers yet)."""

@@ -18,14 +18,14 @@ import torch
 from torch import nn
 
 from .config import FeatureParams, TrainConfig, resume_differences
-from .devices import select_device
+from .devices import model_device, scoring_precision, select_device
 from .errors import CheckpointError, RunMismatchError
 from .models import build_model
 from .provenance import atomic_same_file, atomic_torch_save, to_plain
 
 __all__ = ["CHECKPOINT_FORMAT", "READABLE_FORMATS", "read_checkpoint", "checkpoint_config", "read_history",
-           "load_checkpoint", "empty_history", "best_epoch", "resume_record", "checkpoint_dict", "save_epoch",
-           "restore"]
+           "load_checkpoint", "checkpoint_precision", "empty_history", "best_epoch", "resume_record",
+           "checkpoint_dict", "save_epoch", "restore"]
 
 #: Tag stored in every checkpoint.
 #: ``/2``: the training settings are one :class:`~genre_utils.config.TrainConfig` (``'train_config'``, a plain
@@ -89,6 +89,13 @@ def checkpoint_config(path) -> dict | None:
 def read_history(run_dir) -> dict:
     """The full training history of a run (from its ``last.pt``; ``best.pt`` stops at the best epoch)."""
     return read_checkpoint(Path(run_dir) / "last.pt")["history"]
+
+
+def checkpoint_precision(ckpt: dict, model: nn.Module) -> str:
+    """The arithmetic to score ``model``, loaded from ``ckpt``, in where it now is: the one it trained in where
+    that device has the units for it (:func:`~genre_utils.devices.scoring_precision`), else fp32."""
+    trained = (ckpt.get("train_config") or {}).get("precision") or "fp32"
+    return scoring_precision(trained, model_device(model))
 
 
 def load_checkpoint(path, device=None) -> tuple[nn.Module, dict]:

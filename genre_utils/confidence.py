@@ -36,6 +36,7 @@ from .calibration import (
     track_nll,
 )
 from .checkpoint_info import CONFIDENCE_FORMAT, checkpoint_sha256, confidence_file_text
+from .checkpoints import checkpoint_precision
 from .errors import UserError
 from .evaluate import evaluate_files, predict_logits
 from .experiments import check_run_matches_store, stale_results
@@ -116,6 +117,7 @@ def calibrate_run(ds, run_dir, *, device=None, n_bins: int = N_BINS, recall: flo
     checkpoint = run_dir / "best.pt"
     model, ckpt = load_checkpoint(checkpoint, device=device)
     check_run_matches_store(ckpt, ds, run_dir)
+    precision = checkpoint_precision(ckpt, model)   # the arithmetic evaluate scored the run in
     if (problem := stale_results(run_dir)) is not None:   # None also when there are no results yet
         raise UserError(f"{problem}; nothing was written. Score it first with `genre-utils evaluate --data "
                         f"{ds.root} --run {run_dir}`")
@@ -125,7 +127,7 @@ def calibrate_run(ds, run_dir, *, device=None, n_bins: int = N_BINS, recall: flo
     # 1. temperatures on the validation set: per track (what predict applies) and per window
     X_valid, y_valid, valid_rows = ds.split("valid")
     valid_ids = valid_rows["track_id"].to_numpy()
-    valid_logits = predict_logits(model, X_valid, device=device)
+    valid_logits = predict_logits(model, X_valid, device=device, precision=precision)
     temperature = fit_track_temperature(valid_logits, y_valid, valid_ids)
     window_temperature = fit_temperature(valid_logits, y_valid)
 
@@ -144,7 +146,8 @@ def calibrate_run(ds, run_dir, *, device=None, n_bins: int = N_BINS, recall: flo
         source = "stored"
     else:
         X_test, y_test, rows = ds.split("test")
-        test_logits, test_ids = predict_logits(model, X_test, device=device), rows["track_id"].to_numpy()
+        test_logits = predict_logits(model, X_test, device=device, precision=precision)
+        test_ids = rows["track_id"].to_numpy()
         source = "recomputed"
     ece, reliability = {}, {}
     track_conf = {}
@@ -159,14 +162,16 @@ def calibrate_run(ds, run_dir, *, device=None, n_bins: int = N_BINS, recall: flo
     # 3. threshold on validation tracks, decoded like predict decodes a file
     valid_tracks = ds.tracks[ds.tracks["split"].eq("valid") & ds.tracks["status"].eq("used")]
     valid_table = evaluate_files(model, valid_tracks["path"].tolist(), ds.params, max_segments=max_segments,
-                                 device=device, progress=progress, temperature=temperature)
+                                 device=device, progress=progress, temperature=temperature,
+                                 precision=precision)
     valid_table = valid_table[valid_table["error"] == ""]
     threshold = recall_threshold(valid_table["confidence"].to_numpy(float), recall)
 
     # 4. open-set files through the same path; against the in-genre test tracks
     open_paths = open_set_paths(ds, open_set_limit)
     open_table = evaluate_files(model, open_paths, ds.params, max_segments=max_segments, device=device,
-                                progress=progress, temperature=temperature)
+                                progress=progress, temperature=temperature,
+                                 precision=precision)
     n_failed = int((open_table["error"] != "").sum())
     open_table = open_table[open_table["error"] == ""]
     open_conf = open_table["confidence"].to_numpy(float)
@@ -186,7 +191,8 @@ def calibrate_run(ds, run_dir, *, device=None, n_bins: int = N_BINS, recall: flo
     new_files = pd.DataFrame(columns=["path", "label"]) if results is None else results.newdata_files
     new_files = new_files[(new_files["error"] == "") & new_files["label"].isin(GENRES)]
     new_table = evaluate_files(model, new_files["path"].tolist(), ds.params, new_files["label"].tolist(),
-                               max_segments=max_segments, device=device, progress=progress, temperature=temperature)
+                               max_segments=max_segments, device=device, progress=progress, temperature=temperature,
+                                 precision=precision)
     new_table = new_table[new_table["error"] == ""]
     new_conf = new_table["confidence"].to_numpy(float)
     new_right = new_table["correct"].to_numpy(dtype=bool, na_value=False)

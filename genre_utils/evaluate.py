@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 
-def predict_proba(model: torch.nn.Module, X, batch_size: int = 256, device=None) -> np.ndarray:
+def predict_proba(model: torch.nn.Module, X, batch_size: int = 256, device=None, precision: str = "fp32") -> np.ndarray:
     """Softmax class probabilities of every window (:func:`genre_utils.calibration.softmax` of
     :func:`predict_logits`, in float64).
 
@@ -55,17 +55,21 @@ def predict_proba(model: torch.nn.Module, X, batch_size: int = 256, device=None)
     batch_size : int
     device : str or torch.device, optional
         Default: where the model's parameters are.
+    precision : {'fp32', 'bf16', 'fp16'}
+        Arithmetic of the forward pass; a checkpoint's model is scored in
+        :func:`~genre_utils.checkpoints.checkpoint_precision`.
 
     Returns
     -------
     probs : ndarray, shape (N, n_classes), float64
         Rows sum to 1.
     """
-    return softmax(predict_logits(model, X, batch_size=batch_size, device=device))
+    return softmax(predict_logits(model, X, batch_size=batch_size, device=device, precision=precision))
 
 
-def predict_logits(model: torch.nn.Module, X, batch_size: int = 256, device=None) -> np.ndarray:
-    """Raw logits (the model's float32 outputs) of every window, as float64.
+def predict_logits(model: torch.nn.Module, X, batch_size: int = 256, device=None,
+                   precision: str = "fp32") -> np.ndarray:
+    """Raw logits (the model's outputs, as float32, in arithmetic ``precision``) of every window, as float64.
 
     :func:`predict_proba` is their softmax; :mod:`genre_utils.confidence` divides them by a temperature.
 
@@ -73,7 +77,7 @@ def predict_logits(model: torch.nn.Module, X, batch_size: int = 256, device=None
     -------
     logits : ndarray, shape (N, n_classes), float64
     """
-    chunks = [logits.double().numpy() for logits in iter_logits(model, X, batch_size, device)]
+    chunks = [logits.double().numpy() for logits in iter_logits(model, X, batch_size, device, precision)]
     if not chunks:
         n_classes = getattr(getattr(model, "fc3", None), "out_features", len(GENRES))
         return np.zeros((0, n_classes))
@@ -81,7 +85,7 @@ def predict_logits(model: torch.nn.Module, X, batch_size: int = 256, device=None
 
 
 def evaluate_segments(model: torch.nn.Module, X, y, track_ids, *, segment_ids=None, batch_size: int = 256,
-                      device=None, genres=GENRES) -> dict:
+                      device=None, genres=GENRES, precision: str = "fp32") -> dict:
     """Segment- and track-level evaluation of a test split (paper section 7).
 
     Parameters
@@ -98,6 +102,8 @@ def evaluate_segments(model: torch.nn.Module, X, y, track_ids, *, segment_ids=No
     batch_size : int
     device : str or torch.device, optional
     genres : sequence of str
+    precision : {'fp32', 'bf16', 'fp16'}
+        Arithmetic of the forward pass (:func:`predict_proba`).
 
     Returns
     -------
@@ -114,7 +120,7 @@ def evaluate_segments(model: torch.nn.Module, X, y, track_ids, *, segment_ids=No
     track_ids = np.asarray(track_ids)
     if not (len(X) == len(y) == len(track_ids)):
         raise ValueError(f"X, y and track_ids differ in length ({len(X)}, {len(y)}, {len(track_ids)})")
-    probs = predict_proba(model, X, batch_size=batch_size, device=device)
+    probs = predict_proba(model, X, batch_size=batch_size, device=device, precision=precision)
     n_classes = probs.shape[1]
     names = class_names(n_classes, genres)
     pred = probs.argmax(axis=1)
@@ -154,7 +160,8 @@ def evaluate_segments(model: torch.nn.Module, X, y, track_ids, *, segment_ids=No
 
 def evaluate_files(model: torch.nn.Module, paths, params: FeatureParams = FeatureParams(), labels=None, *,
                    max_segments: int | None = None, batch_size: int = 64, device=None, k: int | None = 3,
-                   progress: bool = True, genres=GENRES, temperature: float | None = None) -> pd.DataFrame:
+                   progress: bool = True, genres=GENRES, temperature: float | None = None,
+                   precision: str = "fp32") -> pd.DataFrame:
     """Predict the genre of whole audio files by majority vote over their 5-s windows (paper section 9).
 
     Every file is decoded (any format :func:`genre_utils.audio.load_audio` reads, any sampling rate and
@@ -187,6 +194,8 @@ def evaluate_files(model: torch.nn.Module, paths, params: FeatureParams = Featur
         When given, a ``confidence`` column is added: the largest of the file's mean window probabilities
         after dividing the logits by ``temperature`` (:mod:`genre_utils.confidence`; NaN on error). The
         prediction, ``top3`` and ``line`` stay the model's own probabilities.
+    precision : {'fp32', 'bf16', 'fp16'}
+        Arithmetic of the forward pass (:func:`predict_proba`).
 
     Returns
     -------
@@ -228,7 +237,7 @@ def evaluate_files(model: torch.nn.Module, paths, params: FeatureParams = Featur
             row["error"] = f"failed: {type(err).__name__}: {err}"[:240]
             rows.append(row)
             continue
-        logits = predict_logits(model, feats, batch_size=batch_size, device=device)
+        logits = predict_logits(model, feats, batch_size=batch_size, device=device, precision=precision)
         if not np.all(np.isfinite(logits)):  # never a "genre:nan" line: the file's row says why instead
             row["error"] = "the model's output for this file is not finite (features out of range)"
             rows.append(row)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .checkpoints import CHECKPOINT_FORMAT, read_checkpoint
+from .checkpoints import CHECKPOINT_FORMAT, checkpoint_precision, read_checkpoint
 from .config import Profile, TrainConfig, fingerprint, get_profile, resume_differences, train_config
 from .errors import RunMismatchError, UserError
 from .evaluate import evaluate_files, evaluate_segments, predict_proba, write_results
@@ -365,20 +365,22 @@ def evaluate_run(ds, run_dir, *, newdata=None, max_segments: int | None = None, 
     scored = file_sha256(run_dir / "best.pt") if (run_dir / "best.pt").is_file() else None
     best, ckpt = load_checkpoint(run_dir / "best.pt", device=device)
     check_run_matches_store(ckpt, ds, run_dir)
+    precision = checkpoint_precision(ckpt, best)   # as it trained and was validated, where this machine can
     if max_segments is None:
         max_segments = ds.profile.test_segments_per_track
     X_test, y_test, test_rows = ds.split("test")
     _require_windows(ds, ("test", len(y_test)), purpose="evaluate on")
     t0 = time.perf_counter()
     test = evaluate_segments(best, X_test, y_test, test_rows["track_id"].to_numpy(),
-                             segment_ids=test_rows["segment_id"].to_numpy(), device=device)
+                             segment_ids=test_rows["segment_id"].to_numpy(), device=device, precision=precision)
     test["tracks"] = test["tracks"].merge(
         test_rows.drop_duplicates("track_id")[["track_id", "source", "path"]], on="track_id", how="left")
     eval_seconds = time.perf_counter() - t0
     # the validation windows as the tested checkpoint classifies them (its best epoch's validation accuracy),
     # kept per window with its track so that the accuracy's interval can resample tracks
     X_valid, y_valid, valid_rows = ds.split("valid")
-    valid_right = predict_proba(best, X_valid, device=device).argmax(axis=1) == y_valid if len(y_valid) else []
+    valid_right = (predict_proba(best, X_valid, device=device, precision=precision).argmax(axis=1) == y_valid
+                   if len(y_valid) else [])
     valid = {"windows": pd.DataFrame({"track_id": valid_rows["track_id"].astype(str).to_numpy(),
                                       "correct": np.asarray(valid_right, dtype=bool)})}
 
@@ -386,7 +388,7 @@ def evaluate_run(ds, run_dir, *, newdata=None, max_segments: int | None = None, 
     if newdata is not None:
         found, skipped = scan_folder(newdata, progress=progress)
         table = evaluate_files(best, [t.path for t in found], ds.params, [t.label for t in found],
-                               max_segments=max_segments, device=device, progress=progress)
+                               max_segments=max_segments, device=device, progress=progress, precision=precision)
         ok = table[table["error"] == ""]
         newdata_table = table
         newdata_summary = {
@@ -402,6 +404,7 @@ def evaluate_run(ds, run_dir, *, newdata=None, max_segments: int | None = None, 
         "checkpoint_sha256": scored,  # the best.pt these numbers are of (stale_results)
         "model": ckpt["model_spec"]["name"],
         "n_parameters": count_parameters(best),
+        "scoring_precision": precision,   # the forward pass's arithmetic here (checkpoints.checkpoint_precision)
         "data_description": data_description,
         "headline": {
             "segment_accuracy": test["segment_accuracy"],

@@ -199,14 +199,15 @@ def probe_answers(ds, features: dict, labels: np.ndarray, summary: str = "dynami
 
 def model_answers(run_dirs, features: dict, labels: np.ndarray, device=None) -> dict:
     """Every run's answers on every control's windows: control -> bool array (n_runs, n_clips)."""
-    from .checkpoints import load_checkpoint  # deferred: loads torch
+    from .checkpoints import checkpoint_precision, load_checkpoint  # deferred: loads torch
     from .evaluate import predict_logits
 
     out = {c: [] for c in features}
     for run in run_dirs:
-        model, _ = load_checkpoint(Path(run) / "best.pt", device=device)
+        model, ckpt = load_checkpoint(Path(run) / "best.pt", device=device)
+        precision = checkpoint_precision(ckpt, model)
         for c, X in features.items():
-            out[c].append(predict_logits(model, X, device=device).argmax(axis=1) == labels)
+            out[c].append(predict_logits(model, X, device=device, precision=precision).argmax(axis=1) == labels)
     return {c: np.array(v, dtype=bool) for c, v in out.items()}
 
 

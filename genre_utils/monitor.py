@@ -9,13 +9,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from .devices import model_device, model_dtype, to_input
+from .devices import model_device, model_dtype, precision_context, to_input
 from .genres import GENRES
 
 __all__ = ["iter_logits", "loss_and_accuracy", "get_accuracy", "get_loss", "get_accuracy_per_genre"]
 
 
-def iter_logits(model: nn.Module, X, batch_size: int = 256, device=None):
+def iter_logits(model: nn.Module, X, batch_size: int = 256, device=None, precision: str = "fp32"):
     """Yield the logits of consecutive slices of ``X`` in eval mode, without gradients.
 
     Parameters
@@ -26,6 +26,9 @@ def iter_logits(model: nn.Module, X, batch_size: int = 256, device=None):
     batch_size : int
     device : str or torch.device, optional
         Defaults to the device the model's parameters are on (the model is not moved).
+    precision : {'fp32', 'bf16', 'fp16'}
+        Arithmetic of the forward pass (:func:`~genre_utils.devices.precision_context`): a trained model is
+        scored in :func:`~genre_utils.devices.scoring_precision` of the one it trained in.
 
     Yields
     ------
@@ -36,20 +39,20 @@ def iter_logits(model: nn.Module, X, batch_size: int = 256, device=None):
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), precision_context(device, precision):
             for start in range(0, len(X), batch_size):
                 yield model(to_input(X[start:start + batch_size], device, dtype)).float().cpu()
     finally:
         model.train(was_training)
 
 
-def loss_and_accuracy(model, X, y, batch_size=256, device=None) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy over (X, y) in one pass."""
+def loss_and_accuracy(model, X, y, batch_size=256, device=None, precision: str = "fp32") -> tuple[float, float]:
+    """Mean cross-entropy and accuracy over (X, y) in one pass (the forward pass in ``precision``)."""
     y = torch.as_tensor(np.asarray(y, dtype=np.int64))
     if len(y) == 0:
         return math.nan, math.nan
     total_loss, correct, start = 0.0, 0, 0
-    for logits in iter_logits(model, X, batch_size, device):
+    for logits in iter_logits(model, X, batch_size, device, precision):
         yb = y[start:start + len(logits)]
         total_loss += nn.functional.cross_entropy(logits, yb, reduction="sum").item()
         correct += int((logits.argmax(dim=1) == yb).sum())

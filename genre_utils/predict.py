@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import checkpoint_info, evaluate
-from .checkpoints import load_checkpoint
+from .checkpoints import checkpoint_precision, load_checkpoint
 from .config import FeatureParams
 
 __all__ = ["Run", "load_run", "Prediction", "predict_files"]
@@ -47,13 +47,15 @@ class Prediction:
 
 @dataclass
 class Run:
-    """A trained run ready to predict: its model, feature parameters, calibration and data origin."""
+    """A trained run ready to predict: its model, feature parameters, calibration, data origin and the arithmetic
+    it is scored in (:func:`~genre_utils.checkpoints.checkpoint_precision`, as ``evaluate`` scored it)."""
 
     checkpoint: Path
     model: object
     params: FeatureParams
     calibration: dict | None
     synthetic: bool
+    precision: str = "fp32"
 
 
 def load_run(checkpoint, device=None) -> Run:
@@ -66,7 +68,8 @@ def load_run(checkpoint, device=None) -> Run:
     feats = checkpoint_info.checkpoint_field(ckpt, "features")
     return Run(checkpoint=checkpoint, model=model, params=FeatureParams(**feats) if feats else FeatureParams(),
                calibration=checkpoint_info.read_confidence_file(checkpoint),
-               synthetic=bool(checkpoint_info.trained_on(checkpoint, ckpt)["synthetic"]))
+               synthetic=bool(checkpoint_info.trained_on(checkpoint, ckpt)["synthetic"]),
+               precision=checkpoint_precision(ckpt, model))
 
 
 def predict_files(run, paths, *, device=None, max_segments: int | None = None) -> Prediction:
@@ -86,7 +89,8 @@ def predict_files(run, paths, *, device=None, max_segments: int | None = None) -
         run = load_run(run, device=device)
     calib = run.calibration
     table = evaluate.evaluate_files(run.model, [str(p) for p in paths], run.params, max_segments=max_segments,
-                                    device=device, progress=False, temperature=calib["temperature"] if calib else None)
+                                    device=device, progress=False, temperature=calib["temperature"] if calib else None,
+                                    precision=run.precision)
     if calib is None:   # no temperature, so no confidence was computed
         table["confidence"] = float("nan")
         table["outside"] = pd.array([pd.NA] * len(table), dtype="boolean")

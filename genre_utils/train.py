@@ -51,6 +51,7 @@ from .devices import (
     model_dtype,
     precision_context,
     reuse_freed_memory,
+    scoring_precision,
     select_device,
     set_threads,
     to_input,
@@ -282,6 +283,7 @@ def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, train_config: Trai
     if cfg.precision == "fp16" and device.type != "cuda":
         raise UserError("precision fp16 needs a CUDA device; use bf16 or fp32 on the CPU")
     record = resume_record(model.spec, cfg, len(y_train), len(y_valid))
+    scoring = scoring_precision(cfg.precision, device)   # validated as it will be scored (choosing the best epoch)
     config = to_plain(config or {})
 
     # the model, Adam, and (fp16 only) the loss scaler; then the state of the run this one continues, if any
@@ -295,7 +297,7 @@ def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, train_config: Trai
               y_train=torch.as_tensor(np.asarray(y_train, dtype=np.int64)), device=device,
               progress=progress and dist.main, net=_data_parallel(model, cfg, device, dist), scaler=scaler,
               dist=dist, budget=Budget(max_steps, time_limit, eval_every, log, seconds, X_valid, y_valid,
-                                       eval_batch_size))
+                                       eval_batch_size, scoring))
     n_batches = math.ceil(len(run.y_train) / cfg.batch_size)
     if start_epoch == 0 and partial is None:
         run.budget.first_row(run)
@@ -320,7 +322,7 @@ def fit(model: nn.Module, X_train, y_train, X_valid, y_valid, train_config: Trai
                 dist.barrier()
                 break
             train_seconds = time.perf_counter() - t0 + earlier
-            valid_loss, valid_acc = loss_and_accuracy(model, X_valid, y_valid, eval_batch_size, device)
+            valid_loss, valid_acc = loss_and_accuracy(model, X_valid, y_valid, eval_batch_size, device, scoring)
             for key, value in (("epoch", epoch), ("train_loss", train_loss), ("train_acc", train_acc),
                                ("valid_loss", valid_loss), ("valid_acc", valid_acc),
                                ("train_seconds", train_seconds), ("epoch_seconds", time.perf_counter() - t0)):

@@ -38,6 +38,10 @@ def test_dataset_train_evaluate_write_their_files(pipeline):
     assert res["config"]["features"]["hop_length"] == 470
     assert res["versions"]["torch"]
     assert len(res["history"]["train_loss"]) == 2  # the whole history, not the one stored with best.pt
+    # scored in the arithmetic it trained and was validated in, where this machine has it (fp32 elsewhere)
+    from genre_utils.devices import scoring_precision
+
+    assert res["scoring_precision"] == scoring_precision(res["config"]["train"]["precision"], "cpu")
 
 
 def test_train_stops_at_max_steps_and_the_same_command_continues(pipeline, tmp_path, capsys):

@@ -82,6 +82,27 @@ def test_default_precision_follows_the_cpus_bfloat16_units_and_the_override(monk
         devices.default_precision("cpu")
 
 
+def test_a_model_is_scored_in_the_arithmetic_it_trained_in_where_the_hardware_has_it(monkeypatch):
+    from genre_utils import devices
+    from genre_utils.checkpoints import checkpoint_precision
+    from genre_utils.monitor import iter_logits
+
+    model = build_model("crnn", input_shape=SHAPE, n_classes=4, seed=0)
+    for units, expected in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(devices, "cpu_bf16_units", lambda units=units: units)
+        assert devices.scoring_precision("bf16", "cpu") == expected
+        assert checkpoint_precision({"train_config": {"precision": "bf16"}}, model) == expected
+        assert devices.scoring_precision("fp32", "cpu") == "fp32"
+        assert devices.scoring_precision("fp16", "cpu") == "fp32"      # float16 autocast is for CUDA
+        assert checkpoint_precision({"train_config": {}}, model) == "fp32"   # a checkpoint that does not say
+    # the bfloat16 forward pass is really taken (its logits differ from float32's), and stays close to it:
+    # bfloat16 keeps 8 significant bits, so a logit moves by about 1 % of the largest, not by its size
+    X, _ = stripes(16, 4, seed=0, amplitude=3.0)
+    fp32, bf16 = (torch.cat(list(iter_logits(model, X, 8, "cpu", p))).numpy() for p in ("fp32", "bf16"))
+    assert not np.array_equal(fp32, bf16)
+    np.testing.assert_allclose(bf16, fp32, atol=0.05 * np.abs(fp32).max())
+
+
 def test_monitoring_functions_on_known_predictions():
     y = np.array([0, 0, 1, 1, 2, 2, 2, 3])
     pred = np.array([0, 1, 1, 1, 2, 0, 0, 3])
