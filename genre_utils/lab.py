@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,9 @@ from .genres import GENRES
 from .parallel import ordered_map
 from .provenance import atomic_write_bytes, code_fingerprint
 from .stats import seed_accuracy, seed_comparison
+
+if TYPE_CHECKING:
+    from .synth import Job
 
 __all__ = ["LAB_SECONDS", "BASE", "PROBE", "LabClip", "LabData", "lab_clips", "lab_fingerprint", "render_lab",
            "lab_features", "lab_data", "probe_answers", "model_answers", "lab_answers", "trained_answers", "lab_table",
@@ -49,13 +53,11 @@ _MANIFEST = "lab.json"
 
 @dataclass(frozen=True)
 class LabClip:
-    """One test track of the synthetic corpus, as the laboratory renders it."""
+    """One test track of the synthetic corpus: its store id and the corpus's job that renders it (genre,
+    composition seed, artist, bank), which the laboratory renders shorter and under each control."""
 
     track_id: str
-    genre: str
-    seed: int
-    artist_seed: int = -1   # the seed of the track's artist (genre_utils.synth.artists); -1 without one
-    bank: str = "timgm6mb"  # the General MIDI bank the corpus renders the track with
+    job: Job
 
 
 def lab_clips(track_ids, profile, seed: int | None = None) -> list[LabClip]:
@@ -70,15 +72,15 @@ def lab_clips(track_ids, profile, seed: int | None = None) -> list[LabClip]:
     jobs, _, _ = plan_corpus(profile, profile.seed if seed is None else int(seed))
     by_id = {f"gtzan:{Path(j.relpath).stem}": j for j in jobs if j.relpath.startswith("gtzan/") and not j.shift}
     wanted = sorted(str(t) for t in track_ids)
-    return [LabClip(t, by_id[t].genre, int(by_id[t].seed), int(by_id[t].artist_seed), by_id[t].bank)
-            for t in wanted if t in by_id]
+    return [LabClip(t, by_id[t]) for t in wanted if t in by_id]
 
 
 def lab_fingerprint(clips: list[LabClip], controls, profile, seconds: float = LAB_SECONDS) -> str:
     """The laboratory audio's cache key: the clips, the controls, the length and the synthesiser's code."""
     from .synth import corpus_fingerprint  # deferred: see lab_clips
 
-    return fingerprint([(c.track_id, c.genre, c.seed, c.artist_seed, c.bank) for c in clips], list(controls),
+    return fingerprint([(c.track_id, c.job.genre, c.job.seed, c.job.artist_seed, c.job.bank) for c in clips],
+                       list(controls),
                        float(seconds),
                        corpus_fingerprint(get_profile(profile)), code_fingerprint("synth"))
 
@@ -89,15 +91,10 @@ def _file_name(track_id: str) -> str:
 
 
 def _render_one(args) -> str:
-    # deferred: the synthesiser (and its audio libraries) is loaded only where the laboratory renders
-    from .synth import GTZAN_SAMPLE_RATE, Job
-
     out, clip, control, seconds = args
-    job = Job("", clip.genre, clip.seed, seconds, False, "wav", GTZAN_SAMPLE_RATE, artist_seed=clip.artist_seed,
-              bank=clip.bank)
-    y = job.audio(control=None if control == BASE else control)
+    job = replace(clip.job, seconds=seconds, control=None if control == BASE else control)
     path = Path(out) / control / _file_name(clip.track_id)
-    write_wav(path, y, GTZAN_SAMPLE_RATE)
+    write_wav(path, job.audio(), job.sample_rate)
     return str(path)
 
 
@@ -128,7 +125,7 @@ def render_lab(out_dir, clips: list[LabClip], controls, profile, seconds: float 
     for _ in ordered_map(_render_one, jobs, n_workers, desc="laboratory clips", progress=False):
         pass
     record = {"fingerprint": fp, "controls": controls, "seconds": float(seconds),
-              "clips": [[c.track_id, c.genre, c.seed, c.artist_seed] for c in clips],
+              "clips": [[c.track_id, c.job.genre, c.job.seed, c.job.artist_seed] for c in clips],
               "render_seconds": round(time.perf_counter() - t0, 1)}
     atomic_write_bytes(manifest, json.dumps(record, indent=1).encode())
     return {**record, "cached": False}

@@ -40,7 +40,11 @@ def test_an_unknown_control_is_refused():
 
 
 def test_render_lab_writes_every_version_once_and_reuses_it(tmp_path):
-    clips = [lab.LabClip("gtzan:jazz.00001", "jazz", 5), lab.LabClip("gtzan:metal.00002", "metal", 6)]
+    from genre_utils.synth import GTZAN_SAMPLE_RATE, Job
+
+    clips = [lab.LabClip(f"gtzan:{genre}.0000{i}", Job(f"gtzan/{genre}/{genre}.0000{i}.wav", genre, seed, 30.0,
+                                                        False, "wav", GTZAN_SAMPLE_RATE))
+             for i, genre, seed in ((1, "jazz", 5), (2, "metal", 6))]
     first = lab.render_lab(tmp_path, clips, ["tempo"], "tiny", seconds=5.0, workers=1)
     assert not first["cached"] and first["controls"] == ["none", "tempo"]
     assert sorted(p.name for p in (tmp_path / "tempo").iterdir()) == ["jazz.00001.wav", "metal.00002.wav"]

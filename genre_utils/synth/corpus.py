@@ -69,19 +69,18 @@ class Job:
     control: str | None = None  # a laboratory control the corpus renders the clip under (render_corpus(control=))
     bank: str = "timgm6mb"   # the General MIDI bank (genre_utils.synth.banks.BANKS), balanced per genre by plan_corpus
 
-    def audio(self, seconds: float | None = None, control: str | None = None) -> np.ndarray:
-        """The clip's audio, as the corpus renders it (``seconds``: another length; ``control``: a
-        laboratory control, :data:`genre_utils.synth.controls.CONTROLS`), shape ``(n,)``, float32."""
-        seconds = self.seconds if seconds is None else float(seconds)
+    def audio(self) -> np.ndarray:
+        """The clip's audio, ``seconds`` long and under its ``control`` (another length or control: a job
+        ``dataclasses.replace`` makes, as the laboratory does), shape ``(n,)``, float32."""
         sheet = artist_sheet(self.genre, self.artist_seed) if self.artist_seed >= 0 else None
         chain = None if sheet is None else (sheet.chain if self.fmt == "wav" else sheet.chain.without_mp3())
-        midi = compose(self.genre, self.seed, seconds, self.shift, control=control, artist=sheet)
-        return render(midi, seconds, self.sample_rate, seed=self.seed, shift=self.shift, chain=chain,
+        midi = compose(self.genre, self.seed, self.seconds, self.shift, control=self.control, artist=sheet)
+        return render(midi, self.seconds, self.sample_rate, seed=self.seed, shift=self.shift, chain=chain,
                       bank=self.bank)
 
 
 def _render_job(out_dir: str, job: Job) -> str:
-    y = job.audio(control=job.control)
+    y = job.audio()
     path = Path(out_dir) / job.relpath
     if job.fmt == "mp3":
         write_mp3(path, y, job.sample_rate, FMA_KBPS)
