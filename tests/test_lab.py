@@ -126,6 +126,71 @@ def test_a_change_no_larger_than_the_seeds_spread_is_said_as_such():
     assert lab.lab_prediction(effects, "CRNN").startswith("No single factor")
 
 
+# ---------------------------------------------------------------------------- the order test
+
+def test_shuffled_blocks_keep_every_frame_and_move_whole_blocks():
+    from genre_utils.config import FeatureParams
+    from genre_utils.probe import window_summary
+
+    assert lab.order_block(FeatureParams()) == 47 and FeatureParams().n_frames == 5 * 47
+    X = np.random.default_rng(0).normal(size=(30, 4, 23)).astype(np.float32)
+    out = lab.shuffle_blocks(X, 5)                       # blocks of 5, 5, 5, 5 and 3 frames
+    assert out.shape == X.shape and out.dtype == np.float32
+    assert np.array_equal(out, lab.shuffle_blocks(X, 5)) and not np.array_equal(out, lab.shuffle_blocks(X, 5, 1))
+    for x, y in zip(X, out):
+        pieces = [x[:, a:a + 5] for a in range(0, 23, 5)]
+        used, at = [], 0
+        while at < 23:                                   # the output is the input's blocks laid end to end
+            k = next(k for k, p in enumerate(pieces) if k not in used and np.array_equal(y[:, at:at + p.shape[1]], p))
+            used.append(k)
+            at += pieces[k].shape[1]
+        assert sorted(used) == list(range(5)) and used != list(range(5))   # each block once, never in place
+    # a bag of frames' means and spreads cannot tell the two apart
+    np.testing.assert_allclose(window_summary(out, "dynamics")[:, :8], window_summary(X, "dynamics")[:, :8],
+                               rtol=1e-5, atol=1e-6)
+    assert np.array_equal(lab.shuffle_blocks(X, 23), X)  # one block: nothing to move
+    with pytest.raises(ValueError):
+        lab.shuffle_blocks(X, 0)
+
+
+def test_the_order_answers_are_split_from_the_controls_and_read_per_model():
+    feats = lab.with_order({"none": np.zeros((2, 3, 10), np.float32), "tempo": np.ones((2, 3, 10), np.float32)},
+                           type("P", (), {"sample_rate": 20, "hop_length": 4})())   # blocks of 5 frames
+    assert list(feats) == ["none", "tempo", lab.ORDER] and feats[lab.ORDER].shape == (2, 3, 10)
+    hears = _answers({"tempo": 0.0, lab.ORDER: -0.3})
+    deaf = _answers({"tempo": 0.0, lab.ORDER: 0.0}, seeds=1)
+    controls, order = lab.split_order(lab.lab_answers({"CRNN": hears}, {"none": deaf["none"][0],
+                                                                       "tempo": deaf["tempo"][0],
+                                                                       lab.ORDER: deaf[lab.ORDER][0]}))
+    assert all(lab.ORDER not in per for per in controls.values()) and set(controls["CRNN"]) == {"none", "tempo"}
+    assert set(order) == {"CRNN", lab.PROBE} and all(list(per) == ["none", lab.ORDER] for per in order.values())
+    said = lab.order_sentence(lab.lab_effects(order))
+    assert said.startswith("For the CRNN, -") and "points [-" in said
+    assert "beyond the noise: the order of the blocks (or the seams between them) matters to it" in said
+    assert said.endswith(f"; for the {lab.PROBE}, 0 points [0, 0], within the noise.")
+    assert lab.order_sentence(lab.lab_effects(controls)) == ""
+    assert lab.order_reading(order, ["CRNN"]).startswith("So the CRNN uses the order of the 1-s blocks")
+    # a probe that loses is said to react to the seams, never to hear order; models that keep their accuracy
+    deaf_order = lab.split_order(lab.lab_answers({"CRNN": _answers({lab.ORDER: 0.0}),
+                                                  "GRU": _answers({lab.ORDER: 0.0})},
+                                                 {"none": hears["none"][0], lab.ORDER: hears[lab.ORDER][0]}))[1]
+    said = lab.order_sentence(lab.lab_effects(deaf_order))
+    assert said.startswith("For the CRNN, 0 points [0, 0], within the noise; for the GRU, 0 points")
+    assert f"for the {lab.PROBE}, -" in said and "can only be the seams' new frame-to-frame changes" in said
+    reading = lab.order_reading(deaf_order, ["CRNN", "GRU"])
+    assert reading.startswith("So neither model needs the order of the 1-s blocks")
+    assert lab.order_reading(deaf_order, ["CRNN"]).startswith("So the CRNN does not need the order")
+    mixed = {"CRNN": hears, "GRU": _answers({lab.ORDER: 0.0})}
+    assert lab.order_reading(mixed, ["CRNN", "GRU"]).startswith("Only the CRNN loses accuracy")
+    # a model at chance as composed has nothing to lose: left out, and said to be
+    guess = _answers({lab.ORDER: 0.0}, base_rate=0.1)
+    assert lab.order_reading({"CRNN": guess}, ["CRNN"]) == ("The order test cannot say anything of the CRNN: as "
+                                                            "composed, its accuracy cannot be told from chance.")
+    both = lab.order_reading({"CRNN": guess, "GRU": mixed["GRU"]}, ["CRNN", "GRU"])
+    assert both.startswith("So the GRU does not need the order") and both.endswith(
+        " The CRNN is left out: at chance as composed.")
+
+
 # ---------------------------------------------------------------------------- trained under a control
 
 def test_a_controlled_corpus_is_the_same_corpus_with_one_factor_common(tmp_path):
