@@ -139,12 +139,15 @@ def default_precision(device) -> str:
         if wanted not in ("fp32", "bf16", "fp16"):
             raise UserError(f"{PRECISION_ENV}={wanted!r} is not a precision; use fp32, bf16 or fp16")
         return wanted
-    device = torch.device(device)
-    if device.type == "cuda" and torch.cuda.is_available() and torch.cuda.is_bf16_supported():
-        return "bf16"
-    if device.type == "cpu" and cpu_bf16_units():
-        return "bf16"
-    return "fp32"
+    return "bf16" if _bf16_units(torch.device(device)) else "fp32"
+
+
+def _bf16_units(device: torch.device) -> bool:
+    """Whether ``device`` computes in bfloat16 natively: a CUDA device that supports it, or a CPU with
+    :func:`cpu_bf16_units` (MPS and other CPUs would emulate it)."""
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and cpu_bf16_units()
 
 
 def scoring_precision(trained: str, device) -> str:
@@ -157,8 +160,7 @@ def scoring_precision(trained: str, device) -> str:
     fp32 (one thread); 766 of 768 test windows keep their top genre.
     """
     device = torch.device(device)
-    if trained == "bf16" and ((device.type == "cuda" and torch.cuda.is_available() and torch.cuda.is_bf16_supported())
-                              or (device.type == "cpu" and cpu_bf16_units())):
+    if trained == "bf16" and _bf16_units(device):
         return "bf16"
     if trained == "fp16" and device.type == "cuda":
         return "fp16"

@@ -285,7 +285,7 @@ def trained_sentence(comparisons: dict, control: str) -> str:
     level = f"{100 * next(iter(comparisons.values()))['level']:.0f} %"
     clauses = []
     for name, c in comparisons.items():
-        numbers = f"{_points(c['difference'])} [{_points(c['low'])}, {_points(c['high'])}]"
+        numbers = _interval(c["difference"], c["low"], c["high"])
         if c["beyond_interval"] and c["difference"] > 0:
             clauses.append(f"the {name} beats the bag of frames ({numbers})")
         elif c["beyond_interval"]:
@@ -460,10 +460,15 @@ def _points(x: float) -> str:
     return "0" if text in ("+0", "-0") else text
 
 
+def _interval(difference: float, low: float, high: float, unit: bool = False) -> str:
+    """``'-7 [-13, -1]'`` in points; with ``unit``, ``'-7 points [-13, -1]'`` (``'point'`` for one)."""
+    words = f" {'point' if _points(difference) in ('+1', '-1') else 'points'}" if unit else ""
+    return f"{_points(difference)}{words} [{_points(low)}, {_points(high)}]"
+
+
 def _change(r) -> str:
     """``'-7 points [-13, -1]'`` of an effects row."""
-    unit = "point" if _points(r.difference) in ("+1", "-1") else "points"
-    return f"{_points(r.difference)} {unit} [{_points(r.low)}, {_points(r.high)}]"
+    return _interval(r.difference, r.low, r.high, unit=True)
 
 
 def _listed(part: pd.DataFrame) -> str:
