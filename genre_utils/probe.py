@@ -13,10 +13,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .results import RunResults
-from .stats import accuracy_of, paired_comparison, unpaired_comparison
+from .results import RunResults, correct_matrix
+from .stats import accuracy_of, paired_comparison, seed_accuracy, seed_comparison, unpaired_comparison
 
-__all__ = ["window_summary", "track_mean_features", "linear_probe", "fit_probe", "compare_with_probe", "compare_runs"]
+__all__ = ["window_summary", "track_mean_features", "linear_probe", "fit_probe", "compare_with_probe", "compare_runs",
+           "SUMMARY_NAMES", "probe_gaps", "probe_gap_table"]
+
+#: How the book names the probe of each track summary.
+SUMMARY_NAMES = {"mean": "the regression on track means", "dynamics": "the regression on means, spread and change"}
 
 
 def window_summary(X, summary: str = "mean") -> np.ndarray:
@@ -150,6 +154,75 @@ def compare_with_probe(results: RunResults, ds, summary: str = "mean", seed: int
     run = results.correct_by_track()
     other = pd.DataFrame(probe["test_tracks"]).astype({"track_id": str}).set_index("track_id")["correct"]
     return probe, paired_comparison(run.loc[other.index].to_numpy(), other.to_numpy(), seed=seed)
+
+
+def probe_gaps(models: dict, ds, summaries=("mean", "dynamics"), seed: int = 0) -> list[dict]:
+    """Each model, over all its training seeds, against each bag-of-frames probe, paired on the same test tracks.
+
+    The probes are deterministic (one fit each); a model's seeds enter as :func:`genre_utils.stats.seed_comparison`
+    reads them: the difference of the mean-over-seeds accuracy with a paired bootstrap over the test tracks, and
+    the seeds' spread beside it.
+
+    Parameters
+    ----------
+    models : dict
+        ``{name: runs}``, each a list of a model's results (every training seed) tested on the test split of
+        ``ds``.
+    ds : genre_utils.dataset.Dataset
+    summaries : sequence of {'mean', 'dynamics'}
+        The probes (:func:`linear_probe`).
+    seed : int
+
+    Returns
+    -------
+    list of dict
+        One row per model and probe, models outer: ``model``, ``summary``, ``probe`` (its name in
+        :data:`SUMMARY_NAMES`), ``model_accuracy`` (:class:`~genre_utils.stats.SeedAccuracy`),
+        ``probe_accuracy`` (:class:`~genre_utils.stats.Accuracy`) and ``comparison`` (model minus probe,
+        :func:`~genre_utils.stats.seed_comparison`).
+
+    Raises
+    ------
+    ValueError
+        A model's runs were not tested on the probe's test tracks.
+    """
+    probes = {}
+    for summary in summaries:
+        fit = linear_probe(ds, seed=seed, summary=summary)
+        probes[summary] = pd.Series({str(t["track_id"]): bool(t["correct"]) for t in fit["test_tracks"]})
+    rows = []
+    for name, runs in models.items():
+        matrix, ids = correct_matrix(runs)
+        for summary, right in probes.items():
+            if set(ids) != set(right.index):
+                raise ValueError(f"{name} was not tested on the probe's test tracks")
+            other = right.loc[ids].to_numpy(dtype=bool)
+            rows.append({"model": name, "summary": summary, "probe": SUMMARY_NAMES[summary],
+                         "model_accuracy": seed_accuracy(matrix), "probe_accuracy": accuracy_of(other),
+                         "comparison": seed_comparison(matrix, other[None, :], seed=seed)})
+    return rows
+
+
+def probe_gap_table(rows: list[dict]) -> pd.DataFrame:
+    """:func:`probe_gaps` as the book shows it: one row per model and probe, each accuracy with its interval, the
+    difference in points with its paired interval over the test tracks, the seeds' spread, and what the two tests
+    of :func:`genre_utils.stats.seed_comparison` say."""
+    def verdict(c):
+        if c["beyond_noise"]:
+            return "ahead, beyond the noise" if c["difference"] > 0 else "behind, beyond the noise"
+        if c["beyond_interval"]:
+            return "beyond the test interval, not beyond the seeds' spread"
+        return "within the noise"
+
+    table = pd.DataFrame([{
+        "model": r["model"], "bag of frames": r["probe"],
+        "model accuracy (mean over seeds)": r["model_accuracy"].short(),
+        "bag-of-frames accuracy": r["probe_accuracy"].short(),
+        "model minus bag (points)": (f"{100 * r['comparison']['difference']:+.1f} "
+                                     f"[{100 * r['comparison']['low']:+.1f}, {100 * r['comparison']['high']:+.1f}]"),
+        "seeds' spread (points)": f"{100 * r['comparison']['spread_a']:.1f}",
+        "reading": verdict(r["comparison"])} for r in rows])
+    return table.set_index(["model", "bag of frames"]) if len(table) else table
 
 
 def compare_runs(results_a: RunResults, results_b: RunResults, seed: int = 0) -> tuple[dict, bool]:

@@ -398,3 +398,37 @@ def test_seed_comparison_needs_the_interval_and_the_seed_spread():
     assert near["spread_a"] == pytest.approx(0.10) and near["spread_b"] == 0
     with pytest.raises(ValueError):
         seed_comparison(c, d[:, :10])
+
+
+def test_probe_gaps_pair_every_seed_with_each_probe_on_the_same_tracks():
+    from genre_utils.probe import probe_gap_table, probe_gaps
+
+    class FakeStore:   # two genres told apart by the mean of row 0: both probes get every test track right
+        def split(self, name):
+            n = 20 if name == "train" else 10
+            y = np.arange(n) % 2
+            X = np.random.default_rng(n).normal(size=(n, 3, 6)) * 0.1
+            X[:, 0, :] += np.where(y, 4.0, -4.0)[:, None]
+            return X.astype(np.float32), y, pd.DataFrame({"track_id": [f"{name}{i:02d}" for i in range(n)]})
+
+    def run(right):
+        return RunResults.from_dict({"test": {"tracks": [
+            {"track_id": f"test{i:02d}", "true_genre": "jazz", "pred_genre": "jazz" if r else "pop"}
+            for i, r in enumerate(right)]}})
+
+    seeds = [run([True] * 6 + [False] * 4), run([True] * 8 + [False] * 2)]     # 60 % and 80 %
+    rows = probe_gaps({"the CRNN": seeds}, FakeStore())
+    assert [(r["model"], r["summary"]) for r in rows] == [("the CRNN", "mean"), ("the CRNN", "dynamics")]
+    for r in rows:
+        c = r["comparison"]
+        assert r["probe_accuracy"].k == 10 and r["model_accuracy"].n_seeds == 2
+        assert c["difference"] == pytest.approx(0.7 - 1.0) and c["spread_a"] == pytest.approx(0.2)
+        assert c["n_tracks"] == 10 and c["high"] < 0
+    table = probe_gap_table(rows)
+    assert list(table.index.get_level_values(1)) == ["the regression on track means",
+                                                     "the regression on means, spread and change"]
+    assert table.iloc[0]["model minus bag (points)"].startswith("-30.0 [")
+    assert table.iloc[0]["reading"] == "behind, beyond the noise"        # 30 points > the seeds' 20
+    with pytest.raises(ValueError, match="not tested on the probe's test tracks"):
+        probe_gaps({"other": [RunResults.from_dict({"test": {"tracks": [
+            {"track_id": "x", "true_genre": "jazz", "pred_genre": "jazz"}]}})]}, FakeStore())

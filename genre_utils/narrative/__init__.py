@@ -18,6 +18,7 @@ from .comparisons import (
     margin_sentence,
     newdata_sentence,
     paper_size_probe_sentence,
+    probe_gap_reading,
     protocol_sentence,
     seed_margin_sentence,
     seeds_note,
@@ -73,4 +74,5 @@ __all__ = ["join_names", "counted", "extremes_sentence", "confusion_sentence", "
            "windows_per_genre_phrase", "split_sentence",
            "near_duplicates_sentence", "artist_share_sentence",
            "artist_gap_sentence", "paper_size_probe_sentence", "failed_files_sentence", "best_epoch_sentence",
-           "paper_recipe_sentence", "paper_recipe_test_sentence", "paper_recipe_provenance", "paper_cost_sentence"]
+           "paper_recipe_sentence", "paper_recipe_test_sentence", "paper_recipe_provenance", "paper_cost_sentence",
+           "probe_gap_reading"]

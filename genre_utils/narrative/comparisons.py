@@ -11,7 +11,7 @@ from .common import counted, join_names, percent
 
 __all__ = ["margin_sentence", "versus_paper_sentence", "web_tests_sentence", "newdata_sentence", "protocol_sentence",
            "margin_reading_sentence", "seed_margin_sentence", "seeds_note", "artist_gap_sentence",
-           "paper_size_probe_sentence"]
+           "paper_size_probe_sentence", "probe_gap_reading"]
 
 
 def margin_sentence(comparison: dict, a: str, b: str, unit: str = "test tracks", small: float = 0.02) -> str:
@@ -215,6 +215,41 @@ def seed_margin_sentence(comparison: dict, a: str, b: str) -> str:
         return head + (": beyond the test set's interval, but no larger than the spread between seeds, so "
                        "another seed could close it.")
     return head + ": within the noise of this test set."
+
+
+def probe_gap_reading(comparisons: dict, probe: str = "the regression on means, spread and change") -> str:
+    """What the models' margins over one bag-of-frames probe say together, chosen by each margin's two tests
+    (:func:`genre_utils.stats.seed_comparison`): ahead beyond the noise, behind beyond it, or not told apart.
+
+    Parameters
+    ----------
+    comparisons : dict
+        ``{model name: comparison}``, each the model minus the probe over the model's seeds.
+    probe : str
+        The probe's name in the sentence.
+    """
+    if not comparisons:
+        return "No model was compared with the bag of frames in this build."
+    ahead = [m for m, c in comparisons.items() if c["beyond_noise"] and c["difference"] > 0]
+    behind = [m for m, c in comparisons.items() if c["beyond_noise"] and c["difference"] < 0]
+    level = [m for m in comparisons if m not in ahead and m not in behind]
+    parts = []
+    if ahead:
+        parts.append(f"{join_names(ahead)} {'is' if len(ahead) == 1 else 'are'} ahead of {probe} beyond the noise")
+    if behind:
+        parts.append(f"{join_names(behind)} {'is' if len(behind) == 1 else 'are'} behind it beyond the noise"
+                     if ahead else f"{join_names(behind)} {'is' if len(behind) == 1 else 'are'} behind {probe} "
+                     "beyond the noise")
+    if level:
+        whom = "it" if parts else probe
+        parts.append(f"the test set and the seeds cannot tell {join_names(level)} from {whom}")
+    head = "; ".join(parts)
+    head = head[0].upper() + head[1:] + ". "
+    if ahead:
+        return head + ("So on this build the convolutions and the GRU of " + join_names(ahead)
+                       + " turn something a bag of frames cannot see into accuracy.")
+    return head + ("So on this build no model shows, beyond the noise, that what a bag of frames cannot see (the order "
+                   "of events in the window) is worth accuracy.")
 
 
 def seeds_note(n_seeds: dict) -> str:
