@@ -132,7 +132,7 @@ def test_shuffled_blocks_keep_every_frame_and_move_whole_blocks():
     from genre_utils.config import FeatureParams
     from genre_utils.probe import window_summary
 
-    assert lab.order_block(FeatureParams()) == 47 and FeatureParams().n_frames == 5 * 47
+    assert lab.order_block(FeatureParams(), 1.0) == 47 and FeatureParams().n_frames == 5 * 47
     X = np.random.default_rng(0).normal(size=(30, 4, 23)).astype(np.float32)
     out = lab.shuffle_blocks(X, 5)                       # blocks of 5, 5, 5, 5 and 3 frames
     assert out.shape == X.shape and out.dtype == np.float32
@@ -153,42 +153,69 @@ def test_shuffled_blocks_keep_every_frame_and_move_whole_blocks():
         lab.shuffle_blocks(X, 0)
 
 
+def test_order_names_and_block_lengths():
+    from genre_utils.config import FeatureParams
+
+    assert [lab.order_block(FeatureParams(), s) for s in lab.ORDER_BLOCKS_SECONDS] == [47, 23, 12]
+    assert lab.order_name(0.5) == "order 0.5 s" and lab.order_seconds("order 0.5 s") == 0.5
+    assert lab.order_seconds("tempo") is None and lab.order_seconds("order x s") is None
+    assert lab.seconds_list([1.0, 0.5, 0.25]) == "1, 0.5 and 0.25 s" and lab.seconds_list([1.0]) == "1 s"
+
+
+ONE, HALF, QUARTER = (lab.order_name(s) for s in (1.0, 0.5, 0.25))
+
+
 def test_the_order_answers_are_split_from_the_controls_and_read_per_model():
     feats = lab.with_order({"none": np.zeros((2, 3, 10), np.float32), "tempo": np.ones((2, 3, 10), np.float32)},
-                           type("P", (), {"sample_rate": 20, "hop_length": 4})())   # blocks of 5 frames
-    assert list(feats) == ["none", "tempo", lab.ORDER] and feats[lab.ORDER].shape == (2, 3, 10)
-    hears = _answers({"tempo": 0.0, lab.ORDER: -0.3})
-    deaf = _answers({"tempo": 0.0, lab.ORDER: 0.0}, seeds=1)
-    controls, order = lab.split_order(lab.lab_answers({"CRNN": hears}, {"none": deaf["none"][0],
-                                                                       "tempo": deaf["tempo"][0],
-                                                                       lab.ORDER: deaf[lab.ORDER][0]}))
-    assert all(lab.ORDER not in per for per in controls.values()) and set(controls["CRNN"]) == {"none", "tempo"}
-    assert set(order) == {"CRNN", lab.PROBE} and all(list(per) == ["none", lab.ORDER] for per in order.values())
+                           type("P", (), {"sample_rate": 20, "hop_length": 4})(), blocks=(0.5, 0.25))  # 3 and 1 frames
+    assert list(feats) == ["none", "tempo", "order 0.5 s", "order 0.25 s"]
+    assert feats["order 0.5 s"].shape == (2, 3, 10)
+    hears = _answers({"tempo": 0.0, ONE: -0.3, HALF: -0.3})
+    deaf = _answers({"tempo": 0.0, ONE: 0.0, HALF: 0.0}, seeds=1)
+    controls, order = lab.split_order(lab.lab_answers({"CRNN": hears}, {c: a[0] for c, a in deaf.items()}))
+    assert set(controls["CRNN"]) == {"none", "tempo"} and set(order) == {"CRNN", lab.PROBE}
+    assert all(list(per) == ["none", ONE, HALF] for per in order.values())
+    table = lab.order_table(order)
+    assert list(table.columns) == ["as composed", "blocks of 1 s shuffled", "blocks of 0.5 s shuffled"]
     said = lab.order_sentence(lab.lab_effects(order))
-    assert said.startswith("For the CRNN, -") and "points [-" in said
-    assert "beyond the noise: the order of the blocks (or the seams between them) matters to it" in said
-    assert said.endswith(f"; for the {lab.PROBE}, 0 points [0, 0], within the noise.")
+    assert said.startswith("The CRNN (1 s -") and "loses accuracy beyond the noise with blocks of 1 and 0.5 s." in said
+    assert said.endswith(f"The {lab.PROBE} (1 s 0 points [0, 0], 0.5 s 0 points [0, 0]) stays within the noise at "
+                         "every block length.")
     assert lab.order_sentence(lab.lab_effects(controls)) == ""
-    assert lab.order_reading(order, ["CRNN"]).startswith("So the CRNN uses the order of the 1-s blocks")
-    # a probe that loses is said to react to the seams, never to hear order; models that keep their accuracy
-    deaf_order = lab.split_order(lab.lab_answers({"CRNN": _answers({lab.ORDER: 0.0}),
-                                                  "GRU": _answers({lab.ORDER: 0.0})},
-                                                 {"none": hears["none"][0], lab.ORDER: hears[lab.ORDER][0]}))[1]
-    said = lab.order_sentence(lab.lab_effects(deaf_order))
-    assert said.startswith("For the CRNN, 0 points [0, 0], within the noise; for the GRU, 0 points")
-    assert f"for the {lab.PROBE}, -" in said and "can only be the seams' new frame-to-frame changes" in said
-    reading = lab.order_reading(deaf_order, ["CRNN", "GRU"])
-    assert reading.startswith("So neither model needs the order of the 1-s blocks")
-    assert lab.order_reading(deaf_order, ["CRNN"]).startswith("So the CRNN does not need the order")
-    mixed = {"CRNN": hears, "GRU": _answers({lab.ORDER: 0.0})}
-    assert lab.order_reading(mixed, ["CRNN", "GRU"]).startswith("Only the CRNN loses accuracy")
-    # a model at chance as composed has nothing to lose: left out, and said to be
-    guess = _answers({lab.ORDER: 0.0}, base_rate=0.1)
+    reading = lab.order_reading(order, ["CRNN"])
+    assert reading.startswith("Reordering costs accuracy beyond the noise to the CRNN with blocks of 1 and 0.5 s.")
+    assert "loses nothing beyond the noise, so the seams alone do not explain" in reading
+    assert reading.endswith("So the CRNN uses the order of events over stretches of 1 s, which a bag of frames "
+                            "cannot (unless the seams explain it).")
+
+
+def test_the_order_reading_finds_the_time_scale_and_blames_seams_on_a_losing_probe():
+    short = {"CRNN": _answers({ONE: 0.0, HALF: 0.0, QUARTER: -0.3}),
+             "GRU": _answers({ONE: 0.0, HALF: -0.3, QUARTER: -0.3}, seed=1)}
+    seams = _answers({ONE: -0.3, HALF: 0.0, QUARTER: -0.3}, seeds=1, seed=2)
+    order = lab.split_order(lab.lab_answers(short, {c: a[0] for c, a in seams.items()}))[1]
+    reading = lab.order_reading(order, ["CRNN", "GRU"])
+    assert reading.startswith("Reordering costs accuracy beyond the noise to the CRNN with blocks of 0.25 s but not "
+                              "with 1 or 0.5 s; the GRU with blocks of 0.5 and 0.25 s but not with 1 s.")
+    assert "With blocks of 0.5 s the bag of frames loses nothing beyond the noise" in reading
+    assert "With blocks of 0.25 s the bag of frames loses too, so the seams may explain some of the loss" in reading
+    assert reading.endswith("So whatever order these models use lies within stretches shorter than 1 s: the order "
+                            "of longer stretches is worth no accuracy to them on this corpus, at this budget.")
+    said = lab.order_sentence(lab.lab_effects(order))
+    assert f"The {lab.PROBE} (1 s -" in said and "can only be the seams' new frame-to-frame changes" in said
+    # models that keep their accuracy at every length; a model at chance is left out
+    deaf = {"CRNN": _answers({ONE: 0.0, QUARTER: 0.0}), "GRU": _answers({ONE: 0.0, QUARTER: 0.0}, seed=3)}
+    assert lab.order_reading(deaf, ["CRNN", "GRU"]).startswith(
+        "So neither model needs the order of the blocks, down to blocks of 0.25 s.")
+    assert lab.order_reading(deaf, ["CRNN"]).startswith("So the CRNN does not need the order")
+    guess = _answers({ONE: 0.0}, base_rate=0.1)
     assert lab.order_reading({"CRNN": guess}, ["CRNN"]) == ("The order test cannot say anything of the CRNN: as "
                                                             "composed, its accuracy cannot be told from chance.")
-    both = lab.order_reading({"CRNN": guess, "GRU": mixed["GRU"]}, ["CRNN", "GRU"])
+    both = lab.order_reading({"CRNN": guess, "GRU": deaf["GRU"]}, ["CRNN", "GRU"])
     assert both.startswith("So the GRU does not need the order") and both.endswith(
         " The CRNN is left out: at chance as composed.")
+    better = lab.order_sentence(lab.lab_effects({"CRNN": _answers({ONE: 0.3})}))
+    assert "does better beyond the noise with blocks of 1 s out of order" in better
 
 
 # ---------------------------------------------------------------------------- trained under a control
