@@ -390,7 +390,8 @@ def order_name(seconds: float) -> str:
 
 
 def order_seconds(name: str) -> float | None:
-    """The block length of an :func:`order_name` (None for any other control)."""
+    """The block length of an :func:`order_name` in seconds; None for any other control (``'tempo'``) or a name that
+    does not parse (``'order x s'``)."""
     head, _, tail = str(name).partition(" ")
     if head != ORDER or not tail.endswith(" s"):
         return None
@@ -423,35 +424,73 @@ def split_order(answers: dict) -> tuple[dict, dict]:
 
 
 def order_table(order: dict) -> pd.DataFrame:
-    """:func:`lab_table` of the order test, its columns named for the reader (``'blocks of 0.5 s shuffled'``)."""
+    """:func:`lab_table` of the order test, its columns named for the reader.
+
+    Parameters
+    ----------
+    order : dict
+        :func:`split_order`'s second part: model -> {``'none'`` or an :func:`order_name` -> answers}.
+
+    Returns
+    -------
+    DataFrame
+        Index ``model``; ``'as composed'`` and one ``'blocks of 0.5 s shuffled'`` column per block length.
+    """
     table = lab_table(order)
     return table.rename(columns={c: f"blocks of {order_seconds(c):g} s shuffled" for c in table.columns
                                  if order_seconds(c) is not None})
 
 
 def seconds_list(values, conjunction: str = "and") -> str:
-    """``'1, 0.5 and 0.25 s'``."""
+    """Block lengths in words, in the order given: ``'1, 0.5 and 0.25 s'`` (``''`` for none).
+
+    Parameters
+    ----------
+    values : iterable of float
+        Lengths in seconds.
+    conjunction : str
+        The word before the last one (``'and'``, ``'or'``).
+    """
     words = [f"{v:g}" for v in values]
+    if not words:
+        return ""
     return (", ".join(words[:-1]) + f" {conjunction} " + words[-1] if len(words) > 1 else words[0]) + " s"
+
+
+def _order_rows(effects: pd.DataFrame) -> pd.DataFrame:
+    """The order test's rows of :func:`lab_effects` with their block length (``seconds``), longest first."""
+    if effects.empty or "control" not in effects:
+        return pd.DataFrame(columns=["model", "control", "difference", "low", "high", "beyond_interval",
+                                     "beyond_noise", "seconds"])
+    rows = effects[[order_seconds(c) is not None for c in effects["control"]]]
+    rows = rows.assign(seconds=[order_seconds(c) for c in rows["control"]])
+    return rows.sort_values("seconds", ascending=False, kind="stable")
+
+
+def _losses(rows: pd.DataFrame, model: str) -> list[float]:
+    """Block lengths (longest first) at which ``model`` loses accuracy beyond the noise."""
+    part = rows[(rows["model"] == model) & rows["beyond_noise"].astype(bool) & (rows["difference"] < 0)]
+    return sorted(part["seconds"], reverse=True)
 
 
 def order_sentence(effects: pd.DataFrame) -> str:
     """What shuffling the blocks of each length costs each model (:func:`lab_effects` of :func:`split_order`'s
     second part): one sentence per model, its change at every block length, then the lengths at which that change
-    is beyond the noise, chosen by the result. A probe's loss is put down to the seams, never to order."""
-    rows = effects[[order_seconds(c) is not None for c in effects["control"]]] if len(effects) else effects
+    is beyond the noise, chosen by the result (``''`` without order answers). A probe's loss is put down to the
+    seams, never to order."""
+    rows = _order_rows(effects)
     out = []
     for name, part in rows.groupby("model", sort=False):
-        part = part.assign(seconds=[order_seconds(c) for c in part["control"]]).sort_values("seconds", ascending=False)
         changes = ", ".join(f"{r.seconds:g} s {_change(r)}" for r in part.itertuples())
         noise = part["beyond_noise"].astype(bool)
-        lost, gained = part[noise & (part["difference"] < 0)], part[noise & (part["difference"] > 0)]
+        gained = part[noise & (part["difference"] > 0)]
         seeds = part[part["beyond_interval"].astype(bool) & ~noise]
         said = []
-        if len(lost):
+        lost = _losses(part, name)
+        if lost:
             why = (" (for a bag of frames that can only be the seams' new frame-to-frame changes)" if name == PROBE
                    else "")
-            said.append(f"loses accuracy beyond the noise with blocks of {seconds_list(lost['seconds'])}{why}")
+            said.append(f"loses accuracy beyond the noise with blocks of {seconds_list(lost)}{why}")
         if len(gained):
             said.append(f"does better beyond the noise with blocks of {seconds_list(gained['seconds'])} out of order")
         if len(seeds):
@@ -459,66 +498,81 @@ def order_sentence(effects: pd.DataFrame) -> str:
                         "more than its training seeds differ from each other")
         if not said:
             said.append("stays within the noise at every block length")
-        out.append(f"The {name} ({changes}) {'; '.join(said)}.")
+        out.append(f"The {name} ({changes}) " + "; it ".join(said) + ".")
     return " ".join(out)
+
+
+def _at_chance(answers) -> bool:
+    """True when an accuracy's interval (mean over seeds, resampling the clips) reaches chance (1 in 10)."""
+    return seed_accuracy(answers).low <= 1 / len(GENRES)
 
 
 def order_reading(order: dict, models=tuple(TRAINED_MODELS)) -> str:
     """What the order test says of the recurrent ``models`` together (``order``: :func:`split_order`'s second
-    part): at which block lengths each loses accuracy beyond the noise, whether the bag of frames held at those
-    lengths (then the seams alone do not explain the loss), and the time scale of the order the models use, chosen
-    by the longest block length at which any of them loses. A model whose accuracy as composed cannot be told from
-    chance (its interval reaches 1 in 10) is left out: it has nothing to lose."""
-    chance = 1 / len(GENRES)
-    at_chance = [m for m in models if m in order and seed_accuracy(order[m][BASE]).low <= chance]
+    part), chosen by the result.
+
+    It names the block lengths at which each model loses accuracy beyond the noise; says, where the bag of frames
+    was asked and is above chance, whether it lost at those lengths too (its loss can only be the seams); and gives
+    the time scale of the order the models use only when their losses are nested (a model that loses with blocks of
+    some length also loses with every shorter one, which break the same order): then the longest such length says
+    it. A model whose accuracy as composed cannot be told from chance (its interval reaches 1 in 10) is left out:
+    it has nothing to lose.
+    """
+    at_chance = [m for m in models if m in order and _at_chance(order[m][BASE])]
     asked = [m for m in models if m in order and m not in at_chance]
-    effects = lab_effects({m: order[m] for m in asked})
     left_out = (f" The {' and the '.join(at_chance)} {'is' if len(at_chance) == 1 else 'are'} left out: at chance "
                 "as composed." if at_chance else "")
-    if effects.empty:
+    rows = _order_rows(lab_effects({m: order[m] for m in asked}))
+    if rows.empty:
         return (f"The order test cannot say anything of the {' or the '.join(at_chance)}: as composed, "
                 f"{'its' if len(at_chance) == 1 else 'their'} accuracy cannot be told from chance." if at_chance
                 else "")
-    effects = effects.assign(seconds=[order_seconds(c) for c in effects["control"]])
-    sizes = sorted(set(effects["seconds"]), reverse=True)
-    lost_rows = effects[effects["beyond_noise"].astype(bool) & (effects["difference"] < 0)]
-    lost = {m: sorted(lost_rows.loc[lost_rows["model"] == m, "seconds"], reverse=True) for m in asked}
+    sizes = sorted(set(rows["seconds"]), reverse=True)
+    lost = {m: _losses(rows, m) for m in asked}
+    one = len(asked) == 1
     if not any(lost.values()):
         who = {1: f"the {asked[0]} does not need", 2: "neither model needs"}.get(len(asked), "none of the models needs")
         return (f"So {who} the order of the blocks, down to blocks of {sizes[-1]:g} s. On this corpus, at this "
                 f"budget, the recurrent layer turns no order over {sizes[-1]:g} s or more into accuracy; order within "
                 "a block is untouched by this test." + left_out)
-    clauses = []
-    for m in asked:
-        kept = [s for s in sizes if s not in lost[m]]
-        if not lost[m]:
-            clauses.append(f"the {m} with none of them")
-        else:
-            clauses.append(f"the {m} with blocks of {seconds_list(lost[m])}"
-                           + (f" but not with {seconds_list(kept, 'or')}" if kept else ""))
-    text = "Reordering costs accuracy beyond the noise to " + "; ".join(clauses) + "."
-    probe_lost = set()
-    if PROBE in order:
-        probe = lab_effects({PROBE: order[PROBE]})
-        probe_lost = {order_seconds(r.control) for r in probe.itertuples() if r.beyond_noise and r.difference < 0}
+    losers = [m for m in asked if lost[m]]
+    clauses = [f"the {m} with blocks of {seconds_list(lost[m])}"
+               + (f" but not with {seconds_list([s for s in sizes if s not in lost[m]], 'or')}"
+                  if len(lost[m]) < len(sizes) else "") for m in losers]
+    text = "Reordering costs accuracy beyond the noise to " + "; and to ".join(clauses) + "."
+    steady = [m for m in asked if not lost[m]]
+    if steady:
+        text += (f" The {' and the '.join(steady)} {'loses' if len(steady) == 1 else 'lose'} nothing beyond the noise "
+                 "at any block length.")
     losing = sorted({s for v in lost.values() for s in v}, reverse=True)
-    if PROBE in order:
-        held, fell = [s for s in losing if s not in probe_lost], [s for s in losing if s in probe_lost]
+    if PROBE in order and not _at_chance(order[PROBE][BASE]):
+        probe_rows = _order_rows(lab_effects({PROBE: order[PROBE]}))
+        tested, probe_lost = set(probe_rows["seconds"]), set(_losses(probe_rows, PROBE))
+        held = [s for s in losing if s in tested and s not in probe_lost]
+        fell = [s for s in losing if s in probe_lost]
         if held:
             text += (f" With blocks of {seconds_list(held)} the bag of frames loses nothing beyond the noise, so the "
-                     "seams alone do not explain the loss there.")
+                     "seams, as far as a bag of frames registers them, do not explain the loss there.")
         if fell:
             text += (f" With blocks of {seconds_list(fell)} the bag of frames loses too, so the seams may explain "
                      "some of the loss there.")
-    longest = losing[0]
-    if longest == sizes[0]:
-        users = [m for m in asked if longest in lost[m]]
-        text += (f" So the {' and the '.join(users)} {'uses' if len(users) == 1 else 'use'} the order of events over "
-                 f"stretches of {longest:g} s, which a bag of frames cannot (unless the seams explain it).")
     else:
-        above = min(s for s in sizes if s > longest)
-        text += (f" So whatever order these models use lies within stretches shorter than {above:g} s: the order of "
-                 "longer stretches is worth no accuracy to them on this corpus, at this budget.")
+        text += " The bag of frames cannot serve as a gauge of the seams here (not asked, or at chance as composed)."
+    scattered = [m for m in losers if any(s not in lost[m] for s in sizes if s < lost[m][0])]
+    if scattered:
+        text += (f" For the {' and the '.join(scattered)} the losses do not follow the block length (a shorter block, "
+                 "which breaks the same order, costs nothing beyond the noise), so this test fixes no time scale "
+                 f"for {'it' if len(scattered) == 1 else 'them'}: the loss may be noise or the seams.")
+    elif losing[0] == sizes[0]:
+        users = [m for m in asked if sizes[0] in lost[m]]
+        text += (f" So the {' and the '.join(users)} {'uses' if len(users) == 1 else 'use'} the order of events over "
+                 f"stretches of {sizes[0]:g} s, or {'reacts' if len(users) == 1 else 'react'} to the seams in a way a "
+                 "bag of frames does not.")
+    else:
+        above = min(s for s in sizes if s > losing[0])
+        text += (f" So whatever order {'this model uses' if one else 'these models use'} lies within stretches "
+                 f"shorter than {above:g} s: the order of longer stretches is worth no accuracy to "
+                 f"{'it' if one else 'them'} on this corpus, at this budget.")
     return text + left_out
 
 

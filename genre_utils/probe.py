@@ -184,8 +184,11 @@ def probe_gaps(models: dict, ds, summaries=("mean", "dynamics"), seed: int = 0) 
     Raises
     ------
     ValueError
-        A model's runs were not tested on the probe's test tracks.
+        A model without runs, or whose runs were not tested on the probe's test tracks.
     """
+    empty = [name for name, runs in models.items() if not list(runs)]
+    if empty:
+        raise ValueError(f"no runs of {', '.join(empty)} to compare with the bag of frames")
     probes = {}
     for summary in summaries:
         fit = linear_probe(ds, seed=seed, summary=summary)
@@ -204,9 +207,21 @@ def probe_gaps(models: dict, ds, summaries=("mean", "dynamics"), seed: int = 0) 
 
 
 def probe_gap_table(rows: list[dict]) -> pd.DataFrame:
-    """:func:`probe_gaps` as the book shows it: one row per model and probe, each accuracy with its interval, the
-    difference in points with its paired interval over the test tracks, the seeds' spread, and what the two tests
-    of :func:`genre_utils.stats.seed_comparison` say."""
+    """:func:`probe_gaps` as the book shows it.
+
+    Parameters
+    ----------
+    rows : list of dict
+        :func:`probe_gaps`'s rows.
+
+    Returns
+    -------
+    DataFrame
+        Index (``model``, ``bag of frames``); columns: each accuracy with its interval, the difference in points
+        with its paired interval over the test tracks, the seeds' spread, and ``reading``: what the two tests of
+        :func:`genre_utils.stats.seed_comparison` say (ahead or behind beyond the noise, beyond the test interval
+        only, within the noise).
+    """
     def verdict(c):
         if c["beyond_noise"]:
             return "ahead, beyond the noise" if c["difference"] > 0 else "behind, beyond the noise"

@@ -429,6 +429,10 @@ def test_probe_gaps_pair_every_seed_with_each_probe_on_the_same_tracks():
                                                      "the regression on means, spread and change"]
     assert table.iloc[0]["model minus bag (points)"].startswith("-30.0 [")
     assert table.iloc[0]["reading"] == "behind, beyond the noise"        # 30 points > the seeds' 20
+    better = probe_gap_table(probe_gaps({"the CRNN": [run([True] * 10)] * 3}, FakeStore()))
+    assert better.iloc[0]["reading"] == "within the noise"                 # level with a perfect probe
+    with pytest.raises(ValueError, match="no runs of the MLP"):
+        probe_gaps({"the MLP": []}, FakeStore())
     with pytest.raises(ValueError, match="not tested on the probe's test tracks"):
         probe_gaps({"other": [RunResults.from_dict({"test": {"tracks": [
             {"track_id": "x", "true_genre": "jazz", "pred_genre": "jazz"}]}})]}, FakeStore())

@@ -217,7 +217,7 @@ def seed_margin_sentence(comparison: dict, a: str, b: str) -> str:
     return head + ": within the noise of this test set."
 
 
-def probe_gap_reading(comparisons: dict, probe: str = "the regression on means, spread and change") -> str:
+def probe_gap_reading(comparisons: dict, probe: str) -> str:
     """What the models' margins over one bag-of-frames probe say together, chosen by each margin's two tests
     (:func:`genre_utils.stats.seed_comparison`): ahead beyond the noise, behind beyond it, or not told apart.
 
@@ -226,7 +226,7 @@ def probe_gap_reading(comparisons: dict, probe: str = "the regression on means, 
     comparisons : dict
         ``{model name: comparison}``, each the model minus the probe over the model's seeds.
     probe : str
-        The probe's name in the sentence.
+        The probe's name in the sentence (:data:`genre_utils.probe.SUMMARY_NAMES`).
     """
     if not comparisons:
         return "No model was compared with the bag of frames in this build."
@@ -246,10 +246,11 @@ def probe_gap_reading(comparisons: dict, probe: str = "the regression on means, 
     head = "; ".join(parts)
     head = head[0].upper() + head[1:] + ". "
     if ahead:
-        return head + ("So on this build the convolutions and the GRU of " + join_names(ahead)
-                       + " turn something a bag of frames cannot see into accuracy.")
-    return head + ("So on this build no model shows, beyond the noise, that what a bag of frames cannot see (the order "
-                   "of events in the window) is worth accuracy.")
+        return head + (f"So on this build {join_names(ahead)} {'turns' if len(ahead) == 1 else 'turn'} something "
+                       "that this regression does not use into accuracy (the order of events, or a non-linear use of "
+                       "the same texture).")
+    return head + ("So on this build no model shows, beyond the noise, that it gains accuracy from anything this "
+                   "regression does not use, the order of events in the window included.")
 
 
 def seeds_note(n_seeds: dict) -> str:
