@@ -23,15 +23,20 @@ __all__ = ["window_summary", "track_mean_features", "linear_probe", "fit_probe",
 SUMMARY_NAMES = {"mean": "the regression on track means", "dynamics": "the regression on means, spread and change"}
 
 
-def window_summary(X, summary: str = "mean") -> np.ndarray:
+def window_summary(X, summary: str = "mean", chunk_size: int = 1024) -> np.ndarray:
     """Each window's summary over its frames: what the probe sees of it.
 
     Parameters
     ----------
     X : array-like, shape (n_windows, height, n_frames)
+        May be a memory-mapped float16 store split; it is read ``chunk_size`` windows at a time, so memory stays
+        bounded (a whole paper-size training split in float32, with its frame-to-frame differences, would take
+        about 18 GB). Each window's numbers do not depend on the chunking.
     summary : {'mean', 'dynamics'}
         ``'mean'``: each row's mean over the frames; ``'dynamics'``: that, each row's standard deviation
         and its mean absolute change from one frame to the next.
+    chunk_size : int
+        Windows converted to float32 at a time.
 
     Returns
     -------
@@ -39,11 +44,15 @@ def window_summary(X, summary: str = "mean") -> np.ndarray:
     """
     if summary not in ("mean", "dynamics"):
         raise ValueError(f"summary must be 'mean' or 'dynamics', not {summary!r}")
-    X = np.asarray(X, dtype=np.float32)
-    per_window = X.mean(axis=2)                                           # (n_windows, height)
-    if summary == "dynamics":
-        per_window = np.concatenate([per_window, X.std(axis=2), np.abs(np.diff(X, axis=2)).mean(axis=2)], axis=1)
-    return per_window
+    n, height = len(X), np.shape(X)[1]
+    out = np.empty((n, height if summary == "mean" else 3 * height), dtype=np.float32)
+    for start in range(0, n, max(1, int(chunk_size))):
+        chunk = np.asarray(X[start:start + chunk_size], dtype=np.float32)
+        out[start:start + len(chunk), :height] = chunk.mean(axis=2)
+        if summary == "dynamics":
+            out[start:start + len(chunk), height:2 * height] = chunk.std(axis=2)
+            out[start:start + len(chunk), 2 * height:] = np.abs(np.diff(chunk, axis=2)).mean(axis=2)
+    return out
 
 
 def track_mean_features(ds, split: str, return_ids: bool = False, summary: str = "mean"):

@@ -436,3 +436,16 @@ def test_probe_gaps_pair_every_seed_with_each_probe_on_the_same_tracks():
     with pytest.raises(ValueError, match="not tested on the probe's test tracks"):
         probe_gaps({"other": [RunResults.from_dict({"test": {"tracks": [
             {"track_id": "x", "true_genre": "jazz", "pred_genre": "jazz"}]}})]}, FakeStore())
+
+
+def test_window_summary_reads_in_chunks_with_the_same_numbers():
+    from genre_utils.probe import window_summary
+
+    X = (np.random.default_rng(5).normal(size=(10, 4, 30)) * 3).astype(np.float16)
+    whole = window_summary(X, "dynamics", chunk_size=1024)
+    assert whole.shape == (10, 12) and whole.dtype == np.float32
+    for size in (1, 3, 7):   # a chunk never changes a window's numbers
+        assert np.array_equal(window_summary(X, "dynamics", chunk_size=size), whole)
+    assert np.array_equal(window_summary(X, "mean", chunk_size=4), whole[:, :4])
+    np.testing.assert_allclose(whole[:, 4:8], X.astype(np.float32).std(axis=2), rtol=1e-6)
+    assert window_summary(X[:0], "dynamics").shape == (0, 12)
