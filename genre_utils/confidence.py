@@ -162,16 +162,14 @@ def calibrate_run(ds, run_dir, *, device=None, n_bins: int = N_BINS, recall: flo
     # 3. threshold on validation tracks, decoded like predict decodes a file
     valid_tracks = ds.tracks[ds.tracks["split"].eq("valid") & ds.tracks["status"].eq("used")]
     valid_table = evaluate_files(model, valid_tracks["path"].tolist(), ds.params, max_segments=max_segments,
-                                 device=device, progress=progress, temperature=temperature,
-                                 precision=precision)
+                                 device=device, progress=progress, temperature=temperature, precision=precision)
     valid_table = valid_table[valid_table["error"] == ""]
     threshold = recall_threshold(valid_table["confidence"].to_numpy(float), recall)
 
     # 4. open-set files through the same path; against the in-genre test tracks
     open_paths = open_set_paths(ds, open_set_limit)
     open_table = evaluate_files(model, open_paths, ds.params, max_segments=max_segments, device=device,
-                                progress=progress, temperature=temperature,
-                                 precision=precision)
+                                progress=progress, temperature=temperature, precision=precision)
     n_failed = int((open_table["error"] != "").sum())
     open_table = open_table[open_table["error"] == ""]
     open_conf = open_table["confidence"].to_numpy(float)
@@ -192,7 +190,7 @@ def calibrate_run(ds, run_dir, *, device=None, n_bins: int = N_BINS, recall: flo
     new_files = new_files[(new_files["error"] == "") & new_files["label"].isin(GENRES)]
     new_table = evaluate_files(model, new_files["path"].tolist(), ds.params, new_files["label"].tolist(),
                                max_segments=max_segments, device=device, progress=progress, temperature=temperature,
-                                 precision=precision)
+                               precision=precision)
     new_table = new_table[new_table["error"] == ""]
     new_conf = new_table["confidence"].to_numpy(float)
     new_right = new_table["correct"].to_numpy(dtype=bool, na_value=False)

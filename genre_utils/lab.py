@@ -26,6 +26,7 @@ import pandas as pd
 from .audio import write_wav
 from .config import FeatureParams, fingerprint, get_profile, num_threads
 from .genres import GENRES
+from .narrative.common import join_names
 from .parallel import ordered_map
 from .provenance import atomic_write_bytes, code_fingerprint
 from .stats import seed_accuracy, seed_comparison
@@ -452,9 +453,7 @@ def seconds_list(values, conjunction: str = "and") -> str:
         The word before the last one (``'and'``, ``'or'``).
     """
     words = [f"{v:g}" for v in values]
-    if not words:
-        return ""
-    return (", ".join(words[:-1]) + f" {conjunction} " + words[-1] if len(words) > 1 else words[0]) + " s"
+    return join_names(words, conjunction) + " s" if words else ""
 
 
 def _order_rows(effects: pd.DataFrame) -> pd.DataFrame:
@@ -522,7 +521,9 @@ def order_reading(order: dict, models=tuple(TRAINED_MODELS)) -> str:
     asked = [m for m in models if m in order and m not in at_chance]
     left_out = (f" The {' and the '.join(at_chance)} {'is' if len(at_chance) == 1 else 'are'} left out: at chance "
                 "as composed." if at_chance else "")
-    rows = _order_rows(lab_effects({m: order[m] for m in asked}))
+    gauge = PROBE in order and not _at_chance(order[PROBE][BASE])
+    every = _order_rows(lab_effects({m: order[m] for m in [*asked, *([PROBE] if gauge else [])]}))
+    rows = every[every["model"].isin(asked)]
     if rows.empty:
         return (f"The order test cannot say anything of the {' or the '.join(at_chance)}: as composed, "
                 f"{'its' if len(at_chance) == 1 else 'their'} accuracy cannot be told from chance." if at_chance
@@ -545,9 +546,8 @@ def order_reading(order: dict, models=tuple(TRAINED_MODELS)) -> str:
         text += (f" The {' and the '.join(steady)} {'loses' if len(steady) == 1 else 'lose'} nothing beyond the noise "
                  "at any block length.")
     losing = sorted({s for v in lost.values() for s in v}, reverse=True)
-    if PROBE in order and not _at_chance(order[PROBE][BASE]):
-        probe_rows = _order_rows(lab_effects({PROBE: order[PROBE]}))
-        tested, probe_lost = set(probe_rows["seconds"]), set(_losses(probe_rows, PROBE))
+    if gauge:
+        tested, probe_lost = set(every.loc[every["model"] == PROBE, "seconds"]), set(_losses(every, PROBE))
         held = [s for s in losing if s in tested and s not in probe_lost]
         fell = [s for s in losing if s in probe_lost]
         if held:

@@ -161,8 +161,13 @@ def compare_with_probe(results: RunResults, ds, summary: str = "mean", seed: int
     """
     probe = linear_probe(ds, seed=seed, summary=summary)
     run = results.correct_by_track()
-    other = pd.DataFrame(probe["test_tracks"]).astype({"track_id": str}).set_index("track_id")["correct"]
+    other = _correct_by_track(probe)
     return probe, paired_comparison(run.loc[other.index].to_numpy(), other.to_numpy(), seed=seed)
+
+
+def _correct_by_track(probe: dict) -> pd.Series:
+    """A :func:`linear_probe` result's ``test_tracks`` as a boolean Series indexed by track id (str)."""
+    return pd.DataFrame(probe["test_tracks"]).astype({"track_id": str}).set_index("track_id")["correct"].astype(bool)
 
 
 def probe_gaps(models: dict, ds, summaries=("mean", "dynamics"), seed: int = 0) -> list[dict]:
@@ -200,8 +205,7 @@ def probe_gaps(models: dict, ds, summaries=("mean", "dynamics"), seed: int = 0) 
         raise ValueError(f"no runs of {', '.join(empty)} to compare with the bag of frames")
     probes = {}
     for summary in summaries:
-        fit = linear_probe(ds, seed=seed, summary=summary)
-        probes[summary] = pd.Series({str(t["track_id"]): bool(t["correct"]) for t in fit["test_tracks"]})
+        probes[summary] = _correct_by_track(linear_probe(ds, seed=seed, summary=summary))
     rows = []
     for name, runs in models.items():
         matrix, ids = correct_matrix(runs)

@@ -7,12 +7,13 @@ from ..stats import percent
 __all__ = ["join_names", "counted", "percent", "NUMBER_WORDS"]
 
 
-def join_names(names) -> str:
-    """``['a'] -> 'a'``, ``['a', 'b'] -> 'a and b'``, ``['a', 'b', 'c'] -> 'a, b and c'``."""
+def join_names(names, conjunction: str = "and") -> str:
+    """``['a'] -> 'a'``, ``['a', 'b'] -> 'a and b'``, ``['a', 'b', 'c'] -> 'a, b and c'`` (``conjunction='or'``:
+    ``'a, b or c'``)."""
     names = [str(n) for n in names]
     if len(names) <= 1:
         return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
+    return ", ".join(names[:-1]) + f" {conjunction} " + names[-1]
 
 
 def counted(n: int, singular: str, plural: str | None = None) -> str:
