@@ -61,11 +61,14 @@ class FolderLocked(UserError):
     """Another process holds the lock of ``folder`` (two builds of one folder at once: the user's to sort out)."""
 
     def __init__(self, folder, pid, what: str = "build"):
-        self.folder, self.pid = Path(folder), pid
+        self.folder, self.pid, self.what = Path(folder), pid, what
         holder = f"process {pid}" if pid else "another process"
         article = "an" if what[:1].lower() in "aeiou" else "a"
         super().__init__(f"{folder} is in use: {holder} is running {article} {what} there; wait for it to finish "
                          "(or use another folder)")
+
+    def __reduce__(self):  # rebuilt from its own arguments: a training worker's lock error reaches the parent whole
+        return type(self), (self.folder, self.pid, self.what)
 
 
 class PublishError(RuntimeError):

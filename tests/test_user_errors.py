@@ -30,7 +30,7 @@ import torch
 from genre_utils import bookbuild, build
 from genre_utils.cli import main
 from genre_utils.config import get_profile
-from genre_utils.errors import CheckpointError, UserError
+from genre_utils.errors import CheckpointError, DiskFullError, FolderLocked, UserError
 from genre_utils.genres import GENRES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -450,3 +450,15 @@ def test_two_dataset_builds_into_one_folder_are_one_line(tmp_path, capsys):
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.mark.parametrize("err", [FolderLocked("/tmp/somewhere", 1234, "training run"), FolderLocked("/x", None),
+                                 DiskFullError(errno.ENOSPC, "No space left on device", "/x/best.pt"),
+                                 CheckpointError("damaged checkpoint")])
+def test_user_errors_survive_a_process_boundary(err):
+    """A training worker's error reaches the parent as the same one line (FolderLocked used to fail to unpickle,
+    which turned two builds in one folder into a traceback from multiprocessing)."""
+    import pickle
+
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is type(err) and str(back) == str(err)
