@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .config import THREADS_ENV, Profile, fingerprint, get_profile, num_threads
 from .errors import FolderLocked
-from .lab import TRAINED_MODELS
+from .lab import TRAINED_MODELS, control_words
 from .parallel import ignore_interrupts, ordered_map
 
 __all__ = ["BOOK_RUNS", "SEEDED_RUNS", "N_SEEDS", "MORE_SEEDED_RUNS", "SKIPPED_RUNS", "run_seeds", "profile_runs",
@@ -65,9 +65,12 @@ MORE_SEEDED_RUNS: dict[str, tuple[tuple[str, str, str], ...]] = {
 
 
 #: The laboratory's controlled corpora each profile renders and trains on (:meth:`Context.controlled`; a key of
-#: :data:`genre_utils.synth.controls.CONTROLS`). One in ``quick``, for its time budget: the timbre control, the
-#: factor a bag of frames reads most directly, so that the models which can hear order are put to the test.
-LAB_CONTROLS: dict[str, tuple[str, ...]] = {"tiny": ("timbre",), "quick": ("timbre",), "paper": ("timbre", "tempo")}
+#: :data:`genre_utils.synth.controls.CONTROLS`). One in ``quick``, for its time budget: timbre, tempo and harmony
+#: made common at once, which leaves the genres only their rhythm (groove, swing, meter, how each part is played)
+#: and form - the corpus on which a model that hears how the music moves in time has the most to gain over a bag of
+#: frames. ``paper`` adds each of the first two alone.
+LAB_CONTROLS: dict[str, tuple[str, ...]] = {"tiny": ("timbre-tempo-harmony",), "quick": ("timbre-tempo-harmony",),
+                                            "paper": ("timbre", "tempo", "timbre-tempo-harmony")}
 #: The models trained on every controlled corpus (one seed each; the bag-of-frames probe is refitted besides).
 LAB_MODELS = tuple(TRAINED_MODELS.values())
 
@@ -229,8 +232,8 @@ class Context:
     def data_description(self) -> str:
         """One sentence saying which data the results come from (shown on every results page)."""
         if self.synthetic and self.control:
-            return (f"the laboratory's corpus: the project's synthetic corpus rendered again with one factor made "
-                    f"common to all genres ({self.control}), not the real GTZAN or FMA recordings")
+            return (f"the laboratory's corpus: the project's synthetic corpus rendered again with "
+                    f"{control_words(self.control)} made common to all genres, not the real GTZAN or FMA recordings")
         if self.synthetic:
             return ("the project's synthetic corpus (rendered by genre_utils.synth in the GTZAN and FMA "
                     "layouts), not the real GTZAN or FMA recordings")

@@ -31,7 +31,8 @@ from .parallel import ordered_map
 from .provenance import atomic_write_bytes, code_fingerprint
 from .stats import seed_accuracy, seed_comparison
 
-__all__ = ["LAB_SECONDS", "BASE", "PROBE", "LabClip", "LabData", "lab_clips", "lab_fingerprint", "render_lab",
+__all__ = ["LAB_SECONDS", "BASE", "PROBE", "PROBE_MEANS", "control_words", "controls_words", "trained_reading",
+           "LabClip", "LabData", "lab_clips", "lab_fingerprint", "render_lab",
            "lab_features", "lab_data", "probe_answers", "model_answers", "lab_answers", "trained_answers", "lab_table",
            "lab_effects", "lab_sentences", "lab_prediction", "trained_comparisons", "trained_sentence",
            "split_sentence", "TRAINED_MODELS", "ORDER", "ORDER_BLOCKS_SECONDS", "order_name", "order_seconds",
@@ -44,6 +45,9 @@ LAB_SECONDS = 5.0
 BASE = "none"
 #: The bag-of-frames probe's name in the laboratory's tables.
 PROBE = "bag-of-frames probe"
+#: The regression on track means alone (no spread, no change), beside :data:`PROBE` on a controlled corpus: what the
+#: bag of frames keeps without the features' dynamics.
+PROBE_MEANS = "track-means probe"
 #: The models the laboratory trains on a controlled corpus, by their names in its tables (the bag-of-frames
 #: probe is refitted besides); :data:`genre_utils.context.LAB_MODELS` trains them.
 TRAINED_MODELS = {"CRNN": "crnn", "CRNN with the GRU over time": "crnn-temporal"}
@@ -57,6 +61,28 @@ ORDER = "order"
 #: Shorter still, the seams between blocks change a bag of frames as much as a CRNN (measured: at 0.13 s the probe
 #: loses 17 points on the quick build), so the test says nothing there.
 ORDER_BLOCKS_SECONDS = (1.0, 0.5, 0.25)
+
+
+def control_words(control: str) -> str:
+    """A control's name in a sentence: ``'timbre'`` as it is, a control made of several
+    (:data:`genre_utils.synth.controls.COMBINED`, named by its parts joined with ``'-'``) as
+    ``'timbre, tempo and harmony'``."""
+    return join_names(str(control).split("-"))
+
+
+def controls_words(controls) -> str:
+    """Several controls in a sentence: ``'timbre'``, ``'timbre and tempo'``, ``'timbre, tempo and harmony'``,
+    or a combined one among others ``'timbre; tempo; and timbre, tempo and harmony together'``."""
+    controls = list(controls)
+    if len(controls) == 1 or not any("-" in c for c in controls):
+        return join_names([control_words(c) for c in controls])
+    words = [control_words(c) + (" together" if "-" in c else "") for c in controls]
+    return words[0] if len(words) == 1 else "; ".join(words[:-1]) + "; and " + words[-1]
+
+
+def _single(control: str) -> bool:
+    """Whether a control makes one factor common (not several at once)."""
+    return "-" not in str(control)
 
 
 @dataclass(frozen=True)
@@ -176,10 +202,12 @@ def lab_data(ctx, controls=None, seconds: float = LAB_SECONDS) -> LabData | None
     """Render (or reuse) the laboratory of a book context's synthetic corpus; None on real data.
 
     The clips are the GTZAN-layout test tracks of the main store (``ctx.dataset('mfcc', 'random')``), rendered
-    into ``<build>/data/lab-<profile>``; ``controls`` defaults to all of
-    :data:`genre_utils.synth.controls.CONTROLS`.
+    into ``<build>/data/lab-<profile>``; ``controls`` defaults to the single controls of
+    :data:`genre_utils.synth.controls.CONTROLS` (a combined one says nothing the single ones do not, to a model
+    trained as composed, and each version costs the quick build about 10 s; the combined control is for training,
+    :attr:`genre_utils.context.LAB_CONTROLS`).
     """
-    from .synth.controls import CONTROLS  # deferred: see lab_clips
+    from .synth.controls import COMBINED, CONTROLS  # deferred: see lab_clips
 
     if ctx.corpus() is None:
         return None
@@ -187,7 +215,8 @@ def lab_data(ctx, controls=None, seconds: float = LAB_SECONDS) -> LabData | None
     splits = ds.track_splits
     clips = lab_clips(splits[splits == "test"].index, ctx.profile)
     folder = ctx.build_dir / "data" / f"lab-{ctx.profile.name}"
-    manifest = render_lab(folder, clips, list(CONTROLS) if controls is None else list(controls), ctx.profile,
+    singles = [c for c in CONTROLS if c not in COMBINED]
+    manifest = render_lab(folder, clips, singles if controls is None else list(controls), ctx.profile,
                           seconds)
     feats, labels, ids = lab_features(folder, manifest, ds.params)
     return LabData(folder, manifest, feats, labels, ids)
@@ -243,8 +272,8 @@ def trained_answers(ctx, controls) -> tuple[dict, list[str]]:
     """
     from .probe import linear_probe  # deferred: the probe loads scikit-learn
 
-    def probe(ds):
-        records = linear_probe(ds, summary="dynamics")["test_tracks"]
+    def probe(ds, summary="dynamics"):
+        records = linear_probe(ds, summary=summary)["test_tracks"]
         return pd.Series({str(r["track_id"]): bool(r["correct"]) for r in records})
 
     series = {}
@@ -252,8 +281,9 @@ def trained_answers(ctx, controls) -> tuple[dict, list[str]]:
         series[name] = {BASE: [r.correct_by_track() for r in ctx.seed_runs(model, "mfcc", "random")]}
         for control in controls:
             series[name][control] = [ctx.controlled(control).run(model, "mfcc", "random").correct_by_track()]
-    series[PROBE] = {BASE: [probe(ctx.dataset("mfcc", "random"))],
-                     **{c: [probe(ctx.controlled(c).dataset("mfcc", "random"))] for c in controls}}
+    for name, summary in ((PROBE, "dynamics"), (PROBE_MEANS, "mean")):
+        series[name] = {BASE: [probe(ctx.dataset("mfcc", "random"), summary)],
+                        **{c: [probe(ctx.controlled(c).dataset("mfcc", "random"), summary)] for c in controls}}
     ids = sorted(set.intersection(*(set(s.index) for per in series.values() for runs in per.values() for s in runs)))
     answers = {name: {c: np.array([s.loc[ids].to_numpy(dtype=bool) for s in runs], dtype=bool)
                       for c, runs in per.items()} for name, per in series.items()}
@@ -269,37 +299,88 @@ def split_sentence(splits_a: pd.Series, splits_b: pd.Series, control: str) -> st
     only = len(splits_a.index.union(splits_b.index)) - len(common)
     if differ == 0 and only == 0:
         return (f"Both corpora hold the same {len(common):,} tracks in the same splits, so each model is trained and "
-                f"tested on the same tracks with and without the {control} control.")
+                f"tested on the same tracks with and without the {control_words(control)} control.")
     verb = "falls" if differ == 1 else "fall"
-    return (f"Of the {len(common):,} tracks both corpora hold, {differ:,} {verb} in another split under the {control} "
-            f"control{f', and {only:,} are in one corpus only' if only else ''}: the pairing covers the shared test "
-            "tracks, but the training sets differ by those tracks.")
+    elsewhere = f", and {only:,} are in one corpus only" if only else ""
+    return (f"Of the {len(common):,} tracks both corpora hold, {differ:,} {verb} in another split under the "
+            f"{control_words(control)} control{elsewhere}: the pairing covers the shared test tracks, but the training "
+            "sets differ by those tracks.")
 
 
-def trained_comparisons(answers: dict, control: str) -> dict:
-    """Under one control, each trained model against the bag-of-frames probe on the same test tracks
-    (:func:`genre_utils.stats.seed_comparison`; model name -> comparison)."""
-    return {name: seed_comparison(per[control], answers[PROBE][control])
-            for name, per in answers.items() if name != PROBE and control in per}
+#: The probes' names in sentences.
+_PROBE_WORDS = {PROBE: "the bag of frames", PROBE_MEANS: "the regression on track means"}
 
 
-def trained_sentence(comparisons: dict, control: str) -> str:
-    """What each trained model does against the bag of frames on the ``control`` corpus, chosen by its result:
-    beats it, falls short of it (the interval over the test tracks excludes zero) or cannot be told from it."""
+def trained_comparisons(answers: dict, control: str, probe: str = PROBE) -> dict:
+    """Under one control, each trained model against a probe (:data:`PROBE` or :data:`PROBE_MEANS`) on the same
+    test tracks (:func:`genre_utils.stats.seed_comparison`; model name -> comparison)."""
+    return {name: seed_comparison(per[control], answers[probe][control])
+            for name, per in answers.items() if name not in _PROBE_WORDS and control in per}
+
+
+def trained_sentence(comparisons: dict, control: str, probe: str = PROBE) -> str:
+    """What each trained model does against a probe on the ``control`` corpus, chosen by its result: beats it,
+    falls short of it (the interval over the test tracks excludes zero) or cannot be told from it."""
     if not comparisons:
-        return f"No model was trained on the {control} corpus."
+        return f"No model was trained on the {control_words(control)} corpus."
     level = f"{100 * next(iter(comparisons.values()))['level']:.0f} %"
+    words = _PROBE_WORDS[probe]
     clauses = []
     for name, c in comparisons.items():
         numbers = _interval(c["difference"], c["low"], c["high"])
         if c["beyond_interval"] and c["difference"] > 0:
-            clauses.append(f"the {name} beats the bag of frames ({numbers})")
+            clauses.append(f"the {name} beats {words} ({numbers})")
         elif c["beyond_interval"]:
-            clauses.append(f"the {name} falls short of the bag of frames ({numbers})")
+            clauses.append(f"the {name} falls short of {words} ({numbers})")
         else:
-            clauses.append(f"the test cannot tell the {name} from the bag of frames ({numbers})")
-    return (f"Trained and tested with {control} made common to all genres (each model minus the bag of frames, in "
-            f"points of accuracy, with the test tracks' {level} interval), " + "; ".join(clauses) + ".")
+            clauses.append(f"the test cannot tell the {name} from {words} ({numbers})")
+    return (f"Trained and tested with {control_words(control)} made common to all genres (each model minus {words}, "
+            f"in points of accuracy, with the test tracks' {level} interval), " + "; ".join(clauses) + ".")
+
+
+def trained_reading(answers: dict, control: str) -> str:
+    """What the two probes and the models on the ``control`` corpus say together, chosen by the results.
+
+    First, whether each feature's spread and frame-to-frame change (:data:`PROBE`) are worth anything over the
+    track means (:data:`PROBE_MEANS`) on that corpus: if so, what is left of the genres shows in how much and
+    how fast the sound changes, which needs no order. Then whether any trained model gets beyond the richer
+    probe (beyond the test tracks' interval), and so uses something those statistics miss.
+    """
+    if PROBE not in answers or PROBE_MEANS not in answers or control not in answers[PROBE]:
+        return ""
+    words = control_words(control)
+    gain = seed_comparison(answers[PROBE][control], answers[PROBE_MEANS][control])
+    numbers = _interval(gain["difference"], gain["low"], gain["high"], unit=True)
+    if gain["beyond_interval"] and gain["difference"] > 0:
+        first = (f"On the corpus with {words} made common, adding each feature's spread and frame-to-frame change to "
+                 f"its mean is worth {numbers}: what the means miss of these genres shows in how much and how fast "
+                 "the sound changes, which a regression reads without any order.")
+    elif gain["beyond_interval"]:
+        first = (f"On the corpus with {words} made common, the regression with each feature's spread and change does "
+                 f"worse than the one on means alone ({numbers}), so those statistics add noise rather than genre.")
+    else:
+        first = (f"On the corpus with {words} made common, the test cannot tell the regression with each feature's "
+                 f"spread and change from the one on means alone ({numbers}).")
+    comparisons = trained_comparisons(answers, control)
+    ahead = [n for n, c in comparisons.items() if c["beyond_interval"] and c["difference"] > 0]
+    behind = [n for n, c in comparisons.items() if c["beyond_interval"] and c["difference"] < 0]
+    if not comparisons:
+        return first
+    if ahead:
+        names = join_names([f"the {n}" for n in ahead])
+        second = (f"{names[0].upper()}{names[1:]} {'beat' if len(ahead) > 1 else 'beats'} the richer regression, so "
+                  f"{'they use' if len(ahead) > 1 else 'it uses'} something of the music that those statistics miss "
+                  "(the order test above asks whether that is order).")
+    elif behind and len(behind) == len(comparisons):
+        second = ("Every model trained on it falls short of the richer regression: here the statistics of the frames "
+                  "carry more of the genre than the models learned.")
+    else:
+        level = [n for n in comparisons if n not in behind]
+        names = join_names([f"the {n}" for n in level])
+        second = (f"The test cannot tell {names} from the richer regression, so nothing here shows "
+                  f"{'them' if len(level) > 1 else 'it'} using the order of events beyond what those statistics "
+                  "register.")
+    return f"{first} {second}"
 
 
 def lab_table(answers: dict) -> pd.DataFrame:
@@ -595,7 +676,8 @@ def _change(r) -> str:
 
 def _listed(part: pd.DataFrame) -> str:
     """``'tempo -7 points [-13, -1]; timbre -1 point [-6, +4]'``, most negative first."""
-    return "; ".join(f"{r.control} {_change(r)}" for r in part.sort_values("difference", kind="stable").itertuples())
+    return "; ".join(f"{control_words(r.control)} {_change(r)}"
+                     for r in part.sort_values("difference", kind="stable").itertuples())
 
 
 def lab_sentences(effects: pd.DataFrame) -> dict[str, str]:
@@ -616,13 +698,14 @@ def lab_sentences(effects: pd.DataFrame) -> dict[str, str]:
         seeds = rows[interval & ~noise]
         steady = rows[~interval]
         if len(steady) == len(rows):
-            lead = (f"Making {rows['control'].iloc[0]} common does not change" if len(rows) == 1
+            lead = (f"Making {control_words(rows['control'].iloc[0])} common does not change" if len(rows) == 1
                     else "No control changes")
             out[name] = f"{lead} the accuracy of the {name} beyond the noise ({_listed(steady)})."
             continue
         parts = []
         if len(lost):
-            which = "each of these factors is" if len(lost) > 1 else "this factor is"
+            which = ("each of these is" if len(lost) > 1 else "this factor is" if _single(lost["control"].iloc[0])
+                     else "these factors are")
             parts.append(f"loses accuracy beyond the noise when {which} made common to all genres: {_listed(lost)}")
         if len(gained):
             parts.append(f"gains accuracy beyond the noise under {_listed(gained)}")
@@ -654,9 +737,10 @@ _MEANING = {
 
 
 def lab_prediction(effects: pd.DataFrame, model: str) -> str:
-    """What the laboratory predicts for ``model`` on real music, chosen by the control that costs it most
-    beyond the noise (or by there being none)."""
-    rows = effects[(effects["model"] == model) & effects["beyond_noise"] & (effects["difference"] < 0)]
+    """What the laboratory predicts for ``model`` on real music, chosen by the single control that costs it most
+    beyond the noise (or by there being none); a control of several factors at once names no one factor."""
+    rows = effects[(effects["model"] == model) & effects["beyond_noise"] & (effects["difference"] < 0)
+                   & effects["control"].map(_single)]
     if rows.empty:
         return (f"No single factor made common costs the {model} accuracy beyond the noise: it relies on several "
                 "at once, so that the others make up for one that is held, or on something no control here "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import io
 import math
+import textwrap
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -372,7 +373,10 @@ def lab_effects_figure(effects: pd.DataFrame, title: str = "") -> plt.Figure:
         ax.bar(x[~solid], d[~solid], width, color="none", edgecolor=colour, hatch="///")
         ax.errorbar(x, d, yerr=[d - lo, hi - d], fmt="none", ecolor="black", elinewidth=1, capsize=2)
     ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_xticks(np.arange(len(controls)), [f"{c}\nmade common" for c in controls])
+    from .lab import control_words  # deferred: the plots module loads nothing of the laboratory's otherwise
+
+    ax.set_xticks(np.arange(len(controls)),
+                  [textwrap.fill(f"{control_words(c)} made common", 16) for c in controls], fontsize=8)
     ax.set_ylabel("change in accuracy (points)")
     ax.grid(axis="y", alpha=0.3)
     if title:

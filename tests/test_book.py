@@ -14,6 +14,8 @@ import pytest
 
 from genre_utils import build, context
 from genre_utils.genres import GENRES
+from genre_utils.lab import control_words as lab_words
+from genre_utils.synth.controls import COMBINED, CONTROLS
 
 pytestmark = pytest.mark.slow  # builds the whole book (minutes); `make test` runs it, `make test-fast` does not
 
@@ -61,15 +63,17 @@ def test_the_corpus_card_and_the_laboratory_come_with_the_build(book):
     card = json.loads((ctx.build_dir / "data" / "synth-tiny" / "corpus_card.json").read_text())
     assert set(card["genres"]) == set(GENRES) and card["foreign"]
     lab = json.loads((ctx.build_dir / "data" / "lab-tiny" / "lab.json").read_text())
-    assert lab["controls"][0] == "none" and len(lab["controls"]) == 5 and lab["clips"]
+    assert lab["controls"][0] == "none" and len(lab["controls"]) == 1 + len(CONTROLS) - len(COMBINED) and lab["clips"]
     page = (html / "book" / "laboratory.html").read_text()
     assert "bag-of-frames probe" in page and "made common" in page
     # trained under the control: its corpus (no new data), its runs, and the page's section read from them
-    timbre = json.loads((ctx.build_dir / "data" / "synth-tiny-timbre" / "corpus.json").read_text())
-    assert timbre["control"] == "timbre" and not any(f.startswith("newdata/") for f in timbre["files"])
+    control = context.LAB_CONTROLS["tiny"][0]
+    timbre = json.loads((ctx.build_dir / "data" / f"synth-tiny-{control}" / "corpus.json").read_text())
+    assert timbre["control"] == control and not any(f.startswith("newdata/") for f in timbre["files"])
     for model in context.LAB_MODELS:
-        assert (ctx.build_dir / "runs" / "tiny" / "lab-timbre" / f"{model}-mfcc-random" / "results.json").is_file()
-    assert "Trained and tested with timbre made common to all genres" in page
+        assert (ctx.build_dir / "runs" / "tiny" / f"lab-{control}" / f"{model}-mfcc-random" / "results.json").is_file()
+    assert f"Trained and tested with {lab_words(control)} made common to all genres" in page
+    assert "Against the regression on track means: " in page
 
 
 def test_every_results_page_names_its_data(book):

@@ -14,6 +14,7 @@ from genre_utils.synth.controls import COMMON_GROOVE, COMMON_TEMPO, CONTROLS
 
 OWN_FIELDS = {"timbre": {"programs", "levels", "velocity", "bends"}, "tempo": {"tempo"},
               "groove": {"groove", "swing"}, "harmony": {"progression", "voicing", "scale", "start_bar"}}
+OWN_FIELDS["timbre-tempo-harmony"] = OWN_FIELDS["timbre"] | OWN_FIELDS["tempo"] | OWN_FIELDS["harmony"]
 
 
 @pytest.mark.parametrize("genre", ["blues", "classical", "jazz", "metal", "reggae"])
@@ -25,13 +26,37 @@ def test_a_control_changes_its_own_factor_and_holds_the_rest(genre, control):
     changed = {f.name for f in dataclasses.fields(base) if getattr(base, f.name) != getattr(held, f.name)}
     assert changed - {"sections"} <= OWN_FIELDS[control]
     assert held.sections[: len(base.sections)] == base.sections[: len(held.sections)]
-    if control == "tempo":
+    if "tempo" in control.split("-"):
         scale = GROOVES[held.groove].tempo_scale
         assert COMMON_TEMPO[0] * scale - 0.01 <= held.tempo <= COMMON_TEMPO[1] * scale + 0.01
     if control == "groove":
         assert held.groove == (base.groove if STYLES[genre].drum_level == 0 else COMMON_GROOVE)
     if control == "timbre":
         assert [p is None for p in held.programs.values()] == [p is None for p in base.programs.values()]
+
+
+@pytest.mark.parametrize("genre", ["blues", "classical", "metal"])
+def test_a_combined_control_is_its_parts_in_force_together(genre):
+    """'timbre-tempo-harmony' gives each factor exactly the value its single control gives, all at once."""
+    from genre_utils.synth.controls import COMBINED
+
+    for combined, parts in COMBINED.items():
+        assert combined == "-".join(parts) and set(parts) <= set(CONTROLS)   # control_words reads the name
+        held = make_plan(genre, 7, 10.0, control=combined)
+        for part in parts:
+            alone = make_plan(genre, 7, 10.0, control=part)
+            for field in OWN_FIELDS[part]:
+                assert getattr(held, field) == getattr(alone, field), (part, field)
+
+
+def test_control_words():
+    assert lab.control_words("timbre") == "timbre"
+    assert lab.control_words("timbre-tempo-harmony") == "timbre, tempo and harmony"
+    assert lab.controls_words(["timbre"]) == "timbre"
+    assert lab.controls_words(["timbre", "tempo"]) == "timbre and tempo"
+    assert lab.controls_words(["timbre-tempo-harmony"]) == "timbre, tempo and harmony"
+    assert lab.controls_words(["timbre", "tempo", "timbre-tempo-harmony"]) == \
+        "timbre; tempo; and timbre, tempo and harmony together"
 
 
 def test_an_unknown_control_is_refused():
@@ -91,6 +116,14 @@ def test_tables_and_sentences_follow_the_answers():
     assert one["steady model"].startswith("Making tempo common does not change the accuracy of the steady model")
     assert "instruments and the mix" in lab.lab_prediction(effects, "CRNN")
     assert lab.lab_prediction(effects, "steady model").startswith("No single factor")
+    # a control of several factors is said in words, and names no single factor to the prediction
+    both = lab.lab_effects(lab.lab_answers({"CRNN": _answers({"timbre-tempo-harmony": -0.5, "tempo": -0.25})}))
+    said = lab.lab_sentences(both)["CRNN"]
+    assert "when each of these is made common to all genres: timbre, tempo and harmony -" in said
+    assert "the tempo" in lab.lab_prediction(both, "CRNN")
+    alone = lab.lab_effects(lab.lab_answers({"CRNN": _answers({"timbre-tempo-harmony": -0.5})}))
+    assert "when these factors are made common" in lab.lab_sentences(alone)["CRNN"]
+    assert lab.lab_prediction(alone, "CRNN").startswith("No single factor")
 
 
 def test_the_probe_summarises_a_window_as_the_store_does():
@@ -289,7 +322,8 @@ def test_a_controlled_context_has_folders_and_keys_of_its_own(tmp_path):
     lab_ctx = ctx.controlled("timbre")
     assert lab_ctx is ctx.controlled("timbre") and lab_ctx.control == "timbre" and lab_ctx.newdata is None
     assert lab_ctx.gtzan == tmp_path / "build" / "data" / "synth-tiny-timbre" / "gtzan"
-    assert "one factor made common to all genres (timbre)" in lab_ctx.data_description
+    assert "rendered again with timbre made common to all genres" in lab_ctx.data_description
+    assert "with timbre, tempo and harmony made common" in ctx.controlled("timbre-tempo-harmony").data_description
     assert context._run_name(tmp_path / "runs" / "tiny" / "lab-timbre" / "crnn-mfcc-random") == \
         "lab-timbre/crnn-mfcc-random"
     assert lab_ctx._tagged(["mfcc", "random"]) == ["lab:timbre", "mfcc", "random"]
@@ -299,8 +333,9 @@ def test_a_controlled_context_has_folders_and_keys_of_its_own(tmp_path):
     real = context.context("tiny", tmp_path / "b2", gtzan=tmp_path / "gtzan")
     with pytest.raises(ValueError):
         real.controlled("timbre")
-    assert context.lab_runs("quick") == [("crnn", "mfcc", "random", None, "timbre"),
-                                          ("crnn-temporal", "mfcc", "random", None, "timbre")]
+    assert context.lab_runs("quick") == [("crnn", "mfcc", "random", None, "timbre-tempo-harmony"),
+                                          ("crnn-temporal", "mfcc", "random", None, "timbre-tempo-harmony")]
+    assert [r[-1] for r in context.lab_runs("paper")][::2] == ["timbre", "tempo", "timbre-tempo-harmony"]
     assert context.lab_runs("no-such-profile") == []
 
 
@@ -319,6 +354,10 @@ def test_trained_sentence_follows_the_comparisons(diffs, words):
     for w in words:
         assert w in text
     assert lab.trained_sentence({}, "timbre") == "No model was trained on the timbre corpus."
+    means = lab.trained_sentence(comparisons, "timbre-tempo-harmony", lab.PROBE_MEANS)
+    assert means.startswith("Trained and tested with timbre, tempo and harmony made common to all genres (each model "
+                            "minus the regression on track means")
+    assert "bag of frames" not in means
 
 
 def test_trained_comparisons_pair_each_model_with_the_probe():
@@ -329,6 +368,40 @@ def test_trained_comparisons_pair_each_model_with_the_probe():
     cmp = lab.trained_comparisons(answers, "timbre")
     assert list(cmp) == ["CRNN"] and cmp["CRNN"]["difference"] == pytest.approx(1 - probe.mean())
     assert cmp["CRNN"]["n_tracks"] == 60 and cmp["CRNN"]["beyond_interval"]
+    answers[lab.PROBE_MEANS] = {"none": ~probe[None, :], "timbre": ~probe[None, :]}
+    assert list(lab.trained_comparisons(answers, "timbre")) == ["CRNN"]              # a probe is never a model
+    means = lab.trained_comparisons(answers, "timbre", lab.PROBE_MEANS)
+    assert means["CRNN"]["difference"] == pytest.approx(probe.mean())
+
+
+def _trained(n, rates, seed=0):
+    """Answers of the trained laboratory on ``n`` tracks under 'timbre-tempo-harmony': name -> rate right."""
+    rng = np.random.default_rng(seed)
+    u = rng.random(n)
+    return {name: {"none": (u < 0.6)[None, :], "timbre-tempo-harmony": (u < rate)[None, :]}
+            for name, rate in rates.items()}
+
+
+@pytest.mark.parametrize("rates, words", [
+    # spread and change worth much over the means; the models level with the richer probe
+    ({lab.PROBE: 0.55, lab.PROBE_MEANS: 0.30, "CRNN": 0.55, "GRU CRNN": 0.54},
+     ["is worth +", "how much and how fast the sound changes",
+      "cannot tell the CRNN and the GRU CRNN from the richer regression"]),
+    # one model beyond the richer probe
+    ({lab.PROBE: 0.45, lab.PROBE_MEANS: 0.30, "CRNN": 0.45, "GRU CRNN": 0.75},
+     ["The GRU CRNN beats the richer regression, so it uses something"]),
+    # the probes level; every model short of the richer one
+    ({lab.PROBE: 0.60, lab.PROBE_MEANS: 0.59, "CRNN": 0.30, "GRU CRNN": 0.25},
+     ["cannot tell the regression with each feature's spread and change from the one on means alone",
+      "Every model trained on it falls short of the richer regression"]),
+])
+def test_trained_reading_is_chosen_by_the_results(rates, words):
+    answers = _trained(400, rates)
+    text = lab.trained_reading(answers, "timbre-tempo-harmony")
+    assert text.startswith("On the corpus with timbre, tempo and harmony made common")
+    for w in words:
+        assert w in text, text
+    assert lab.trained_reading({"CRNN": answers["CRNN"]}, "timbre-tempo-harmony") == ""
 
 
 def test_split_sentence_counts_the_tracks_that_move():

@@ -17,6 +17,10 @@ and asking a trained model again shows which factors it relies on (the book's la
     with no swing; genres without drums keep their meter and stay without.
 ``'harmony'``
     One chord progression for all genres (I-V-vi-IV as triads), melodies in the major scale.
+``'timbre-tempo-harmony'``
+    The three at once, each with the draws it makes alone (:data:`COMBINED`): what still tells the genres apart
+    is rhythm - the drum groove, swing, meter, how the bass, the accompaniment and the melody are played - and
+    form. The laboratory's test of whether a model can learn the genre from how the music moves in time.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from ..styles import GROOVES, PROGRESSIONS, STYLES
 from .artists import ROLES
 from .seeding import pick, seeded_rng
 
-__all__ = ["CONTROLS", "COMMON_TEMPO", "COMMON_GROOVE", "COMMON_PROGRESSION", "apply_control"]
+__all__ = ["CONTROLS", "COMBINED", "COMMON_TEMPO", "COMMON_GROOVE", "COMMON_PROGRESSION", "apply_control"]
 
 #: The controls and what each makes the same for every genre (the book's words).
 CONTROLS: dict[str, str] = {
@@ -35,7 +39,12 @@ CONTROLS: dict[str, str] = {
     "tempo": "tempo drawn from one range for all genres",
     "groove": "one straight back-beat groove for every genre with drums",
     "harmony": "one chord progression (I-V-vi-IV, triads) and the major scale for all genres",
+    "timbre-tempo-harmony": "the three above at once: only rhythm (groove, swing, meter, bass, accompaniment and "
+                            "melody patterns) and form still differ",
 }
+#: Controls made of others, applied in turn (each with the draws it makes alone, so that the result is the clip
+#: each single control gives, with all of them in force).
+COMBINED: dict[str, tuple[str, ...]] = {"timbre-tempo-harmony": ("timbre", "tempo", "harmony")}
 #: The tempo range of the ``'tempo'`` control, in beats per minute.
 COMMON_TEMPO = (96.0, 128.0)
 #: The groove of the ``'groove'`` control (a key of :data:`genre_utils.styles.GROOVES`).
@@ -72,6 +81,10 @@ def apply_control(plan, control: str, seed: int):
     """
     if control not in CONTROLS:
         raise ValueError(f"unknown control {control!r}; choose one of {', '.join(CONTROLS)}")
+    if control in COMBINED:
+        for part in COMBINED[control]:
+            plan = apply_control(plan, part, seed)
+        return plan
     rng = seeded_rng("control", int(seed), plan.genre, control)
     style = STYLES[plan.genre]
     changes: dict = {}
