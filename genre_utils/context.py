@@ -66,9 +66,8 @@ MORE_SEEDED_RUNS: dict[str, tuple[tuple[str, str, str], ...]] = {
 
 #: The laboratory's controlled corpora each profile renders and trains on (:meth:`Context.controlled`; a key of
 #: :data:`genre_utils.synth.controls.CONTROLS`). One in ``quick``, for its time budget: timbre, tempo and harmony
-#: made common at once, which leaves the genres only their rhythm (groove, swing, meter, how each part is played)
-#: and form - the corpus on which a model that hears how the music moves in time has the most to gain over a bag of
-#: frames. ``paper`` adds each of the first two alone.
+#: made common at once, which leaves the genres their rhythm (groove, swing, meter, how each part is played), form
+#: and which parts play. ``paper`` adds each of the first two alone.
 LAB_CONTROLS: dict[str, tuple[str, ...]] = {"tiny": ("timbre-tempo-harmony",), "quick": ("timbre-tempo-harmony",),
                                             "paper": ("timbre", "tempo", "timbre-tempo-harmony")}
 #: The models trained on every controlled corpus (one seed each; the bag-of-frames probe is refitted besides).

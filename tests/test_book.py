@@ -73,7 +73,8 @@ def test_the_corpus_card_and_the_laboratory_come_with_the_build(book):
     for model in context.LAB_MODELS:
         assert (ctx.build_dir / "runs" / "tiny" / f"lab-{control}" / f"{model}-mfcc-random" / "results.json").is_file()
     assert f"Trained and tested with {lab_words(control)} made common to all genres" in page
-    assert "Against the regression on track means: " in page
+    assert "each model minus the regression on track means" in page          # glued from the results
+    assert f"On the corpus with {lab_words(control)} made common" in page
 
 
 def test_every_results_page_names_its_data(book):

@@ -38,8 +38,8 @@ def compose(genre: str, seed: int, seconds: float, shift: bool = False, control:
         The "new data" variant: tempi just outside the style's range, instruments no style uses for that
         role, other dynamics and swing.
     control : str, optional
-        A laboratory control (:data:`genre_utils.synth.controls.CONTROLS`): one factor made the same for
-        every genre, the rest of the clip as without it (:func:`make_plan`).
+        A laboratory control (:data:`genre_utils.synth.controls.CONTROLS`): a factor (or several) made the same
+        for every genre, the rest of the clip as without it (:func:`make_plan`).
     artist : genre_utils.synth.artists.ArtistSheet, optional
         The clip's artist: key, tempo, groove, progression, instruments and mix come from the artist's sheet,
         with the track's own small deviations (:func:`make_plan`).

@@ -1,4 +1,4 @@
-"""Controls of the laboratory: one musical factor made the same for every genre, everything else held.
+"""Controls of the laboratory: a musical factor made the same for every genre, everything else held.
 
 A control changes a clip's :class:`~genre_utils.synth.plan.Plan` after it has been drawn, with random draws of
 its own (:func:`apply_control`), so that the same seed gives the same composition - key, progression, groove,
@@ -18,9 +18,11 @@ and asking a trained model again shows which factors it relies on (the book's la
 ``'harmony'``
     One chord progression for all genres (I-V-vi-IV as triads), melodies in the major scale.
 ``'timbre-tempo-harmony'``
-    The three at once, each with the draws it makes alone (:data:`COMBINED`): what still tells the genres apart
-    is rhythm - the drum groove, swing, meter, how the bass, the accompaniment and the melody are played - and
-    form. The laboratory's test of whether a model can learn the genre from how the music moves in time.
+    Timbre, tempo and harmony at once, each with the draws it makes alone (:data:`COMBINED`): what still tells
+    the genres apart is rhythm - the drum groove, swing, meter, how the bass, the accompaniment and the melody are
+    played -, form, and which parts play (the timbre control keeps a genre without drums without them, and each
+    genre's chance of a pad and its kind and density of lead). The laboratory trains models on it to ask what
+    they learn when timbre, tempo and harmony no longer name the genre.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ CONTROLS: dict[str, str] = {
     "tempo": "tempo drawn from one range for all genres",
     "groove": "one straight back-beat groove for every genre with drums",
     "harmony": "one chord progression (I-V-vi-IV, triads) and the major scale for all genres",
-    "timbre-tempo-harmony": "the three above at once: only rhythm (groove, swing, meter, bass, accompaniment and "
-                            "melody patterns) and form still differ",
+    "timbre-tempo-harmony": "timbre, tempo and harmony at once: rhythm (groove, swing, meter, bass, accompaniment "
+                            "and melody patterns), form and which parts play still differ",
 }
 #: Controls made of others, applied in turn (each with the draws it makes alone, so that the result is the clip
 #: each single control gives, with all of them in force).
@@ -61,7 +63,8 @@ def _pool(role: str) -> tuple[int, ...]:
 
 
 def apply_control(plan, control: str, seed: int):
-    """The plan with one factor replaced by its common value (a new Plan; ``plan`` is left as it is).
+    """The plan with the control's factor (or factors) replaced by a common value (a new Plan; ``plan`` is left as
+    it is).
 
     Parameters
     ----------

@@ -342,8 +342,8 @@ def render_corpus(out_dir, profile: str | Profile = "quick", seed: int | None = 
         A laboratory control (:data:`genre_utils.synth.controls.CONTROLS`): the ten genres' part of the corpus
         (the same GTZAN-layout and FMA-layout tracks, artists, broken files and metadata; no new data, and no FMA
         track of a group outside the ten genres, which no ten-genre split or model uses), every clip composed
-        as before but with that factor made common to all genres. The laboratory trains models on such a corpus
-        (:meth:`genre_utils.context.Context.controlled`).
+        as before but with the control's factor (or factors) made common to all genres. The laboratory trains
+        models on such a corpus (:meth:`genre_utils.context.Context.controlled`).
 
     Returns
     -------

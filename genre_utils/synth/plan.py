@@ -169,8 +169,8 @@ def make_plan(genre: str, seed: int, seconds: float, shift: bool = False, contro
               artist: ArtistSheet | None = None) -> Plan:
     """Draw all per-track choices of one clip (key, tempo, groove, instruments, arrangement, mix).
 
-    ``control``: a key of :data:`genre_utils.synth.controls.CONTROLS`: one factor is then replaced by its
-    common value (:func:`~genre_utils.synth.controls.apply_control`), every other choice kept; a clip that
+    ``control``: a key of :data:`genre_utils.synth.controls.CONTROLS`: its factor (or factors) is then replaced
+    by a common value (:func:`~genre_utils.synth.controls.apply_control`), every other choice kept; a clip that
     now needs more bars repeats its last section.
 
     ``artist``: the sheet of the clip's artist (:func:`genre_utils.synth.artists.artist_sheet`): key, tempo,
