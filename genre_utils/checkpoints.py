@@ -191,6 +191,9 @@ def checkpoint_dict(model, optimizer, cfg: TrainConfig, record: dict, epoch: int
         "config": config,
         "step_log": to_plain(list(step_log)),
         "versions": {"torch": str(torch.__version__)},
+        # the intra-op threads it trained with: another count rounds the sums differently, and training grows
+        # that into other weights (see the README's reproducibility section)
+        "threads": int(torch.get_num_threads()),
     }
 
 

@@ -405,6 +405,7 @@ def evaluate_run(ds, run_dir, *, newdata=None, max_segments: int | None = None, 
         "model": ckpt["model_spec"]["name"],
         "n_parameters": count_parameters(best),
         "scoring_precision": precision,   # the forward pass's arithmetic here (checkpoints.checkpoint_precision)
+        "training_threads": ckpt.get("threads"),   # torch's intra-op threads in training (None: an older checkpoint)
         "data_description": data_description,
         "headline": {
             "segment_accuracy": test["segment_accuracy"],

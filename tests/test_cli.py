@@ -42,6 +42,7 @@ def test_dataset_train_evaluate_write_their_files(pipeline):
     from genre_utils.devices import scoring_precision
 
     assert res["scoring_precision"] == scoring_precision(res["config"]["train"]["precision"], "cpu")
+    assert isinstance(res["training_threads"], int) and res["training_threads"] >= 1   # it shapes the numbers
 
 
 def test_train_stops_at_max_steps_and_the_same_command_continues(pipeline, tmp_path, capsys):
