@@ -209,7 +209,7 @@ def lab_data(ctx, controls=None, seconds: float = LAB_SECONDS) -> LabData | None
     trained as composed, and each version costs the quick build about 10 s; the combined control is for training,
     :attr:`genre_utils.context.LAB_CONTROLS`).
     """
-    from .synth.controls import COMBINED, CONTROLS  # deferred: see lab_clips
+    from .synth.controls import CONTROLS  # deferred: see lab_clips
 
     if ctx.corpus() is None:
         return None
@@ -217,7 +217,7 @@ def lab_data(ctx, controls=None, seconds: float = LAB_SECONDS) -> LabData | None
     splits = ds.track_splits
     clips = lab_clips(splits[splits == "test"].index, ctx.profile)
     folder = ctx.build_dir / "data" / f"lab-{ctx.profile.name}"
-    singles = [c for c in CONTROLS if c not in COMBINED]
+    singles = [c for c in CONTROLS if _single(c)]
     manifest = render_lab(folder, clips, singles if controls is None else list(controls), ctx.profile,
                           seconds)
     feats, labels, ids = lab_features(folder, manifest, ds.params)
@@ -272,11 +272,10 @@ def trained_answers(ctx, controls) -> tuple[dict, list[str]]:
     track_ids : list of str
         The test tracks every answer covers (those all the stores share).
     """
-    from .probe import linear_probe  # deferred: the probe loads scikit-learn
+    from .probe import correct_by_track, linear_probe  # deferred: the probe loads scikit-learn
 
-    def probe(ds, summary="dynamics"):
-        records = linear_probe(ds, summary=summary)["test_tracks"]
-        return pd.Series({str(r["track_id"]): bool(r["correct"]) for r in records})
+    def probe(ds, summary):
+        return correct_by_track(linear_probe(ds, summary=summary))
 
     series = {}
     for name, model in TRAINED_MODELS.items():
@@ -330,13 +329,8 @@ def trained_comparisons(answers: dict, control: str, probe: str = PROBE) -> dict
     for name, per in answers.items():
         if name in _PROBE_WORDS or control not in per:
             continue
-        c = seed_comparison(per[control], answers[probe][control])
-        if c["seeds_a"] == 1 and spreads:
-            stand_in = max(spreads)
-            beyond_seeds = bool(abs(c["difference"]) > max(stand_in, c["spread_b"]))
-            c = {**c, "spread_a": stand_in, "spread_stand_in": True, "beyond_seeds": beyond_seeds,
-                 "beyond_noise": c["beyond_interval"] and beyond_seeds}
-        out[name] = c
+        out[name] = seed_comparison(per[control], answers[probe][control],
+                                    stand_in_spread=max(spreads) if spreads else None)
     return out
 
 

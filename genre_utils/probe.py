@@ -16,8 +16,8 @@ import pandas as pd
 from .results import RunResults, correct_matrix
 from .stats import accuracy_of, paired_comparison, seed_accuracy, seed_comparison, unpaired_comparison
 
-__all__ = ["window_summary", "track_mean_features", "linear_probe", "fit_probe", "compare_with_probe", "compare_runs",
-           "SUMMARY_NAMES", "probe_gaps", "probe_gap_table"]
+__all__ = ["window_summary", "track_mean_features", "linear_probe", "fit_probe", "correct_by_track",
+           "compare_with_probe", "compare_runs", "SUMMARY_NAMES", "probe_gaps", "probe_gap_table"]
 
 #: How the book names the probe of each track summary.
 SUMMARY_NAMES = {"mean": "the regression on track means", "dynamics": "the regression on means, spread and change"}
@@ -161,11 +161,11 @@ def compare_with_probe(results: RunResults, ds, summary: str = "mean", seed: int
     """
     probe = linear_probe(ds, seed=seed, summary=summary)
     run = results.correct_by_track()
-    other = _correct_by_track(probe)
+    other = correct_by_track(probe)
     return probe, paired_comparison(run.loc[other.index].to_numpy(), other.to_numpy(), seed=seed)
 
 
-def _correct_by_track(probe: dict) -> pd.Series:
+def correct_by_track(probe: dict) -> pd.Series:
     """A :func:`linear_probe` result's ``test_tracks`` as a boolean Series indexed by track id (str)."""
     return pd.DataFrame(probe["test_tracks"]).astype({"track_id": str}).set_index("track_id")["correct"].astype(bool)
 
@@ -205,7 +205,7 @@ def probe_gaps(models: dict, ds, summaries=("mean", "dynamics"), seed: int = 0) 
         raise ValueError(f"no runs of {', '.join(empty)} to compare with the bag of frames")
     probes = {}
     for summary in summaries:
-        probes[summary] = _correct_by_track(linear_probe(ds, seed=seed, summary=summary))
+        probes[summary] = correct_by_track(linear_probe(ds, seed=seed, summary=summary))
     rows = []
     for name, runs in models.items():
         matrix, ids = correct_matrix(runs)

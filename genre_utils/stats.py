@@ -415,7 +415,8 @@ def seed_accuracy(correct, n_boot: int = 2000, level: float = 0.95, seed: int = 
     return SeedAccuracy(per_seed, low, high, level)
 
 
-def seed_comparison(correct_a, correct_b, n_boot: int = 10_000, level: float = 0.95, seed: int = 0) -> dict:
+def seed_comparison(correct_a, correct_b, n_boot: int = 10_000, level: float = 0.95, seed: int = 0,
+                    stand_in_spread: float | None = None) -> dict:
     """Model A against model B, each trained with one or more seeds, on the same test items.
 
     The difference is that of the two mean-over-seeds accuracies. Its interval is a paired bootstrap over the
@@ -428,13 +429,16 @@ def seed_comparison(correct_a, correct_b, n_boot: int = 10_000, level: float = 0
     Parameters
     ----------
     correct_a, correct_b : array-like of bool, shape (n_seeds, n_items) or (n_items,)
+    stand_in_spread : float, optional
+        A's spread when A has a single seed (and so no spread of its own), taken from elsewhere (a fraction);
+        the result then says ``spread_stand_in`` True.
 
     Returns
     -------
     dict
         ``difference``, ``low``, ``high``, ``level``, ``n_tracks``, ``seeds_a``, ``seeds_b``, ``spread_a``,
-        ``spread_b`` (fractions), ``beyond_interval``, ``beyond_seeds``, ``beyond_noise`` (bools); the form
-        :func:`genre_utils.narrative.margin_sentence` reads, plus the seed fields.
+        ``spread_b`` (fractions), ``spread_stand_in``, ``beyond_interval``, ``beyond_seeds``, ``beyond_noise``
+        (bools); the form :func:`genre_utils.narrative.margin_sentence` reads, plus the seed fields.
     """
     a, b = _seed_matrix(correct_a), _seed_matrix(correct_b)
     if a.shape[1] != b.shape[1] or a.shape[1] == 0:
@@ -442,12 +446,13 @@ def seed_comparison(correct_a, correct_b, n_boot: int = 10_000, level: float = 0
     diff = a.mean(axis=0) - b.mean(axis=0)
     draws = np.random.default_rng(seed).integers(0, diff.size, size=(n_boot, diff.size))
     low, high = _percentiles(diff[draws].mean(axis=1), level)
-    spread_a = float(np.ptp(a.mean(axis=1)))
+    stand_in = stand_in_spread is not None and a.shape[0] == 1
+    spread_a = float(stand_in_spread) if stand_in else float(np.ptp(a.mean(axis=1)))
     spread_b = float(np.ptp(b.mean(axis=1)))
     d = float(diff.mean())
     beyond_interval = bool(low > 0 or high < 0)
     beyond_seeds = bool(abs(d) > max(spread_a, spread_b))
     return {"difference": d, "low": low, "high": high, "level": float(level), "n_tracks": int(diff.size),
             "seeds_a": int(a.shape[0]), "seeds_b": int(b.shape[0]), "spread_a": spread_a, "spread_b": spread_b,
-            "beyond_interval": beyond_interval, "beyond_seeds": beyond_seeds,
+            "spread_stand_in": bool(stand_in), "beyond_interval": beyond_interval, "beyond_seeds": beyond_seeds,
             "beyond_noise": beyond_interval and beyond_seeds}

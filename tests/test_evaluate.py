@@ -398,6 +398,12 @@ def test_seed_comparison_needs_the_interval_and_the_seed_spread():
     assert near["spread_a"] == pytest.approx(0.10) and near["spread_b"] == 0
     with pytest.raises(ValueError):
         seed_comparison(c, d[:, :10])
+    # one seed of A: a spread from elsewhere stands in for A's (and only then)
+    one = seed_comparison(c[2], d, stand_in_spread=0.10)            # 65 % against 57 %: 8 points, within 10
+    assert one["spread_stand_in"] and one["spread_a"] == pytest.approx(0.10)
+    assert one["beyond_interval"] and not one["beyond_noise"]
+    assert seed_comparison(c[2], d)["beyond_noise"] and not seed_comparison(c[2], d)["spread_stand_in"]
+    assert not seed_comparison(c, d, stand_in_spread=0.5)["spread_stand_in"]        # A has its own spread
 
 
 def test_probe_gaps_pair_every_seed_with_each_probe_on_the_same_tracks():
