@@ -19,7 +19,9 @@
 # It is installed in three pip calls, because pip's --require-hashes is all-or-nothing and no one hash of
 # torch fits every machine (PyPI's CUDA build on a Linux GPU machine; a local `2.13.0+cpu` wheel, offered by
 # pip's find-links, on this project's CPU machines and CI):
-#   1. the lock's hashed part (everything but torch; torch's portable deps included), --require-hashes;
+#   1. the lock's hashed part (everything but torch; torch's portable deps included), --require-hashes
+#      --no-deps: the lock lists every package, and leaves out what tools/lock-overrides.txt names (pyaudio,
+#      which tinysoundfont declares for live playback that this project never uses);
 #   2. torch by its exact pin (`torch==2.13.0`: no local suffix, no hash), with the lock's unhashed part as
 #      constraints: only what torch alone pulls comes with it, i.e. nothing with the CPU wheel, and the
 #      CUDA stack at its locked versions with PyPI's Linux build;
@@ -46,7 +48,7 @@ UPGRADE ?=
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	sed '1,/^# ---- hashed/d' $(LOCK) | $(PIP) install --quiet --require-hashes -r /dev/stdin
+	sed '1,/^# ---- hashed/d' $(LOCK) | $(PIP) install --quiet --require-hashes --no-deps -r /dev/stdin
 	sed -n '/^# ---- unhashed/,/^# ---- hashed/p' $(LOCK) | \
 		$(PIP) install --quiet "$$(grep '^torch==' $(LOCK))" -c /dev/stdin
 	$(PIP) install --quiet --no-deps -e .

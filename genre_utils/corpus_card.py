@@ -43,7 +43,7 @@ from .styles import (
     progression_words,
 )
 from .synth.artists import ARTIST_SIZES, KEY_MOVES, KIT_CHANGE, TEMPO_SPREAD
-from .synth.render import PRODUCTION
+from .synth.render import PRODUCTION, STEM_LUFS
 
 __all__ = ["CARD_FORMAT", "COMPONENTS", "NOT_MODELLED", "genre_design", "shared_design", "shared_table",
            "shared_components", "overlap_matrix", "overlap_sentence", "signatures", "signature_table",
@@ -168,7 +168,11 @@ def shared_table(styles: dict[str, GenreStyle] | None = None) -> pd.DataFrame:
     rows = [
         ("instrument from another genre's pool", exchange_text, shift,
          "per role, the instrument is drawn from a genre picked at random, so timbre names the genre only loosely"),
-        ("MIDI reverb send (0-127)", reverb_text, reverb_text, "the synthesiser's own reverb"),
+        ("stems (LUFS, before the part levels)", f"{STEM_LUFS:.0f}", f"{STEM_LUFS:.0f}",
+         "each part is rendered alone and brought to this loudness (ITU-R BS.1770), then mixed at the track's "
+         "part levels, as Slakh2100 mixes its stems"),
+        ("MIDI reverb send (0-127)", reverb_text, reverb_text,
+         "share of the mix sent to one room (RT60 1.4 s) common to every clip, as a synthesiser's reverb is"),
         ("high-pass (Hz)", _span(p["highpass"], ), _span(q["highpass"], ), "removes the low end"),
         ("low-pass (Hz)", _span(p["lowpass"], ), _span(q["lowpass"], ), "removes the top end"),
         ("treble tilt (gain above 1.5 kHz)", _span(p["tilt"], "+.1f"), _span(q["tilt"], "+.1f"),

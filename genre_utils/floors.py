@@ -80,7 +80,7 @@ DEFERRED_LIBRARIES: dict[str, str] = {
     "soxr": "resampling only, loads a native library",
     "lameenc": "MP3 writing only (the synthetic FMA tree and the bench)",
     "pretty_midi": "slow to import; the synthetic corpus only",
-    "midirenderer": "the synthetic corpus only, loads a native synthesizer",
+    "tinysoundfont": "the synthetic corpus only, loads a native synthesizer",
     "matplotlib": "slow to import; figures only",
     "seaborn": "slow to import; figures only",
     "plotly": "slow to import; interactive figures only",

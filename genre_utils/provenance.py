@@ -45,7 +45,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 #: The libraries whose versions can change the numbers of each stage (part of that stage's cache key).
 STAGE_LIBRARIES = {
-    "corpus": ("numpy", "scipy", "soxr", "soundfile", "lameenc", "pretty_midi", "midirenderer", "pandas"),
+    "corpus": ("numpy", "scipy", "soxr", "soundfile", "lameenc", "pretty_midi", "tinysoundfont", "pandas"),
     "store": ("numpy", "scipy", "pandas", "librosa", "soundfile", "soxr", "torch"),
     "run": ("numpy", "torch", "scikit-learn", "pandas"),
     "book": ("numpy", "pandas", "scipy", "torch", "scikit-learn", "matplotlib", "seaborn", "plotly",

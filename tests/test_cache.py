@@ -162,7 +162,7 @@ def test_corpus_notices_deleted_truncated_and_altered_files(tmp_path, monkeypatc
     monkeypatch.setattr(synth_corpus, "code_fingerprint", lambda *m: "other code")
     assert synth.corpus_fingerprint(MINI) != first["fingerprint"]
     real = synth_corpus.library_key
-    monkeypatch.setattr(synth_corpus, "library_key", lambda stage: {**real(stage), "midirenderer": "0.0-other"})
+    monkeypatch.setattr(synth_corpus, "library_key", lambda stage: {**real(stage), "tinysoundfont": "0.0-other"})
     assert synth.corpus_fingerprint(MINI) != first["fingerprint"]
 
 

@@ -252,3 +252,33 @@ def test_mfcc_steps_are_extracts_own_stages():
     assert steps["decibels"].min() >= steps["decibels"].max() - 80.0 - 1e-3   # the 80-dB floor
     with pytest.raises(ValueError, match="one window"):
         mfcc_steps(np.zeros((2, p.segment_samples), np.float32), p)
+
+
+# ------------------------------------------------------------------------------------------ loudness
+
+def test_k_weighting_at_48_khz_is_the_standards_filter():
+    """ITU-R BS.1770-4, table 1 and 2: the published coefficients at 48 kHz."""
+    from genre_utils.audio import _k_weighting
+
+    sos = _k_weighting(48000)
+    assert np.allclose(sos[0], [1.53512485958697, -2.69169618940638, 1.19839281085285,
+                                1.0, -1.69065929318241, 0.73248077421585], atol=1e-9)
+    assert np.allclose(sos[1], [1.0, -2.0, 1.0, 1.0, -1.99004745483398, 0.99007225036621], atol=1e-9)
+
+
+@pytest.mark.parametrize("sr", [22050, 44100, 48000])
+def test_loudness_of_tones_silence_and_pauses(sr):
+    from genre_utils.audio import loudness
+
+    t = np.arange(4 * sr) / sr
+    sine = np.sin(2 * np.pi * 1000 * t)
+    assert loudness(sine, sr) == pytest.approx(-3.01, abs=0.05)            # a full-scale 1-kHz sine
+    assert loudness(0.1 * sine, sr) == pytest.approx(loudness(sine, sr) - 20, abs=1e-6)
+    # half the time silent: the silent blocks are gated out (ungated, the mean would be 3 LU lower); only the
+    # few blocks that straddle the edge pull it down a little
+    paused = np.concatenate([sine, np.zeros(4 * sr)])
+    assert loudness(sine, sr) - 0.3 < loudness(paused, sr) < loudness(sine, sr)
+    assert loudness(np.zeros(4 * sr), sr) == float("-inf")
+    assert loudness(sine[: int(0.3 * sr)], sr) == float("-inf")             # shorter than one 400-ms block
+    low = np.sin(2 * np.pi * 30 * t)                                        # the high-pass weighs 30 Hz down
+    assert loudness(low, sr) < loudness(sine, sr) - 3

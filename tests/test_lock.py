@@ -157,7 +157,7 @@ def test_corpus_tools():
 
     tools = synth.corpus_tools()
     assert tools["pretty_midi"] == md.version("pretty_midi")
-    assert tools["midirenderer"] == md.version("midirenderer")
+    assert tools["tinysoundfont"] == md.version("tinysoundfont")
     assert tools["soundfont timgm6mb"] == "TimGM6mb"  # the bank's own name (INAM)
     assert tools["soundfont timgm6mb sha256"] == hashlib.sha256(synth.soundfont_bytes("timgm6mb")).hexdigest()
     assert tools["soundfont fluidr3mono"].startswith("FluidR3Mono")   # fetched by `make banks` before the tests

@@ -112,6 +112,65 @@ def test_render_is_deterministic():
     assert a.tobytes() != synth.render(midi, 4.0, seed=10).tobytes()
 
 
+def test_a_stem_does_not_depend_on_what_the_process_rendered_before():
+    """The synthesizer lives as long as the process; a part's tails must not open the next clip's stems."""
+    jazz, metal = synth.compose("jazz", 1, 4.0), synth.compose("metal", 2, 4.0)
+    first = synth.synthesize_stems(jazz, 4.0, "timgm6mb", 22050)
+    synth.synthesize_stems(metal, 4.0, "timgm6mb", 22050)
+    again = synth.synthesize_stems(jazz, 4.0, "timgm6mb", 22050)
+    assert list(first) == list(again) == [inst.name for inst in jazz.instruments]
+    assert all(first[k].tobytes() == again[k].tobytes() for k in first)
+    assert all(v.shape == (4 * 22050,) and v.dtype == np.float32 and np.any(v) for v in first.values())
+
+
+def _tone(freq, seconds, sr=22050, amp=1.0):
+    return (amp * np.sin(2 * np.pi * freq * np.arange(int(seconds * sr)) / sr)).astype(np.float32)
+
+
+def test_mix_brings_every_stem_to_one_loudness_before_its_level():
+    from genre_utils.audio import loudness
+    from genre_utils.synth.render import STEM_LUFS
+
+    sr = 22050
+    quiet, loud = _tone(220, 3, amp=0.01), _tone(880, 3, amp=0.8)
+    for stem in (quiet, loud):   # alone at full level, any stem ends at STEM_LUFS
+        assert loudness(synth.mix_stems({"a": stem}, {"a": 127}, 0, sr), sr) == pytest.approx(STEM_LUFS, abs=0.05)
+    # at channel volume 64 a part is General MIDI's 40*log10(64/127) = -11.9 dB down
+    assert loudness(synth.mix_stems({"a": loud}, {"a": 64}, 0, sr), sr) == pytest.approx(
+        STEM_LUFS + 40 * np.log10(64 / 127), abs=0.05)
+    # two stems at equal levels share the mix equally, whatever their raw levels
+    both = synth.mix_stems({"a": quiet, "b": loud}, {"a": 100, "b": 100}, 0, sr)
+    a_only = synth.mix_stems({"a": quiet}, {"a": 100}, 0, sr)
+    assert loudness(both - a_only, sr) == pytest.approx(loudness(a_only, sr), abs=0.05)
+    # a silent stem is left out, not blown up; all silent gives silence
+    assert np.array_equal(synth.mix_stems({"a": loud, "s": np.zeros_like(loud)}, {"a": 90, "s": 90}, 0, sr),
+                          synth.mix_stems({"a": loud}, {"a": 90}, 0, sr))
+    assert not np.any(synth.mix_stems({"s": np.zeros(sr * 2, np.float32)}, {"s": 90}, 40, sr))
+
+
+def test_reverb_send_adds_a_tail_in_proportion_to_the_send():
+    sr = 22050
+    burst = np.zeros(3 * sr, np.float32)
+    burst[: sr // 4] = _tone(440, 0.25)
+    dry = synth.mix_stems({"a": burst}, {"a": 127}, 0, sr)
+    tail = slice(sr // 2, sr)                         # after the burst: only the room is heard
+    assert not np.any(dry[tail])
+    half, full = (synth.mix_stems({"a": burst}, {"a": 127}, send, sr) for send in (63.5, 127))
+    assert np.sqrt(np.mean(full[tail] ** 2)) == pytest.approx(2 * np.sqrt(np.mean(half[tail] ** 2)), rel=0.02)
+
+
+def test_an_unreadable_bank_is_refused_with_one_line(monkeypatch):
+    import importlib
+
+    from genre_utils.synth import banks
+
+    render = importlib.import_module("genre_utils.synth.render")   # the module, not synth.render the function
+    monkeypatch.setattr(render, "bank_bytes", lambda name: b"RIFF" + bytes(range(256)) * 40)
+    with pytest.raises(banks.BankDamaged, match="cannot be read") as err:
+        render.load_bank("fluidr3mono", 8000)
+    assert "\n" not in str(err.value) and "make banks" in str(err.value)
+
+
 # ------------------------------------------------------------------------------------------ the corpus
 
 def test_gtzan_and_newdata_layout(corpus):

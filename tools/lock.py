@@ -22,7 +22,7 @@ newest releases.
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import os
 import re
 import shutil
@@ -37,14 +37,21 @@ PLATFORM = "x86_64-manylinux_2_28"
 NO_CUDA_PLATFORM = "aarch64-apple-darwin"  # PyPI's torch for it is the CPU build: torch's portable deps
 MACOS_TARGET = "14.0"  # torch's macOS wheels are macosx_14_0_arm64
 ROOT_MARKER = "(pyproject.toml)"
+#: Declared dependencies the project never imports and leaves out of the lock (see the file's comments).
+OVERRIDES = ROOT / "tools" / "lock-overrides.txt"
 
 
 def _provenance():
-    """genre_utils/provenance.py, loaded by path (stdlib only), without importing the package."""
-    spec = importlib.util.spec_from_file_location("_provenance", ROOT / "genre_utils" / "provenance.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """genre_utils.provenance without the rest of the package (whose ``__init__`` needs numpy): the lock's
+    own venv holds only uv, and provenance and the two modules it imports need only the standard library."""
+    import types
+
+    if "genre_utils" not in sys.modules:
+        package = types.ModuleType("genre_utils")
+        package.__path__ = [str(ROOT / "genre_utils")]
+        package.__version__ = "0+lock"
+        sys.modules["genre_utils"] = package
+    return importlib.import_module("genre_utils.provenance")
 
 
 def _name(line: str) -> str:
@@ -110,8 +117,9 @@ HEADER = """\
 #
 # Two parts, because pip's --require-hashes is all-or-nothing and no single hash of torch fits every
 # machine. `make` installs them in three pip calls (see the Makefile):
-#   1. the hashed part (below the "hashed" line), with --require-hashes: exact versions, sha256 of PyPI's
-#      files; everything but torch, torch's portable dependencies (sympy, networkx, jinja2, ...) included;
+#   1. the hashed part (below the "hashed" line), with --require-hashes --no-deps: exact versions, sha256 of
+#      PyPI's files; everything but torch, torch's portable dependencies (sympy, networkx, jinja2, ...)
+#      included; nothing else is fetched, and what tools/lock-overrides.txt leaves out stays out;
 #   2. torch=={torch} by that exact pin, without a hash, with the rest of the unhashed part as constraints
 #      (-c): pip picks the machine's own build of that release. PyPI's Linux build pulls its CUDA stack,
 #      pinned here to the versions resolved at lock time; a local CPU wheel `torch-{torch}+cpu` (offered
@@ -150,7 +158,8 @@ def main(argv=None) -> int:
         if output.is_file() and not args.upgrade:
             prefs.write_bytes(output.read_bytes())  # the current pins: uv keeps those that still fit
         _uv(args.uv, "pyproject.toml", *[f"--extra={e}" for e in extras], "--python-platform", PLATFORM,
-            "--generate-hashes", "--annotation-style", "split", "--output-file", str(prefs),
+            "--override", str(OVERRIDES.relative_to(ROOT)), "--generate-hashes", "--annotation-style", "split",
+            "--output-file", str(prefs),
             *(["--upgrade"] if args.upgrade else []))
         blocks = parse_blocks(prefs.read_text())
     if "torch" not in blocks:

@@ -2,8 +2,9 @@
 
 GTZAN and FMA cannot be downloaded here, yet the book must run end to end, offline, through the code path
 real data takes. So the default data is music this module composes (:func:`compose`, from the style sheet
-in :mod:`genre_utils.styles`), renders (:func:`render`: the ``midirenderer`` wheel, a self-contained Rust
-SoundFont synthesizer, with one of two General MIDI banks per artist, :mod:`genre_utils.synth.banks`: the
+in :mod:`genre_utils.styles`), renders (:func:`render`: every part alone with the ``tinysoundfont`` wheel, a
+self-contained C SoundFont synthesizer, its stems brought to one loudness and mixed; one of two General MIDI
+banks per artist, :mod:`genre_utils.synth.banks`: the
 ``TimGM6mb.sf2`` inside ``pretty_midi`` and FluidR3Mono, fetched once at set-up; no system library, nothing
 downloaded while rendering) and writes in the real datasets' layouts (:func:`render_corpus`).
 
@@ -90,11 +91,13 @@ from .render import (
     Production,
     corpus_tools,
     draw_chain,
+    mix_stems,
     post_process,
     render,
     soundfont_bytes,
     soundfont_name,
     synthesize,
+    synthesize_stems,
 )
 
 __all__ = [
@@ -114,7 +117,8 @@ __all__ = [
     "SCALES", "TAIL_SECONDS", "Chord", "Plan", "make_plan", "parse_chord",
     "CORPUS_JSON", "PROGRESS_JSON", "SYNTH_FIELDS", "Job", "plan_corpus",
     "FMA_KBPS", "FMA_MIX", "FmaTrack", "fma_counts", "fma_relpath", "fma_tracks_table", "plan_fma",
-    "PRODUCTION", "Production", "post_process", "synthesize", "soundfont_bytes", "soundfont_name", "corpus_tools",
+    "PRODUCTION", "Production", "post_process", "synthesize", "synthesize_stems", "mix_stems", "soundfont_bytes",
+    "soundfont_name", "corpus_tools",
     "Chain", "draw_chain", "ArtistSheet", "artist_sheet", "gtzan_artists",
     "BANK_NAMES", "BANKS", "BankMissing", "BankDamaged", "bank_dir", "fetch_banks", "sf3_to_sf2",
 ]

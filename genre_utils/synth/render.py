@@ -1,60 +1,252 @@
 """Rendering and mastering: General MIDI to a finished, post-processed clip (:func:`render`).
 
-:func:`synthesize` plays the MIDI with the ``midirenderer`` wheel (a self-contained Rust SoundFont
-synthesizer) and the ``TimGM6mb.sf2`` bank that ships inside ``pretty_midi``; :func:`render` resamples,
-cuts and runs the production chain (:func:`post_process`: EQ, distortion through a cabinet filter,
-compression, room reverb, loudness, background noise, a soft limiter, an MP3 round trip), drawn per artist or
-per track (:func:`draw_chain`).
+:func:`synthesize_stems` plays each part of the MIDI (drums, bass, chords, pad, lead) on its own with
+``tinysoundfont`` (MIT; TinySoundFont, a self-contained C SoundFont synthesizer) and one General MIDI bank;
+:func:`mix_stems` normalises every stem to the same loudness (ITU-R BS.1770, :func:`genre_utils.audio.loudness`),
+as Slakh2100 does, then mixes them at the clip's own part levels (its MIDI channel volumes) and adds the reverb
+send. :func:`render` resamples, cuts and runs the production chain (:func:`post_process`: EQ, distortion
+through a cabinet filter, compression, room reverb, loudness, background noise, a soft limiter, an MP3 round
+trip), drawn per artist or per track (:func:`draw_chain`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
 import struct
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..audio import mp3_round_trip
+from ..audio import loudness, mp3_round_trip
 from ..provenance import library_version
-from .banks import BANK_NAMES, BANKS, bank_bytes, bank_sha256
+from .banks import BANK_NAMES, BANKS, BankDamaged, bank_bytes, bank_sha256
 from .seeding import pick, seeded_rng
 
-__all__ = ["synthesize", "render", "Production", "PRODUCTION", "Chain", "draw_chain", "post_process",
-           "soundfont_bytes", "soundfont_name", "corpus_tools"]
+__all__ = ["synthesize", "synthesize_stems", "mix_stems", "load_bank", "render", "SYNTH_RATE", "STEM_LUFS",
+           "Production", "PRODUCTION", "Chain", "draw_chain", "post_process", "soundfont_bytes", "soundfont_name",
+           "corpus_tools"]
 
 
 #: The SoundFont 2 bytes of a bank (its earlier name here; :func:`genre_utils.synth.banks.bank_bytes`).
 soundfont_bytes = bank_bytes
 
+#: Rate the synthesizer runs at (Hz); :func:`render` resamples the mix to the corpus's rate afterwards, so
+#: what a sample played far above its root pitch folds back lies above the corpus's band.
+SYNTH_RATE = 44100
 
-def synthesize(midi, bank: str = "timgm6mb") -> tuple[np.ndarray, int]:
-    """Render General MIDI with ``midirenderer`` and one General MIDI bank.
+#: Integrated loudness every stem is brought to before the mix (LUFS); the part levels then set the balance.
+STEM_LUFS = -24.0
+
+#: Level of the reverb send's return at the largest send (CC 91 = 127), relative to the dry mix's RMS.
+SEND_RETURN = 0.5
+
+#: The MIDI channel a part plays on: drums on General MIDI's percussion channel (10, index 9), the rest on 1.
+_DRUM_CHANNEL, _PART_CHANNEL = 9, 0
+
+
+#: The synthesizers of this process, one per (bank, rate): ``(bank bytes, synth, sfid)``.
+_LOADED: dict = {}
+
+
+def load_bank(bank: str, sample_rate: int = SYNTH_RATE):
+    """``(synth, sfid)``: a ``tinysoundfont`` synthesizer with ``bank`` loaded, made once per process and rate
+    (loading FluidR3 takes a third of a second) and made again when the bank's checked bytes are read anew.
+
+    Raises
+    ------
+    BankMissing, BankDamaged
+        The bank is not there, its bytes differ from those recorded, or the synthesizer cannot read them.
+    """
+    import tinysoundfont
+
+    data = bank_bytes(bank)      # checked against banks.json, and cached, by the banks module
+    key = (bank, int(sample_rate))
+    held = _LOADED.get(key)
+    if held is None or held[0] is not data:
+        synth = tinysoundfont.Synth(samplerate=int(sample_rate))
+        try:
+            sfid = synth.sfload(data)
+        except Exception as err:   # tinysoundfont raises its own exception for a file it cannot parse
+            raise BankDamaged(f"the SoundFont {BANKS[bank].name} cannot be read by the synthesizer "
+                              f"({type(err).__name__}); fetch it again: make banks") from None
+        held = _LOADED[key] = (data, synth, sfid)
+    return held[1], held[2]
+
+
+def _events(inst) -> list[tuple]:
+    """A part's note, controller and pitch-bend events as ``(time_s, order, kind, a, b)``, in playing order:
+    at one instant note-offs first, then controllers and bends, then note-ons (a repeated note restarts)."""
+    events = []
+    for note in inst.notes:
+        events.append((note.start, 3, "on", note.pitch, note.velocity))
+        events.append((note.end, 0, "off", note.pitch, 0))
+    for cc in inst.control_changes:
+        if cc.number not in (7, 91):   # channel volume and reverb send are the mix's (mix_stems)
+            events.append((cc.time, 1, "cc", cc.number, cc.value))
+    for bend in inst.pitch_bends:
+        events.append((bend.time, 2, "bend", bend.pitch, 0))
+    events.sort(key=lambda e: (e[0], e[1]))
+    return events
+
+
+def _silence(synth) -> None:
+    """Stop every voice and let it fade out unheard: TinySoundFont ends a voice with a short release rather
+    than at once, so without this the last part's tails would open the next one (and a stem would depend on
+    what the process rendered before it)."""
+    synth.sounds_off()
+    chunk = int(0.25 * synth.samplerate)
+    for _ in range(40):   # a quarter of a second is ample; go on while anything is still heard (at most 10 s)
+        if not np.any(np.frombuffer(synth.generate(chunk), dtype=np.float32)):
+            break
+
+
+def _play(synth, sfid, inst, n_samples: int, sample_rate: int) -> np.ndarray:
+    """One part alone: a fresh channel, its events at their sample positions, mono float32 of ``n_samples``."""
+    chan = _DRUM_CHANNEL if inst.is_drum else _PART_CHANNEL
+    _silence(synth)
+    synth.control_change(chan, 121, 0)     # reset all controllers (expression, bend, ...)
+    synth.pitchbend(chan, 8192)
+    synth.program_select(chan, sfid, 128 if inst.is_drum else 0, 0 if inst.is_drum else int(inst.program),
+                         is_drums=bool(inst.is_drum))
+    out = np.zeros((n_samples, 2), dtype=np.float32)
+    pos = 0
+    for time, _, kind, a, b in _events(inst):
+        at = min(int(round(time * sample_rate)), n_samples)
+        if at > pos:
+            out[pos:at] = np.frombuffer(synth.generate(at - pos), dtype=np.float32).reshape(-1, 2)
+            pos = at
+        if at >= n_samples:
+            break
+        if kind == "on":
+            synth.noteon(chan, int(a), int(b))
+        elif kind == "off":
+            synth.noteoff(chan, int(a))
+        elif kind == "cc":
+            synth.control_change(chan, int(a), int(b))
+        else:
+            synth.pitchbend(chan, int(a) + 8192)
+    if pos < n_samples:
+        out[pos:] = np.frombuffer(synth.generate(n_samples - pos), dtype=np.float32).reshape(-1, 2)
+    return (out[:, 0] + out[:, 1]) * np.float32(0.5)
+
+
+def synthesize_stems(midi, seconds: float, bank: str = "timgm6mb", sample_rate: int = SYNTH_RATE) -> dict:
+    """Render every part of a clip on its own (its stem) with ``tinysoundfont`` and one General MIDI bank, at
+    :data:`SYNTH_RATE`, resampled to ``sample_rate`` (soxr, high quality) where that differs.
+
+    Parameters
+    ----------
+    midi : pretty_midi.PrettyMIDI
+        One instrument per part; channel volume (CC 7) and reverb send (CC 91) are left to :func:`mix_stems`.
+    seconds : float
+        Length rendered; notes still sounding at the end are cut.
+    bank : str
+        A key of :data:`genre_utils.synth.banks.BANKS`.
+    sample_rate : int
+        Rate of the stems returned (Hz).
+
+    Returns
+    -------
+    dict of str to ndarray, shape (round(seconds * sample_rate),), float32
+        One mono stem per instrument that has notes, keyed by the instrument's name (its part: ``drums``,
+        ``bass``, ``comp``, ``pad``, ``lead``; ``part<i>`` for an unnamed one), in the MIDI's order.
+    """
+    import soxr
+
+    n, n_synth = int(round(seconds * sample_rate)), int(round((seconds + 0.05) * SYNTH_RATE))
+    synth, sfid = load_bank(bank, SYNTH_RATE)
+    stems = {}
+    for i, inst in enumerate(midi.instruments):
+        if inst.notes:
+            y = _play(synth, sfid, inst, n_synth, SYNTH_RATE)   # 50 ms past the end, for the resampler
+            if sample_rate != SYNTH_RATE:
+                y = soxr.resample(y, SYNTH_RATE, int(sample_rate), quality="HQ")
+            stems[inst.name or f"part{i}"] = np.pad(y[:n], (0, max(0, n - y.size)))
+    return stems
+
+
+def _controller(inst, number: int, default: int) -> int:
+    """The first value of controller ``number`` in a part (``default`` without one)."""
+    values = [cc.value for cc in sorted(inst.control_changes, key=lambda c: c.time) if cc.number == number]
+    return int(values[0]) if values else default
+
+
+def _send_room(sample_rate: int) -> np.ndarray:
+    """The reverb send's impulse response: one room for every clip, as a synthesizer's built-in reverb is
+    (exponentially decaying noise, RT60 1.4 s, 20-ms pre-delay)."""
+    rt60 = 1.4
+    t = np.arange(int(rt60 * sample_rate)) / sample_rate
+    ir = seeded_rng("send-room", int(sample_rate)).standard_normal(t.size) * np.exp(-6.91 * t / rt60)
+    ir[: int(0.02 * sample_rate)] = 0.0
+    return ir
+
+
+def mix_stems(stems: dict, levels: dict, send: float, sample_rate: int) -> np.ndarray:
+    """Mix stems as Slakh2100 does: each brought to :data:`STEM_LUFS`, then scaled by its part level.
+
+    Parameters
+    ----------
+    stems : dict of str to ndarray, shape (n,)
+        Mono stems of equal length (:func:`synthesize_stems`).
+    levels : dict of str to float
+        Each stem's level as a MIDI channel volume (0-127), turned into gain with General MIDI's curve
+        (``40 * log10(level / 127)`` dB).
+    send : float
+        Reverb send (0-127, as CC 91): a return of up to :data:`SEND_RETURN` times the dry mix's RMS through
+        one room (:func:`_send_room`).
+    sample_rate : int
+        Hz.
+
+    Returns
+    -------
+    ndarray, shape (n,), float64
+        The mix; all zeros when every stem is silent. A silent stem (no 400-ms block above -70 LUFS) is left
+        out rather than amplified.
+    """
+    from scipy.signal import oaconvolve
+
+    n = max((s.size for s in stems.values()), default=0)
+    dry = np.zeros(n)
+    for name, stem in stems.items():
+        lufs = loudness(stem, sample_rate)
+        if np.isfinite(lufs):
+            gain = 10 ** ((STEM_LUFS - lufs) / 20) * (float(np.clip(levels[name], 0, 127)) / 127) ** 2
+            dry[: stem.size] += gain * stem.astype(np.float64)
+    if send > 0 and np.any(dry):
+        wet = oaconvolve(dry, _send_room(sample_rate))[:n]
+        dry = dry + SEND_RETURN * float(np.clip(send, 0, 127)) / 127 * wet * (np.sqrt(np.mean(dry ** 2))
+                                                                              / np.sqrt(np.mean(wet ** 2)))
+    return dry
+
+
+def synthesize(midi, bank: str = "timgm6mb", seconds: float | None = None,
+               sample_rate: int = SYNTH_RATE) -> tuple[np.ndarray, int]:
+    """The dry mix of a clip: its stems (:func:`synthesize_stems`) mixed at its own levels (:func:`mix_stems`).
 
     Parameters
     ----------
     midi : pretty_midi.PrettyMIDI
     bank : str
         A key of :data:`genre_utils.synth.banks.BANKS`.
+    seconds : float, optional
+        Length; default: to the MIDI's last note off.
+    sample_rate : int
+        Hz.
 
     Returns
     -------
-    y : ndarray, shape (n_samples,), float32
-        Mono mix (mean of the renderer's two channels).
+    y : ndarray, shape (n_samples,), float64
+        The mix (empty for a MIDI without notes).
     sample_rate : int
-        The renderer's rate (48,000 Hz).
     """
-    import midirenderer
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    midi.write(buf)
     if not any(inst.notes for inst in midi.instruments):
-        return np.zeros(0, dtype=np.float32), 48000
-    data, sr = sf.read(io.BytesIO(midirenderer.render_wave_from(bank_bytes(bank), buf.getvalue())),
-                       dtype="float32", always_2d=True)
-    return data.mean(axis=1), int(sr)
+        return np.zeros(0), int(sample_rate)
+    seconds = float(midi.get_end_time()) if seconds is None else float(seconds)
+    stems = synthesize_stems(midi, seconds, bank, sample_rate)
+    named = {inst.name or f"part{i}": inst for i, inst in enumerate(midi.instruments) if inst.notes}
+    levels = {name: _controller(inst, 7, 100) for name, inst in named.items()}
+    send = max((_controller(inst, 91, 0) for inst in named.values()), default=0)
+    return mix_stems(stems, levels, send, int(sample_rate)), int(sample_rate)
 
 
 def render(midi, seconds: float, sample_rate: int = 22050, seed: int = 0, shift: bool = False,
@@ -67,7 +259,7 @@ def render(midi, seconds: float, sample_rate: int = 22050, seed: int = 0, shift:
     seconds : float
         Output length; the audio is cut or zero-padded to exactly ``round(seconds * sample_rate)`` samples.
     sample_rate : int
-        Output rate in Hz (resampled from the renderer's 48 kHz with soxr, high quality).
+        Output rate in Hz (the stems are resampled from :data:`SYNTH_RATE` with soxr, high quality).
     seed : int
         Seed of the post-processing (EQ, saturation, reverb, noise, loudness).
     shift : bool
@@ -83,11 +275,7 @@ def render(midi, seconds: float, sample_rate: int = 22050, seed: int = 0, shift:
     y : ndarray, shape (round(seconds * sample_rate),), float32
         Peak below 1 (soft-limited; an MP3 round trip may add a little), loudness set to the chain's target RMS.
     """
-    import soxr
-
-    y, sr = synthesize(midi, bank)
-    if y.size and sr != sample_rate:
-        y = soxr.resample(y, sr, sample_rate, quality="HQ")
+    y, _ = synthesize(midi, bank, seconds, sample_rate)
     n = int(round(seconds * sample_rate))
     y = np.pad(y[:n], (0, max(0, n - y.size))).astype(np.float64)
     rng = seeded_rng("render", int(seed), bool(shift))
@@ -323,11 +511,11 @@ def soundfont_name(data: bytes) -> str | None:
 
 
 def corpus_tools() -> dict:
-    """What renders the synthetic corpus: the versions of ``pretty_midi`` and ``midirenderer``, and for each
+    """What renders the synthetic corpus: the versions of ``pretty_midi`` and ``tinysoundfont``, and for each
     General MIDI bank of :data:`genre_utils.synth.banks.BANKS` the name it gives itself (its ``INAM`` tag) and
     its sha256 (``'soundfont <bank>'``, ``'soundfont <bank> sha256'``). A bank that cannot be read (not
     fetched, damaged) is None."""
-    out = {"pretty_midi": library_version("pretty_midi"), "midirenderer": library_version("midirenderer")}
+    out = {"pretty_midi": library_version("pretty_midi"), "tinysoundfont": library_version("tinysoundfont")}
     for bank in BANK_NAMES:
         out[f"soundfont {bank}"] = out[f"soundfont {bank} sha256"] = None
         try:
