@@ -125,7 +125,8 @@ def shared_design(styles: dict[str, GenreStyle] | None = None) -> dict:
     dict
         ``instrument_exchange`` (per role, the probability that the instrument comes from the pool of a genre
         drawn at random; a list when genres differ), ``reverb_send`` ([low, high] of MIDI CC 91, or one range per
-        genre when they differ), ``production`` (the ranges of :class:`genre_utils.synth.render.Production` for
+        genre when they differ), ``stems`` (how the parts are rendered and mixed), ``production`` (the ranges
+        of :class:`genre_utils.synth.render.Production` for
         the training corpus, the same for every genre) and ``new_data_production`` (the shifted ranges of the
         "new data").
     """
@@ -136,6 +137,9 @@ def shared_design(styles: dict[str, GenreStyle] | None = None) -> dict:
     return {
         "instrument_exchange": subs[0] if len(subs) == 1 else {g: s.substitution for g, s in styles.items()},
         "reverb_send": next(iter(reverbs.values())) if one_reverb else reverbs,
+        "stems": {"rendered": "each part alone (drums, bass, chords, pad, lead)", "loudness_lufs": STEM_LUFS,
+                  "loudness_standard": "ITU-R BS.1770-4 integrated loudness",
+                  "mixed": "at the track's part levels (MIDI channel volume, General MIDI's curve)"},
         "production": {k: (list(v) if isinstance(v, tuple) else v)
                        for k, v in dataclasses.asdict(PRODUCTION[False]).items()},
         "new_data_production": {k: (list(v) if isinstance(v, tuple) else v)

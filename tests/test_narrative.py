@@ -609,3 +609,15 @@ def test_probe_gap_reading_names_who_is_ahead_behind_or_level():
     behind = N.probe_gap_reading({"the CRNN": cmp(-0.09, True)}, "the bag")
     assert behind.startswith("The CRNN is behind the bag beyond the noise.") and "no model shows" in behind
     assert "No model was compared" in N.probe_gap_reading({}, "the bag")
+
+
+def test_published_bag_sentence_follows_the_numbers():
+    level = N.published_bag_sentence(0.534, 0.541, 290)
+    assert "0.7 points apart" in level and "inside" in level and "keeps up" in level
+    cnn = N.published_bag_sentence(0.50, 0.70, 290)
+    assert "the CNN is 20.0 points ahead" in cnn and "beyond" in cnn and "keeps up" not in cnn
+    bag = N.published_bag_sentence(0.70, 0.55, 290)
+    assert "the bag of frames is 15.0 points ahead" in bag
+    # the half-width is what one run on n clips resolves: the same 5-point gap is level on 100 clips, not on 5,000
+    assert "inside" in N.published_bag_sentence(0.50, 0.55, 100)
+    assert "beyond" in N.published_bag_sentence(0.50, 0.55, 5000)

@@ -20,6 +20,7 @@ from .comparisons import (
     paper_size_probe_sentence,
     probe_gap_reading,
     protocol_sentence,
+    published_bag_sentence,
     seed_margin_sentence,
     seeds_note,
     versus_paper_sentence,
@@ -75,4 +76,4 @@ __all__ = ["join_names", "counted", "extremes_sentence", "confusion_sentence", "
            "near_duplicates_sentence", "artist_share_sentence",
            "artist_gap_sentence", "paper_size_probe_sentence", "failed_files_sentence", "best_epoch_sentence",
            "paper_recipe_sentence", "paper_recipe_test_sentence", "paper_recipe_provenance", "paper_cost_sentence",
-           "probe_gap_reading"]
+           "probe_gap_reading", "published_bag_sentence"]
