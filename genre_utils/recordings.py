@@ -22,8 +22,9 @@ import soundfile as sf
 from .narrative import join_names
 from .predict import predict_files
 
-__all__ = ["recordings_dir", "recordings", "classify_recordings", "recordings_sentences", "credits_markdown",
-           "answer", "snapshot", "HISTORY_FILE", "load_history", "history_table", "history_sentence"]
+__all__ = ["recordings_dir", "recordings", "classify_recordings", "recordings_sentences", "votes_sentence",
+           "credits_markdown", "answer", "snapshot", "HISTORY_FILE", "load_history", "history_table",
+           "history_sentence"]
 
 #: The snapshots of earlier corpora that ship with the package (:func:`load_history`).
 HISTORY_FILE = "real_recordings.json"
@@ -83,7 +84,7 @@ def recordings_sentences(table: pd.DataFrame) -> dict[str, str]:
     dict
         ``music``: how many music pieces got a plausible genre; ``other``: whether the non-music files with at
         least one window were flagged as outside what the model knows; ``short``: the files too short for one
-        window (empty string when none).
+        window (empty string when none); ``votes``: :func:`votes_sentence`.
     """
     music = table[(table["kind"] == "music") & (table["error"] == "")]
     hits = music[music["plausible_hit"].fillna(False).astype(bool)]
@@ -117,7 +118,26 @@ def recordings_sentences(table: pd.DataFrame) -> dict[str, str]:
     short = table[table["error"] != ""]
     short_text = "" if short.empty else "Not classified: " + "; ".join(
         f"{title} ({error})" for title, error in zip(short["title"], short["error"])) + "."
-    return {"music": music_text, "other": other_text, "short": short_text}
+    return {"music": music_text, "other": other_text, "short": short_text, "votes": votes_sentence(table)}
+
+
+def votes_sentence(table: pd.DataFrame) -> str:
+    """Whether one genre takes most of the votes of the classified recordings, music or not (empty string when
+    fewer than two were classified): a model that answers one genre to whatever real audio it hears has learned
+    little that carries over."""
+    votes = table.loc[table["error"] == "", "pred_genre"].dropna().astype(str)
+    n = len(votes)
+    if n < 2:
+        return ""
+    counts = votes.value_counts()
+    top, k = str(counts.index[0]), int(counts.iloc[0])
+    if k == n:
+        return f"All {n} recordings classified get the same vote, {top}, music, speech and whale song alike."
+    if 2 * k > n:
+        return (f"{k} of the {n} recordings classified get the same vote, {top}, music and non-music alike: faced "
+                f"with real audio, the model falls back on one genre more than on anything it hears.")
+    return (f"The {n} recordings classified spread their votes over {len(counts)} genres "
+            f"({join_names(f'{g} {c}' for g, c in counts.items())}); no genre takes most of them.")
 
 
 _URL = re.compile(r"https?://([^/\s]+)(\S*)")

@@ -53,6 +53,7 @@ def test_classify_gives_every_recording_a_row_and_the_robin_its_reason(untrained
 
 def _table(kinds, hits, outside, errors, calibrated=True):
     t = pd.DataFrame({"title": [f"t{i}" for i in range(len(kinds))], "kind": kinds, "error": errors,
+                      "pred_genre": [None if e else "rock" for e in errors],
                       "plausible_hit": pd.array(hits, dtype="boolean"), "outside": pd.array(outside, dtype="boolean")})
     t.attrs["calibrated"] = calibrated
     return t
@@ -156,3 +157,16 @@ def test_record_tool_refuses_a_missing_build_and_an_existing_label_in_one_line(t
     assert mod.main([str(tmp_path), kept]) == 2                 # refused before anything is read or written
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--replace" in err
+
+
+def test_votes_sentence_names_a_genre_that_takes_most_votes_only_then():
+    def votes(genres, errors=None):
+        t = pd.DataFrame({"pred_genre": genres, "error": errors or [""] * len(genres)})
+        return R.votes_sentence(t)
+
+    assert votes(["reggae"] * 7 + ["rock", "blues"]).startswith("7 of the 9 recordings classified get the same "
+                                                                "vote, reggae")
+    assert votes(["jazz", "jazz", "jazz"]).startswith("All 3 recordings classified get the same vote, jazz")
+    spread = votes(["rock", "rock", "jazz", "jazz"])                 # half is not most
+    assert spread.startswith("The 4 recordings classified spread their votes over 2 genres") and "no genre" in spread
+    assert votes(["rock", None], ["", "too short"]) == ""            # one classified recording says nothing
