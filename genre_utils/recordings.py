@@ -24,7 +24,7 @@ from .predict import predict_files
 
 __all__ = ["recordings_dir", "recordings", "classify_recordings", "recordings_sentences", "votes_sentence",
            "credits_markdown", "answer", "snapshot", "HISTORY_FILE", "load_history", "history_table",
-           "history_sentence"]
+           "history_sentence", "short_labels", "history_legend"]
 
 #: The snapshots of earlier corpora that ship with the package (:func:`load_history`).
 HISTORY_FILE = "real_recordings.json"
@@ -226,11 +226,13 @@ def history_table(table: pd.DataFrame, history: list[dict]) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Index ``recording`` (title); one column per snapshot (its label) and a last column ``this build``,
+        Index ``recording`` (title); one column per snapshot (its :func:`short_labels` name; the
+        :func:`history_legend` says what each stands for) and a last column ``this build``,
         each cell from :func:`answer`; a last row ``plausible music / flagged non-music`` with the counts.
         A recording a snapshot does not hold shows ``-``.
     """
-    snaps = [(s["label"], {r["file"]: r for r in s["rows"]}, s["rows"]) for s in history]
+    names = short_labels(history)
+    snaps = [(names[s["label"]], {r["file"]: r for r in s["rows"]}, s["rows"]) for s in history]
     current = snapshot(table, "this build", {})
     snaps.append(("this build", {r["file"]: r for r in current["rows"]}, current["rows"]))
     out = {}
@@ -241,6 +243,29 @@ def history_table(table: pd.DataFrame, history: list[dict]) -> pd.DataFrame:
         out[label] = cells + [f"{hits}/{n_music} plausible, {flagged}/{n_other} flagged"]
     index = pd.Index([*table["title"], "plausible music / flagged non-music"], name="recording")
     return pd.DataFrame(out, index=index)
+
+
+def short_labels(history: list[dict]) -> dict[str, str]:
+    """Each snapshot's label cut before its first ``' ('`` or ``','`` (``'corpus 3 (two banks)'`` ->
+    ``'corpus 3'``), for a table's column; the full labels wherever two would be cut to the same name."""
+    import re
+
+    short = {s["label"]: re.split(r" \(|,", s["label"], maxsplit=1)[0].strip() or s["label"] for s in history}
+    if len(set(short.values())) < len(short) or "this build" in short.values():
+        return {s["label"]: s["label"] for s in history}
+    return short
+
+
+def history_legend(history: list[dict]) -> str:
+    """A Markdown list of what each column of :func:`history_table` stands for: its name, the full label and
+    the commit it was kept at ('' when there is no snapshot)."""
+    names = short_labels(history)
+    lines = []
+    for s in history:
+        label, commit = s["label"], s["provenance"].get("commit") or "an unrecorded commit"
+        what = label[len(names[label]):].strip(" ,") or label
+        lines.append(f"- **{names[label]}**: {what.removeprefix('(').removesuffix(')')} (kept at {commit})")
+    return "\n".join(lines)
 
 
 def history_sentence(table: pd.DataFrame, history: list[dict]) -> str:

@@ -170,3 +170,18 @@ def test_votes_sentence_names_a_genre_that_takes_most_votes_only_then():
     spread = votes(["rock", "rock", "jazz", "jazz"])                 # half is not most
     assert spread.startswith("The 4 recordings classified spread their votes over 2 genres") and "no genre" in spread
     assert votes(["rock", None], ["", "too short"]) == ""            # one classified recording says nothing
+
+
+def test_history_columns_get_short_names_and_a_legend():
+    from genre_utils import recordings as R
+
+    snaps = [{"label": "corpus 1 (one bank)", "provenance": {"commit": "a1"}, "rows": []},
+             {"label": "corpus 2 again, trained in bfloat16", "provenance": {}, "rows": []}]
+    assert R.short_labels(snaps) == {"corpus 1 (one bank)": "corpus 1",
+                                     "corpus 2 again, trained in bfloat16": "corpus 2 again"}
+    legend = R.history_legend(snaps).splitlines()
+    assert legend == ["- **corpus 1**: one bank (kept at a1)",
+                      "- **corpus 2 again**: trained in bfloat16 (kept at an unrecorded commit)"]
+    clash = snaps + [{"label": "corpus 1 (again)", "provenance": {}, "rows": []}]
+    assert list(R.short_labels(clash).values()) == [s["label"] for s in clash]     # two "corpus 1": full labels
+    assert R.history_legend([]) == ""
