@@ -23,7 +23,8 @@ __all__ = ["pct", "num", "glue_sentences", "setup_page", "glue_all", "glue_figur
            "compare_table", "build_column", "paper_accuracy", "acc_cell",
            "web_tests_table", "genre_table", "newdata_files_table",
            "paper_web_accuracies", "newdata_skipped_table", "seconds_or_minutes", "related_work_table",
-           "headline_rows", "ablation_results", "ablation_table", "paper_pop_predictions", "p_phrase", "source_block"]
+           "headline_rows", "ablation_results", "ablation_table", "paper_pop_predictions", "p_phrase", "source_block",
+           "genre_seed_table"]
 
 
 def num(value, digits: int = 0) -> str:
@@ -203,6 +204,40 @@ def genre_table(results: RunResults, level: str = "track") -> pd.DataFrame:
         "false discovery rate": rate("false_discovery_rate"),
         "false positive rate": rate("false_positive_rate"),
     }, index=frame.index)
+
+
+def genre_seed_table(runs: list[RunResults], level: str = "track") -> pd.DataFrame:
+    """Per-genre accuracy of one model under each of its training seeds, side by side.
+
+    Parameters
+    ----------
+    runs : list of RunResults
+        The same model trained with different seeds (:meth:`genre_utils.context.BookContext.seed_runs`), tested
+        on the same tracks.
+    level : str
+        ``'track'`` (the 30-s vote) or ``'segment'``.
+
+    Returns
+    -------
+    DataFrame
+        Index ``genre`` (those with test items); one column per run, named ``seed <s>`` from its training
+        configuration, with
+        ``'k of n'``; ``lowest`` and ``highest`` (accuracy, fractions) and ``range (points)``.
+    """
+    cols, rows = [], {}
+    for run in runs:
+        seed = (run.config.get("train") or {}).get("seed")
+        cols.append(f"seed {seed}" if seed is not None else f"run {len(cols) + 1}")
+        for genre, acc in run.genre_accuracies(level).items():
+            rows.setdefault(genre, []).append(acc)
+    rows = {g: accs for g, accs in rows.items() if all(a.n for a in accs)}   # genres the test holds
+    table = pd.DataFrame({c: [f"{accs[i].k} of {accs[i].n}" for accs in rows.values()] for i, c in enumerate(cols)},
+                         index=pd.Index(list(rows), name="genre"))
+    values = [[a.value for a in accs] for accs in rows.values()]
+    table["lowest"] = [min(v) for v in values]
+    table["highest"] = [max(v) for v in values]
+    table["range (points)"] = (table["highest"] - table["lowest"]) * 100
+    return table
 
 
 def newdata_files_table(results: RunResults) -> pd.DataFrame:

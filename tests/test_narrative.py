@@ -621,3 +621,24 @@ def test_published_bag_sentence_follows_the_numbers():
     # the half-width is what one run on n clips resolves: the same 5-point gap is level on 100 clips, not on 5,000
     assert "inside" in N.published_bag_sentence(0.50, 0.55, 100)
     assert "beyond" in N.published_bag_sentence(0.50, 0.55, 5000)
+
+
+def _seed_table(counts, n=17):
+    """A genre_seed_table-shaped frame from right-counts per genre and seed."""
+    n_seeds = len(next(iter(counts.values())))
+    t = pd.DataFrame({f"seed {i}": [f"{c[i]} of {n}" for c in counts.values()] for i in range(n_seeds)},
+                     index=pd.Index(list(counts), name="genre"))
+    t["lowest"] = [min(c) / n for c in counts.values()]
+    t["highest"] = [max(c) / n for c in counts.values()]
+    t["range (points)"] = (t["highest"] - t["lowest"]) * 100
+    return t
+
+
+def test_genre_seed_sentence_names_the_widest_spread_and_its_ties():
+    wide = N.genre_seed_sentence(_seed_table({"classical": [1, 16, 15], "metal": [16, 16, 17]}))
+    assert "classical, from 6 % to 94 % (1 of 17 / 16 of 17 / 15 of 17)" in wide and "88 points" in wide
+    tie = N.genre_seed_sentence(_seed_table({"jazz": [2, 10, 6], "pop": [12, 4, 8]}))
+    assert "jazz, from" in tie and "and pop, from" in tie
+    calm = N.genre_seed_sentence(_seed_table({"jazz": [8, 9, 9], "pop": [3, 3, 2]}))
+    assert calm.startswith("Across the 3 training seeds no genre's accuracy moves by more than one track")
+    assert N.genre_seed_sentence(_seed_table({"jazz": [8]})).startswith("Only one training run")

@@ -167,3 +167,19 @@ def test_book_runs_list_each_seeded_run_under_every_seed_with_its_own_folder():
     assert len(quick) == 3 * len({r[:3] for r in quick})   # ... and seeds every run it trains
     folders = {context.run_dir("tiny", *r[:3], seed=r[3]).name for r in runs}
     assert len(folders) == len(runs) and "crnn-mfcc-random" in folders and "crnn-mfcc-random-seed2" in folders
+
+
+def test_genre_seed_table_sets_each_seed_side_by_side():
+    def run(seed, cells):
+        tracks = [{"track_id": f"t{k}", "true_genre": t, "pred_genre": p, "correct": t == p}
+                  for k, (t, p) in enumerate(cells)]
+        return RunResults.from_dict({"genres": list(GENRES), "config": {"train": {"seed": seed}},
+                                     "test": {"tracks": tracks}})
+
+    a = run(0, [("jazz", "jazz"), ("jazz", "rock"), ("rock", "rock")])
+    b = run(1, [("jazz", "jazz"), ("jazz", "jazz"), ("rock", "pop")])
+    table = report.genre_seed_table([a, b])
+    assert list(table.index) == ["jazz", "rock"]                       # genres without test tracks left out
+    assert table.loc["jazz", "seed 0"] == "1 of 2" and table.loc["jazz", "seed 1"] == "2 of 2"
+    assert table.loc["rock", "range (points)"] == pytest.approx(100.0)
+    assert table.loc["jazz", "lowest"] == pytest.approx(0.5) and table.loc["jazz", "highest"] == pytest.approx(1.0)

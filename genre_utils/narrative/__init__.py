@@ -54,6 +54,7 @@ from .results import (
     extremes_sentence,
     fdr_sentence,
     focus_genre_sentence,
+    genre_seed_sentence,
     largest_confusion,
     misclassified_sentence,
     neighbours_sentence,
@@ -76,4 +77,4 @@ __all__ = ["join_names", "counted", "extremes_sentence", "confusion_sentence", "
            "near_duplicates_sentence", "artist_share_sentence",
            "artist_gap_sentence", "paper_size_probe_sentence", "failed_files_sentence", "best_epoch_sentence",
            "paper_recipe_sentence", "paper_recipe_test_sentence", "paper_recipe_provenance", "paper_cost_sentence",
-           "probe_gap_reading", "published_bag_sentence"]
+           "probe_gap_reading", "published_bag_sentence", "genre_seed_sentence"]

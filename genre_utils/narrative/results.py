@@ -371,3 +371,25 @@ def fdr_sentence(row, genre: str, unit: str = "track") -> str:
             f"{percent((m - k) / m)}; the false positive rate is {fpr_text}.")
 
 
+
+
+def genre_seed_sentence(table: pd.DataFrame, unit: str = "track") -> str:
+    """Which genre's accuracy moves most from one training seed to another, from
+    :func:`genre_utils.report.genre_seed_table`; chosen by the result (one run; no genre moving by more than one
+    test item; ties for the widest range).
+    """
+    runs = [c for c in table.columns if c.startswith(("seed ", "run "))]
+    if len(runs) < 2 or table.empty:
+        return ("Only one training run of this model was made, so how per-genre accuracy moves with the seed is "
+                "not measured.")
+    one_item = 100 / table[runs[0]].str.split(" of ").str[1].astype(int)     # points one test item is worth
+    widest = table["range (points)"].max()
+    if (table["range (points)"] <= one_item + 1e-9).all():
+        return (f"Across the {len(runs)} training seeds no genre's accuracy moves by more than one {unit}: the "
+                "per-genre numbers above hold for this model, not only for this run.")
+    tops = list(table.index[table["range (points)"] >= widest - 1e-9])
+    parts = [f"{g}, from {table.loc[g, 'lowest'] * 100:.0f} % to {table.loc[g, 'highest'] * 100:.0f} % "
+             f"({' / '.join(table.loc[g, runs])})" for g in tops]
+    return (f"Per-genre accuracy moves with the training seed as well: the widest spread across the {len(runs)} "
+            f"seeds is {join_names(parts)}, a range of {widest:.0f} points. The per-genre numbers above are one "
+            "run's; a genre whose seeds disagree this much says more about that run than about the model.")
