@@ -389,7 +389,7 @@ def genre_seed_sentence(table: pd.DataFrame, unit: str = "track") -> str:
                 "per-genre numbers above hold for this model, not only for this run.")
     tops = list(table.index[table["range (points)"] >= widest - 1e-9])
     parts = [f"{g}, from {table.loc[g, 'lowest'] * 100:.0f} % to {table.loc[g, 'highest'] * 100:.0f} % "
-             f"({' / '.join(table.loc[g, runs])})" for g in tops]
+             f"({', '.join(f'{run}: {table.loc[g, run]}' for run in runs)})" for g in tops]
     return (f"Per-genre accuracy moves with the training seed as well: the widest spread across the {len(runs)} "
             f"seeds is {join_names(parts)}, a range of {widest:.0f} points. The per-genre numbers above are one "
             "run's; a genre whose seeds disagree this much says more about that run than about the model.")
