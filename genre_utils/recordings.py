@@ -189,12 +189,14 @@ def snapshot(table: pd.DataFrame, label: str, provenance: dict) -> dict:
             "calibrated": bool(table.attrs.get("calibrated", True)), "rows": rows}
 
 
-def load_history(path=None, profile: str | None = None, other_than: str | None = None) -> list[dict]:
+def load_history(path=None, profile: str | None = None, other_than: str | None = None,
+                 other_data: str | None = None) -> list[dict]:
     """The snapshots that ship with the package (or those in ``path``), oldest first; [] when there are none.
 
     ``profile``: keep only the snapshots of runs of that profile (a run of another size is no comparison).
-    ``other_than``: leave out the snapshots of the run with that key (a build that is itself a kept snapshot is
-    compared with the ones before it, not with itself).
+    ``other_than``: leave out the snapshots of the run with that key, and ``other_data`` those of runs trained on
+    the store with that data fingerprint (a hash of the audio files' contents): a build on a corpus that is itself
+    kept is compared with the corpora before it, not with itself, even after a code change gave its run a new key.
     """
     path = Path(path) if path is not None else Path(str(resources.files("genre_utils") / "data" / "measured"
                                                             / HISTORY_FILE))
@@ -202,7 +204,8 @@ def load_history(path=None, profile: str | None = None, other_than: str | None =
         return []
     snaps = json.loads(path.read_text(encoding="utf-8"))["snapshots"]
     return [s for s in snaps if (profile is None or s["provenance"].get("profile") == profile)
-            and (other_than is None or s["provenance"].get("run_key") != other_than)]
+            and (other_than is None or s["provenance"].get("run_key") != other_than)
+            and (other_data is None or s["provenance"].get("data_fingerprint") != other_data)]
 
 
 def _counts(rows) -> tuple[int, int, int, int]:

@@ -130,6 +130,14 @@ def test_the_shipped_history_matches_the_shipped_recordings():
     assert R.load_history(profile="quick") and not R.load_history(profile="no-such-profile")
     last = history[-1]["provenance"]["run_key"]   # a build that is itself the last kept snapshot skips it
     assert [s["label"] for s in R.load_history(other_than=last)] == [s["label"] for s in history[:-1]]
+    # the same audio under a new run key (a code change) skips it too, and every run kept on that audio
+    data = history[-1]["provenance"]["data_fingerprint"]
+    assert [s["label"] for s in R.load_history(other_than="another-key", other_data=data)] == [
+        s["label"] for s in history if s["provenance"]["data_fingerprint"] != data]
+    bf16_twin = [s for s in history if s["label"].startswith("corpus 2")]   # corpus 2 and its bfloat16 rerun
+    assert len({s["provenance"]["data_fingerprint"] for s in bf16_twin}) == 1
+    assert not [s for s in R.load_history(other_data=bf16_twin[0]["provenance"]["data_fingerprint"])
+                if s["label"].startswith("corpus 2")]
     for snap in history:
         assert {r["file"] for r in snap["rows"]} == files
         assert snap["provenance"]["corpus_fingerprint"] and snap["provenance"]["run_key"]
