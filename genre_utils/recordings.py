@@ -251,8 +251,6 @@ def history_table(table: pd.DataFrame, history: list[dict]) -> pd.DataFrame:
 def short_labels(history: list[dict]) -> dict[str, str]:
     """Each snapshot's label cut before its first ``' ('`` or ``','`` (``'corpus 3 (two banks)'`` ->
     ``'corpus 3'``), for a table's column; the full labels wherever two would be cut to the same name."""
-    import re
-
     short = {s["label"]: re.split(r" \(|,", s["label"], maxsplit=1)[0].strip() or s["label"] for s in history}
     if len(set(short.values())) < len(short) or "this build" in short.values():
         return {s["label"]: s["label"] for s in history}
