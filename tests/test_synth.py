@@ -123,6 +123,19 @@ def test_a_stem_does_not_depend_on_what_the_process_rendered_before():
     assert all(v.shape == (4 * 22050,) and v.dtype == np.float32 and np.any(v) for v in first.values())
 
 
+def test_two_parts_of_one_name_are_two_stems():
+    import pretty_midi
+
+    midi = pretty_midi.PrettyMIDI()
+    for program, pitch in ((0, 60), (40, 72)):
+        inst = pretty_midi.Instrument(program=program, name="piano")
+        inst.notes.append(pretty_midi.Note(100, pitch, 0.1, 0.9))
+        midi.instruments.append(inst)
+    midi.instruments.append(pretty_midi.Instrument(program=0, name="silent"))     # no notes: no stem
+    stems = synth.synthesize_stems(midi, 1.0, "timgm6mb", 22050)
+    assert list(stems) == ["piano", "piano1"] and all(np.any(v) for v in stems.values())
+
+
 def _tone(freq, seconds, sr=22050, amp=1.0):
     return (amp * np.sin(2 * np.pi * freq * np.arange(int(seconds * sr)) / sr)).astype(np.float32)
 

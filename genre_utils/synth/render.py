@@ -130,6 +130,17 @@ def _play(synth, sfid, inst, n_samples: int, sample_rate: int) -> np.ndarray:
     return (out[:, 0] + out[:, 1]) * np.float32(0.5)
 
 
+def _stem_names(midi) -> dict:
+    """The parts that have notes, keyed by their stem's name: the instrument's name (its part), ``part<i>`` for
+    an unnamed one, and ``<name><i>`` for a name another part already took (no part may hide another)."""
+    named = {}
+    for i, inst in enumerate(midi.instruments):
+        if inst.notes:
+            name = inst.name or f"part{i}"
+            named[name if name not in named else f"{name}{i}"] = inst
+    return named
+
+
 def synthesize_stems(midi, seconds: float, bank: str = "timgm6mb", sample_rate: int = SYNTH_RATE) -> dict:
     """Render every part of a clip on its own (its stem) with ``tinysoundfont`` and one General MIDI bank, at
     :data:`SYNTH_RATE`, resampled to ``sample_rate`` (soxr, high quality) where that differs.
@@ -149,19 +160,19 @@ def synthesize_stems(midi, seconds: float, bank: str = "timgm6mb", sample_rate: 
     -------
     dict of str to ndarray, shape (round(seconds * sample_rate),), float32
         One mono stem per instrument that has notes, keyed by the instrument's name (its part: ``drums``,
-        ``bass``, ``comp``, ``pad``, ``lead``; ``part<i>`` for an unnamed one), in the MIDI's order.
+        ``bass``, ``comp``, ``pad``, ``lead``; see :func:`_stem_names` for unnamed and repeated ones), in the
+        MIDI's order.
     """
     import soxr
 
     n, n_synth = int(round(seconds * sample_rate)), int(round((seconds + 0.05) * SYNTH_RATE))
     synth, sfid = load_bank(bank, SYNTH_RATE)
     stems = {}
-    for i, inst in enumerate(midi.instruments):
-        if inst.notes:
-            y = _play(synth, sfid, inst, n_synth, SYNTH_RATE)   # 50 ms past the end, for the resampler
-            if sample_rate != SYNTH_RATE:
-                y = soxr.resample(y, SYNTH_RATE, int(sample_rate), quality="HQ")
-            stems[inst.name or f"part{i}"] = np.pad(y[:n], (0, max(0, n - y.size)))
+    for name, inst in _stem_names(midi).items():
+        y = _play(synth, sfid, inst, n_synth, SYNTH_RATE)   # 50 ms past the end, for the resampler
+        if sample_rate != SYNTH_RATE:
+            y = soxr.resample(y, SYNTH_RATE, int(sample_rate), quality="HQ")
+        stems[name] = np.pad(y[:n], (0, max(0, n - y.size)))
     return stems
 
 
@@ -243,7 +254,7 @@ def synthesize(midi, bank: str = "timgm6mb", seconds: float | None = None,
         return np.zeros(0), int(sample_rate)
     seconds = float(midi.get_end_time()) if seconds is None else float(seconds)
     stems = synthesize_stems(midi, seconds, bank, sample_rate)
-    named = {inst.name or f"part{i}": inst for i, inst in enumerate(midi.instruments) if inst.notes}
+    named = _stem_names(midi)
     levels = {name: _controller(inst, 7, 100) for name, inst in named.items()}
     send = max((_controller(inst, 91, 0) for inst in named.values()), default=0)
     return mix_stems(stems, levels, send, int(sample_rate)), int(sample_rate)
