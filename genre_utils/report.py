@@ -221,8 +221,8 @@ def genre_seed_table(runs: list[RunResults], level: str = "track") -> pd.DataFra
     -------
     DataFrame
         Index ``genre`` (those with test items); one column per run, named ``seed <s>`` from its training
-        configuration, with
-        ``'k of n'``; ``lowest`` and ``highest`` (accuracy, fractions) and ``range (points)``.
+        configuration, with ``'k of n'``; ``test items`` (n, the same for every run); ``lowest`` and ``highest``
+        (accuracy, fractions) and ``range (points)``.
     """
     cols, rows = [], {}
     for run in runs:
@@ -234,6 +234,7 @@ def genre_seed_table(runs: list[RunResults], level: str = "track") -> pd.DataFra
     table = pd.DataFrame({c: [f"{accs[i].k} of {accs[i].n}" for accs in rows.values()] for i, c in enumerate(cols)},
                          index=pd.Index(list(rows), name="genre"))
     values = [[a.value for a in accs] for accs in rows.values()]
+    table["test items"] = [accs[0].n for accs in rows.values()]
     table["lowest"] = [min(v) for v in values]
     table["highest"] = [max(v) for v in values]
     table["range (points)"] = (table["highest"] - table["lowest"]) * 100

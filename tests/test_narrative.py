@@ -628,6 +628,7 @@ def _seed_table(counts, n=17):
     n_seeds = len(next(iter(counts.values())))
     t = pd.DataFrame({f"seed {i}": [f"{c[i]} of {n}" for c in counts.values()] for i in range(n_seeds)},
                      index=pd.Index(list(counts), name="genre"))
+    t["test items"] = n
     t["lowest"] = [min(c) / n for c in counts.values()]
     t["highest"] = [max(c) / n for c in counts.values()]
     t["range (points)"] = (t["highest"] - t["lowest"]) * 100

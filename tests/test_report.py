@@ -182,4 +182,5 @@ def test_genre_seed_table_sets_each_seed_side_by_side():
     assert list(table.index) == ["jazz", "rock"]                       # genres without test tracks left out
     assert table.loc["jazz", "seed 0"] == "1 of 2" and table.loc["jazz", "seed 1"] == "2 of 2"
     assert table.loc["rock", "range (points)"] == pytest.approx(100.0)
+    assert table["test items"].tolist() == [2, 1]
     assert table.loc["jazz", "lowest"] == pytest.approx(0.5) and table.loc["jazz", "highest"] == pytest.approx(1.0)

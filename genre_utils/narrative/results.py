@@ -371,8 +371,6 @@ def fdr_sentence(row, genre: str, unit: str = "track") -> str:
             f"{percent((m - k) / m)}; the false positive rate is {fpr_text}.")
 
 
-
-
 def genre_seed_sentence(table: pd.DataFrame, unit: str = "track") -> str:
     """Which genre's accuracy moves most from one training seed to another, from
     :func:`genre_utils.report.genre_seed_table`; chosen by the result (one run; no genre moving by more than one
@@ -382,7 +380,7 @@ def genre_seed_sentence(table: pd.DataFrame, unit: str = "track") -> str:
     if len(runs) < 2 or table.empty:
         return ("Only one training run of this model was made, so how per-genre accuracy moves with the seed is "
                 "not measured.")
-    one_item = 100 / table[runs[0]].str.split(" of ").str[1].astype(int)     # points one test item is worth
+    one_item = 100 / table["test items"]     # points one test item is worth, per genre
     widest = table["range (points)"].max()
     if (table["range (points)"] <= one_item + 1e-9).all():
         return (f"Across the {len(runs)} training seeds no genre's accuracy moves by more than one {unit}: the "
